@@ -1,0 +1,47 @@
+# Two entry points, both safe to run on a fresh Debian machine with Python 3.11:
+#   make run   - create .venv, install, start the dashboard
+#   make test  - install everything the tests need (Debian packages included) and run them all
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+DEBIAN_PACKAGES := chromium poppler-utils fonts-noto-core fonts-noto-cjk
+PORT ?= 8501
+
+.PHONY: run test install install-dev system-deps bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+# Debian packages the tests need: a browser for Playwright, poppler for reading PDFs back,
+# fonts with wide script coverage for the PDF. Skipped when they are all present.
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+run: install
+	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) --server.headless true
+
+test: system-deps install-dev
+	$(PY) -m pytest -q
+
+bench: install-dev
+	$(PY) bench/plan_speed.py
+	$(PY) bench/accuracy.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis test-output

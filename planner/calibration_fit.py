@@ -1,0 +1,188 @@
+"""Fit the estimator's efficiency factors to published measurements, and predict them back.
+
+Each measurement in `data/benchmarks.csv` is turned into the fraction of the physical roofline it
+reached; a factor is the median fraction over the rows of its (engine, hardware family) group,
+with coarser groups as fallbacks. Medians are used because a few rows with odd settings must not
+drag a factor. `bench/calibrate.py` writes the result to `data/efficiency.csv`; `bench/accuracy.py`
+reports in-sample and leave-one-source-out error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from urllib.parse import urlparse
+
+from planner.catalog import Catalog
+from planner.errors import PlannerError
+from planner.memory import weights_bytes
+from planner.records import Benchmark, EfficiencyFactor
+from planner.speed import efficiencies, estimate_speed, peak_flops, prefill_flops_per_token
+from planner.units import GIB
+
+SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s")
+MIN_ROWS = 3  # a group needs this many rows to get its own factor
+
+
+def source_family(url: str) -> str:
+    """The independent source a row comes from: host plus owner/repository for code hosts."""
+    parsed = urlparse(url.split()[0])
+    parts = [p for p in parsed.path.split("/") if p]
+    if parsed.netloc in {"github.com", "huggingface.co"} and len(parts) >= 2:
+        return f"{parsed.netloc}/{parts[0]}/{parts[1]}".lower()
+    return parsed.netloc.lower() or url
+
+
+def usable_rows(catalog: Catalog, rows: Iterable[Benchmark] | None = None) -> list[Benchmark]:
+    """Rows whose model, quantization, device and engine are all in the catalogue."""
+    rows = catalog.benchmarks if rows is None else rows
+    return [r for r in rows if _resolvable(catalog, r)]
+
+
+def _resolvable(catalog: Catalog, r: Benchmark) -> bool:
+    try:
+        catalog.model(r.model)
+    except PlannerError:
+        return False
+    return r.gpu in catalog.gpus and r.quant in catalog.quants and r.engine in catalog.engines
+
+
+def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, as_of=None) -> list[EfficiencyFactor]:
+    """Efficiency factors fitted to `rows` (default: every usable benchmark row)."""
+    rows = usable_rows(catalog, rows)
+    base = dataclasses.replace(catalog, efficiency=())
+    factors: list[EfficiencyFactor] = []
+    decode = _ratios(base, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus == 1], _decode_ratio)
+    factors += _grouped("decode_bandwidth", decode, as_of)
+    # Only devices with a published compute figure: a ratio to a placeholder peak means nothing.
+    prefill = _ratios(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
+                             and catalog.gpus[r.gpu].fp16_tflops_dense], _prefill_ratio)
+    factors += _grouped("prefill_compute", prefill, as_of)
+    factors += _effective_tflops(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
+                                        and not catalog.gpus[r.gpu].fp16_tflops_dense], as_of)
+    with_decode = dataclasses.replace(base, efficiency=tuple(factors))
+    tp = _ratios(with_decode, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus > 1], _tensor_parallel_ratio)
+    factors += _grouped("tensor_parallel", tp, as_of, by_group=False, default=0.9,
+                        default_note="no multi-GPU decode rows: 0.9 per doubling assumed")
+    with_tp = dataclasses.replace(base, efficiency=tuple(factors))
+    batch = _ratios(with_tp, [r for r in rows if r.metric == "throughput_tokens_per_s"], _batch_ratio)
+    factors += _grouped("batch_compute", batch, as_of)
+    return factors
+
+
+def _ratios(catalog: Catalog, rows: list[Benchmark], ratio_fn) -> list[tuple[Benchmark, str, float]]:
+    out = []
+    for r in rows:
+        value = ratio_fn(catalog, r)
+        if value is not None and value > 0:
+            out.append((r, catalog.gpus[r.gpu].family, value))
+    return out
+
+
+def _grouped(factor: str, ratios: list[tuple[Benchmark, str, float]], as_of, by_group: bool = True,
+             default: float = 0.5, default_note: str = "no rows: 0.5 assumed") -> list[EfficiencyFactor]:
+    groups: dict[tuple[str, str], list[tuple[Benchmark, float]]] = defaultdict(list)
+    for r, family, value in ratios:
+        groups[("*", "*")].append((r, value))
+        if by_group:
+            groups[(r.engine, family)].append((r, value))
+            groups[(r.engine, "*")].append((r, value))
+            groups[("*", family)].append((r, value))
+    out = []
+    for (engine, family), members in sorted(groups.items()):
+        if len(members) < MIN_ROWS and (engine, family) != ("*", "*"):
+            continue
+        values = [v for _, v in members]
+        median = min(1.0, statistics.median(values))
+        errors = [abs(median / v - 1) * 100 for v in values]
+        ids = ";".join(r.id for r, _ in members)
+        out.append(EfficiencyFactor(
+            factor=factor, engine=engine, hardware_family=family, value=round(median, 4), n_rows=len(members),
+            median_abs_error_pct=round(statistics.median(errors), 1),
+            source=f"bench/calibrate.py: median over data/benchmarks.csv rows {ids}",
+            as_of=as_of or max(r.as_of for r, _ in members),
+        ))
+    if not out:
+        out.append(EfficiencyFactor(factor=factor, engine="*", hardware_family="*", value=default, n_rows=0,
+                                    source=f"bench/calibrate.py: {default_note}", as_of=as_of or "2026-11-25"))
+    return out
+
+
+def _effective_tflops(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
+    """Measured prefill compute of device families with no published peak (median TFLOPS)."""
+    by_family: dict[str, list[tuple[Benchmark, float]]] = defaultdict(list)
+    for r in rows:
+        model = catalog.model(r.model)
+        flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 512)
+        by_family[catalog.gpus[r.gpu].family].append((r, r.value * float(flops) / 1e12))
+    out = []
+    for family, members in sorted(by_family.items()):
+        values = [v for _, v in members]
+        median = statistics.median(values)
+        out.append(EfficiencyFactor(
+            factor="effective_tflops", engine="*", hardware_family=family, value=round(median, 3), n_rows=len(members),
+            median_abs_error_pct=round(statistics.median(abs(median / v - 1) * 100 for v in values), 1),
+            source=f"bench/calibrate.py: median measured prefill compute over data/benchmarks.csv rows {';'.join(r.id for r, _ in members)}",
+            as_of=as_of or max(r.as_of for r, _ in members)))
+    return out
+
+
+def predict(catalog: Catalog, r: Benchmark) -> float | None:
+    """The estimator's figure for a benchmark row's metric, with the catalogue's efficiency factors."""
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    if r.metric == "weights_gib":
+        return float(weights_bytes(model.params_total_b, quant.bits_per_weight)) / GIB
+    if r.metric not in SPEED_METRICS or (r.metric == "throughput_tokens_per_s" and not r.concurrency):
+        return None
+    concurrency = r.concurrency or 1 if r.metric == "throughput_tokens_per_s" else 1
+    speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1),
+                           concurrency)
+    if r.metric == "decode_tokens_per_s":
+        return speed.decode_tokens_per_s
+    if r.metric == "prefill_tokens_per_s":
+        return speed.prefill_tokens_per_s
+    return speed.throughput_tokens_per_s
+
+
+def _decode_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    speed = estimate_speed(catalog, model, quant, gpu, engine, 1, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1), 1)
+    return r.value / speed.decode_roofline_tokens_per_s
+
+
+def _prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+    model, quant, gpu = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu]
+    flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 512)
+    return r.value * float(flops) / peak_flops(gpu, quant, catalog)
+
+
+def _tensor_parallel_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+    """Per-doubling efficiency that makes the single-GPU fit match a multi-GPU decode row."""
+    engine = catalog.engines[r.engine]
+    if not engine.tensor_parallel:
+        return None
+    model, quant, gpu = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu]
+    one = estimate_speed(catalog, model, quant, gpu, engine, 1, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1), 1)
+    ideal = one.decode_tokens_per_s * r.gpus
+    doublings = max(1.0, math.log2(r.gpus))
+    return min(1.0, (r.value / ideal) ** (1 / doublings))
+
+
+def _batch_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+    """Compute efficiency that reproduces an aggregate-throughput row, when compute is what binds."""
+    if not r.concurrency:
+        return None
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    if r.gpus > 1 and not engine.tensor_parallel:
+        return None
+    # Throughput X at batch b means one step takes b / X seconds; if compute binds, 2·A·b / (F·eff) = b / X.
+    scale = r.gpus * catalog_tp(catalog, engine.id, gpu) ** math.log2(max(r.gpus, 1))
+    needed = 2 * model.params_active_b * 1e9 * r.value / (peak_flops(gpu, quant, catalog) * scale)
+    return needed if needed <= 1.5 else None
+
+
+def catalog_tp(catalog: Catalog, engine_id: str, gpu) -> float:
+    return efficiencies(catalog, engine_id, gpu).tensor_parallel

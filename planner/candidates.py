@@ -1,0 +1,373 @@
+"""Every candidate deployment (model x quantization x engine x hardware), evaluated at once.
+
+The grid is built from index arrays, and memory, speed, replicas and cost are computed with numpy
+over all candidates in one pass, using the same formula functions as the single estimate
+(`planner.memory`, `planner.speed`). The result is a table of arrays; `planner.rules` decides
+what is excluded and `planner.recommend` ranks the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.catalog import Catalog
+from planner.constraints import Constraints
+from planner.cost import CostAssumptions
+from planner.memory import KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, layer_split, resolve_kv_dtype
+from planner.records import Engine, Gpu, ModelSpec, Quant
+from planner.speed import (
+    decode_bytes_per_step,
+    decode_step_s,
+    efficiencies,
+    max_concurrency,
+    peak_flops,
+    prefill_flops_per_token,
+    prefill_s,
+    tensor_parallel_scale,
+)
+from planner.units import GIB, HOURS_PER_MONTH
+
+BATCH_GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512], dtype=float)
+MAX_GPUS_PER_REPLICA = 8  # one node; larger models are planned across nodes by pipeline stages
+MIN_GPU_LAYER_FRACTION = 0.5  # below this, CPU offload is too slow to recommend
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """A way to run one replica: a device and how many of them."""
+
+    gpu: Gpu
+    count: int
+    usd_per_gpu_month: float
+    price_basis: str
+    owned_limit: int | None  # GPUs of this kind the user owns, None when renting
+
+
+@dataclass
+class Grid:
+    """Candidates as parallel arrays (index arrays point into the lists below)."""
+
+    models: list[ModelSpec]
+    pairs: list[tuple[Quant, Engine]]
+    hardware: list[Hardware]
+    m: np.ndarray
+    p: np.ndarray
+    h: np.ndarray
+    values: dict[str, np.ndarray]
+    enumerated: int = 0
+
+    def __len__(self) -> int:
+        return len(self.m)
+
+
+def hardware_options(catalog: Catalog, c: Constraints, a: CostAssumptions) -> list[Hardware]:
+    """The devices a replica may use: the user's own, or every device with a price to rent or buy."""
+    options: list[Hardware] = []
+    if c.gpus_available is not None:
+        for owned in c.gpus_available:
+            gpu = catalog.gpu(owned.gpu)
+            monthly, basis = owned_gpu_month(catalog, gpu, a)
+            for count in _counts(gpu, owned.count):
+                options.append(Hardware(gpu, count, monthly, basis, owned.count))
+        return options
+    buy = c.privacy in {"on-prem", "offline"}  # no cloud rental: price a purchase instead
+    for gpu in catalog.gpus.values():
+        if buy:
+            if catalog.purchase_price(gpu.id) is None:
+                continue
+            monthly, basis = owned_gpu_month(catalog, gpu, a)
+        else:
+            if a.gpu_usd_per_hour is not None:
+                rate, basis = a.gpu_usd_per_hour, "your price per GPU-hour"
+            else:
+                prices = catalog.rent_prices(gpu.id)
+                if not prices:
+                    continue
+                rate = prices[0].usd
+                basis = f"{prices[0].provider} at ${rate:.2f}/GPU-hour ({prices[0].as_of.isoformat()})"
+            monthly = rate * HOURS_PER_MONTH * a.utilisation
+        for count in _counts(gpu, MAX_GPUS_PER_REPLICA):
+            options.append(Hardware(gpu, count, monthly, basis, None))
+    return options
+
+
+def owned_gpu_month(catalog: Catalog, gpu: Gpu, a: CostAssumptions) -> tuple[float, str]:
+    """Monthly cost of one owned device: amortised purchase, power x PUE, colocation by the kW."""
+    price = catalog.purchase_price(gpu.id)
+    capital = price.usd / a.amortisation_months if price else 0.0
+    rated_kw = (gpu.power_w or 0) / 1000
+    power = rated_kw * a.gpu_power_draw_fraction * a.pue * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
+    colocation = rated_kw * a.colocation_usd_per_kw_month
+    basis = (f"purchase ${price.usd:,.0f} ({price.provider}, {price.as_of.isoformat()}) over {a.amortisation_months:g} months"
+             if price else "no published purchase price: power and colocation only")
+    return capital + power + colocation, basis
+
+
+def _counts(gpu: Gpu, limit: int) -> list[int]:
+    if gpu.kind in {"apple", "cpu"}:
+        return [1]
+    counts = [n for n in (1, 2, 4, 8) if n <= min(limit, MAX_GPUS_PER_REPLICA)]
+    return counts or [1]
+
+
+def quant_engine_pairs(catalog: Catalog) -> list[tuple[Quant, Engine]]:
+    """Every (quantization, engine) the catalogue says works together."""
+    pairs = []
+    for engine in catalog.engines.values():
+        for quant_id in engine.quants:
+            quant = catalog.quants.get(quant_id)
+            if quant is not None:
+                pairs.append((quant, engine))
+    return pairs
+
+
+def model_takes_quant(model: ModelSpec, quant: Quant, engine: Engine) -> bool:
+    """Formats that exist for a model in practice.
+
+    gpt-oss is published in MXFP4 only (its model card), and MXFP4 checkpoints exist for nothing else
+    in the catalogue. vLLM's GGUF support is documented as highly experimental, so GGUF is planned
+    on llama.cpp and Ollama only.
+    """
+    native_mxfp4 = model.family.startswith("gpt-oss")
+    if (quant.format == "mxfp4") != native_mxfp4:
+        return False
+    return not (quant.format == "gguf" and engine.id == "vllm")
+
+
+def _hardware_class(gpu: Gpu) -> str:
+    if gpu.kind in {"apple", "cpu"}:
+        return gpu.kind
+    return "amd" if gpu.vendor.lower().startswith("amd") else ("intel" if gpu.vendor.lower().startswith("intel") else "nvidia")
+
+
+def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: CostAssumptions,
+               calibrations: list[dict] | None = None) -> Grid:
+    """Enumerate compatible candidates and evaluate memory, speed, replicas and cost for each."""
+    pairs = quant_engine_pairs(catalog)
+    hardware = hardware_options(catalog, c, a)
+    # Compatibility of (pair, hardware): engine runs on the device class and can span the GPU count;
+    # FP8 weights need FP8 hardware.
+    ok_ph = np.zeros((len(pairs), len(hardware)), dtype=bool)
+    for i, (quant, engine) in enumerate(pairs):
+        for j, hw in enumerate(hardware):
+            runs_here = _hardware_class(hw.gpu) in engine.hardware
+            spans = hw.count == 1 or engine.tensor_parallel or engine.pipeline_parallel
+            fp8_ok = quant.compute_dtype != "fp8" or bool(hw.gpu.fp8_tflops_dense)
+            ok_ph[i, j] = runs_here and spans and fp8_ok
+    p_idx, h_idx = np.nonzero(ok_ph)
+    n_m = len(models)
+    m = np.repeat(np.arange(n_m), len(p_idx))
+    p = np.tile(p_idx, n_m)
+    h = np.tile(h_idx, n_m)
+    ok_mp = np.array([[model_takes_quant(model, quant, engine) for quant, engine in pairs] for model in models], dtype=bool)
+    keep = ok_mp[m, p] if len(m) else np.zeros(0, dtype=bool)
+    grid = Grid(models, pairs, hardware, m[keep], p[keep], h[keep], {}, enumerated=int(keep.sum()))
+    m = grid.m
+    if len(m):
+        grid.values = _evaluate(catalog, c, grid, calibrations)
+    return grid
+
+
+def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict] | None) -> dict[str, np.ndarray]:
+    M = _model_arrays(g.models, c)
+    P = _pair_arrays(g.pairs, c)
+    H = _hardware_arrays(catalog, g, calibrations)
+    _prune(g, M, P, H, c)
+    m, p, h = g.m, g.p, g.h
+    eff_index = P["engine_index"][p] * len(H["families"]) + H["family_index"][h]
+    eff = {k: H["eff"][k].ravel()[eff_index] for k in H["eff"]}
+
+    count = H["count"][h]
+    tp = P["tensor_parallel"][p] & (count > 1)
+    scale = np.where(tp, count * eff["tensor_parallel"] ** np.log2(np.maximum(count, 1)), 1.0)
+    bandwidth = H["bandwidth"][h] * scale
+    flops = np.where(P["fp8"][p] & (H["flops_fp8"][h] > 0), H["flops_fp8"][h],
+                     np.where(P["int8"][p] & (H["flops_int8"][h] > 0), H["flops_int8"][h], H["flops_fp16"][h])) * scale
+    mem = _memory(M, P, H, m, p, h, c)
+    weights_total, kv_seq_full, shards = mem["weights_total"], mem["kv_seq_full"], mem["shards"]
+    capacity, overhead, batch_by_memory, gpu_fraction, offload = (
+        mem["capacity"], mem["overhead"], mem["batch_by_memory"], mem["gpu_fraction"], mem["offload"])
+    bpw = P["bytes_per_weight"][p]
+    weights_active = M["params_active"][m] * bpw
+    kv_factor = P["kv_bytes"][p] / 2.0
+    avg_ctx = c.input_tokens + c.output_tokens / 2
+    kv_seq_read = M["kv_token_layer"][m] * kv_factor * (M["full_layers"][m] * avg_ctx + M["window_layers"][m] * np.minimum(avg_ctx, M["window"][m]))
+    host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
+
+    # Speed on the batch grid: shape (candidates, batch sizes).
+    B = BATCH_GRID[None, :]
+    weights_read = decode_bytes_per_step(weights_active[:, None], weights_total[:, None],
+                                         M["experts_total"][m][:, None], M["experts_active"][m][:, None], B)
+    decode_flops = np.where(H["published_peak"][h], flops, np.inf)  # as in planner.speed.estimate_speed
+    step = decode_step_s(weights_read, kv_seq_read[:, None], B, bandwidth[:, None], decode_flops[:, None],
+                         M["params_active"][m][:, None], eff["decode_bandwidth"][:, None], eff["batch_compute"][:, None])
+    frac = np.where(offload, gpu_fraction, 1.0)[:, None]
+    step = np.where(frac < 1, step * frac + (weights_read + B * kv_seq_read[:, None]) * (1 - frac) / (host_bw * eff["decode_bandwidth"][:, None]), step)
+    flops_per_token = prefill_flops_per_token(M["params_active"][m], M["layers"][m], M["heads"][m], M["head_dim"][m], c.input_tokens)
+    prefill = prefill_s(c.input_tokens, flops_per_token, flops, eff["prefill_compute"], weights_total, bandwidth, eff["decode_bandwidth"])
+    prefill = np.where(offload, prefill / np.maximum(gpu_fraction, 1e-6), prefill)
+    per_stream = 1.0 / step
+    ttft = prefill[:, None] + step
+    latency = ttft + c.output_tokens / per_stream
+
+    batch_cap = np.minimum(batch_by_memory, P["max_batch"][p])
+    ok_speed = np.ones_like(step, dtype=bool)
+    if c.min_tokens_per_s:
+        ok_speed &= per_stream >= c.min_tokens_per_s
+    if c.max_ttft_s:
+        ok_speed &= ttft <= c.max_ttft_s
+    usable = ok_speed & (B <= batch_cap[:, None])
+    # Largest usable batch (per-stream speed falls as the batch grows, so usable sizes form a prefix).
+    best_col = np.where(usable.any(axis=1), usable.shape[1] - 1 - np.argmax(usable[:, ::-1], axis=1), -1)
+    rows = np.arange(len(m))
+    col = np.maximum(best_col, 0)
+    batch = BATCH_GRID[col]
+    requests_per_s_per_replica = batch / latency[rows, col]
+    peak = c.requests_per_day / 86_400 * c.peak_to_average
+    replicas = np.maximum(1, np.ceil(peak / requests_per_s_per_replica))
+    in_flight = np.clip(np.ceil(peak / replicas * latency[rows, col]), 1, batch)  # Little's law per replica
+    total_gpus = replicas * count
+    usd_month = total_gpus * H["usd_per_gpu_month"][h]
+    return {
+        "weights_gib": weights_total / GIB,
+        "kv_gib": kv_seq_full * in_flight / GIB,
+        "per_gpu_gib": (weights_total * np.where(offload, gpu_fraction, 1) / count + kv_seq_full * in_flight / shards + overhead) / GIB,
+        "capacity_gib": capacity / GIB,
+        "batch_by_memory": batch_by_memory,
+        "fits": batch_by_memory >= 1,
+        "offload": offload,
+        "single_stream_ok": ok_speed[:, 0],
+        "latency_ok": best_col >= 0,
+        "decode_tokens_per_s": per_stream[:, 0],
+        "ttft_s": ttft[rows, 0],
+        "batch": batch,
+        "in_flight": in_flight,
+        "replicas": replicas,
+        "total_gpus": total_gpus,
+        "usd_per_month": usd_month,
+        "owned_ok": np.where(H["owned_limit"][h] > 0, total_gpus <= H["owned_limit"][h], True),
+        "capacity_tokens_per_month": requests_per_s_per_replica * replicas * (c.input_tokens + c.output_tokens) * 86_400 * 30.4375,
+    }
+
+
+def _memory(M, P, H, m, p, h, c: Constraints) -> dict[str, np.ndarray]:
+    """Weights, KV per sequence, and how many sequences fit, for rows (m, p, h) of the grid."""
+    count = H["count"][h]
+    tp = P["tensor_parallel"][p] & (count > 1)
+    weights_total = M["params_total"][m] * P["bytes_per_weight"][p]
+    ctx = float(c.context_needed)
+    kv_factor = P["kv_bytes"][p] / 2.0  # per-model KV figures are at 2 bytes per element
+    kv_seq_full = M["kv_token_layer"][m] * kv_factor * (M["full_layers"][m] * ctx + M["window_layers"][m] * np.minimum(ctx, M["window"][m]))
+    shards = np.where(tp, np.minimum(count, M["kv_heads_eff"][m]), count)
+    capacity = H["memory"][h] * P["mem_util"][p]
+    overhead = P["overhead"][p]
+    free_for_kv = (capacity - overhead - weights_total / count) * shards  # bytes of KV one replica holds
+    batch_by_memory = np.floor(np.maximum(free_for_kv, 0) / kv_seq_full)
+    gpu_fraction = np.clip((capacity - overhead) * count / (weights_total + kv_seq_full), 0, 1)
+    offload = (batch_by_memory < 1) & P["cpu_offload"][p] & (gpu_fraction >= MIN_GPU_LAYER_FRACTION) & (count == 1)
+    return {"weights_total": weights_total, "kv_seq_full": kv_seq_full, "shards": shards, "capacity": capacity,
+            "overhead": overhead, "batch_by_memory": np.where(offload, 1, batch_by_memory), "gpu_fraction": gpu_fraction,
+            "offload": offload}
+
+
+def _prune(g: Grid, M, P, H, c: Constraints) -> None:
+    """Drop rows no plan would pick, before the costly speed pass.
+
+    For each (model, pair, device) keep the GPU counts that fit up to twice the smallest that does
+    (more GPUs only add cost); where no count fits, keep the largest, to explain why.
+    """
+    mem = _memory(M, P, H, g.m, g.p, g.h, c)
+    works = (mem["batch_by_memory"] >= 1)
+    gpu_ids = {x.gpu.id: i for i, x in enumerate(dict((x.gpu.id, x) for x in g.hardware).values())}
+    device = np.array([gpu_ids[x.gpu.id] for x in g.hardware])[g.h]
+    group = (g.m * len(g.pairs) + g.p) * len(gpu_ids) + device
+    count = H["count"][g.h]
+    smallest = np.full(group.max() + 1, np.inf)
+    np.minimum.at(smallest, group[works], count[works])
+    largest = np.zeros(group.max() + 1)
+    np.maximum.at(largest, group, count)
+    no_fit = ~np.isfinite(smallest[group])
+    keep = np.where(no_fit, count == largest[group], works & (count <= 2 * smallest[group]))
+    g.m, g.p, g.h = g.m[keep], g.p[keep], g.h[keep]
+
+
+def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarray]:
+    cols: dict[str, list] = {k: [] for k in ("params_total", "params_active", "kv_token_layer", "full_layers", "window_layers",
+                                             "window", "kv_heads_eff", "experts_total", "experts_active", "layers", "heads", "head_dim")}
+    for model in models:
+        full, windowed, window = layer_split(model)
+        cols["params_total"].append(model.params_total_b * 1e9)
+        cols["params_active"].append(model.params_active_b * 1e9)
+        cols["kv_token_layer"].append(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT["fp16"]))
+        cols["full_layers"].append(full)
+        cols["window_layers"].append(windowed)
+        cols["window"].append(window)
+        cols["kv_heads_eff"].append(1 if model.uses_latent_attention else model.kv_heads)
+        cols["experts_total"].append(model.experts_total or 1)
+        cols["experts_active"].append(model.experts_active or 1)
+        cols["layers"].append(model.layers)
+        cols["heads"].append(model.attention_heads)
+        cols["head_dim"].append(model.head_dim)
+    return {k: np.asarray(v, dtype=float) for k, v in cols.items()}
+
+
+def _pair_arrays(pairs: list[tuple[Quant, Engine]], c: Constraints) -> dict[str, np.ndarray]:
+    engine_ids = sorted({e.id for _, e in pairs})
+    return {
+        "bytes_per_weight": np.array([q.bits_per_weight / 8 for q, _ in pairs]),
+        "kv_bytes": np.array([KV_BYTES_PER_ELEMENT[resolve_kv_dtype(c.kv_cache_dtype, e)] for _, e in pairs]),
+        "overhead": np.array([e.overhead_gib * GIB for _, e in pairs]),
+        "mem_util": np.array([e.default_gpu_memory_utilization or 1.0 for _, e in pairs]),
+        "tensor_parallel": np.array([e.tensor_parallel for _, e in pairs]),
+        "cpu_offload": np.array([e.cpu_offload for _, e in pairs]),
+        "max_batch": np.array([max_concurrency(e) for _, e in pairs], dtype=float),
+        "fp8": np.array([q.compute_dtype == "fp8" for q, _ in pairs]),
+        "int8": np.array([q.compute_dtype == "int8" for q, _ in pairs]),
+        "engine_index": np.array([engine_ids.index(e.id) for _, e in pairs]),
+        "engine_ids": np.array(engine_ids),
+    }
+
+
+def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None) -> dict:
+    hw = g.hardware
+    families = sorted({x.gpu.family for x in hw})
+    engine_ids = sorted({e.id for _, e in g.pairs})
+    # Efficiency factors per (engine, hardware family); a calibration is per GPU, so it is
+    # applied per family only when every device of that family in play is the calibrated one.
+    eff = {k: np.zeros((len(engine_ids), len(families))) for k in ("decode_bandwidth", "prefill_compute", "batch_compute", "tensor_parallel")}
+    representative = {x.gpu.family: x.gpu for x in hw}
+    for i, engine_id in enumerate(engine_ids):
+        for j, family in enumerate(families):
+            e = efficiencies(catalog, engine_id, representative[family], calibrations if _one_gpu(hw, family) else None)
+            eff["decode_bandwidth"][i, j] = e.decode
+            eff["prefill_compute"][i, j] = e.prefill
+            eff["batch_compute"][i, j] = e.batch
+            eff["tensor_parallel"][i, j] = e.tensor_parallel
+    return {
+        "count": np.array([x.count for x in hw], dtype=float),
+        "memory": np.array([x.gpu.memory_gib * GIB for x in hw]),
+        "bandwidth": np.array([x.gpu.memory_bandwidth_gb_s * 1e9 for x in hw]),
+        "flops_fp16": np.array([peak_flops(x.gpu, _FP16, catalog) for x in hw]),
+        "published_peak": np.array([bool(x.gpu.fp16_tflops_dense) for x in hw]),
+        "flops_fp8": np.array([(x.gpu.fp8_tflops_dense or 0) * 1e12 for x in hw]),
+        "flops_int8": np.array([(x.gpu.int8_tops_dense or 0) * 1e12 for x in hw]),
+        "usd_per_gpu_month": np.array([x.usd_per_gpu_month for x in hw]),
+        "owned_limit": np.array([x.owned_limit or 0 for x in hw], dtype=float),
+        "family_index": np.array([families.index(x.gpu.family) for x in hw]),
+        "families": families,
+        "eff": eff,
+    }
+
+
+def _one_gpu(hw: list[Hardware], family: str) -> bool:
+    return len({x.gpu.id for x in hw if x.gpu.family == family}) == 1
+
+
+class _Fp16:
+    compute_dtype = "fp16"
+
+
+_FP16 = _Fp16()
+_ = tensor_parallel_scale  # the grid inlines the same scaling (documented in planner.speed)

@@ -1,0 +1,155 @@
+"""Memory: weights, KV cache and runtime overhead, split over GPUs, with CPU offload.
+
+The formula functions take numbers or numpy arrays alike, so the recommender evaluates them over
+every candidate at once and `estimate_memory` over one; both give the same figures. Bytes inside,
+GiB (2**30) outside.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from planner.records import Engine, Gpu, ModelSpec, Quant
+from planner.units import GIB
+
+# Bytes per cached element by KV-cache precision. q8_0 stores 32 int8 values with one fp16 scale.
+KV_BYTES_PER_ELEMENT = {"fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+
+
+class MemoryEstimate(BaseModel):
+    """Memory of one replica. `per_gpu_gib` is the busiest GPU; `capacity_gib` what it may use."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weights_gib: float
+    kv_cache_gib: float
+    overhead_gib: float
+    total_gib: float
+    per_gpu_gib: float
+    capacity_gib: float
+    gpus: int
+    split: str
+    fits: bool
+    gpu_layers: int
+    cpu_offload_gib: float = 0.0
+    kv_cache_dtype: str = "fp16"
+    kv_tokens_per_sequence: int = 0
+    sequences: int = 1
+
+
+def weights_bytes(params_b, bits_per_weight):
+    """Bytes of weights: parameters x effective bits per weight / 8 (the format's scales included)."""
+    return np.asarray(params_b) * 1e9 * np.asarray(bits_per_weight) / 8
+
+
+def kv_bytes_per_token_layer(model: ModelSpec, kv_bytes_per_element: float) -> float:
+    """Bytes one token occupies in one layer's KV cache.
+
+    Standard and grouped-query attention keep K and V per KV head: 2 x kv_heads x head_dim elements.
+    Multi-head latent attention (DeepSeek-V2/V3) caches one compressed latent plus the RoPE key:
+    kv_lora_rank + qk_rope_head_dim elements (DeepSeek-V2 paper, arXiv 2405.04434, section 2.1).
+    """
+    if model.uses_latent_attention:
+        return (model.kv_lora_rank + (model.qk_rope_head_dim or 0)) * kv_bytes_per_element
+    return 2 * model.kv_heads * model.head_dim * kv_bytes_per_element
+
+
+def kv_cache_bytes(per_token_layer_bytes, full_layers, window_layers, window_tokens, context_tokens, sequences):
+    """KV cache bytes for `sequences` sequences of `context_tokens` each.
+
+    Sliding-window layers never hold more than their window, whatever the context.
+    """
+    context = np.asarray(context_tokens, dtype=float)
+    held = np.asarray(full_layers) * context + np.asarray(window_layers) * np.minimum(context, window_tokens)
+    return np.asarray(per_token_layer_bytes) * held * np.asarray(sequences)
+
+
+def layer_split(model: ModelSpec) -> tuple[int, int, float]:
+    """(full-attention layers, sliding-window layers, window tokens; inf when there is no window)."""
+    window_layers = model.sliding_window_layers or 0 if model.sliding_window_tokens else 0
+    window = float(model.sliding_window_tokens) if window_layers else math.inf
+    return model.layers - window_layers, window_layers, window
+
+
+def kv_shards(model: ModelSpec, gpus: int, tensor_parallel: bool) -> int:
+    """Over how many GPUs the KV cache divides.
+
+    Tensor parallelism splits KV heads; with more GPUs than KV heads they are replicated, and a latent
+    cache is one 'head' replicated on every rank. A layer split divides layers, so the cache too.
+    """
+    if not tensor_parallel:
+        return gpus
+    heads = 1 if model.uses_latent_attention else model.kv_heads
+    return max(1, min(gpus, heads))
+
+
+def usable_gib(gpu: Gpu, engine: Engine) -> float:
+    """GPU memory the engine may use: vLLM and SGLang pre-allocate a fraction of it."""
+    return gpu.memory_gib * (engine.default_gpu_memory_utilization or 1.0)
+
+
+def resolve_kv_dtype(requested: str, engine: Engine) -> str:
+    """The KV-cache precision to size with: the request if the engine supports it, else fp16."""
+    if requested in {"auto", "fp16"}:
+        return "fp16"
+    supported = {d.lower() for d in engine.kv_cache_dtypes}
+    if requested == "fp8" and any(d.startswith("fp8") for d in supported):
+        return "fp8"
+    if requested in supported:
+        return requested
+    return "fp16"
+
+
+def estimate_memory(
+    model: ModelSpec,
+    quant: Quant,
+    gpu: Gpu,
+    engine: Engine,
+    gpus: int = 1,
+    context_tokens: int = 4096,
+    sequences: int = 1,
+    kv_cache_dtype: str = "auto",
+) -> MemoryEstimate:
+    """Memory of one replica serving `sequences` sequences of `context_tokens` tokens."""
+    kv_dtype = resolve_kv_dtype(kv_cache_dtype, engine)
+    full, windowed, window = layer_split(model)
+    weights = float(weights_bytes(model.params_total_b, quant.bits_per_weight))
+    per_token_layer = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_dtype])
+    kv = float(kv_cache_bytes(per_token_layer, full, windowed, window, context_tokens, sequences))
+    tensor_parallel = gpus > 1 and engine.tensor_parallel
+    shards = kv_shards(model, gpus, tensor_parallel)
+    overhead = engine.overhead_gib * GIB
+    per_gpu = weights / gpus + kv / shards + overhead
+    capacity = usable_gib(gpu, engine) * GIB
+    fits, gpu_layers, offload = per_gpu <= capacity, model.layers, 0.0
+    if not fits and engine.cpu_offload:
+        fraction = gpu_layer_fraction(weights + kv, (capacity - overhead) * gpus)
+        gpu_layers = int(math.floor(fraction * model.layers))
+        offload = (weights + kv) * (1 - gpu_layers / model.layers)
+        per_gpu = (weights + kv - offload) / gpus + overhead
+        fits = gpu_layers > 0
+    split = "single" if gpus == 1 else ("tensor-parallel" if tensor_parallel else "layer-split")
+    return MemoryEstimate(
+        weights_gib=weights / GIB,
+        kv_cache_gib=kv / GIB,
+        overhead_gib=overhead * gpus / GIB,
+        total_gib=(weights + kv + overhead * gpus) / GIB,
+        per_gpu_gib=per_gpu / GIB,
+        capacity_gib=capacity / GIB,
+        gpus=gpus,
+        split=split,
+        fits=bool(fits),
+        gpu_layers=gpu_layers,
+        cpu_offload_gib=offload / GIB,
+        kv_cache_dtype=kv_dtype,
+        kv_tokens_per_sequence=int(context_tokens),
+        sequences=int(sequences),
+    )
+
+
+def gpu_layer_fraction(layer_bytes, gpu_bytes_for_layers):
+    """Share of the layers (weights and their KV) that fit on the GPUs; the rest runs on the CPU."""
+    return np.clip(np.asarray(gpu_bytes_for_layers) / np.asarray(layer_bytes), 0.0, 1.0)

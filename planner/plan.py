@@ -1,0 +1,105 @@
+"""The plan: what the recommender returns, JSON-serialisable, with its reasons and provenance."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from planner.cost import CostAssumptions, HostingCost
+from planner.load import Load
+from planner.memory import MemoryEstimate
+from planner.speed import SpeedEstimate
+
+PLAN_SCHEMA_VERSION = 1
+
+Effect = Literal["excluded", "preferred", "warning", "info"]
+
+
+class Finding(BaseModel):
+    """A rule that fired: its id, what it did, and a sentence a person understands."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    effect: Effect
+    message: str
+    subject: str | None = None
+
+
+class Candidate(BaseModel):
+    """One deployable configuration with its numbers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    model_name: str
+    quant: str
+    engine: str
+    gpu: str
+    gpu_name: str
+    gpus: int
+    replicas: int
+    total_gpus: int
+    memory: MemoryEstimate
+    speed: SpeedEstimate
+    cost: HostingCost
+    capability_score: float | None
+    capability_benchmark: str | None
+    score: float
+    findings: list[Finding] = []
+    basis: list[str] = []
+
+
+class RuledOut(BaseModel):
+    """A model that no configuration could serve, with the reason from its closest attempt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    model_name: str
+    rule: str
+    reason: str
+
+
+class ApiOption(BaseModel):
+    """A paid API priced at the plan's volume, against the self-hosted pick."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    provider: str
+    model: str
+    open_weights: bool
+    same_model: bool
+    usd_per_month: float
+    usd_per_mtok: float
+    capability_score: float | None
+    break_even_tokens_per_month: float | None
+    allowed: bool
+    source: str
+    as_of: str
+
+
+class Plan(BaseModel):
+    """A ranked recommendation with everything needed to check it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: int = PLAN_SCHEMA_VERSION
+    constraints: dict
+    verdict: Literal["self-host", "api", "either"]
+    verdict_reasons: list[str]
+    recommendation: Candidate | None
+    alternatives: list[Candidate]
+    ruled_out: list[RuledOut]
+    findings: list[Finding]
+    apis: list[ApiOption]
+    load: Load
+    assumptions: CostAssumptions
+    candidates_evaluated: int
+    data_as_of: dict[str, str]
+
+    def to_json_dict(self) -> dict:
+        """The plan as plain JSON types (what `python -m planner plan --json` prints)."""
+        return self.model_dump(mode="json")

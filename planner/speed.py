@@ -1,0 +1,223 @@
+"""Speed: prefill and decode rates from a roofline, scaled by efficiencies fitted to measurements.
+
+Decode is bound by memory bandwidth: each step reads the active weights once and each sequence's
+KV cache. Prefill is bound by compute: about 2 FLOPs per active parameter per token, plus attention.
+Real engines reach a fraction of the bound; that fraction is fitted by `bench/calibrate.py` to
+`data/benchmarks.csv` and stored in `data/efficiency.csv`. Efficiencies are at most 1, so no
+estimate exceeds the physical roofline.
+
+The functions take numbers or numpy arrays alike (see `planner.memory`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from planner.catalog import Catalog
+from planner.memory import KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, kv_cache_bytes, layer_split
+from planner.records import Engine, Gpu, ModelSpec, Quant
+
+DEFAULT_MAX_CONCURRENCY = 256  # vLLM's default --max-num-seqs (docs.vllm.ai engine arguments)
+
+
+class SpeedEstimate(BaseModel):
+    """Speed of one replica. Rates are tokens/s; times are seconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prefill_tokens_per_s: float
+    ttft_s: float
+    decode_tokens_per_s: float
+    decode_tokens_per_s_at_concurrency: float
+    throughput_tokens_per_s: float
+    concurrency: int
+    decode_roofline_tokens_per_s: float
+    prefill_roofline_tokens_per_s: float
+    bound: str
+    efficiency: dict[str, float]
+    efficiency_basis: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Efficiencies:
+    """Fractions of the roofline reached, and where each came from."""
+
+    decode: float
+    prefill: float
+    batch: float
+    tensor_parallel: float
+    basis: dict[str, str]
+
+
+def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[dict] | None = None) -> Efficiencies:
+    """Look up fitted factors, most specific first: (engine, family), (engine, *), (*, family), (*, *).
+
+    A probe calibration for this engine and GPU, when the user stored one, overrides decode.
+    """
+    found: dict[str, tuple[float, str]] = {}
+    for factor in ("decode_bandwidth", "prefill_compute", "batch_compute", "tensor_parallel"):
+        found[factor] = _fitted(catalog, factor, engine_id, gpu.family)
+    for entry in calibrations or []:
+        if entry.get("engine") == engine_id and entry.get("gpu") == gpu.id and entry.get("decode_efficiency"):
+            value = min(1.0, float(entry["decode_efficiency"]))
+            found["decode_bandwidth"] = (value, f"your probe of {entry.get('endpoint_host', 'an endpoint')} on {entry.get('measured_at', '?')}")
+    return Efficiencies(
+        decode=found["decode_bandwidth"][0],
+        prefill=found["prefill_compute"][0],
+        batch=found["batch_compute"][0],
+        tensor_parallel=found["tensor_parallel"][0],
+        basis={k: v[1] for k, v in found.items()},
+    )
+
+
+def _fitted(catalog: Catalog, factor: str, engine_id: str, family: str) -> tuple[float, str]:
+    rows = [f for f in catalog.efficiency if f.factor == factor]
+    for engine_key, family_key in ((engine_id, family), (engine_id, "*"), ("*", family), ("*", "*")):
+        for row in rows:
+            if row.engine == engine_key and row.hardware_family == family_key:
+                return row.value, f"fitted to {row.n_rows} measurements ({row.engine}, {row.hardware_family}) in data/efficiency.csv"
+    return 0.5, "no fitted factor in data/efficiency.csv; 0.5 of the roofline assumed"
+
+
+def decode_bytes_per_step(weight_bytes_active, weight_bytes_total, experts_total, experts_active, batch):
+    """Weight bytes read per decode step. A mixture of experts reads only the experts routed to.
+
+    With `batch` sequences each picking k of E experts, about E(1-(1-k/E)^batch) distinct experts are
+    read per layer (independent routing), so a large batch reads nearly all of them.
+    """
+    total = np.asarray(weight_bytes_total, dtype=float)
+    active = np.asarray(weight_bytes_active, dtype=float)
+    experts = np.maximum(np.asarray(experts_total, dtype=float), 1)
+    k = np.minimum(np.asarray(experts_active, dtype=float), experts)
+    moe = experts > k
+    per_expert = np.where(moe, (total - active) / np.maximum(experts - k, 1), 0.0)
+    shared = active - k * per_expert
+    touched = experts * (1 - (1 - k / experts) ** np.asarray(batch, dtype=float))
+    return np.where(moe, shared + per_expert * touched, active)
+
+
+def decode_step_s(bytes_read_weights, kv_bytes_per_sequence, batch, bandwidth_bytes_s, flops_s, active_params, eff_decode, eff_batch):
+    """Seconds per decode step of `batch` sequences: the slower of memory traffic and compute."""
+    batch = np.asarray(batch, dtype=float)
+    memory_s = (bytes_read_weights + batch * kv_bytes_per_sequence) / (bandwidth_bytes_s * eff_decode)
+    compute_s = 2 * np.asarray(active_params) * batch / (flops_s * eff_batch)
+    return np.maximum(memory_s, compute_s)
+
+
+def prefill_flops_per_token(active_params, layers, attention_heads, head_dim, prompt_tokens):
+    """FLOPs to prefill one token: 2 per active parameter, plus causal attention over half the prompt on average."""
+    return 2 * np.asarray(active_params) + 2 * 2 * layers * attention_heads * head_dim * np.asarray(prompt_tokens) / 2
+
+
+def prefill_s(prompt_tokens, flops_per_token, flops_s, eff_prefill, weight_bytes, bandwidth_bytes_s, eff_decode):
+    """Seconds to prefill a prompt: compute-bound, but never faster than reading the weights once."""
+    compute = np.asarray(prompt_tokens) * flops_per_token / (flops_s * eff_prefill)
+    memory = weight_bytes / (bandwidth_bytes_s * eff_decode)
+    return np.maximum(compute, memory)
+
+
+def peak_flops(gpu: Gpu, quant: Quant, catalog: Catalog | None = None) -> float:
+    """Dense FLOP/s the prefill runs at: FP8/INT8 tensor cores when both the format and the device have them.
+
+    Devices with no published peak (Apple, CPUs) use the effective TFLOPS fitted to their measured
+    prefill in data/efficiency.csv, else a conservative placeholder.
+    """
+    if quant.compute_dtype == "fp8" and gpu.fp8_tflops_dense:
+        return gpu.fp8_tflops_dense * 1e12
+    if quant.compute_dtype == "int8" and gpu.int8_tops_dense:
+        return gpu.int8_tops_dense * 1e12
+    if gpu.fp16_tflops_dense:
+        return gpu.fp16_tflops_dense * 1e12
+    if catalog is not None:
+        for row in catalog.efficiency:
+            if row.factor == "effective_tflops" and row.hardware_family == gpu.family:
+                return row.value * 1e12
+    return CPU_FALLBACK_TFLOPS * 1e12
+
+
+# A device with no published FP16 tensor figure (a CPU server) is given a conservative 2 TFLOPS,
+# about what a 96-core Zen 4 sustains in FP32 AVX-512 FMA (96 cores x 2.4 GHz x 32 FLOPs/cycle x 0.3).
+CPU_FALLBACK_TFLOPS = 2.0
+
+
+def tensor_parallel_scale(gpus, tensor_parallel: bool, eff_tp: float):
+    """Bandwidth and compute multiplier of a replica: TP adds GPUs at a fitted efficiency per doubling;
+    a layer split runs one GPU at a time, so a single token sees one GPU's bandwidth."""
+    gpus = np.asarray(gpus, dtype=float)
+    if not tensor_parallel:
+        return np.ones_like(gpus)
+    return gpus * eff_tp ** np.log2(np.maximum(gpus, 1))
+
+
+def estimate_speed(
+    catalog: Catalog,
+    model: ModelSpec,
+    quant: Quant,
+    gpu: Gpu,
+    engine: Engine,
+    gpus: int = 1,
+    input_tokens: int = 1000,
+    output_tokens: int = 300,
+    concurrency: int = 1,
+    gpu_layer_fraction: float = 1.0,
+    kv_cache_dtype: str = "fp16",
+    calibrations: list[dict] | None = None,
+    arrival_rate_per_s: float = 0.0,
+) -> SpeedEstimate:
+    """Speed of one replica at `concurrency` sequences in flight."""
+    eff = efficiencies(catalog, engine.id, gpu, calibrations)
+    tp = gpus > 1 and engine.tensor_parallel
+    scale = float(tensor_parallel_scale(gpus, tp, eff.tensor_parallel))
+    bandwidth = gpu.memory_bandwidth_gb_s * 1e9 * scale
+    flops = peak_flops(gpu, quant, catalog) * scale
+    # Without a published peak the decode step is taken as memory-bound (a placeholder would cap it).
+    decode_flops = flops if gpu.fp16_tflops_dense else math.inf
+    host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
+    bpw = quant.bits_per_weight / 8
+    active_bytes = model.params_active_b * 1e9 * bpw
+    total_bytes = model.params_total_b * 1e9 * bpw
+    experts = (model.experts_total or 1, model.experts_active or 1)
+    full, windowed, window = layer_split(model)
+    per_token_layer = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_cache_dtype])
+    kv_seq = float(kv_cache_bytes(per_token_layer, full, windowed, window, input_tokens + output_tokens / 2, 1))
+
+    def step(batch: float) -> float:
+        weights = float(decode_bytes_per_step(active_bytes, total_bytes, *experts, batch))
+        seconds = float(decode_step_s(weights, kv_seq, batch, bandwidth, decode_flops, model.params_active_b * 1e9, eff.decode, eff.batch))
+        if gpu_layer_fraction < 1:  # layers on the CPU are read from host RAM at its bandwidth
+            cpu_bytes = (weights + batch * kv_seq) * (1 - gpu_layer_fraction)
+            seconds = seconds * gpu_layer_fraction + cpu_bytes / (host_bw * eff.decode)
+        return seconds
+
+    flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, input_tokens))
+    prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode))
+    if gpu_layer_fraction < 1:
+        prefill = prefill / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else prefill * 2
+    busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling
+    queue_wait = busy / (2 * (1 - busy)) * prefill  # M/D/1 mean wait for the prefill stage
+    step_1, step_c = step(1), step(concurrency)
+    roofline_decode = bandwidth / scale * (scale if tp else 1) / (active_bytes + kv_seq)
+    return SpeedEstimate(
+        prefill_tokens_per_s=input_tokens / prefill,
+        ttft_s=prefill + queue_wait + step_c,
+        decode_tokens_per_s=1 / step_1,
+        decode_tokens_per_s_at_concurrency=1 / step_c,
+        throughput_tokens_per_s=concurrency / step_c * (1 - busy),
+        concurrency=concurrency,
+        decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (gpus if tp else 1) / (active_bytes + kv_seq),
+        prefill_roofline_tokens_per_s=peak_flops(gpu, quant, catalog) * (gpus if tp else 1) / flops_per_token,
+        bound="compute" if 2 * model.params_active_b * 1e9 * concurrency / (decode_flops * eff.batch) > step_c * 0.999 else "memory bandwidth",
+        efficiency={"decode_bandwidth": eff.decode, "prefill_compute": eff.prefill, "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel},
+        efficiency_basis=eff.basis,
+    )
+
+
+def max_concurrency(engine: Engine) -> int:
+    """Sequences an engine batches at once by default."""
+    return getattr(engine, "max_concurrency", None) or DEFAULT_MAX_CONCURRENCY
+
+
