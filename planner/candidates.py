@@ -29,7 +29,7 @@ from planner.speed import (
 )
 from planner.units import GIB, HOURS_PER_MONTH
 
-BATCH_GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512], dtype=float)
+BATCH_GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)
 MAX_GPUS_PER_REPLICA = 8  # one node; larger models are planned across nodes by pipeline stages
 MIN_GPU_LAYER_FRACTION = 0.5  # below this, CPU offload is too slow to recommend
 
@@ -174,7 +174,7 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
     M = _model_arrays(g.models, c)
     P = _pair_arrays(g.pairs, c)
     H = _hardware_arrays(catalog, g, calibrations)
-    _prune(g, M, P, H, c)
+    keep, mem_all = _prune(g, M, P, H, c)
     m, p, h = g.m, g.p, g.h
     eff_index = P["engine_index"][p] * len(H["families"]) + H["family_index"][h]
     eff = {k: H["eff"][k].ravel()[eff_index] for k in H["eff"]}
@@ -185,7 +185,7 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
     bandwidth = H["bandwidth"][h] * scale
     flops = np.where(P["fp8"][p] & (H["flops_fp8"][h] > 0), H["flops_fp8"][h],
                      np.where(P["int8"][p] & (H["flops_int8"][h] > 0), H["flops_int8"][h], H["flops_fp16"][h])) * scale
-    mem = _memory(M, P, H, m, p, h, c)
+    mem = {k: v[keep] for k, v in mem_all.items()}
     weights_total, kv_seq_full, shards = mem["weights_total"], mem["kv_seq_full"], mem["shards"]
     capacity, overhead, batch_by_memory, gpu_fraction, offload = (
         mem["capacity"], mem["overhead"], mem["batch_by_memory"], mem["gpu_fraction"], mem["offload"])
@@ -196,38 +196,45 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
     kv_seq_read = M["kv_token_layer"][m] * kv_factor * (M["full_layers"][m] * avg_ctx + M["window_layers"][m] * np.minimum(avg_ctx, M["window"][m]))
     host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
 
-    # Speed on the batch grid: shape (candidates, batch sizes).
-    B = BATCH_GRID[None, :]
-    weights_read = decode_bytes_per_step(weights_active[:, None], weights_total[:, None],
-                                         M["experts_total"][m][:, None], M["experts_active"][m][:, None], B)
+    # Speed on the batch grid: shape (candidates, batch sizes), in float32 (half the memory traffic).
+    f32 = np.float32
+    B = BATCH_GRID.astype(f32)[None, :]
+    # Share of all weights read per step depends only on the model and the batch: tabulate per model.
+    share = decode_bytes_per_step(M["params_active"][:, None], M["params_total"][:, None],
+                                  M["experts_total"][:, None], M["experts_active"][:, None], BATCH_GRID[None, :]) / M["params_total"][:, None]
+    weights_read = weights_total.astype(f32)[:, None] * share.astype(f32)[m]
     decode_flops = np.where(H["published_peak"][h], flops, np.inf)  # as in planner.speed.estimate_speed
-    step = decode_step_s(weights_read, kv_seq_read[:, None], B, bandwidth[:, None], decode_flops[:, None],
-                         M["params_active"][m][:, None], eff["decode_bandwidth"][:, None], eff["batch_compute"][:, None])
-    frac = np.where(offload, gpu_fraction, 1.0)[:, None]
-    step = np.where(frac < 1, step * frac + (weights_read + B * kv_seq_read[:, None]) * (1 - frac) / (host_bw * eff["decode_bandwidth"][:, None]), step)
+    col = lambda x: np.asarray(x, dtype=f32)[:, None]  # noqa: E731
+    step = decode_step_s(weights_read, col(kv_seq_read), B, col(bandwidth), col(decode_flops),
+                         col(M["params_active"][m]), col(eff["decode_bandwidth"]), col(eff["batch_compute"]))
+    if offload.any():  # offloaded layers are read from host RAM (as in planner.speed.estimate_speed)
+        i = np.nonzero(offload)[0]
+        frac = gpu_fraction[i][:, None]
+        step[i] = step[i] * frac + (weights_read[i] + B * col(kv_seq_read[i])) * (1 - frac) / (host_bw * col(eff["decode_bandwidth"][i]))
     flops_per_token = prefill_flops_per_token(M["params_active"][m], M["layers"][m], M["heads"][m], M["head_dim"][m], c.input_tokens)
     prefill = prefill_s(c.input_tokens, flops_per_token, flops, eff["prefill_compute"], weights_total, bandwidth, eff["decode_bandwidth"])
     prefill = np.where(offload, prefill / np.maximum(gpu_fraction, 1e-6), prefill)
-    per_stream = 1.0 / step
-    ttft = prefill[:, None] + step
-    latency = ttft + c.output_tokens / per_stream
+    ttft = col(prefill) + step
+    latency = ttft + f32(c.output_tokens) * step  # output tokens / per-stream rate
+    per_stream_1 = 1.0 / step[:, 0]
 
     batch_cap = np.minimum(batch_by_memory, P["max_batch"][p])
     ok_speed = np.ones_like(step, dtype=bool)
     if c.min_tokens_per_s:
-        ok_speed &= per_stream >= c.min_tokens_per_s
+        ok_speed &= step <= f32(1.0 / c.min_tokens_per_s)
     if c.max_ttft_s:
         ok_speed &= ttft <= c.max_ttft_s
     usable = ok_speed & (B <= batch_cap[:, None])
     # Largest usable batch (per-stream speed falls as the batch grows, so usable sizes form a prefix).
     best_col = np.where(usable.any(axis=1), usable.shape[1] - 1 - np.argmax(usable[:, ::-1], axis=1), -1)
     rows = np.arange(len(m))
-    col = np.maximum(best_col, 0)
-    batch = BATCH_GRID[col]
-    requests_per_s_per_replica = batch / latency[rows, col]
+    best = np.maximum(best_col, 0)
+    batch = BATCH_GRID[best]
+    latency_at_batch = latency[rows, best].astype(float)
+    requests_per_s_per_replica = batch / latency_at_batch
     peak = c.requests_per_day / 86_400 * c.peak_to_average
     replicas = np.maximum(1, np.ceil(peak / requests_per_s_per_replica))
-    in_flight = np.clip(np.ceil(peak / replicas * latency[rows, col]), 1, batch)  # Little's law per replica
+    in_flight = np.clip(np.ceil(peak / replicas * latency_at_batch), 1, batch)  # Little's law per replica
     total_gpus = replicas * count
     usd_month = total_gpus * H["usd_per_gpu_month"][h]
     return {
@@ -240,8 +247,8 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
         "offload": offload,
         "single_stream_ok": ok_speed[:, 0],
         "latency_ok": best_col >= 0,
-        "decode_tokens_per_s": per_stream[:, 0],
-        "ttft_s": ttft[rows, 0],
+        "decode_tokens_per_s": per_stream_1.astype(float),
+        "ttft_s": ttft[:, 0].astype(float),
         "batch": batch,
         "in_flight": in_flight,
         "replicas": replicas,
@@ -272,7 +279,7 @@ def _memory(M, P, H, m, p, h, c: Constraints) -> dict[str, np.ndarray]:
             "offload": offload}
 
 
-def _prune(g: Grid, M, P, H, c: Constraints) -> None:
+def _prune(g: Grid, M, P, H, c: Constraints) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Drop rows no plan would pick, before the costly speed pass.
 
     For each (model, pair, device) keep the GPU counts that fit up to twice the smallest that does
@@ -291,6 +298,7 @@ def _prune(g: Grid, M, P, H, c: Constraints) -> None:
     no_fit = ~np.isfinite(smallest[group])
     keep = np.where(no_fit, count == largest[group], works & (count <= 2 * smallest[group]))
     g.m, g.p, g.h = g.m[keep], g.p[keep], g.h[keep]
+    return keep, mem
 
 
 def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarray]:
