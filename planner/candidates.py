@@ -148,14 +148,15 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
     pairs = quant_engine_pairs(catalog)
     hardware = hardware_options(catalog, c, a)
     # Compatibility of (pair, hardware): engine runs on the device class and can span the GPU count;
-    # FP8 weights need FP8 hardware.
-    ok_ph = np.zeros((len(pairs), len(hardware)), dtype=bool)
-    for i, (quant, engine) in enumerate(pairs):
-        for j, hw in enumerate(hardware):
-            runs_here = _hardware_class(hw.gpu) in engine.hardware
-            spans = hw.count == 1 or engine.tensor_parallel or engine.pipeline_parallel
-            fp8_ok = quant.compute_dtype != "fp8" or bool(hw.gpu.fp8_tflops_dense)
-            ok_ph[i, j] = runs_here and spans and fp8_ok
+    # FP8 weights need FP8 hardware. Built from small per-kind tables, then broadcast.
+    classes = sorted({_hardware_class(hw.gpu) for hw in hardware})
+    hw_class = np.array([classes.index(_hardware_class(hw.gpu)) for hw in hardware], dtype=int)
+    runs_on = np.array([[cls in e.hardware for cls in classes] for _, e in pairs], dtype=bool).reshape(len(pairs), len(classes))
+    multi = np.array([e.tensor_parallel or e.pipeline_parallel for _, e in pairs])
+    needs_fp8 = np.array([q.compute_dtype == "fp8" for q, _ in pairs])
+    single = np.array([hw.count == 1 for hw in hardware])
+    has_fp8 = np.array([bool(hw.gpu.fp8_tflops_dense) for hw in hardware])
+    ok_ph = runs_on[:, hw_class] & (single[None, :] | multi[:, None]) & (~needs_fp8[:, None] | has_fp8[None, :])
     p_idx, h_idx = np.nonzero(ok_ph)
     n_m = len(models)
     m = np.repeat(np.arange(n_m), len(p_idx))

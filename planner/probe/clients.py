@@ -1,0 +1,261 @@
+"""The shared machinery of a streaming client: send, time, classify, never raise.
+
+Subclasses (OpenAIClient, OllamaClient) say which URL and body to send and
+how to read one line of the stream; `run_request` does the rest and turns
+every failure into a classified `RequestRecord`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import requests
+
+from planner.probe.endpoint import Endpoint
+from planner.probe.faults import (
+    FaultKind,
+    RequestFailed,
+    classify_exception,
+    describe_exception,
+    kind_for_status,
+)
+from planner.probe.record import RequestRecord, UsageSource
+from planner.probe.redaction import Redactor
+from planner.probe.streaming import iter_stream_lines
+
+USER_AGENT = "ow-planner-probe/1"
+# Seconds of grace past the run deadline before a blocked read gives up, so
+# a request that is about to finish still can.
+_DEADLINE_GRACE_S = 0.25
+_ERROR_BODY_CHARS = 300
+
+
+@dataclass
+class StreamState:
+    """Mutable per-request scratch space filled by `handle_line`. Instants are perf_counter s."""
+
+    token_times_s: list[float] = field(default_factory=list)
+    done: bool = False  # the protocol's end marker arrived ([DONE] / done: true)
+    done_s: float | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None  # the server's count, when it sent one
+    output_source: UsageSource = "chunks"
+    server_prefill_s: float | None = None
+    server_decode_tokens_per_s: float | None = None
+
+    def add_text(self, now_s: float) -> None:
+        self.token_times_s.append(now_s)
+
+    def mark_done(self, now_s: float) -> None:
+        if not self.done:
+            self.done = True
+            self.done_s = now_s
+
+
+class StreamingClient:
+    """Base class. Thread-safe: one client is shared by all worker threads;
+    each thread brings its own `requests.Session`."""
+
+    api: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        model: str | None,
+        endpoint_kind: str = "chat",
+        max_tokens: int = 128,
+        temperature: float | None = 0.0,
+        extra_body: dict[str, Any] | None = None,
+        api_key: str | None = None,
+        redactor: Redactor | None = None,
+        timeout_s: float = 60.0,
+        connect_timeout_s: float = 10.0,
+    ):
+        self.endpoint = endpoint
+        self.model = model
+        self.endpoint_kind = endpoint_kind
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.extra_body = dict(extra_body or {})
+        self.__api_key = api_key  # name-mangled and never in repr
+        self.redact = redactor or Redactor([api_key])
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.endpoint!r}, model={self.model!r})"
+
+    # -- what subclasses provide -------------------------------------------------
+    def request_url_and_body(self, prompt: str) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def handle_line(self, line: bytes, now_s: float, state: StreamState) -> None:
+        """Read one line of the stream into `state`; raise RequestFailed on a protocol error."""
+        raise NotImplementedError
+
+    def check_complete(self, state: StreamState) -> None:
+        """Called when the stream ended normally; raise RequestFailed if it ended too early."""
+        if not state.done:
+            raise RequestFailed(FaultKind.STREAM_CUT, "the stream ended before the server said it was done")
+
+    def list_models(self, session: requests.Session) -> list[str]:
+        raise NotImplementedError
+
+    def count_tokens(self, session: requests.Session, text: str) -> int | None:
+        """Tokens in `text` by the server's tokenizer, or None when it has no tokenize endpoint."""
+        return None
+
+    @property
+    def accept(self) -> str:
+        return "*/*"
+
+    # -- shared --------------------------------------------------------------
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": self.accept,
+            # A compressed stream can be buffered by the decoder, delaying tokens.
+            "Accept-Encoding": "identity",
+        }
+        if self.__api_key:
+            headers["Authorization"] = f"Bearer {self.__api_key}"
+        return headers
+
+    def get_json(self, session: requests.Session, path: str, *, timeout_s: float = 10.0) -> Any:
+        """GET a JSON document; raises RequestFailed (redacted) on any failure."""
+        return self._json_call(session, "GET", path, None, timeout_s)
+
+    def post_json(self, session: requests.Session, path: str, body: dict[str, Any], *,
+                  timeout_s: float = 10.0) -> Any:
+        """POST and parse a JSON answer; raises RequestFailed (redacted) on any failure."""
+        return self._json_call(session, "POST", path, body, timeout_s)
+
+    def _json_call(self, session: requests.Session, method: str, path: str,
+                   body: dict[str, Any] | None, timeout_s: float) -> Any:
+        try:
+            resp = session.request(method, self.endpoint.url_for(path), json=body, headers=self.headers(),
+                                   timeout=(min(self.connect_timeout_s, timeout_s), timeout_s),
+                                   allow_redirects=False)
+        except Exception as exc:  # noqa: BLE001 - classified, not swallowed
+            raise RequestFailed(classify_exception(exc, streaming=False),
+                                self.redact(describe_exception(exc))) from None
+        with resp:
+            if resp.status_code != 200:
+                raise RequestFailed(kind_for_status(resp.status_code), self._status_message(resp))
+            try:
+                return resp.json()
+            except ValueError:
+                raise RequestFailed(FaultKind.MALFORMED, f"{path} did not answer JSON") from None
+
+    def _status_message(self, resp: requests.Response) -> str:
+        try:
+            body = resp.text[:_ERROR_BODY_CHARS]
+        except Exception:  # noqa: BLE001 - the status alone is enough
+            body = ""
+        body = " ".join(body.split())
+        reason = resp.reason or ""
+        msg = f"HTTP {resp.status_code} {reason}".strip()
+        return self.redact(f"{msg}: {body}" if body else msg)
+
+    def run_request(
+        self,
+        session: requests.Session,
+        prompt: str,
+        *,
+        deadline_s: float | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> RequestRecord:
+        """Send one streamed request and time it. Never raises for request failures.
+
+        `deadline_s` (perf_counter seconds) is the run's deadline: reads are
+        bounded by it, and a request it interrupts is `cancelled`, not an error.
+        """
+        cpu0_s = time.thread_time()
+        state = StreamState()
+        streaming = False
+        cancelled = False
+        error_kind: str | None = None
+        error_message: str | None = None
+        resp: requests.Response | None = None
+        start_s = time.perf_counter()
+        try:
+            url, body = self.request_url_and_body(prompt)
+            read_timeout_s = self.timeout_s
+            if deadline_s is not None:
+                read_timeout_s = max(0.05, min(read_timeout_s, deadline_s - start_s + _DEADLINE_GRACE_S))
+            resp = session.post(
+                url, json=body, headers=self.headers(), stream=True,
+                timeout=(min(self.connect_timeout_s, read_timeout_s), read_timeout_s),
+                # Redirects are not followed: a benchmark must measure the host it
+                # was given, and the allow-list must not be bypassed by a 3xx.
+                allow_redirects=False,
+            )
+            if resp.status_code != 200:
+                raise RequestFailed(kind_for_status(resp.status_code), self._status_message(resp))
+            streaming = True
+            for line in iter_stream_lines(resp):
+                now_s = time.perf_counter()
+                if (stop_event is not None and stop_event.is_set()) or (
+                        deadline_s is not None and now_s >= deadline_s and not state.done):
+                    cancelled = True
+                    break
+                if state.done:
+                    continue  # drain to the end so the connection can be reused
+                self.handle_line(line, now_s, state)
+            if not cancelled:
+                self.check_complete(state)
+        except RequestFailed as exc:
+            error_kind, error_message = exc.kind.value, self.redact(exc.message)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a result
+            kind = classify_exception(exc, streaming=streaming)
+            if deadline_s is not None and time.perf_counter() >= deadline_s and kind in (
+                    FaultKind.TIMEOUT, FaultKind.UNREACHABLE):
+                cancelled = True  # the run deadline, not the server, ended this request
+            else:
+                error_kind, error_message = kind.value, self.redact(describe_exception(exc))
+        finally:
+            if resp is not None:
+                resp.close()
+        end_s = time.perf_counter()
+        if state.done and state.done_s is not None:
+            end_s = state.done_s
+        times = tuple(state.token_times_s)
+        if state.output_tokens is not None:
+            output_tokens, source = state.output_tokens, state.output_source
+        else:
+            output_tokens, source = len(times), "chunks"
+        return RequestRecord(
+            start_s=start_s,
+            end_s=end_s,
+            first_token_s=times[0] if times else None,
+            token_times_s=times,
+            prompt_tokens=state.prompt_tokens,
+            output_tokens=output_tokens,
+            usage_source=source,
+            error_kind=None if cancelled else error_kind,
+            error_message=None if cancelled else error_message,
+            cancelled=cancelled,
+            server_prefill_s=state.server_prefill_s,
+            server_decode_tokens_per_s=state.server_decode_tokens_per_s,
+            client_cpu_s=time.thread_time() - cpu0_s,
+        )
+
+
+def make_client(endpoint: Endpoint, **kwargs: Any) -> StreamingClient:
+    """The client for the endpoint's API type."""
+    from planner.probe.ollama_client import OllamaClient
+    from planner.probe.openai_client import OpenAIClient
+
+    cls = OllamaClient if endpoint.api == "ollama" else OpenAIClient
+    return cls(endpoint, **kwargs)
+
+
+def json_snippet(data: bytes, limit: int = 80) -> str:
+    """A short printable excerpt of a bad chunk for error messages."""
+    text = data[:limit].decode("utf-8", errors="replace")
+    return " ".join(text.split())

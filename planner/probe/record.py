@@ -1,0 +1,68 @@
+"""RequestRecord: the raw timeline of one streamed request, as the client saw it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+UsageSource = Literal["usage", "chunks", "server"]
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request. All `*_s` instants are `time.perf_counter()` seconds (monotonic).
+
+    `token_times_s` holds the arrival time of each chunk that carried text;
+    `output_tokens` is the server's count when it sent one (`usage_source`
+    "usage" or "server"), else the number of text chunks ("chunks").
+    """
+
+    start_s: float
+    end_s: float
+    first_token_s: float | None = None
+    token_times_s: tuple[float, ...] = ()
+    prompt_tokens: int | None = None
+    output_tokens: int = 0
+    usage_source: UsageSource = "chunks"
+    error_kind: str | None = None
+    error_message: str | None = None
+    cancelled: bool = False  # stopped by the run deadline or a stop request
+    server_prefill_s: float | None = None  # server-reported prompt processing time
+    server_decode_tokens_per_s: float | None = None  # server-reported decode rate
+    client_cpu_s: float = 0.0  # CPU time of the worker thread during this request
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None and not self.cancelled
+
+    @property
+    def ttft_s(self) -> float | None:
+        """Seconds from sending the request to the first text chunk."""
+        return None if self.first_token_s is None else self.first_token_s - self.start_s
+
+    @property
+    def decode_tokens_per_s(self) -> float | None:
+        """This stream's decode rate: tokens after the first over the time after the first."""
+        if self.first_token_s is None or self.output_tokens < 2 or not self.token_times_s:
+            return None
+        span_s = self.token_times_s[-1] - self.first_token_s
+        if span_s <= 0:
+            return None
+        return (self.output_tokens - 1) / span_s
+
+    def inter_token_gaps_s(self) -> list[float]:
+        """Gaps between tokens, seconds.
+
+        When each chunk carries one token the raw chunk gaps are used; when the
+        server batches several tokens per chunk (token count well above chunk
+        count), raw gaps would overstate latency, so the request's mean gap
+        is used instead, once per token gap.
+        """
+        times = self.token_times_s
+        if len(times) < 2:
+            return []
+        if self.output_tokens <= len(times) + 1:
+            return [b - a for a, b in zip(times, times[1:], strict=False)]
+        mean_gap_s = (times[-1] - times[0]) / (self.output_tokens - 1)
+        return [mean_gap_s] * (self.output_tokens - 1)
