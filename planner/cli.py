@@ -120,7 +120,7 @@ def _estimate(args: argparse.Namespace) -> int:
     engine = catalog.engine(args.engine) if args.engine else default_engine(catalog, quant, gpu)
     result = estimate(catalog, model, quant, gpu, engine, gpus=args.gpus, context_tokens=args.context,
                       concurrency=args.concurrency, input_tokens=args.input_tokens, output_tokens=args.output_tokens,
-                      kv_cache_dtype=args.kv_cache_dtype)
+                      kv_cache_dtype=args.kv_cache_dtype, calibrations=_user_calibrations())
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
@@ -138,7 +138,7 @@ def _plan(args: argparse.Namespace) -> int:
     from planner.recommend import recommend
 
     constraints = load_constraints(args.constraints)
-    plan = recommend(constraints)
+    plan = recommend(constraints, calibrations=_user_calibrations())
     if args.pdf:
         from planner.report import write_pdf
 
@@ -158,6 +158,15 @@ def _plan(args: argparse.Namespace) -> int:
         return 0
     print(summary(plan))
     return 0
+
+
+def _user_calibrations() -> list[dict]:
+    """Efficiencies the user measured with `probe --calibrate` (a file they can see and delete)."""
+    try:
+        from planner.probe.calibration import load_calibrations
+    except ImportError:
+        return []
+    return load_calibrations()
 
 
 def summary(plan) -> str:
