@@ -8,6 +8,7 @@ what is excluded and `planner.recommend` ranks the rest.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,11 +16,10 @@ import numpy as np
 from planner.catalog import Catalog
 from planner.constraints import Constraints
 from planner.cost import CostAssumptions
-from planner.memory import KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, layer_split, resolve_kv_dtype
+from planner.memory import GPUS_PER_NODE, KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, layer_split, resolve_kv_dtype
 from planner.records import Engine, Gpu, ModelSpec, Quant
 from planner.speed import (
     decode_bytes_per_step,
-    decode_step_s,
     efficiencies,
     max_concurrency,
     peak_flops,
@@ -30,7 +30,7 @@ from planner.speed import (
 from planner.units import GIB, HOURS_PER_MONTH
 
 BATCH_GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)
-MAX_GPUS_PER_REPLICA = 8  # one node; larger models are planned across nodes by pipeline stages
+MAX_GPUS_PER_REPLICA = 16  # two nodes of 8: tensor parallel inside a node, pipeline stages across
 MIN_GPU_LAYER_FRACTION = 0.5  # below this, CPU offload is too slow to recommend
 
 
@@ -57,6 +57,7 @@ class Grid:
     h: np.ndarray
     values: dict[str, np.ndarray]
     enumerated: int = 0
+    twins: dict[str, list[str]] | None = None  # engine id -> engines with identical estimates
 
     def __len__(self) -> int:
         return len(self.m)
@@ -108,7 +109,8 @@ def owned_gpu_month(catalog: Catalog, gpu: Gpu, a: CostAssumptions) -> tuple[flo
 def _counts(gpu: Gpu, limit: int) -> list[int]:
     if gpu.kind in {"apple", "cpu"}:
         return [1]
-    counts = [n for n in (1, 2, 4, 8) if n <= min(limit, MAX_GPUS_PER_REPLICA)]
+    sizes = (1, 2, 4, 8, 16) if gpu.kind == "datacenter" else (1, 2, 4, 8)
+    counts = [n for n in sizes if n <= min(limit, MAX_GPUS_PER_REPLICA)]
     return counts or [1]
 
 
@@ -121,6 +123,21 @@ def quant_engine_pairs(catalog: Catalog) -> list[tuple[Quant, Engine]]:
             if quant is not None:
                 pairs.append((quant, engine))
     return pairs
+
+
+def engine_twins(catalog: Catalog, c: Constraints, hardware: list[Hardware], calibrations: list[dict] | None) -> dict[str, list[str]]:
+    """Engines whose estimates are identical here (Ollama runs llama.cpp's kernels with the same
+    fitted factors): each group is evaluated once, under its first engine, and the others are
+    reported beside it."""
+    families = {hw.gpu.family: hw.gpu for hw in hardware}
+    groups: dict[tuple, list[str]] = {}
+    for engine in catalog.engines.values():
+        effs = tuple(dataclasses.astuple(efficiencies(catalog, engine.id, gpu, calibrations))[:4] for gpu in families.values())
+        key = (effs, engine.overhead_gib, engine.default_gpu_memory_utilization, engine.tensor_parallel, engine.pipeline_parallel,
+               engine.cpu_offload, max_concurrency(engine), resolve_kv_dtype(c.kv_cache_dtype, engine),
+               tuple(sorted(engine.quants)), tuple(sorted({_hardware_class(hw.gpu) for hw in hardware} & set(engine.hardware))))
+        groups.setdefault(key, []).append(engine.id)
+    return {ids[0]: ids[1:] for ids in groups.values() if len(ids) > 1}
 
 
 def model_takes_quant(model: ModelSpec, quant: Quant, engine: Engine) -> bool:
@@ -145,8 +162,10 @@ def _hardware_class(gpu: Gpu) -> str:
 def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: CostAssumptions,
                calibrations: list[dict] | None = None) -> Grid:
     """Enumerate compatible candidates and evaluate memory, speed, replicas and cost for each."""
-    pairs = quant_engine_pairs(catalog)
     hardware = hardware_options(catalog, c, a)
+    twins = engine_twins(catalog, c, hardware, calibrations)
+    merged = {t for group in twins.values() for t in group}
+    pairs = [(q, e) for q, e in quant_engine_pairs(catalog) if e.id not in merged]
     # Compatibility of (pair, hardware): engine runs on the device class and can span the GPU count;
     # FP8 weights need FP8 hardware. Built from small per-kind tables, then broadcast.
     classes = sorted({_hardware_class(hw.gpu) for hw in hardware})
@@ -155,8 +174,13 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
     multi = np.array([e.tensor_parallel or e.pipeline_parallel for _, e in pairs])
     needs_fp8 = np.array([q.compute_dtype == "fp8" for q, _ in pairs])
     single = np.array([hw.count == 1 for hw in hardware])
+    multi_node = np.array([e.multi_node for _, e in pairs])
+    one_node = np.array([hw.count <= GPUS_PER_NODE for hw in hardware])
+    needs_cuda = np.array([q.format == "bitsandbytes" for q, _ in pairs])  # bitsandbytes kernels are CUDA
+    nvidia = np.array([_hardware_class(hw.gpu) == "nvidia" for hw in hardware])
     has_fp8 = np.array([bool(hw.gpu.fp8_tflops_dense) for hw in hardware])
-    ok_ph = runs_on[:, hw_class] & (single[None, :] | multi[:, None]) & (~needs_fp8[:, None] | has_fp8[None, :])
+    ok_ph = (runs_on[:, hw_class] & (single[None, :] | multi[:, None]) & (~needs_fp8[:, None] | has_fp8[None, :])
+             & (one_node[None, :] | multi_node[:, None]) & (~needs_cuda[:, None] | nvidia[None, :]))
     p_idx, h_idx = np.nonzero(ok_ph)
     n_m = len(models)
     m = np.repeat(np.arange(n_m), len(p_idx))
@@ -164,7 +188,9 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
     h = np.tile(h_idx, n_m)
     ok_mp = np.array([[model_takes_quant(model, quant, engine) for quant, engine in pairs] for model in models], dtype=bool)
     keep = ok_mp[m, p] if len(m) else np.zeros(0, dtype=bool)
-    grid = Grid(models, pairs, hardware, m[keep], p[keep], h[keep], {}, enumerated=int(keep.sum()))
+    multiplicity = np.array([1 + len(twins.get(e.id, [])) for _, e in pairs])
+    grid = Grid(models, pairs, hardware, m[keep], p[keep], h[keep], {},
+                enumerated=int(multiplicity[p[keep]].sum()), twins=twins)
     m = grid.m
     if len(m):
         grid.values = _evaluate(catalog, c, grid, calibrations)
@@ -182,7 +208,8 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
 
     count = H["count"][h]
     tp = P["tensor_parallel"][p] & (count > 1)
-    scale = np.where(tp, count * eff["tensor_parallel"] ** np.log2(np.maximum(count, 1)), 1.0)
+    tp_size = np.minimum(count, GPUS_PER_NODE)  # as in planner.speed.tensor_parallel_scale
+    scale = np.where(tp, tp_size * eff["tensor_parallel"] ** np.log2(np.maximum(tp_size, 1)), 1.0)
     bandwidth = H["bandwidth"][h] * scale
     flops = np.where(P["fp8"][p] & (H["flops_fp8"][h] > 0), H["flops_fp8"][h],
                      np.where(P["int8"][p] & (H["flops_int8"][h] > 0), H["flops_int8"][h], H["flops_fp16"][h])) * scale
@@ -197,41 +224,47 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
     kv_seq_read = M["kv_token_layer"][m] * kv_factor * (M["full_layers"][m] * avg_ctx + M["window_layers"][m] * np.minimum(avg_ctx, M["window"][m]))
     host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
 
-    # Speed on the batch grid: shape (candidates, batch sizes), in float32 (half the memory traffic).
-    f32 = np.float32
-    B = BATCH_GRID.astype(f32)[None, :]
-    # Share of all weights read per step depends only on the model and the batch: tabulate per model.
-    share = decode_bytes_per_step(M["params_active"][:, None], M["params_total"][:, None],
-                                  M["experts_total"][:, None], M["experts_active"][:, None], BATCH_GRID[None, :]) / M["params_total"][:, None]
-    weights_read = weights_total.astype(f32)[:, None] * share.astype(f32)[m]
+    # A decode step of b sequences takes max(a0 + a1·b, c1·b) seconds (planner.speed.decode_step_s):
+    # the weights once plus each sequence's KV cache over the bandwidth, or 2 FLOPs per active
+    # parameter per sequence over the compute. Layers offloaded to the CPU add host-RAM reads, still
+    # linear in b. So the largest batch meeting the latency targets has a closed form; a mixture of
+    # experts reads more experts as b grows, so for those rows the batch sizes of BATCH_GRID are tried.
+    bw_eff = bandwidth * eff["decode_bandwidth"]
     decode_flops = np.where(H["published_peak"][h], flops, np.inf)  # as in planner.speed.estimate_speed
-    col = lambda x: np.asarray(x, dtype=f32)[:, None]  # noqa: E731
-    step = decode_step_s(weights_read, col(kv_seq_read), B, col(bandwidth), col(decode_flops),
-                         col(M["params_active"][m]), col(eff["decode_bandwidth"]), col(eff["batch_compute"]))
-    if offload.any():  # offloaded layers are read from host RAM (as in planner.speed.estimate_speed)
-        i = np.nonzero(offload)[0]
-        frac = gpu_fraction[i][:, None]
-        step[i] = step[i] * frac + (weights_read[i] + B * col(kv_seq_read[i])) * (1 - frac) / (host_bw * col(eff["decode_bandwidth"][i]))
+    a0 = weights_active / bw_eff
+    a1 = kv_seq_read / bw_eff
+    c1 = 2 * M["params_active"][m] / (decode_flops * eff["batch_compute"])
+    host = host_bw * eff["decode_bandwidth"]
+    f = np.where(offload, gpu_fraction, 1.0)
+    a0 = a0 * f + weights_active * (1 - f) / host
+    a1 = a1 * f + kv_seq_read * (1 - f) / host
+    c1 = c1 * f
     flops_per_token = prefill_flops_per_token(M["params_active"][m], M["layers"][m], M["heads"][m], M["head_dim"][m], c.input_tokens)
     prefill = prefill_s(c.input_tokens, flops_per_token, flops, eff["prefill_compute"], weights_total, bandwidth, eff["decode_bandwidth"])
     prefill = np.where(offload, prefill / np.maximum(gpu_fraction, 1e-6), prefill)
-    ttft = col(prefill) + step
-    latency = ttft + f32(c.output_tokens) * step  # output tokens / per-stream rate
-    per_stream_1 = 1.0 / step[:, 0]
-
-    batch_cap = np.minimum(batch_by_memory, P["max_batch"][p])
-    ok_speed = np.ones_like(step, dtype=bool)
+    allowed = np.full(len(m), np.inf)  # the longest decode step the targets allow
     if c.min_tokens_per_s:
-        ok_speed &= step <= f32(1.0 / c.min_tokens_per_s)
+        allowed = np.minimum(allowed, 1.0 / c.min_tokens_per_s)
     if c.max_ttft_s:
-        ok_speed &= ttft <= c.max_ttft_s
-    usable = ok_speed & (B <= batch_cap[:, None])
-    # Largest usable batch (per-stream speed falls as the batch grows, so usable sizes form a prefix).
-    best_col = np.where(usable.any(axis=1), usable.shape[1] - 1 - np.argmax(usable[:, ::-1], axis=1), -1)
-    rows = np.arange(len(m))
-    best = np.maximum(best_col, 0)
-    batch = BATCH_GRID[best]
-    latency_at_batch = latency[rows, best].astype(float)
+        allowed = np.minimum(allowed, c.max_ttft_s - prefill)
+    batch_cap = np.minimum(batch_by_memory, P["max_batch"][p])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_latency = np.minimum(np.where(a1 > 0, (allowed - a0) / a1, np.inf), np.where(c1 > 0, allowed / c1, np.inf))
+    batch = np.floor(np.minimum(by_latency, batch_cap))
+    moe = M["experts_total"][m] > M["experts_active"][m]
+    if moe.any():
+        batch[moe] = _moe_batch(M, m[moe], weights_total[moe], bw_eff[moe], f[moe], host[moe], a1[moe], c1[moe],
+                                allowed[moe], batch_cap[moe])
+    latency_ok = batch >= 1
+    batch = np.maximum(batch, 1)
+    read_b = weights_active.copy()  # weights read per step at the chosen batch
+    read_b[moe] = weights_total[moe] * _expert_share(M, m[moe], batch[moe])
+    step_1 = np.maximum(a0 + a1, c1)
+    step_b = np.maximum(read_b * (f / bw_eff + (1 - f) / host) + a1 * batch, c1 * batch)
+    per_stream_1 = 1.0 / step_1
+    ttft_1 = prefill + step_1
+    latency_at_batch = prefill + step_b * (1 + c.output_tokens)  # first token, then one step per output token
+    single_stream_ok = step_1 <= allowed
     requests_per_s_per_replica = batch / latency_at_batch
     peak = c.requests_per_day / 86_400 * c.peak_to_average
     replicas = np.maximum(1, np.ceil(peak / requests_per_s_per_replica))
@@ -246,10 +279,10 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
         "batch_by_memory": batch_by_memory,
         "fits": batch_by_memory >= 1,
         "offload": offload,
-        "single_stream_ok": ok_speed[:, 0],
-        "latency_ok": best_col >= 0,
-        "decode_tokens_per_s": per_stream_1.astype(float),
-        "ttft_s": ttft[:, 0].astype(float),
+        "single_stream_ok": single_stream_ok,
+        "latency_ok": latency_ok,
+        "decode_tokens_per_s": per_stream_1,
+        "ttft_s": ttft_1,
         "batch": batch,
         "in_flight": in_flight,
         "replicas": replicas,
@@ -260,6 +293,23 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
     }
 
 
+def _expert_share(M, m, batch):
+    """Share of all weights read per decode step (1 for dense models; see decode_bytes_per_step)."""
+    return decode_bytes_per_step(M["params_active"][m], M["params_total"][m], M["experts_total"][m],
+                                 M["experts_active"][m], batch) / M["params_total"][m]
+
+
+def _moe_batch(M, m, weights_total, bw_eff, f, host, a1, c1, allowed, cap):
+    """Largest batch from BATCH_GRID whose step meets `allowed`, for mixture-of-experts rows."""
+    best = np.zeros(len(m))
+    for b in BATCH_GRID:
+        read = weights_total * _expert_share(M, m, b)
+        step = np.maximum(read / bw_eff * f + read * (1 - f) / host + a1 * b, c1 * b)
+        ok = (step <= allowed) & (b <= cap)
+        best = np.where(ok, b, best)
+    return best
+
+
 def _memory(M, P, H, m, p, h, c: Constraints) -> dict[str, np.ndarray]:
     """Weights, KV per sequence, and how many sequences fit, for rows (m, p, h) of the grid."""
     count = H["count"][h]
@@ -268,7 +318,8 @@ def _memory(M, P, H, m, p, h, c: Constraints) -> dict[str, np.ndarray]:
     ctx = float(c.context_needed)
     kv_factor = P["kv_bytes"][p] / 2.0  # per-model KV figures are at 2 bytes per element
     kv_seq_full = M["kv_token_layer"][m] * kv_factor * (M["full_layers"][m] * ctx + M["window_layers"][m] * np.minimum(ctx, M["window"][m]))
-    shards = np.where(tp, np.minimum(count, M["kv_heads_eff"][m]), count)
+    tp_size = np.minimum(count, GPUS_PER_NODE)  # as in planner.memory.kv_shards
+    shards = np.where(tp, np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][m])) * np.maximum(1, count // tp_size), count)
     capacity = H["memory"][h] * P["mem_util"][p]
     overhead = P["overhead"][p]
     free_for_kv = (capacity - overhead - weights_total / count) * shards  # bytes of KV one replica holds

@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict
 from planner.records import Engine, Gpu, ModelSpec, Quant
 from planner.units import GIB
 
+# Tensor parallelism stays inside one node of 8 GPUs (NVLink); beyond it, pipeline stages span nodes
+# (vLLM: tensor parallel within a node, pipeline parallel across nodes).
+GPUS_PER_NODE = 8
+
 # Bytes per cached element by KV-cache precision. q8_0 stores 32 int8 values with one fp16 scale.
 KV_BYTES_PER_ELEMENT = {"fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 
@@ -83,7 +87,8 @@ def kv_shards(model: ModelSpec, gpus: int, tensor_parallel: bool) -> int:
     if not tensor_parallel:
         return gpus
     heads = 1 if model.uses_latent_attention else model.kv_heads
-    return max(1, min(gpus, heads))
+    tp_size = min(gpus, GPUS_PER_NODE)
+    return max(1, min(tp_size, heads)) * max(1, gpus // tp_size)
 
 
 def usable_gib(gpu: Gpu, engine: Engine) -> float:
@@ -131,7 +136,8 @@ def estimate_memory(
         offload = (weights + kv) * (1 - gpu_layers / model.layers)
         per_gpu = (weights + kv - offload) / gpus + overhead
         fits = gpu_layers > 0
-    split = "single" if gpus == 1 else ("tensor-parallel" if tensor_parallel else "layer-split")
+    split = "single" if gpus == 1 else ("layer-split" if not tensor_parallel else
+                                        "tensor-parallel" if gpus <= GPUS_PER_NODE else "tensor+pipeline-parallel")
     return MemoryEstimate(
         weights_gib=weights / GIB,
         kv_cache_gib=kv / GIB,

@@ -49,6 +49,7 @@ class Candidate(BaseModel):
     score: float
     findings: list[Finding] = []
     basis: list[str] = []
+    equivalent_engines: list[str] = []  # engines with the same estimates (e.g. Ollama beside llama.cpp)
 
 
 class RuledOut(BaseModel):

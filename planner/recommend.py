@@ -27,11 +27,13 @@ from planner.rules import (
     CODE_RULE,
     NO_MEMORY,
     OK,
+    TOO_SLOW,
     candidate_codes,
     capability_for_task,
     explain_exclusion,
     model_exclusion,
     preference_scores,
+    quality_proxy,
     quant_penalty,
     restricted_licence,
     verdict,
@@ -140,6 +142,8 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, c: Constraints) -> list[Rul
         if worst == NO_MEMORY:
             slack = v["capacity_gib"][near] * grid.values["total_gpus"][near] / grid.values["replicas"][near] - v["weights_gib"][near]
             i = int(near[np.argmax(slack)])
+        elif worst == TOO_SLOW:  # the fastest attempt is the one to show
+            i = int(near[np.argmax(v["decode_tokens_per_s"][near] - 1e3 * np.maximum(v["ttft_s"][near] - (c.max_ttft_s or np.inf), 0))])
         else:
             i = int(near[np.argmin(v["usd_per_month"][near])])
         quant, engine = grid.pairs[grid.p[i]]
@@ -157,11 +161,22 @@ def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints) -> 
         return []
     v = grid.values
     capability = np.array([capability_for_task(m, c.task) for m in grid.models])[grid.m[feasible]]
-    penalty = np.array([quant_penalty(q) for q, _ in grid.pairs])[grid.p[feasible]]
+    penalty = np.array([quant_penalty(q, catalog.quants) for q, _ in grid.pairs])[grid.p[feasible]]
     counts = np.array([hw.count for hw in grid.hardware], dtype=float)[grid.h[feasible]]
     scores = preference_scores(capability, penalty, v["usd_per_month"][feasible], v["per_gpu_gib"][feasible],
                                v["capacity_gib"][feasible], counts, v["replicas"][feasible], v["offload"][feasible])
-    order = np.lexsort((v["usd_per_month"][feasible], -scores))
+    full = np.lexsort((v["usd_per_month"][feasible], -scores)) if len(scores) <= 400 else None
+    if full is None:  # usually the best few hundred hold the whole list; sort everything only if not
+        top = np.argpartition(-scores, 400)[:400]
+        chosen = _pick(grid, feasible, scores, top[np.lexsort((v["usd_per_month"][feasible][top], -scores[top]))])
+        if len(chosen) > MAX_ALTERNATIVES:
+            return chosen
+        full = np.lexsort((v["usd_per_month"][feasible], -scores))
+    return _pick(grid, feasible, scores, full)
+
+
+def _pick(grid: Grid, feasible: np.ndarray, scores: np.ndarray, order: np.ndarray) -> list[tuple[int, float]]:
+    """Walk candidates best first, keeping at most MAX_PER_MODEL per model and no repeats."""
     chosen: list[tuple[int, float]] = []
     seen: set[tuple] = set()
     per_model: dict[int, int] = {}
@@ -198,7 +213,7 @@ def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraint
     cost = HostingCost(mode="own" if (hw.owned_limit is not None or c.privacy in {"on-prem", "offline"}) else "rent",
                        usd_per_month=monthly, gpu_count=total_gpus, usd_per_gpu_hour=monthly / total_gpus / 730.5 / a.utilisation,
                        price_source=hw.price_basis, usd_per_mtok=monthly / tokens * MILLION if tokens else None)
-    findings = _candidate_findings(model, quant, engine.id, hw, memory, speed, c)
+    findings = _candidate_findings(model, quant, engine.id, hw, memory, speed, c, catalog.quants)
     basis = [
         f"Weights: {model.params_total_b:g} B parameters × {quant.bits_per_weight:g} bits / 8 = {memory.weights_gib:.1f} GiB "
         f"({quant.id}, bits per weight from {quant.bits_source}).",
@@ -215,11 +230,11 @@ def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraint
         model=model.id, model_name=model.name, quant=quant.id, engine=engine.id, gpu=hw.gpu.id, gpu_name=hw.gpu.name,
         gpus=hw.count, replicas=replicas, total_gpus=total_gpus, memory=memory, speed=speed, cost=cost,
         capability_score=model.capability_score, capability_benchmark=model.capability_benchmark, score=round(score, 2),
-        findings=findings, basis=basis,
+        findings=findings, basis=basis, equivalent_engines=(grid.twins or {}).get(engine.id, []),
     )
 
 
-def _candidate_findings(model, quant, engine_id, hw, memory, speed, c: Constraints) -> list[Finding]:
+def _candidate_findings(model, quant, engine_id, hw, memory, speed, c: Constraints, catalog_quants) -> list[Finding]:
     out = []
     licence = restricted_licence(model)
     if licence:
@@ -239,6 +254,11 @@ def _candidate_findings(model, quant, engine_id, hw, memory, speed, c: Constrain
     if quant.quality_value is not None and quant_penalty(quant) >= 3:
         out.append(Finding(rule="prefer.quant-quality", effect="warning", subject=model.id,
                            message=f"{quant.name} loses measurable quality ({quant.quality_metric} {quant.quality_value:g} on {quant.quality_model})."))
+    proxy = quality_proxy(quant, catalog_quants)
+    if proxy is not None:
+        out.append(Finding(rule="prefer.quant-quality", effect="info", subject=model.id,
+                           message=f"No published quality measurement for {quant.name}; it is ranked as if it lost as much as {proxy.name} "
+                                   f"({proxy.quality_metric} {proxy.quality_value:g} on {proxy.quality_model})."))
     if c.max_ttft_s and speed.ttft_s > c.max_ttft_s:
         out.append(Finding(rule="latency.targets", effect="warning", subject=model.id,
                            message=f"At the peak, queueing for prefill lifts time to first token to {speed.ttft_s:.2f} s (target {c.max_ttft_s:g} s)."))

@@ -105,10 +105,35 @@ def capability_for_task(model: ModelSpec, task: str) -> float:
     return base + (5.0 if strength and strength in model.strengths else 0.0)
 
 
-def quant_penalty(quant: Quant) -> float:
-    """Points lost for the measured quality cost: 1 point per 1% perplexity increase, or 10 per 0.1 KLD."""
+def quant_penalty(quant: Quant, catalog_quants: dict[str, Quant] | None = None) -> float:
+    """Points lost for the measured quality cost: 1 point per 1% perplexity increase, or 10 per 0.1 KLD.
+
+    A format with no published measurement borrows the penalty of the measured non-GGUF format
+    nearest in bits per weight (NF4 and MXFP4 from the 4-bit AWQ/GPTQ rows, FP8 from INT8), so an
+    unmeasured format never looks lossless.
+    """
+    measured = _measured_penalty(quant)
+    if measured is not None or not catalog_quants:
+        return measured or 0.0
+    proxy = quality_proxy(quant, catalog_quants)
+    return _measured_penalty(proxy) or 0.0 if proxy else 0.0
+
+
+def quality_proxy(quant: Quant, catalog_quants: dict[str, Quant]) -> Quant | None:
+    """The measured format a quality-unmeasured one is assumed to match (None if it is measured)."""
+    if quant.quality_value is not None:
+        return None
+    known = [q for q in catalog_quants.values() if q.quality_value is not None and q.format != "gguf" and q.bits_per_weight < 16]
+    if not known:
+        return None
+    nearest = min(abs(q.bits_per_weight - quant.bits_per_weight) for q in known)
+    # among equally near formats take the worst, to stay conservative
+    return max((q for q in known if abs(q.bits_per_weight - quant.bits_per_weight) == nearest), key=_measured_penalty)
+
+
+def _measured_penalty(quant: Quant) -> float | None:
     if quant.quality_value is None or quant.quality_metric is None:
-        return 0.0
+        return None
     if quant.quality_metric == "kld":
         return 100.0 * quant.quality_value
     return max(0.0, quant.quality_value)

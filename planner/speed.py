@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from planner.catalog import Catalog
-from planner.memory import KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, kv_cache_bytes, layer_split
+from planner.memory import GPUS_PER_NODE, KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, kv_cache_bytes, layer_split
 from planner.records import Engine, Gpu, ModelSpec, Quant
 
 DEFAULT_MAX_CONCURRENCY = 256  # vLLM's default --max-num-seqs (docs.vllm.ai engine arguments)
@@ -146,11 +146,12 @@ CPU_FALLBACK_TFLOPS = 2.0
 
 def tensor_parallel_scale(gpus, tensor_parallel: bool, eff_tp: float):
     """Bandwidth and compute multiplier of a replica: TP adds GPUs at a fitted efficiency per doubling;
-    a layer split runs one GPU at a time, so a single token sees one GPU's bandwidth."""
-    gpus = np.asarray(gpus, dtype=float)
+    a layer split (and a pipeline stage on another node) runs one stage at a time, so a token sees one
+    stage's bandwidth."""
+    tp_size = np.minimum(np.asarray(gpus, dtype=float), GPUS_PER_NODE)
     if not tensor_parallel:
-        return np.ones_like(gpus)
-    return gpus * eff_tp ** np.log2(np.maximum(gpus, 1))
+        return np.ones_like(tp_size)
+    return tp_size * eff_tp ** np.log2(np.maximum(tp_size, 1))
 
 
 def estimate_speed(
@@ -200,7 +201,6 @@ def estimate_speed(
     busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling
     queue_wait = busy / (2 * (1 - busy)) * prefill  # M/D/1 mean wait for the prefill stage
     step_1, step_c = step(1), step(concurrency)
-    roofline_decode = bandwidth / scale * (scale if tp else 1) / (active_bytes + kv_seq)
     return SpeedEstimate(
         prefill_tokens_per_s=input_tokens / prefill,
         ttft_s=prefill + queue_wait + step_c,
@@ -208,8 +208,8 @@ def estimate_speed(
         decode_tokens_per_s_at_concurrency=1 / step_c,
         throughput_tokens_per_s=concurrency / step_c * (1 - busy),
         concurrency=concurrency,
-        decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (gpus if tp else 1) / (active_bytes + kv_seq),
-        prefill_roofline_tokens_per_s=peak_flops(gpu, quant, catalog) * (gpus if tp else 1) / flops_per_token,
+        decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (min(gpus, GPUS_PER_NODE) if tp else 1) / (active_bytes + kv_seq),
+        prefill_roofline_tokens_per_s=peak_flops(gpu, quant, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,
         bound="compute" if 2 * model.params_active_b * 1e9 * concurrency / (decode_flops * eff.batch) > step_c * 0.999 else "memory bandwidth",
         efficiency={"decode_bandwidth": eff.decode, "prefill_compute": eff.prefill, "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel},
         efficiency_basis=eff.basis,

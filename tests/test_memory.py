@@ -65,10 +65,21 @@ def test_tensor_parallel_splits_weights_and_kv(catalog):
 
 
 def test_kv_heads_are_replicated_beyond_their_count(catalog):
-    # Llama 3.1 70B has 8 KV heads: over 16 GPUs each GPU still holds 1/8 of the cache.
+    # Falcon 7B uses multi-query attention (1 KV head): under 4-way tensor parallelism every GPU
+    # holds the whole cache.
+    model, quant, gpu, engine = (catalog.model("tiiuae/falcon-7b-instruct"), catalog.quant("fp16"), catalog.gpu("a10g"), catalog.engine("vllm"))
+    m = estimate_memory(model, quant, gpu, engine, 4, 2048, 8)
+    assert model.kv_heads == 1
+    assert m.per_gpu_gib == pytest.approx(m.weights_gib / 4 + m.kv_cache_gib + engine.overhead_gib)
+
+
+def test_two_nodes_split_tensor_then_pipeline(catalog):
+    # 16 GPUs = tensor parallel 8 inside a node x 2 pipeline stages: Llama 3.1 70B's 8 KV heads split
+    # 8 ways and the layers 2 ways, so each GPU holds 1/16 of the cache.
     model, quant, gpu, engine = (catalog.model("llama3.1:70b"), catalog.quant("fp16"), catalog.gpu("h100-sxm"), catalog.engine("vllm"))
     m = estimate_memory(model, quant, gpu, engine, 16, 8192, 1)
-    assert m.per_gpu_gib == pytest.approx(m.weights_gib / 16 + m.kv_cache_gib / 8 + engine.overhead_gib)
+    assert m.split == "tensor+pipeline-parallel"
+    assert m.per_gpu_gib == pytest.approx(m.weights_gib / 16 + m.kv_cache_gib / 16 + engine.overhead_gib)
 
 
 def test_llama_cpp_offloads_layers_to_the_cpu(catalog):
