@@ -13,9 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner.calibration_fit import fit_efficiencies, usable_rows  # noqa: E402
+import dataclasses  # noqa: E402
+
+from planner.calibration_fit import accuracy_bands, fit_efficiencies, leave_one_source_out, usable_rows  # noqa: E402
 from planner.catalog import DATA_DIR, load_catalog  # noqa: E402
 
+BAND_FIELDS = ["metric", "method", "n_rows", "ratio_p10", "ratio_p50", "ratio_p90", "median_abs_error_pct", "p90_abs_error_pct", "source", "as_of", "notes"]
 FIELDS = ["factor", "engine", "hardware_family", "value", "n_rows", "median_abs_error_pct", "source", "as_of", "notes"]
 
 
@@ -30,6 +33,15 @@ def main() -> None:
         for f in factors:
             writer.writerow({**f.model_dump(mode="json"), "notes": f.notes or ""})
     print(f"{len(rows)} of {len(catalog.benchmarks)} benchmark rows usable; {len(factors)} factors written to {path}")
+    bands = accuracy_bands(leave_one_source_out(dataclasses.replace(catalog, efficiency=tuple(factors)), rows))
+    band_path = DATA_DIR / "accuracy.csv"
+    with open(band_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=BAND_FIELDS)
+        writer.writeheader()
+        for b in bands:
+            writer.writerow({**b.model_dump(mode="json"), "notes": b.notes or ""})
+    for b in bands:
+        print(f"  band {b.metric:24s} measured/predicted p10 {b.ratio_p10:.2f} p50 {b.ratio_p50:.2f} p90 {b.ratio_p90:.2f} (n={b.n_rows}) -> {band_path.name}")
     for f in factors:
         print(f"  {f.factor:17s} {f.engine:13s} {f.hardware_family:18s} {f.value:.3f}  n={f.n_rows:3d}  median spread {f.median_abs_error_pct}%")
 

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from planner.catalog import Catalog
 from planner.errors import PlannerError
 from planner.memory import weights_bytes
-from planner.records import Benchmark, EfficiencyFactor
+from planner.records import AccuracyBand, Benchmark, EfficiencyFactor
 from planner.speed import efficiencies, estimate_speed, peak_flops, prefill_flops_per_token
 from planner.units import GIB
 
@@ -128,6 +128,50 @@ def _effective_tflops(catalog: Catalog, rows: list[Benchmark], as_of) -> list[Ef
             source=f"bench/calibrate.py: median measured prefill compute over data/benchmarks.csv rows {';'.join(r.id for r, _ in members)}",
             as_of=as_of or max(r.as_of for r, _ in members)))
     return out
+
+
+def leave_one_source_out(catalog: Catalog, rows: list[Benchmark] | None = None) -> list[tuple[Benchmark, float]]:
+    """(row, prediction) where each row is predicted by factors fitted without its own source."""
+    rows = usable_rows(catalog, rows)
+    sources = sorted({source_family(r.source) for r in rows})
+    out = []
+    for src in sources:
+        held_out = dataclasses.replace(catalog, efficiency=tuple(fit_efficiencies(catalog, [r for r in rows if source_family(r.source) != src])))
+        for r in rows:
+            if source_family(r.source) == src:
+                predicted = predict(held_out, r)
+                if predicted is not None:
+                    out.append((r, predicted))
+    return out
+
+
+def accuracy_bands(pairs: list[tuple[Benchmark, float]], as_of=None) -> list[AccuracyBand]:
+    """Per metric, the 10th/50th/90th percentile of measured ÷ predicted: an 80% band for new estimates."""
+    by_metric: dict[str, list[tuple[Benchmark, float]]] = defaultdict(list)
+    for r, predicted in pairs:
+        if r.metric in SPEED_METRICS and predicted > 0:
+            by_metric[r.metric].append((r, r.value / predicted))
+    out = []
+    for metric, members in sorted(by_metric.items()):
+        ratios = sorted(v for _, v in members)
+        errors = sorted(abs(1 / v - 1) * 100 for v in ratios)
+        out.append(AccuracyBand(
+            metric=metric, method="leave-one-source-out", n_rows=len(ratios),
+            ratio_p10=round(_quantile(ratios, 0.1), 4), ratio_p50=round(_quantile(ratios, 0.5), 4), ratio_p90=round(_quantile(ratios, 0.9), 4),
+            median_abs_error_pct=round(_quantile(errors, 0.5), 1), p90_abs_error_pct=round(_quantile(errors, 0.9), 1),
+            source=f"bench/calibrate.py: leave-one-source-out predictions of {len(ratios)} rows of data/benchmarks.csv",
+            as_of=as_of or max(r.as_of for r, _ in members)))
+    return out
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """Linear-interpolated quantile of an ascending list."""
+    if not ordered:
+        return float("nan")
+    pos = q * (len(ordered) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def predict(catalog: Catalog, r: Benchmark) -> float | None:

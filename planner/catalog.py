@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import CatalogError, LookupFailed
 from planner.records import (
+    AccuracyBand,
     ApiPrice,
     Assumption,
     Benchmark,
@@ -42,8 +43,9 @@ _FILES: dict[str, type[BaseModel]] = {
     "benchmarks.csv": Benchmark,
     "efficiency.csv": EfficiencyFactor,
     "assumptions.csv": Assumption,
+    "accuracy.csv": AccuracyBand,
 }
-_OPTIONAL = {"efficiency.csv", "benchmarks.csv"}
+_OPTIONAL = {"efficiency.csv", "benchmarks.csv", "accuracy.csv"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Catalog:
     benchmarks: tuple[Benchmark, ...]
     efficiency: tuple[EfficiencyFactor, ...]
     assumptions: dict[str, Assumption]
+    accuracy: tuple[AccuracyBand, ...] = ()
     _aliases: dict[str, str] = field(default_factory=dict, repr=False)
 
     def model(self, key: str) -> ModelSpec:
@@ -78,6 +81,10 @@ class Catalog:
 
     def engine(self, key: str) -> Engine:
         return _lookup(self.engines, key, "engine")
+
+    def band(self, metric: str) -> AccuracyBand | None:
+        """The measured error band of an estimated metric, if calibrated."""
+        return next((b for b in self.accuracy if b.metric == metric), None)
 
     def assumption(self, key: str) -> float:
         return self.assumptions[key].value
@@ -126,6 +133,7 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
         benchmarks=tuple(tables["benchmarks.csv"]),
         efficiency=tuple(tables["efficiency.csv"]),
         assumptions=_by_id(tables["assumptions.csv"], "assumptions.csv"),
+        accuracy=tuple(tables["accuracy.csv"]),
         _aliases=_alias_index(models),
     )
     _check_references(catalog)

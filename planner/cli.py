@@ -129,9 +129,17 @@ def _estimate(args: argparse.Namespace) -> int:
     print(f"{model.name} · {quant.id} · {engine.id} · {args.gpus}× {gpu.name}")
     print(f"memory: weights {m['weights_gib']:.2f} GiB + KV cache {m['kv_cache_gib']:.2f} GiB + overhead {m['overhead_gib']:.2f} GiB "
           f"= {m['total_gib']:.2f} GiB; {m['per_gpu_gib']:.2f} of {m['capacity_gib']:.1f} GiB per GPU -> {'fits' if m['fits'] else 'does NOT fit'}")
-    print(f"speed: prefill {s['prefill_tokens_per_s']:,.0f} tokens/s, TTFT {s['ttft_s'] * 1000:,.0f} ms, decode {s['decode_tokens_per_s']:,.1f} tokens/s "
-          f"per stream, {s['throughput_tokens_per_s']:,.0f} tokens/s aggregate at concurrency {s['concurrency']}")
+    print(f"speed: prefill {s['prefill_tokens_per_s']:,.0f} tokens/s{_band(s, 'prefill_tokens_per_s')}, "
+          f"TTFT {s['ttft_s'] * 1000:,.0f} ms{_band(s, 'ttft_s', 1000)}, decode {s['decode_tokens_per_s']:,.1f} tokens/s per stream"
+          f"{_band(s, 'decode_tokens_per_s')}, {s['throughput_tokens_per_s']:,.0f} tokens/s aggregate at concurrency {s['concurrency']}"
+          f"{_band(s, 'throughput_tokens_per_s')}")
+    print("(ranges: 80% bands from the estimator's leave-one-source-out error, data/accuracy.csv)")
     return 0
+
+
+def _band(speed: dict, metric: str, scale: float = 1.0) -> str:
+    low, high = speed.get("ranges", {}).get(metric, (None, None))
+    return f" ({low * scale:,.0f}–{high * scale:,.0f})" if low is not None else ""
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -177,6 +185,7 @@ def summary(plan) -> str:
         lines.append(
             f"top pick: {top.model_name} · {top.quant} · {top.engine} · {top.gpus}× {top.gpu_name} × {top.replicas} replica(s) · "
             f"${top.cost.usd_per_month:,.0f}/month · TTFT {top.speed.ttft_s * 1000:,.0f} ms · {top.speed.decode_tokens_per_s:,.0f} tokens/s per stream"
+            f"{_band(top.speed.model_dump(), 'decode_tokens_per_s')}"
         )
         for alt in plan.alternatives[:5]:
             lines.append(f"  alt: {alt.model_name} · {alt.quant} · {alt.engine} · {alt.gpus}× {alt.gpu_name} × {alt.replicas} · ${alt.cost.usd_per_month:,.0f}/month")

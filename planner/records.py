@@ -256,3 +256,16 @@ class Assumption(Record):
     value: float
     unit: str
     description: str
+
+
+class AccuracyBand(Record):
+    """How far estimates of one metric fall from measurements: quantiles of measured ÷ predicted."""
+
+    metric: str
+    method: str
+    n_rows: Annotated[int, Field(ge=0)]
+    ratio_p10: Positive
+    ratio_p50: Positive
+    ratio_p90: Positive
+    median_abs_error_pct: float
+    p90_abs_error_pct: float

@@ -40,6 +40,8 @@ class SpeedEstimate(BaseModel):
     bound: str
     efficiency: dict[str, float]
     efficiency_basis: dict[str, str]
+    # An 80% band per figure from the leave-one-source-out error in data/accuracy.csv: [low, high].
+    ranges: dict[str, list[float]] = {}
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ def estimate_speed(
     busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling
     queue_wait = busy / (2 * (1 - busy)) * prefill  # M/D/1 mean wait for the prefill stage
     step_1, step_c = step(1), step(concurrency)
-    return SpeedEstimate(
+    estimate = SpeedEstimate(
         prefill_tokens_per_s=input_tokens / prefill,
         ttft_s=prefill + queue_wait + step_c,
         decode_tokens_per_s=1 / step_1,
@@ -214,6 +216,30 @@ def estimate_speed(
         efficiency={"decode_bandwidth": eff.decode, "prefill_compute": eff.prefill, "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel},
         efficiency_basis=eff.basis,
     )
+    return estimate.model_copy(update={"ranges": uncertainty_ranges(catalog, estimate)})
+
+
+def uncertainty_ranges(catalog: Catalog, s: SpeedEstimate) -> dict[str, list[float]]:
+    """80% bands: each estimate times the 10th and 90th percentile of measured ÷ predicted.
+
+    Decode can never beat the roofline, so its band is capped there. Time to first token moves
+    inversely with the prefill rate.
+    """
+    out: dict[str, list[float]] = {}
+    for metric, value in (("decode_tokens_per_s", s.decode_tokens_per_s), ("prefill_tokens_per_s", s.prefill_tokens_per_s),
+                          ("throughput_tokens_per_s", s.throughput_tokens_per_s)):
+        band = catalog.band(metric)
+        if band is not None:
+            high = value * band.ratio_p90
+            if metric == "decode_tokens_per_s":
+                high = min(high, s.decode_roofline_tokens_per_s)
+            out[metric] = [value * band.ratio_p10, max(high, value * band.ratio_p10)]
+    if s.concurrency == 1 and "decode_tokens_per_s" in out:  # one stream: throughput is decode
+        out["throughput_tokens_per_s"] = list(out["decode_tokens_per_s"])
+    prefill_band = catalog.band("prefill_tokens_per_s")
+    if prefill_band is not None:
+        out["ttft_s"] = [s.ttft_s / prefill_band.ratio_p90, s.ttft_s / prefill_band.ratio_p10]
+    return out
 
 
 def max_concurrency(engine: Engine) -> int:

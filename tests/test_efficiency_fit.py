@@ -30,3 +30,28 @@ def test_benchmarks_come_from_at_least_four_independent_sources():
     catalog = load_catalog()
     assert len(catalog.benchmarks) >= 80
     assert len({source_family(r.source) for r in catalog.benchmarks}) >= 4
+
+
+def test_shipped_accuracy_bands_match_a_fresh_leave_one_source_out_run():
+    import dataclasses
+
+    from planner.calibration_fit import accuracy_bands, leave_one_source_out
+
+    catalog = load_catalog()
+    fresh = {b.metric: (b.ratio_p10, b.ratio_p90) for b in accuracy_bands(leave_one_source_out(catalog))}
+    shipped = {b.metric: (b.ratio_p10, b.ratio_p90) for b in catalog.accuracy}
+    assert fresh == shipped, "run bench/calibrate.py after changing data/benchmarks.csv"
+    assert catalog.band("decode_tokens_per_s") is not None
+
+
+def test_every_speed_figure_in_a_plan_carries_a_band():
+    from planner.constraints import Constraints
+    from planner.recommend import recommend
+
+    plan = recommend(Constraints(), load_catalog())
+    for cand in [plan.recommendation, *plan.alternatives]:
+        for metric, value in (("decode_tokens_per_s", cand.speed.decode_tokens_per_s), ("ttft_s", cand.speed.ttft_s),
+                              ("throughput_tokens_per_s", cand.speed.throughput_tokens_per_s)):
+            low, high = cand.speed.ranges[metric]
+            assert low <= high and low > 0
+        assert cand.speed.ranges["decode_tokens_per_s"][1] <= cand.speed.decode_roofline_tokens_per_s * (1 + 1e-9)
