@@ -4,12 +4,11 @@
 
 In-sample: factors fitted to every row, predicting every row. Leave-one-source-out: for each
 independent source, factors are refitted without its rows and then predict them, so over-fitting
-shows as a gap between the two.
+shows as a gap between the two. Also prints the error by engine and by device family.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 import sys
 from collections import defaultdict
@@ -17,22 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner.calibration_fit import fit_efficiencies, predict, source_family, usable_rows  # noqa: E402
+from planner.calibration_fit import leave_one_source_out, predict, source_family, usable_rows  # noqa: E402
 from planner.catalog import load_catalog  # noqa: E402
 
 METRICS = ("weights_gib", "decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s")
-
-
-def errors(catalog, rows, factors_for) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
-        if row.metric not in METRICS:
-            continue
-        fitted = dataclasses.replace(catalog, efficiency=tuple(factors_for(row)))
-        predicted = predict(fitted, row)
-        if predicted is not None:
-            out[row.metric].append(abs(predicted - row.value) / row.value * 100)
-    return out
 
 
 def describe(values: list[float]) -> str:
@@ -46,18 +33,27 @@ def describe(values: list[float]) -> str:
 def main() -> None:
     catalog = load_catalog()
     rows = usable_rows(catalog)
-    all_factors = fit_efficiencies(catalog, rows)
-    in_sample = errors(catalog, rows, lambda _row: all_factors)
-    by_source: dict[str, list] = defaultdict(list)
+    in_sample: dict[str, list[float]] = defaultdict(list)
     for row in rows:
-        by_source[source_family(row.source)].append(row)
-    held_out_factors = {src: fit_efficiencies(catalog, [r for r in rows if source_family(r.source) != src]) for src in by_source}
-    loso = errors(catalog, rows, lambda row: held_out_factors[source_family(row.source)])
-    print(f"{len(rows)} usable rows from {len(by_source)} independent sources: {', '.join(sorted(by_source))}")
+        predicted = predict(catalog, row) if row.metric in METRICS else None
+        if predicted is not None:
+            in_sample[row.metric].append(abs(predicted - row.value) / row.value * 100)
+    loso: dict[str, list[float]] = defaultdict(list)
+    by_group: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for row, predicted in leave_one_source_out(catalog, rows):
+        error = abs(predicted - row.value) / row.value * 100
+        loso[row.metric].append(error)
+        if row.metric != "weights_gib":
+            by_group[(row.metric, f"{row.engine} on {catalog.gpus[row.gpu].family}")].append(error)
+    sources = sorted({source_family(r.source) for r in rows})
+    print(f"{len(rows)} usable rows from {len(sources)} independent sources: {', '.join(sources)}")
     print("absolute percentage error of the estimator against data/benchmarks.csv")
     for metric in METRICS:
         print(f"  {metric:26s} in-sample {describe(in_sample.get(metric, []))}")
         print(f"  {'':26s} leave-one-source-out {describe(loso.get(metric, []))}")
+    print("leave-one-source-out error by engine and device family")
+    for (metric, group), errors in sorted(by_group.items()):
+        print(f"  {metric:26s} {group:32s} {describe(errors)}")
 
 
 if __name__ == "__main__":
