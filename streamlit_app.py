@@ -1,13 +1,39 @@
-"""Dashboard entry point (placeholder until the dashboard lands): shows the top pick for the defaults."""
+"""The dashboard's frame: page config, shared state, navigation, the shared sidebar.
+
+Pages live in pages/ and are listed explicitly; the Probe and Export pages are added by other
+parts of the project and appear here only once their files exist.
+"""
+
+from pathlib import Path
 
 import streamlit as st
 
-from planner import Constraints, recommend
+from ui import render, state
 
-st.set_page_config(page_title="Open-Weights Deployment Planner", layout="wide")
-st.title("Open-Weights Deployment Planner")
-plan = recommend(Constraints())
-top = plan.recommendation
-if top:
-    st.write(f"Top pick for the default constraints: **{top.model_name}** · {top.quant} · {top.engine} · {top.gpus}× {top.gpu_name}")
-st.write(f"Verdict: {plan.verdict}")
+HERE = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="Open-Weights Deployment Planner", page_icon=":material/memory:", layout="wide")
+
+# No custom url_path: a cold server resolves the first deep link against the pages/ file names
+# before st.navigation has run, so paths must be the file stems ("whatif", not "what-if").
+PAGES = [
+    ("pages/plan.py", "Plan", ":material/assignment:"),
+    ("pages/whatif.py", "What-if", ":material/tune:"),
+    ("pages/compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/catalogue.py", "Catalogue", ":material/menu_book:"),
+    ("pages/hardware.py", "Hardware", ":material/developer_board:"),
+    # Added by other parts of the project; listed once their files exist.
+    ("pages/probe.py", "Probe", ":material/speed:"),
+    ("pages/export.py", "Export", ":material/download:"),
+]
+
+with state.framing():
+    state.init()
+    pages = [st.Page(path, title=title, icon=icon, default=(i == 0))
+             for i, (path, title, icon) in enumerate(PAGES) if (HERE / path).exists()]
+    navigation = st.navigation(pages)
+    if st.session_state.get(state.URL_WARNING):
+        st.warning(st.session_state.pop(state.URL_WARNING), icon=":material/link_off:")
+    navigation.run()
+    render.shared_sidebar()
+    state.sync_query_params()

@@ -1,0 +1,111 @@
+"""Catalogue: every data table with its sources and dates, custom models, capability against price."""
+
+import pandas as pd
+import streamlit as st
+
+from planner import charts
+from planner.constraints import parse_constraints
+from planner.errors import CatalogError, ConstraintError
+from planner.hf_config import model_from_hf_config
+from ui import render, state
+
+state.ensure_framed()
+
+st.title("Catalogue")
+catalog = state.session_catalog()
+
+
+def _frame(records, columns):
+    """Records as a table; list cells joined so they show and filter as text."""
+    rows = [{k: "; ".join(v) if isinstance(v, tuple) else v for k, v in r.model_dump().items()} for r in records]
+    df = pd.DataFrame(rows)
+    return df[[c for c in columns if c in df.columns]]
+
+
+def _table(name, df):
+    needle = st.text_input(f"Filter {name}", key=f"filter_{name}", placeholder="Type to filter any column")
+    if needle:
+        mask = df.astype(str).apply(lambda col: col.str.contains(needle, case=False, regex=False)).any(axis=1)
+        df = df[mask]
+    st.caption(f"{len(df)} rows · click a column header to sort")
+    st.dataframe(df, hide_index=True, key=f"table_{name}", column_config={
+        "source": st.column_config.TextColumn("source", width="medium"), "notes": st.column_config.TextColumn("notes", width="medium")})
+
+
+def _add_uploaded_model():
+    uploaded = st.session_state.get("hf_config")
+    if uploaded is None:
+        st.session_state["hf_message"] = ("error", "Choose a config.json file first.")
+        return
+    model_id = (st.session_state.get("hf_model_id") or "").strip() or f"custom/{uploaded.name.removesuffix('.json')}"
+    try:
+        spec = model_from_hf_config(uploaded.getvalue(), model_id)
+    except CatalogError as exc:
+        st.session_state["hf_message"] = ("error", f"Could not add the model from {uploaded.name}: {exc}")
+        return
+    state.add_custom_model(spec)
+    st.session_state["hf_message"] = ("success", f"Added {spec.id}: {spec.params_total_b:g} B parameters "
+                                      f"({spec.params_active_b:g} B active), {spec.layers} layers, "
+                                      f"{spec.max_context_tokens:,} tokens of context.")
+
+
+SOURCE = ["source", "as_of", "notes"]
+tabs = st.tabs(["Models", "GPUs", "GPU prices", "Quantizations", "Engines", "API prices"])
+with tabs[0]:
+    _table("models", _frame(catalog.models.values(), [
+        "id", "name", "family", "params_total_b", "params_active_b", "layers", "kv_heads", "head_dim", "max_context_tokens",
+        "license", "commercial_use", "strengths", "capability_score", "capability_benchmark", "aliases", *SOURCE]))
+with tabs[1]:
+    _table("gpus", _frame(catalog.gpus.values(), [
+        "id", "name", "vendor", "kind", "memory_gib", "memory_bandwidth_gb_s", "fp16_tflops_dense", "fp8_tflops_dense",
+        "int8_tops_dense", "power_w", "interconnect", *SOURCE]))
+with tabs[2]:
+    _table("gpu_prices", _frame(catalog.gpu_prices, ["gpu", "price_kind", "usd", "provider", *SOURCE]))
+with tabs[3]:
+    _table("quants", _frame(catalog.quants.values(), [
+        "id", "name", "format", "bits_per_weight", "compute_dtype", "engines", "quality_metric", "quality_value",
+        "quality_model", "bits_source", *SOURCE]))
+with tabs[4]:
+    _table("engines", _frame(catalog.engines.values(), [
+        "id", "name", "quants", "hardware", "tensor_parallel", "pipeline_parallel", "cpu_offload", "continuous_batching",
+        "overhead_gib", "kv_cache_dtypes", "license", "docs_url", *SOURCE]))
+with tabs[5]:
+    _table("apis", _frame(catalog.apis.values(), [
+        "id", "provider", "model", "open_weights", "usd_per_mtok_input", "usd_per_mtok_output", "context_tokens",
+        "capability_score", "capability_benchmark", *SOURCE]))
+
+st.plotly_chart(charts.capability_cost_figure(catalog), key="capability_chart", config=render.PLOTLY_CONFIG)
+
+st.header("Add a model from its config.json")
+st.write("Upload a Hugging Face `config.json`; the model joins this session's catalogue and every plan considers it.")
+upload_cols = st.columns([2, 2, 1], vertical_alignment="bottom")
+upload_cols[0].file_uploader("config.json", type=["json"], key="hf_config")
+upload_cols[1].text_input("Model id", key="hf_model_id", placeholder="your-org/your-model (default: from the file name)")
+# A callback runs before the page does, so the tables above already list the new model.
+upload_cols[2].button("Add to my catalogue", key="hf_add", type="primary", on_click=_add_uploaded_model)
+kind, message = st.session_state.pop("hf_message", (None, None))
+if kind == "error":
+    st.error(message, icon=":material/error:")
+elif kind == "success":
+    st.success(message)
+
+custom = st.session_state.get(state.CUSTOM_MODELS, [])
+if custom:
+    st.subheader("Your models")
+    base, error = state.current_constraints()
+    for m in custom:
+        line = f"**{m['id']}** · {m['params_total_b']:g} B parameters"
+        if error is None:
+            try:
+                plan = state.plan_for(parse_constraints({**base.model_dump(mode="json"), "models": [m["id"]]}))
+            except ConstraintError as exc:
+                line += f" · {exc}"
+            else:
+                if plan.recommendation:
+                    top = plan.recommendation
+                    line += (f" · with your constraints: {top.quant} on {render.gpus_text(top)} × {top.replicas}, "
+                             f"{render.usd(top.cost.usd_per_month)}/month")
+                elif plan.ruled_out:
+                    line += f" · ruled out: {plan.ruled_out[0].reason}"
+        st.markdown(line)
+    st.caption("To plan with only these, choose them under Advanced → Only consider these models on the Plan page.")

@@ -1,0 +1,254 @@
+"""Every page through Streamlit's AppTest: renders, reacts to its widgets, and reports bad input in place."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
+PAGES = ["pages/plan.py", "pages/whatif.py", "pages/compare.py", "pages/catalogue.py", "pages/hardware.py"]
+TIMEOUT_S = 60  # the What-if page computes a sweep of plans on a cold cache
+
+
+def app(query_params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    if query_params:
+        at.query_params = dict(query_params)
+    return at.run()
+
+
+def top_pick_model(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("### ")).removeprefix("### ")
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def verdict_text(at: AppTest) -> str:
+    return next(box.value for box in [*at.success, *at.info, *at.warning] if box.value.startswith("**Verdict"))
+
+
+def table_with(at: AppTest, *columns: str):
+    """The first data frame shown that has these columns (AppTest does not expose a frame's key)."""
+    for frame in at.dataframe:
+        value = frame.value
+        if set(columns) <= set(value.columns):
+            return value
+    raise AssertionError(f"no table with columns {columns}")
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_by_default(page):
+    at = app()
+    if page != "pages/plan.py":
+        at.switch_page(page).run()
+    assert_clean(at)
+    assert at.title, f"{page} has no title"
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_plan_page_default_shows_a_real_plan():
+    at = app()
+    assert_clean(at)
+    assert top_pick_model(at)
+    assert metric(at, "Monthly cost ($/month)").startswith("$")
+    assert int(metric(at, "Replicas")) >= 1
+    assert "Verdict" in verdict_text(at)
+    assert any(d for d in at.dataframe), "the alternatives table is missing"
+    # The findings name their rule ids.
+    assert any("`guide." in m.value or "`prefer." in m.value for m in at.markdown)
+
+
+def test_more_requests_change_the_plan():
+    at = app()
+    before = (top_pick_model(at), metric(at, "Replicas"), metric(at, "Monthly cost ($/month)"))
+    at.number_input(key="requests_per_day").set_value(5_000_000).run()
+    assert_clean(at)
+    after = (top_pick_model(at), metric(at, "Replicas"), metric(at, "Monthly cost ($/month)"))
+    assert after[:2] != before[:2], "neither the pick nor the replicas changed with 250× the traffic"
+    assert after[2] != before[2]
+
+
+def test_offline_privacy_makes_the_verdict_self_host():
+    at = app()
+    at.selectbox(key="privacy").set_value("offline").run()
+    assert_clean(at)
+    assert "Self-host" in verdict_text(at)
+    assert any("privacy.offline" in m.value for m in at.markdown)
+
+
+def test_context_smaller_than_the_request_is_reported_at_the_field():
+    at = app()
+    at.number_input(key="context_tokens").set_value(500).run()
+    assert_clean(at)
+    messages = [e.value for e in at.error]
+    assert any("context_tokens" in m for m in messages), messages
+    # Drawn in the sidebar under the widget, and the value the user typed is kept.
+    assert any("context_tokens" in e.value for e in at.sidebar.error)
+    assert at.number_input(key="context_tokens").value == 500
+    assert not [m for m in at.markdown if m.value.startswith("### ")], "a stale plan is still shown"
+    # Fixing the value brings the plan back.
+    at.number_input(key="context_tokens").set_value(8192).run()
+    assert not at.error
+    assert top_pick_model(at)
+
+
+def test_owning_no_gpu_is_reported_at_the_gpu_picker():
+    at = app()
+    at.radio(key="hardware_mode").set_value("own").run()
+    assert any("gpus_available" in e.value for e in at.sidebar.error)
+    at.multiselect(key="gpus_owned").set_value(["rtx-4090"]).run()
+    at.number_input(key="gpu_count__rtx-4090").set_value(2).run()
+    assert_clean(at)
+    assert not at.error
+    assert "RTX 4090" in next(m.value for m in at.markdown if "per replica" in m.value)
+
+
+def test_constraints_persist_across_pages():
+    at = app()
+    at.number_input(key="requests_per_day").set_value(123_000).run()
+    at.switch_page("pages/catalogue.py").run()
+    at.switch_page("pages/plan.py").run()
+    assert_clean(at)
+    assert at.number_input(key="requests_per_day").value == 123_000
+    assert any("123,000 requests/day" in c.value for c in at.sidebar.caption)
+
+
+def test_url_parameters_reproduce_a_plan():
+    at = app({"requests_per_day": "5000000", "privacy": "offline", "gpus_available": "h100-sxm:8"})
+    assert_clean(at)
+    assert at.number_input(key="requests_per_day").value == 5_000_000
+    assert at.selectbox(key="privacy").value == "offline"
+    assert at.multiselect(key="gpus_owned").value == ["h100-sxm"]
+    assert at.number_input(key="gpu_count__h100-sxm").value == 8
+    assert "Self-host" in verdict_text(at)
+
+
+def test_invalid_url_parameters_warn_and_keep_the_defaults():
+    at = app({"requests_per_day": "lots"})
+    assert_clean(at)
+    assert any("requests_per_day" in w.value for w in at.warning)
+    assert at.number_input(key="requests_per_day").value == 20_000
+
+
+def test_whatif_volume_slider_moves_the_pick_and_marks_changes():
+    at = app()
+    at.switch_page("pages/whatif.py").run()
+    assert_clean(at)
+    assert at.select_slider(key="whatif_volume")
+    # Either the volumes where the pick changes are spelled out, or that it never does.
+    changes = [i.value for i in at.info if "pick changes" in i.value]
+    same = [c.value for c in at.caption if "same at every sampled volume" in c.value]
+    assert changes or same
+    if changes:
+        figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+        labels = [a.get("text", "") for a in figure["layout"].get("annotations", [])]
+        assert any(label.startswith("→") for label in labels), "the chart does not mark where the pick changes"
+    low = at.select_slider(key="whatif_volume").set_value(1e5).run()
+    low_text = next(m.value for m in low.markdown if "replica" in m.value and "/month" in m.value)
+    high = at.select_slider(key="whatif_volume").set_value(1e12).run()
+    assert_clean(high)
+    high_text = next(m.value for m in high.markdown if "replica" in m.value and "/month" in m.value)
+    assert low_text != high_text
+
+
+def test_whatif_cost_sliders_change_cost_and_become_constraints():
+    at = app()
+    at.switch_page("pages/whatif.py").run()
+    before = next(m.value for m in at.markdown if "replica" in m.value and "/month" in m.value)
+    at.select_slider(key="gpu_usd_per_hour").set_value(8.0).run()
+    assert_clean(at)
+    after = next(m.value for m in at.markdown if "replica" in m.value and "/month" in m.value)
+    assert after != before
+    assert at.session_state["form_values"]["gpu_usd_per_hour"] == 8.0
+
+
+def test_compare_shows_saved_scenarios_side_by_side():
+    at = app()
+    at.text_input(key="scenario_name").set_value("small").run()
+    at.button(key="save_scenario").click().run()
+    at.number_input(key="requests_per_day").set_value(5_000_000).run()
+    at.text_input(key="scenario_name").set_value("big").run()
+    at.button(key="save_scenario").click().run()
+    at.switch_page("pages/compare.py").run()
+    assert_clean(at)
+    assert [s.value for s in at.subheader][:2] == ["small", "big"]
+    table = table_with(at, "scenario", "usd_per_month")
+    assert list(table["scenario"]) == ["small", "big"]
+    assert table["usd_per_month"].iloc[1] > table["usd_per_month"].iloc[0]
+    at.button(key="scenario_remove_0").click().run()
+    assert list(table_with(at, "scenario", "usd_per_month")["scenario"]) == ["big"]
+
+
+def test_compare_quick_add_makes_two_scenarios():
+    at = app()
+    at.switch_page("pages/compare.py").run()
+    at.button(key="compare_quick_add").click().run()
+    assert_clean(at)
+    assert len(table_with(at, "scenario", "usd_per_month")) == 2
+
+
+def test_catalogue_filters_tables():
+    at = app()
+    at.switch_page("pages/catalogue.py").run()
+    total = len(table_with(at, "memory_bandwidth_gb_s"))
+    at.text_input(key="filter_gpus").set_value("H100").run()
+    assert_clean(at)
+    filtered = table_with(at, "memory_bandwidth_gb_s")
+    assert 0 < len(filtered) < total
+    assert "h100-sxm" in set(filtered["id"]) and "rtx-4090" not in set(filtered["id"])
+    assert {"source", "as_of"} <= set(filtered.columns)
+
+
+BAD_CONFIG = b'{"hidden_size": 4096, "num_attention_heads": 32, "vocab_size": 32000}'
+GOOD_CONFIG = b"""{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048,
+ "intermediate_size": 8192, "num_attention_heads": 32, "num_hidden_layers": 16, "num_key_value_heads": 8,
+ "vocab_size": 128256, "max_position_embeddings": 131072, "tie_word_embeddings": true}"""
+
+
+def test_catalogue_rejects_a_bad_config_with_a_clear_message():
+    at = app()
+    at.switch_page("pages/catalogue.py").run()
+    at.file_uploader(key="hf_config").set_value(("config.json", BAD_CONFIG, "application/json"))
+    at.button(key="hf_add").click().run()
+    assert_clean(at)
+    assert any("num_hidden_layers" in e.value for e in at.error), [e.value for e in at.error]
+    at.file_uploader(key="hf_config").set_value(("config.json", b"not json", "application/json"))
+    at.button(key="hf_add").click().run()
+    assert any("not valid JSON" in e.value for e in at.error)
+
+
+def test_catalogue_adds_a_custom_model_that_plans_consider():
+    at = app()
+    at.switch_page("pages/catalogue.py").run()
+    at.file_uploader(key="hf_config").set_value(("config.json", GOOD_CONFIG, "application/json"))
+    at.text_input(key="hf_model_id").set_value("acme/tiny-llama").run()
+    at.button(key="hf_add").click().run()
+    assert_clean(at)
+    assert any("acme/tiny-llama" in s.value for s in at.success)
+    assert "acme/tiny-llama" in list(table_with(at, "params_total_b")["id"])
+    line = next(m.value for m in at.markdown if "acme/tiny-llama" in m.value)
+    assert "with your constraints" in line or "ruled out" in line
+    # Restricting the plan to the new model gives a plan for it.
+    at.switch_page("pages/plan.py").run()
+    at.multiselect(key="models").set_value(["acme/tiny-llama"]).run()
+    assert_clean(at)
+    assert top_pick_model(at) == "tiny-llama"
+
+
+def test_hardware_page_says_plainly_when_there_is_no_gpu(monkeypatch):
+    import planner.hardware
+
+    monkeypatch.setattr(planner.hardware, "detect_gpus",
+                        lambda nvml=None: planner.hardware.Detection(gpus=[], reason="No driver."))
+    at = app()
+    at.switch_page("pages/hardware.py").run()
+    assert_clean(at)
+    assert any("No NVIDIA GPU was found" in i.value for i in at.info)

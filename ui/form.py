@@ -1,0 +1,139 @@
+"""The constraints form: one widget per field, seeded from the session store, with each
+validation message drawn directly under the widget it concerns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from planner.catalog import Catalog
+from planner.constraints import FINE_TUNING, PRIVACY_LEVELS, TASKS
+from planner.errors import ConstraintError, LookupFailed
+from ui import state
+
+PRIVACY_LABELS = {
+    "any": "Any: paid APIs allowed",
+    "no-third-party-api": "No third-party API",
+    "on-prem": "On-premises (own hardware)",
+    "offline": "Offline / air-gapped",
+}
+FINE_TUNING_LABELS = {"none": "None", "lora": "LoRA", "qlora": "QLoRA", "full": "Full fine-tune"}
+KV_LABELS = {"auto": "Auto (engine default)", "fp16": "FP16", "fp8": "FP8", "q8_0": "Q8_0 (llama.cpp)"}
+GENERAL = "_general"
+# Where a message for each field goes: the widget slot it is drawn under.
+_SLOT_OF = {"gpus_available": state.GPUS_OWNED}
+
+
+def constraints_form(catalog: Catalog, error: ConstraintError | None = None, where=None) -> None:
+    """Draw the form (in `where`, default the sidebar), with `error` under the widget it concerns.
+
+    The values come from the session store (which already holds what the user just typed), so a
+    page can validate and draw its results first and the form after: the plan then reaches the
+    browser before two dozen widgets do.
+    """
+    where = where or st.sidebar
+    values = state.values()
+    slots: dict[str, Any] = {}
+    with where:
+        st.header("Your constraints")
+        slots[GENERAL] = st.empty()
+        _text("name", "Plan name", values, slots)
+
+        st.subheader("Workload")
+        _number("requests_per_day", "Requests a day", values, slots, min_value=0, max_value=10_000_000_000, step=1_000,
+                help="Average requests per day across all users.")
+        cols = st.columns(2)
+        with cols[0]:
+            _number("input_tokens", "Input tokens / request", values, slots, min_value=1, max_value=10_000_000, step=100)
+        with cols[1]:
+            _number("output_tokens", "Output tokens / request", values, slots, min_value=1, max_value=1_000_000, step=50)
+        _number("peak_to_average", "Peak / average traffic (×)", values, slots, min_value=1.0, max_value=100.0, step=0.5,
+                help="How much busier the busiest hour is than the average; replicas are sized for the peak.")
+        _number("context_tokens", "Context length (tokens)", values, slots, min_value=1, max_value=10_485_760, step=1024,
+                placeholder="input + output", help="Tokens one sequence must hold. Empty: one request's input + output.")
+
+        st.subheader("Latency targets")
+        cols = st.columns(2)
+        with cols[0]:
+            _number("max_ttft_s", "Max time to first token (s)", values, slots, min_value=0.01, max_value=600.0, step=0.25,
+                    placeholder="no target")
+        with cols[1]:
+            _number("min_tokens_per_s", "Min tokens/s per user", values, slots, min_value=0.1, max_value=10_000.0, step=5.0,
+                    placeholder="no target")
+
+        st.subheader("Policy")
+        _select("privacy", "Privacy", values, slots, PRIVACY_LEVELS, PRIVACY_LABELS)
+        _select("task", "Task", values, slots, TASKS)
+        _select("fine_tuning", "Fine-tuning", values, slots, FINE_TUNING, FINE_TUNING_LABELS)
+        state.seed_widget("commercial_use", values["commercial_use"])
+        st.toggle("Commercial use", key="commercial_use")
+        slots["commercial_use"] = st.empty()
+
+        st.subheader("Hardware and budget")
+        _hardware(catalog, values, slots)
+        _number("budget_usd_per_month", "Budget ($/month)", values, slots, min_value=0.0, step=100.0, placeholder="no limit")
+
+        with st.expander("Advanced"):
+            _models(catalog, values, slots)
+            _select("kv_cache_dtype", "KV-cache precision", values, slots, ("auto", "fp16", "fp8", "q8_0"), KV_LABELS)
+            st.caption("GPU price, utilisation, amortisation and power price are set on the What-if page.")
+    if error is not None:
+        show_error(error, slots)
+
+
+def show_error(exc: ConstraintError, slots: dict[str, Any]) -> None:
+    field = _SLOT_OF.get(exc.field or "", exc.field)
+    slot = slots.get(field) or slots[GENERAL]
+    slot.error(str(exc), icon=":material/error:")
+
+
+def _number(key: str, label: str, values: dict, slots: dict, **kwargs) -> None:
+    state.seed_widget(key, values.get(key))
+    st.number_input(label, key=key, **kwargs)
+    slots[key] = st.empty()
+
+
+def _text(key: str, label: str, values: dict, slots: dict) -> None:
+    state.seed_widget(key, values.get(key))
+    st.text_input(label, key=key, max_chars=200)
+    slots[key] = st.empty()
+
+
+def _select(key: str, label: str, values: dict, slots: dict, options, labels: dict | None = None) -> None:
+    state.seed_widget(key, values.get(key))
+    st.selectbox(label, options, key=key, format_func=(labels or {}).get if labels else str)
+    slots[key] = st.empty()
+
+
+def _hardware(catalog: Catalog, values: dict, slots: dict) -> None:
+    state.seed_widget(state.HARDWARE_MODE, values.get(state.HARDWARE_MODE, "rent"))
+    mode = st.radio("GPUs", ("rent", "own"), key=state.HARDWARE_MODE, horizontal=True,
+                    format_func={"rent": "Rent in the cloud", "own": "Use GPUs I own"}.get)
+    if mode == "own":
+        owned = [g for g in values.get(state.GPUS_OWNED) or [] if g in catalog.gpus]
+        state.seed_widget(state.GPUS_OWNED, owned)
+        chosen = st.multiselect("GPUs I own", list(catalog.gpus), key=state.GPUS_OWNED,
+                                format_func=lambda g: catalog.gpus[g].name, placeholder="Choose the GPU models you have")
+        counts = values.get("gpu_counts") or {}
+        for gpu_id in chosen:
+            key = state.GPU_COUNT_PREFIX + gpu_id
+            state.seed_widget(key, int(counts.get(gpu_id, 1)))
+            st.number_input(f"How many {catalog.gpus[gpu_id].name}", key=key, min_value=1, max_value=1024, step=1)
+    slots[state.GPUS_OWNED] = st.empty()
+
+
+def _models(catalog: Catalog, values: dict, slots: dict) -> None:
+    stored, unknown = [], []
+    for key in values.get("models") or []:
+        try:
+            stored.append(catalog.model(key).id)
+        except LookupFailed:
+            unknown.append(key)
+    if "models" not in st.session_state:
+        st.session_state["models"] = stored
+    st.multiselect("Only consider these models", list(catalog.models), key="models",
+                   format_func=lambda m: catalog.models[m].name, placeholder="All models in the catalogue")
+    slots["models"] = st.empty()
+    if unknown:
+        slots["models"].warning(f"Not in the catalogue, so left out: {', '.join(unknown)}.")

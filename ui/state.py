@@ -1,0 +1,298 @@
+"""Session state: the constraints every page shares, their URL form, and the cached core calls.
+
+The form's raw values live in `st.session_state[VALUES]`, a plain dict that outlives the widgets
+(Streamlit drops a widget's state when a page that does not draw it runs). Widgets are seeded from
+it and copied back into it at the top of every run, so what the user typed survives page switches
+and invalid entries are kept, not reset.
+
+The URL holds the fields that differ from `Constraints()` defaults, so a link reproduces a plan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import runpy
+import threading
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from planner.catalog import Catalog, load_catalog
+from planner.constraints import Constraints, parse_constraints
+from planner.errors import ConstraintError
+from planner.plan import Plan
+from planner.recommend import recommend
+from planner.records import ModelSpec
+
+VALUES = "form_values"
+CUSTOM_MODELS = "custom_models"
+SCENARIOS = "scenarios"
+CALIBRATIONS = "calibrations"
+URL_READ = "url_read"
+URL_WARNING = "url_warning"
+MAX_SCENARIOS = 4
+# Set while the entry file runs; thread-local because each session runs its script in its own thread.
+_this_run = threading.local()
+ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+
+DEFAULTS = Constraints()
+# Fields the form edits directly (widget key = field name).
+SIMPLE_FIELDS = ("name", "privacy", "requests_per_day", "input_tokens", "output_tokens", "peak_to_average", "max_ttft_s",
+                 "min_tokens_per_s", "context_tokens", "budget_usd_per_month", "task", "fine_tuning", "commercial_use",
+                 "models", "kv_cache_dtype", "gpu_usd_per_hour", "utilisation", "amortisation_months", "power_usd_per_kwh")
+HARDWARE_MODE = "hardware_mode"  # "rent" or "own"
+GPUS_OWNED = "gpus_owned"  # catalogue ids
+GPU_COUNT_PREFIX = "gpu_count__"
+INT_FIELDS = {"input_tokens", "output_tokens", "context_tokens"}
+FLOAT_FIELDS = {"requests_per_day", "peak_to_average", "max_ttft_s", "min_tokens_per_s", "budget_usd_per_month",
+                "gpu_usd_per_hour", "utilisation", "amortisation_months", "power_usd_per_kwh"}
+# Streamlit's own URL parameters, never constraints.
+_FOREIGN_PARAMS = {"embed", "embed_options"}
+
+
+# ---------------------------------------------------------------- form values <-> constraints
+
+def values_from_constraints(c: Constraints) -> dict[str, Any]:
+    """Raw form values that reproduce these constraints."""
+    data = c.model_dump(mode="json")
+    values = {k: data[k] for k in SIMPLE_FIELDS}
+    values["requests_per_day"] = int(round(values["requests_per_day"]))  # the widget counts whole requests
+    values["models"] = list(values["models"] or [])
+    owned = data["gpus_available"]
+    values[HARDWARE_MODE] = "rent" if owned is None else "own"
+    values[GPUS_OWNED] = [g["gpu"] for g in owned or []]
+    values["gpu_counts"] = {g["gpu"]: g["count"] for g in owned or []}
+    return values
+
+
+def constraints_data(values: dict[str, Any]) -> dict[str, Any]:
+    """The dict `parse_constraints` takes, from raw form values."""
+    data = {k: values[k] for k in SIMPLE_FIELDS if k in values}
+    data["models"] = list(values.get("models") or []) or None
+    if values.get(HARDWARE_MODE) == "own":
+        owned = values.get(GPUS_OWNED) or []
+        if not owned:
+            raise ConstraintError("Field 'gpus_available': choose at least one GPU you own, or choose to rent.",
+                                  field="gpus_available")
+        counts = values.get("gpu_counts") or {}
+        data["gpus_available"] = [{"gpu": g, "count": int(counts.get(g, 1))} for g in owned]
+    else:
+        data["gpus_available"] = None
+    return data
+
+
+def constraints_from_values(values: dict[str, Any]) -> Constraints:
+    """Validated constraints, or ConstraintError naming the field."""
+    return parse_constraints(constraints_data(values))
+
+
+# ---------------------------------------------------------------- session
+
+@contextlib.contextmanager
+def framing():
+    """Wrap the entry file's run, so pages can tell whether it framed them."""
+    _this_run.framed = True
+    try:
+        yield
+    finally:
+        _this_run.framed = False
+
+
+def ensure_framed() -> None:
+    """Run the entry file first when Streamlit ran a page without it.
+
+    A server that has a pages/ folder starts in its legacy multipage mode: until some run calls
+    st.navigation, a first visit straight to /whatif runs pages/whatif.py alone (no page config,
+    no shared state, the folder's file names as navigation); AppTest starts every run that way.
+    The entry file then takes over, draws this page through st.navigation, and this bare run stops.
+    """
+    if getattr(_this_run, "framed", False):
+        return
+    runpy.run_path(str(ENTRY_SCRIPT), run_name="__main__")
+    st.stop()
+
+
+def init() -> None:
+    """Once per session: form values from the URL (or defaults). Every run: absorb widget values."""
+    ss = st.session_state
+    if VALUES not in ss:
+        values, warning = values_from_query(dict(st.query_params))
+        ss[VALUES] = values
+        ss[URL_WARNING] = warning
+        ss.setdefault(CUSTOM_MODELS, [])
+        ss.setdefault(SCENARIOS, [])
+    absorb_widgets()
+
+
+def values() -> dict[str, Any]:
+    return st.session_state[VALUES]
+
+
+def absorb_widgets() -> None:
+    """Copy live widget values into the store (widgets update session state before a run starts)."""
+    ss = st.session_state
+    store = ss[VALUES]
+    for key in (*SIMPLE_FIELDS, HARDWARE_MODE, GPUS_OWNED):
+        if key in ss:
+            store[key] = ss[key]
+    counts = dict(store.get("gpu_counts") or {})
+    for key in list(ss.keys()):
+        if isinstance(key, str) and key.startswith(GPU_COUNT_PREFIX):
+            counts[key.removeprefix(GPU_COUNT_PREFIX)] = ss[key]
+    store["gpu_counts"] = counts
+
+
+def seed_widget(key: str, value: Any) -> None:
+    """Give a widget its stored value before it is drawn (so no `value=` is needed)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def set_values(updates: dict[str, Any]) -> None:
+    """Change stored values from outside the form (a button, a scenario, the What-if page):
+    the matching widget keys are dropped so the widgets pick the new values up when drawn next."""
+    ss = st.session_state
+    ss[VALUES].update(updates)
+    for key in updates:
+        ss.pop(key, None)
+    if "gpu_counts" in updates:
+        for key in [k for k in ss.keys() if isinstance(k, str) and k.startswith(GPU_COUNT_PREFIX)]:
+            ss.pop(key, None)
+
+
+def current_constraints() -> tuple[Constraints | None, ConstraintError | None]:
+    try:
+        return constraints_from_values(values()), None
+    except ConstraintError as exc:
+        return None, exc
+
+
+# ---------------------------------------------------------------- URL
+
+def query_from_constraints(c: Constraints) -> dict[str, str]:
+    """URL parameters for the fields that differ from the defaults."""
+    data, defaults = c.model_dump(mode="json"), DEFAULTS.model_dump(mode="json")
+    out = {}
+    for key, value in data.items():
+        if value != defaults[key]:
+            out[key] = _encode(key, value)
+    return out
+
+
+def values_from_query(params: dict[str, str]) -> tuple[dict[str, Any], str | None]:
+    """Form values from URL parameters; on any invalid parameter, the defaults and a warning."""
+    params = {k: v for k, v in params.items() if k not in _FOREIGN_PARAMS}
+    if not params:
+        return values_from_constraints(DEFAULTS), None
+    try:
+        data = {key: _decode(key, text) for key, text in params.items()}
+        return values_from_constraints(parse_constraints(data)), None
+    except ConstraintError as exc:
+        return values_from_constraints(DEFAULTS), f"The link's settings could not be used, so the defaults are shown. {exc}"
+
+
+def sync_query_params() -> None:
+    """Write the current (valid) constraints into the URL when they changed."""
+    c, _ = current_constraints()
+    if c is None:
+        return
+    wanted = query_from_constraints(c)
+    current = {k: v for k, v in st.query_params.to_dict().items() if k not in _FOREIGN_PARAMS}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def _encode(key: str, value: Any) -> str:
+    if value is None:
+        return "none"
+    if key == "gpus_available":
+        return ",".join(f"{g['gpu']}:{g['count']}" for g in value)
+    if key == "models":
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        # No exponent: '+' in '5e+06' would read back as a space.
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def _decode(key: str, text: str) -> Any:
+    if key not in Constraints.model_fields:
+        raise ConstraintError(f"Unknown setting '{key}' in the link.", field=key)
+    text = text.strip()
+    if text.lower() == "none":
+        return None
+    if key == "gpus_available":
+        out = []
+        for part in filter(None, text.split(",")):
+            gpu, _, count = part.partition(":")
+            out.append({"gpu": gpu.strip(), "count": _number(key, count or "1", int)})
+        return out
+    if key == "models":
+        return [m.strip() for m in text.split(",") if m.strip()]
+    if key == "commercial_use":
+        if text.lower() not in {"true", "false"}:
+            raise ConstraintError(f"Field 'commercial_use': must be true or false (got {text!r}).", field=key)
+        return text.lower() == "true"
+    if key in INT_FIELDS:
+        return _number(key, text, int)
+    if key in FLOAT_FIELDS:
+        return _number(key, text, float)
+    return text
+
+
+def _number(key: str, text: str, kind: type) -> Any:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConstraintError(f"Field '{key}': {text!r} is not a number.", field=key) from None
+    if kind is int:
+        if not value.is_integer():
+            raise ConstraintError(f"Field '{key}': must be a whole number (got {text!r}).", field=key)
+        return int(value)
+    return value
+
+
+
+# ---------------------------------------------------------------- cached core calls
+
+@st.cache_resource(show_spinner=False)
+def base_catalog() -> Catalog:
+    """The data files, validated once per process."""
+    return load_catalog()
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _catalog_with(custom_models_json: str) -> Catalog:
+    models = [ModelSpec.model_validate(m) for m in json.loads(custom_models_json)]
+    return base_catalog().with_models(models) if models else base_catalog()
+
+
+def custom_models_json() -> str:
+    return json.dumps(st.session_state.get(CUSTOM_MODELS, []), sort_keys=True)
+
+
+def session_catalog() -> Catalog:
+    """The catalogue with this session's uploaded models."""
+    return _catalog_with(custom_models_json())
+
+
+def add_custom_model(model: ModelSpec) -> None:
+    kept = [m for m in st.session_state.get(CUSTOM_MODELS, []) if m["id"] != model.id]
+    st.session_state[CUSTOM_MODELS] = [*kept, model.model_dump(mode="json")]
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _plan(constraints_json: str, custom_json: str, calibrations_json: str) -> Plan:
+    catalog = _catalog_with(custom_json)
+    calibrations = json.loads(calibrations_json) or None
+    return recommend(Constraints.model_validate_json(constraints_json), catalog, calibrations)
+
+
+def plan_for(c: Constraints) -> Plan:
+    """The plan for these constraints with this session's catalogue, cached by their JSON."""
+    calibrations = json.dumps(st.session_state.get(CALIBRATIONS) or [], sort_keys=True, default=str)
+    return _plan(c.model_dump_json(), custom_models_json(), calibrations)
