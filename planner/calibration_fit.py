@@ -112,12 +112,15 @@ def _grouped(factor: str, ratios: list[tuple[Benchmark, str, float]], as_of, by_
 
 
 def _effective_tflops(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
-    """Measured prefill compute of device families with no published peak (median TFLOPS)."""
+    """Measured prefill compute of devices with no published peak (median TFLOPS), per device;
+    devices without rows of their own share their family's median."""
     by_family: dict[str, list[tuple[Benchmark, float]]] = defaultdict(list)
     for r in rows:
         model = catalog.model(r.model)
         flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 512)
-        by_family[catalog.gpus[r.gpu].family].append((r, r.value * float(flops) / 1e12))
+        tflops = r.value * float(flops) / 1e12
+        by_family[r.gpu].append((r, tflops))
+        by_family[catalog.gpus[r.gpu].family].append((r, tflops))
     out = []
     for family, members in sorted(by_family.items()):
         values = [v for _, v in members]

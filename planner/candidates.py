@@ -205,6 +205,7 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
     m, p, h = g.m, g.p, g.h
     eff_index = P["engine_index"][p] * len(H["families"]) + H["family_index"][h]
     eff = {k: H["eff"][k].ravel()[eff_index] for k in H["eff"]}
+    eff["prefill_compute"] = np.where(H["published_peak"][h], eff["prefill_compute"], 1.0)  # effective TFLOPS are measured
 
     count = H["count"][h]
     tp = P["tensor_parallel"][p] & (count > 1)
@@ -265,7 +266,8 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
     ttft_1 = prefill + step_1
     latency_at_batch = prefill + step_b * (1 + c.output_tokens)  # first token, then one step per output token
     single_stream_ok = step_1 <= allowed
-    requests_per_s_per_replica = batch / latency_at_batch
+    requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, c.output_tokens,
+                                                                 (c.max_ttft_s or np.inf) - step_b)
     peak = c.requests_per_day / 86_400 * c.peak_to_average
     replicas = np.maximum(1, np.ceil(peak / requests_per_s_per_replica))
     in_flight = np.clip(np.ceil(peak / replicas * latency_at_batch), 1, batch)  # Little's law per replica
@@ -289,8 +291,26 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
         "total_gpus": total_gpus,
         "usd_per_month": usd_month,
         "owned_ok": np.where(H["owned_limit"][h] > 0, total_gpus <= H["owned_limit"][h], True),
-        "capacity_tokens_per_month": requests_per_s_per_replica * replicas * (c.input_tokens + c.output_tokens) * 86_400 * 30.4375,
+        "replica_tokens_per_month": requests_per_s_per_replica * (c.input_tokens + c.output_tokens) * 86_400 * 30.4375,
     }
+
+
+MAX_BUSY = 0.85  # a replica planned busier than this queues without bound at the peak (M/D/1)
+
+
+def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_tokens, ttft_budget_s):
+    """Requests/s one replica sustains at the peak: the least of three limits.
+
+    Little's law: `batch` requests in flight, each taking `latency_s`. GPU time: every request
+    costs its prefill plus its share of the batched decode steps, and the replica stays under
+    MAX_BUSY. Queueing: prefills queue (M/D/1 mean wait rho/(2(1-rho)) x prefill), so the load is
+    capped where that wait would push time to first token past its budget.
+    """
+    gpu_seconds = prefill_s + output_tokens * step_s / batch
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.maximum(ttft_budget_s - prefill_s, 0) / prefill_s  # allowed wait in units of prefill
+        rho_ttft = np.where(np.isfinite(k), 2 * k / (1 + 2 * k), 1.0)
+    return np.minimum.reduce([batch / latency_s, MAX_BUSY / gpu_seconds, np.maximum(rho_ttft, 1e-3) / prefill_s])
 
 
 def _expert_share(M, m, batch):
@@ -397,7 +417,8 @@ def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None)
     # Efficiency factors per (engine, hardware family); a calibration is per GPU, so it is
     # applied per family only when every device of that family in play is the calibrated one.
     eff = {k: np.zeros((len(engine_ids), len(families))) for k in ("decode_bandwidth", "prefill_compute", "batch_compute", "tensor_parallel")}
-    representative = {x.gpu.family: x.gpu for x in hw}
+    # one device per family stands for it; prefer one with a published peak (see planner.speed.efficiencies)
+    representative = {x.gpu.family: x.gpu for x in sorted(hw, key=lambda x: bool(x.gpu.fp16_tflops_dense))}
     for i, engine_id in enumerate(engine_ids):
         for j, family in enumerate(families):
             e = efficiencies(catalog, engine_id, representative[family], calibrations if _one_gpu(hw, family) else None)

@@ -50,6 +50,7 @@ class Candidate(BaseModel):
     findings: list[Finding] = []
     basis: list[str] = []
     equivalent_engines: list[str] = []  # engines with the same estimates (e.g. Ollama beside llama.cpp)
+    replica_tokens_per_month: float | None = None  # what one replica carries at the peak rate, input + output
 
 
 class RuledOut(BaseModel):

@@ -231,6 +231,7 @@ def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraint
         gpus=hw.count, replicas=replicas, total_gpus=total_gpus, memory=memory, speed=speed, cost=cost,
         capability_score=model.capability_score, capability_benchmark=model.capability_benchmark, score=round(score, 2),
         findings=findings, basis=basis, equivalent_engines=(grid.twins or {}).get(engine.id, []),
+        replica_tokens_per_month=float(v["replica_tokens_per_month"][i]) / c.peak_to_average,
     )
 
 
@@ -268,8 +269,7 @@ def _candidate_findings(model, quant, engine_id, hw, memory, speed, c: Constrain
 def _api_options(catalog: Catalog, c: Constraints, load: Load, top: Candidate | None) -> list[ApiOption]:
     out = []
     per_replica_usd = top.cost.usd_per_month / top.replicas if top else None
-    capacity = (top.speed.throughput_tokens_per_s * 86_400 * 30.4375 * (c.input_tokens + c.output_tokens) / c.output_tokens
-                if top else None)
+    capacity = top.replica_tokens_per_month if top else None
     for api in catalog.apis.values():
         if api.context_tokens is not None and api.context_tokens < c.context_needed:
             continue

@@ -63,6 +63,8 @@ def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[
     found: dict[str, tuple[float, str]] = {}
     for factor in ("decode_bandwidth", "prefill_compute", "batch_compute", "tensor_parallel"):
         found[factor] = _fitted(catalog, factor, engine_id, gpu.family)
+    if not gpu.fp16_tflops_dense:  # its compute figure is already the measured, effective one
+        found["prefill_compute"] = (1.0, "the device's effective TFLOPS is itself fitted to measured prefill")
     for entry in calibrations or []:
         if entry.get("engine") == engine_id and entry.get("gpu") == gpu.id and entry.get("decode_efficiency"):
             value = min(1.0, float(entry["decode_efficiency"]))
@@ -135,9 +137,10 @@ def peak_flops(gpu: Gpu, quant: Quant, catalog: Catalog | None = None) -> float:
     if gpu.fp16_tflops_dense:
         return gpu.fp16_tflops_dense * 1e12
     if catalog is not None:
-        for row in catalog.efficiency:
-            if row.factor == "effective_tflops" and row.hardware_family == gpu.family:
-                return row.value * 1e12
+        for key in (gpu.id, gpu.family):  # the device's own measurements first, then its family's
+            for row in catalog.efficiency:
+                if row.factor == "effective_tflops" and row.hardware_family == key:
+                    return row.value * 1e12
     return CPU_FALLBACK_TFLOPS * 1e12
 
 
