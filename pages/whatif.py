@@ -9,6 +9,13 @@ from ui import render, state
 
 state.ensure_framed()
 
+
+def _picked_gpu(c) -> str | None:
+    """The GPU of the plan at these constraints (before any price override)."""
+    top = state.plan_for(c.model_copy(update={"gpu_usd_per_hour": None, "gpu_price_for": None})).recommendation
+    return top.gpu if top else None
+
+
 st.title("What if…")
 base, error = state.current_constraints()
 if error is not None:
@@ -38,11 +45,15 @@ else:
             help="From hobby use to a large product. Requests a day follow at your tokens per request.")
         st.caption(f"≈ {whatif.requests_per_day_for(base, volume):,.0f} requests a day at "
                    f"{whatif.tokens_per_request(base):,} tokens per request (your plan: {base.requests_per_day:,.0f}).")
+    # The price slider re-prices the device the plan picked; other devices keep their listed prices,
+    # so a higher price can move the pick to another GPU.
+    priced_gpu = values.get("gpu_price_for") or _picked_gpu(base)
     sliders = st.columns(4)
     with sliders[0]:
-        st.select_slider("GPU price ($ per GPU-hour)", _options("gpu_usd_per_hour", (None, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)),
+        st.select_slider(f"GPU price ($ per GPU-hour, {priced_gpu or 'rented GPUs'})",
+                         _options("gpu_usd_per_hour", (None, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)),
                          key="gpu_usd_per_hour", format_func=lambda v: "catalogue" if v is None else f"${v:g}/h",
-                         help="One price for every rented GPU; 'catalogue' uses each GPU's cheapest listed rental.")
+                         help="Your price per hour for the GPU the plan picked; 'catalogue' uses its cheapest listed rental.")
     with sliders[1]:
         st.select_slider("Utilisation (share of hours paid)", _options("utilisation", tuple(round(0.05 * i, 2) for i in range(2, 21))),
                          key="utilisation", format_func=lambda v: f"{v:.0%}",
@@ -58,6 +69,8 @@ else:
                          format_func=lambda v: f"catalogue (${default_power:.3g})" if v is None else f"${v:g}/kWh",
                          help="Owned GPUs only, times the data centre's PUE.")
     state.absorb_widgets()
+    if state.values().get("gpu_usd_per_hour") is not None and not state.values().get("gpu_price_for") and priced_gpu:
+        state.set_values({"gpu_price_for": priced_gpu})
     try:
         c = state.constraints_from_values(state.values())
         plan = state.plan_for(whatif.with_changes(c, tokens_per_month=volume))

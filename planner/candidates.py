@@ -80,8 +80,8 @@ def hardware_options(catalog: Catalog, c: Constraints, a: CostAssumptions) -> li
                 continue
             monthly, basis = owned_gpu_month(catalog, gpu, a)
         else:
-            if a.gpu_usd_per_hour is not None:
-                rate, basis = a.gpu_usd_per_hour, "your price per GPU-hour"
+            if a.user_rate_for(gpu.id) is not None:
+                rate, basis = a.user_rate_for(gpu.id), "your price per GPU-hour"
             else:
                 prices = catalog.rent_prices(gpu.id)
                 if not prices:

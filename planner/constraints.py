@@ -62,6 +62,7 @@ class Constraints(BaseModel):
     models: list[str] | None = None
     kv_cache_dtype: Literal["auto", "fp16", "fp8", "q8_0"] = "auto"
     gpu_usd_per_hour: Annotated[float | None, Field(ge=0, le=1000)] = None
+    gpu_price_for: str | None = None  # the device gpu_usd_per_hour prices; None = every rented device
     utilisation: Annotated[float, Field(gt=0, le=1)] = 1.0
     amortisation_months: Annotated[float | None, Field(gt=0, le=240)] = None
     power_usd_per_kwh: Annotated[float | None, Field(ge=0, le=10)] = None

@@ -42,6 +42,13 @@ class CostAssumptions(BaseModel):
     gpu_power_draw_fraction: float
     colocation_usd_per_kw_month: float
     gpu_usd_per_hour: float | None = None
+    gpu_price_for: str | None = None
+
+    def user_rate_for(self, gpu_id: str) -> float | None:
+        """The user's price per GPU-hour for this device, if they gave one."""
+        if self.gpu_usd_per_hour is None or self.gpu_price_for not in (None, gpu_id):
+            return None
+        return self.gpu_usd_per_hour
 
 
 def api_cost_usd_per_month(api: ApiPrice, input_tokens_per_month, output_tokens_per_month):
@@ -60,8 +67,8 @@ def blended_usd_per_mtok(api: ApiPrice, input_tokens: float, output_tokens: floa
 
 def rented_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -> HostingCost | None:
     """GPU-hours for the month at the cheapest listed rental price (or the user's price)."""
-    if a.gpu_usd_per_hour is not None:
-        rate, source = a.gpu_usd_per_hour, "your price per GPU-hour"
+    if a.user_rate_for(gpu.id) is not None:
+        rate, source = a.user_rate_for(gpu.id), "your price per GPU-hour"
     else:
         prices = catalog.rent_prices(gpu.id)
         if not prices:
@@ -106,7 +113,8 @@ def break_even_tokens_per_month(self_host_usd_per_month: float, api_usd_per_mtok
 
 
 def resolve_assumptions(catalog: Catalog, utilisation: float, amortisation_months: float | None,
-                        power_usd_per_kwh: float | None, gpu_usd_per_hour: float | None) -> CostAssumptions:
+                        power_usd_per_kwh: float | None, gpu_usd_per_hour: float | None,
+                        gpu_price_for: str | None = None) -> CostAssumptions:
     """User values where given, otherwise the sourced defaults in data/assumptions.csv."""
     return CostAssumptions(
         utilisation=utilisation,
@@ -116,4 +124,5 @@ def resolve_assumptions(catalog: Catalog, utilisation: float, amortisation_month
         gpu_power_draw_fraction=catalog.assumption("gpu_power_draw_fraction"),
         colocation_usd_per_kw_month=catalog.assumption("colocation_usd_per_kw_month"),
         gpu_usd_per_hour=gpu_usd_per_hour,
+        gpu_price_for=gpu_price_for,
     )

@@ -48,7 +48,7 @@ MAX_PER_MODEL = 2
 def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list[dict] | None = None) -> Plan:
     """The ranked plan for these constraints."""
     catalog = catalog or load_catalog()
-    a = resolve_assumptions(catalog, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour)
+    a = resolve_assumptions(catalog, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
     load = load_from_constraints(c)
     findings = _plan_level_findings(c)
     models, ruled_out = _eligible_models(catalog, c, findings)

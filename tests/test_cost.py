@@ -1,0 +1,55 @@
+"""Cost and load sizing against hand-computed values."""
+
+import numpy as np
+import pytest
+
+from planner.candidates import MAX_BUSY, hardware_options, replica_capacity_requests_per_s
+from planner.catalog import load_catalog
+from planner.constraints import Constraints
+from planner.cost import api_cost_usd_per_month, break_even_tokens_per_month, resolve_assumptions
+from planner.load import load_from_constraints
+from planner.recommend import recommend
+from planner.units import HOURS_PER_MONTH
+
+CATALOG = load_catalog()
+
+
+def test_load_from_requests_a_day():
+    # 86,400 requests a day = 1 request/s on average; x3 at the peak; 30.4375 days a month.
+    load = load_from_constraints(Constraints(requests_per_day=86_400, input_tokens=1000, output_tokens=250, peak_to_average=3))
+    assert load.average_requests_per_s == pytest.approx(1.0)
+    assert load.peak_requests_per_s == pytest.approx(3.0)
+    assert load.input_tokens_per_month == pytest.approx(86_400 * 30.4375 * 1000)
+
+
+def test_api_cost_is_tokens_times_price():
+    api = CATALOG.apis["openai/gpt-4o"]  # $2.50 in, $10 out per million
+    assert api_cost_usd_per_month(api, 2e6, 1e6) == pytest.approx(2 * api.usd_per_mtok_input + api.usd_per_mtok_output)
+
+
+def test_break_even_is_fixed_cost_over_price_within_capacity():
+    assert break_even_tokens_per_month(1000.0, 2.0, 1e9) == pytest.approx(500e6)
+    assert break_even_tokens_per_month(1000.0, 2.0, 1e8) is None  # beyond what one replica carries
+
+
+def test_user_gpu_price_applies_to_the_named_device_only():
+    c = Constraints(gpu_usd_per_hour=100.0, gpu_price_for="h100-sxm")
+    a = resolve_assumptions(CATALOG, 1.0, None, None, c.gpu_usd_per_hour, c.gpu_price_for)
+    options = {(h.gpu.id, h.count): h for h in hardware_options(CATALOG, c, a)}
+    assert options[("h100-sxm", 1)].usd_per_gpu_month == pytest.approx(100.0 * HOURS_PER_MONTH)
+    assert options[("l4", 1)].usd_per_gpu_month == pytest.approx(CATALOG.rent_prices("l4")[0].usd * HOURS_PER_MONTH)
+
+
+def test_replica_capacity_takes_the_tightest_limit():
+    # 8 in flight, 10 s each -> 0.8 req/s by Little's law; GPU time per request 1 s prefill + 100 x 0.08 / 8
+    # = 2 s -> 0.85 / 2 = 0.425 req/s; no TTFT budget. The GPU-time limit binds.
+    got = replica_capacity_requests_per_s(np.array([8.0]), np.array([10.0]), np.array([1.0]), np.array([0.08]), 100, np.array([np.inf]))
+    assert got[0] == pytest.approx(MAX_BUSY / 2.0)
+
+
+def test_high_volume_plans_keep_time_to_first_token_within_target():
+    plan = recommend(Constraints(requests_per_day=2_000_000, max_ttft_s=2.0), CATALOG)
+    top = plan.recommendation
+    assert top.replicas > 1
+    assert top.speed.ttft_s <= 2.0 * 1.05
+    assert not any(f.rule == "latency.targets" for f in top.findings)
