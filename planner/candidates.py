@@ -181,27 +181,23 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
     has_fp8 = np.array([bool(hw.gpu.fp8_tflops_dense) for hw in hardware])
     ok_ph = (runs_on[:, hw_class] & (single[None, :] | multi[:, None]) & (~needs_fp8[:, None] | has_fp8[None, :])
              & (one_node[None, :] | multi_node[:, None]) & (~needs_cuda[:, None] | nvidia[None, :]))
-    p_idx, h_idx = np.nonzero(ok_ph)
-    n_m = len(models)
-    m = np.repeat(np.arange(n_m), len(p_idx))
-    p = np.tile(p_idx, n_m)
-    h = np.tile(h_idx, n_m)
-    ok_mp = np.array([[model_takes_quant(model, quant, engine) for quant, engine in pairs] for model in models], dtype=bool)
-    keep = ok_mp[m, p] if len(m) else np.zeros(0, dtype=bool)
+    ok_mp = np.array([[model_takes_quant(model, quant, engine) for quant, engine in pairs] for model in models],
+                     dtype=bool).reshape(len(models), len(pairs))
+    compatible = ok_mp[:, :, None] & ok_ph[None, :, :]  # (model, pair, hardware)
     multiplicity = np.array([1 + len(twins.get(e.id, [])) for _, e in pairs])
-    grid = Grid(models, pairs, hardware, m[keep], p[keep], h[keep], {},
-                enumerated=int(multiplicity[p[keep]].sum()), twins=twins)
-    m = grid.m
-    if len(m):
-        grid.values = _evaluate(catalog, c, grid, calibrations)
+    empty = np.zeros(0, dtype=int)
+    grid = Grid(models, pairs, hardware, empty, empty, empty, {},
+                enumerated=int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0, twins=twins)
+    if compatible.any():
+        grid.values = _evaluate(catalog, c, grid, compatible, calibrations)
     return grid
 
 
-def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict] | None) -> dict[str, np.ndarray]:
+def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray, calibrations: list[dict] | None) -> dict[str, np.ndarray]:
     M = _model_arrays(g.models, c)
     P = _pair_arrays(g.pairs, c)
     H = _hardware_arrays(catalog, g, calibrations)
-    keep, mem_all = _prune(g, M, P, H, c)
+    mem = _prune(g, M, P, H, c, compatible)
     m, p, h = g.m, g.p, g.h
     eff_index = P["engine_index"][p] * len(H["families"]) + H["family_index"][h]
     eff = {k: H["eff"][k].ravel()[eff_index] for k in H["eff"]}
@@ -214,7 +210,6 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, calibrations: list[dict
     bandwidth = H["bandwidth"][h] * scale
     flops = np.where(P["fp8"][p] & (H["flops_fp8"][h] > 0), H["flops_fp8"][h],
                      np.where(P["int8"][p] & (H["flops_int8"][h] > 0), H["flops_int8"][h], H["flops_fp16"][h])) * scale
-    mem = {k: v[keep] for k, v in mem_all.items()}
     weights_total, kv_seq_full, shards = mem["weights_total"], mem["kv_seq_full"], mem["shards"]
     capacity, overhead, batch_by_memory, gpu_fraction, offload = (
         mem["capacity"], mem["overhead"], mem["batch_by_memory"], mem["gpu_fraction"], mem["offload"])
@@ -351,26 +346,29 @@ def _memory(M, P, H, m, p, h, c: Constraints) -> dict[str, np.ndarray]:
             "offload": offload}
 
 
-def _prune(g: Grid, M, P, H, c: Constraints) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Drop rows no plan would pick, before the costly speed pass.
+def _prune(g: Grid, M, P, H, c: Constraints, compatible: np.ndarray) -> dict[str, np.ndarray]:
+    """Choose the rows worth a speed pass; return their memory figures.
 
-    For each (model, pair, device) keep the GPU counts that fit up to twice the smallest that does
-    (more GPUs only add cost); where no count fits, keep the largest, to explain why.
+    Memory is evaluated over the whole (model, pair, hardware) cube by broadcasting. For each
+    (model, pair, device) keep the GPU counts that fit up to twice the smallest that does (more GPUs
+    only add cost); where no count fits, keep the largest, to explain why.
     """
-    mem = _memory(M, P, H, g.m, g.p, g.h, c)
-    works = (mem["batch_by_memory"] >= 1)
-    gpu_ids = {x.gpu.id: i for i, x in enumerate(dict((x.gpu.id, x) for x in g.hardware).values())}
-    device = np.array([gpu_ids[x.gpu.id] for x in g.hardware])[g.h]
-    group = (g.m * len(g.pairs) + g.p) * len(gpu_ids) + device
-    count = H["count"][g.h]
-    smallest = np.full(group.max() + 1, np.inf)
-    np.minimum.at(smallest, group[works], count[works])
-    largest = np.zeros(group.max() + 1)
-    np.maximum.at(largest, group, count)
-    no_fit = ~np.isfinite(smallest[group])
-    keep = np.where(no_fit, count == largest[group], works & (count <= 2 * smallest[group]))
-    g.m, g.p, g.h = g.m[keep], g.p[keep], g.h[keep]
-    return keep, mem
+    shape = compatible.shape
+    cube = _memory(M, P, H, np.arange(shape[0])[:, None, None], np.arange(shape[1])[None, :, None],
+                   np.arange(shape[2])[None, None, :], c)
+    count = H["count"][None, None, :]
+    works = compatible & (cube["batch_by_memory"] >= 1)
+    # hardware options come grouped by device (hardware_options lists each device's counts together)
+    device_ids = [x.gpu.id for x in g.hardware]
+    starts = np.array([i for i, d in enumerate(device_ids) if i == 0 or device_ids[i - 1] != d])
+    device = np.cumsum([i in set(starts.tolist()) for i in range(len(device_ids))]) - 1
+    smallest = np.minimum.reduceat(np.where(works, count, np.inf), starts, axis=2)[:, :, device]
+    largest = np.maximum.reduceat(np.where(compatible, count, 0), starts, axis=2)[:, :, device]
+    no_fit = ~np.isfinite(smallest)
+    keep = compatible & np.where(no_fit, count == largest, works & (count <= 2 * smallest))
+    flat = np.flatnonzero(keep)
+    g.m, g.p, g.h = np.unravel_index(flat, shape)
+    return {k: (v.ravel()[flat] if v.shape == shape else np.broadcast_to(v, shape).ravel()[flat]) for k, v in cube.items()}
 
 
 def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarray]:

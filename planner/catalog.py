@@ -82,6 +82,11 @@ class Catalog:
     def engine(self, key: str) -> Engine:
         return _lookup(self.engines, key, "engine")
 
+    @functools.cached_property
+    def efficiency_index(self) -> dict[tuple[str, str, str], EfficiencyFactor]:
+        """Fitted factors by (factor, engine, hardware family), built once per catalogue."""
+        return {(f.factor, f.engine, f.hardware_family): f for f in self.efficiency}
+
     def band(self, metric: str) -> AccuracyBand | None:
         """The measured error band of an estimated metric, if calibrated."""
         return next((b for b in self.accuracy if b.metric == metric), None)

@@ -131,11 +131,12 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, c: Constraints) -> list[Rul
         return [RuledOut(model=m.id, model_name=m.name, rule="hardware.none", reason="No hardware option is available for these constraints.")
                 for m in grid.models]
     v = grid.values
+    feasible_per_model = np.bincount(grid.m[codes == OK], minlength=len(grid.models))
     for mi, model in enumerate(grid.models):
+        if feasible_per_model[mi]:
+            continue
         rows = np.nonzero(grid.m == mi)[0]
         if len(rows) == 0:
-            continue
-        if (codes[rows] == OK).any():
             continue
         worst = codes[rows].max()
         near = rows[codes[rows] == worst]

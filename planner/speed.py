@@ -79,11 +79,11 @@ def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[
 
 
 def _fitted(catalog: Catalog, factor: str, engine_id: str, family: str) -> tuple[float, str]:
-    rows = [f for f in catalog.efficiency if f.factor == factor]
-    for engine_key, family_key in ((engine_id, family), (engine_id, "*"), ("*", family), ("*", "*")):
-        for row in rows:
-            if row.engine == engine_key and row.hardware_family == family_key:
-                return row.value, f"fitted to {row.n_rows} measurements ({row.engine}, {row.hardware_family}) in data/efficiency.csv"
+    index = catalog.efficiency_index
+    for key in ((factor, engine_id, family), (factor, engine_id, "*"), (factor, "*", family), (factor, "*", "*")):
+        row = index.get(key)
+        if row is not None:
+            return row.value, f"fitted to {row.n_rows} measurements ({row.engine}, {row.hardware_family}) in data/efficiency.csv"
     return 0.5, "no fitted factor in data/efficiency.csv; 0.5 of the roofline assumed"
 
 
@@ -138,9 +138,9 @@ def peak_flops(gpu: Gpu, quant: Quant, catalog: Catalog | None = None) -> float:
         return gpu.fp16_tflops_dense * 1e12
     if catalog is not None:
         for key in (gpu.id, gpu.family):  # the device's own measurements first, then its family's
-            for row in catalog.efficiency:
-                if row.factor == "effective_tflops" and row.hardware_family == key:
-                    return row.value * 1e12
+            row = catalog.efficiency_index.get(("effective_tflops", "*", key))
+            if row is not None:
+                return row.value * 1e12
     return CPU_FALLBACK_TFLOPS * 1e12
 
 
