@@ -22,6 +22,8 @@ PAGES = [
     ("pages/compare.py", "Compare", ":material/compare_arrows:"),
     ("pages/catalogue.py", "Catalogue", ":material/menu_book:"),
     ("pages/hardware.py", "Hardware", ":material/developer_board:"),
+    ("pages/finetune.py", "Fine-tuning", ":material/model_training:"),
+    ("pages/accuracy.py", "Accuracy", ":material/query_stats:"),
     # Added by other parts of the project; listed once their files exist.
     ("pages/probe.py", "Probe", ":material/speed:"),
     ("pages/export.py", "Export", ":material/download:"),

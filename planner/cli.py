@@ -4,6 +4,7 @@
     python -m planner estimate --model ID --quant ID --gpu ID [--gpus N] [--engine ID] ... --json
     python -m planner plan --constraints FILE.json [--json] [--pdf OUT.pdf] [--deploy-dir DIR] [--save-plan FILE]
     python -m planner probe --url URL --model NAME ... --json
+    python -m planner finetune --model ID --method lora|qlora|full ... --json
 
 Exit codes: 0 success, 1 a run that failed (unreachable endpoint), 2 invalid input (the message
 names the field and what is allowed).
@@ -32,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlannerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader (e.g. `head`) stopped early; nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,12 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub) -> None:
-    """Sub-commands that live in their own packages (present once they land)."""
-    try:
-        from planner.probe.cli import register
-    except ImportError:
-        return
-    register(sub)
+    """Sub-commands that live in their own modules: the live probe and the fine-tuning planner."""
+    from planner.finetune_cli import register as register_finetune
+    from planner.probe.cli import register as register_probe
+
+    register_probe(sub)
+    register_finetune(sub)
 
 
 def _positive_int(text: str) -> int:
@@ -189,6 +193,12 @@ def summary(plan) -> str:
         )
         for alt in plan.alternatives[:5]:
             lines.append(f"  alt: {alt.model_name} · {alt.quant} · {alt.engine} · {alt.gpus}× {alt.gpu_name} × {alt.replicas} · ${alt.cost.usd_per_month:,.0f}/month")
+    if plan.fine_tuning:
+        ft = plan.fine_tuning
+        mem = ft["plan"]["memory"]
+        lines.append(f"fine-tuning ({ft['method']}): {ft['gpus']}× {ft['gpu']}, {mem['total_per_gpu_gib']:.1f} GiB per GPU, "
+                     f"{ft['plan']['tokens'] * ft['plan']['epochs'] / 1e6:,.0f} M tokens in {ft['plan']['time_hours']:.2f} h, "
+                     f"${ft['plan']['cost_usd']:,.2f}")
     for out in plan.ruled_out[:10]:
         lines.append(f"ruled out: {out.model_name}: {out.reason}")
     return "\n".join(lines)

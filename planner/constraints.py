@@ -58,6 +58,9 @@ class Constraints(BaseModel):
     task: Task = "chat"
     fine_tuning: Annotated[FineTuning, BeforeValidator(_fine_tuning)] = "none"
     commercial_use: bool = True
+    # The fine-tuning data set, when fine_tuning is planned: tokens per epoch, and epochs.
+    fine_tuning_tokens: Annotated[float, Field(gt=0, le=1e13)] = 100_000_000
+    fine_tuning_epochs: Annotated[float, Field(gt=0, le=100)] = 3
     # Optional narrowing and cost assumptions (None = the catalogue's default).
     models: list[str] | None = None
     kv_cache_dtype: Literal["auto", "fp16", "fp8", "q8_0"] = "auto"

@@ -101,6 +101,7 @@ class Plan(BaseModel):
     assumptions: CostAssumptions
     candidates_evaluated: int
     data_as_of: dict[str, str]
+    fine_tuning: dict = {}  # planner.finetune.finetune_section for the top pick, when fine-tuning is planned
 
     def to_json_dict(self) -> dict:
         """The plan as plain JSON types (what `python -m planner plan --json` prints)."""

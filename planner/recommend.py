@@ -19,6 +19,7 @@ from planner.cost import (
     resolve_assumptions,
 )
 from planner.errors import ConstraintError, LookupFailed
+from planner.finetune import finetune_section
 from planner.load import Load, load_from_constraints
 from planner.memory import estimate_memory
 from planner.plan import ApiOption, Candidate, Finding, Plan, RuledOut
@@ -73,9 +74,11 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     findings += guide_findings
     if top:
         findings += top.findings
-    elif not candidates:
+    else:
         findings.append(Finding(rule="plan.none", effect="warning",
                                 message="No self-hosted configuration meets every hard rule; see what was ruled out and relax a constraint."))
+    fine_tuning = finetune_section(catalog, top.model, c) if top and c.fine_tuning != "none" else {}
+    findings += [Finding.model_validate(f) for f in fine_tuning.get("findings", [])]
     return Plan(
         constraints=c.model_dump(mode="json"),
         verdict=result,
@@ -89,6 +92,7 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         assumptions=a,
         candidates_evaluated=grid.enumerated,
         data_as_of=catalog.as_of_dates(),
+        fine_tuning=fine_tuning,
     )
 
 

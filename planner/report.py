@@ -58,6 +58,12 @@ VERDICT_FILL = {"self-host": (220, 239, 226), "api": (222, 233, 247), "either": 
 VERDICT_TEXT = {"self-host": "Self-host", "api": "Use a paid API", "either": "Either: self-hosting and an API are close"}
 
 
+def _band(speed, metric: str, fmt: str = ",.0f") -> str:
+    """A second line '(low–high)' from the estimate's 80% band, or nothing when it has none."""
+    low, high = (speed.ranges or {}).get(metric, (None, None))
+    return f"\n({low:{fmt}}–{high:{fmt}})" if low is not None else ""
+
+
 def plan_pdf(plan: Plan, catalog: Catalog | None = None, probe: dict | None = None,
              generated_on: dt.date | None = None) -> bytes:
     """The plan as PDF bytes; with `probe` (a probe result dict), a measured-vs-predicted section."""
@@ -368,6 +374,8 @@ class _Report:
         self._latency()
         self._alternatives()
         self._cost()
+        if self.plan.fine_tuning:
+            self._fine_tuning()
         self._deployment()
         if self.probe:
             self._probe()
@@ -566,13 +574,15 @@ class _Report:
             s = cand.speed
             rows.append([("Top pick: " if i == 0 else "") + charts.candidate_label(cand),
                          f"{cand.gpus}×{cand.replicas}",
-                         f"{s.ttft_s:.2f}", f"{s.decode_tokens_per_s:,.1f}", f"{s.decode_tokens_per_s_at_concurrency:,.1f}",
-                         f"{s.throughput_tokens_per_s:,.0f}", f"{s.concurrency}", s.bound])
+                         f"{s.ttft_s:.2f}{_band(s, 'ttft_s', '.2f')}", f"{s.decode_tokens_per_s:,.1f}{_band(s, 'decode_tokens_per_s')}",
+                         f"{s.decode_tokens_per_s_at_concurrency:,.1f}",
+                         f"{s.throughput_tokens_per_s:,.0f}{_band(s, 'throughput_tokens_per_s')}", f"{s.concurrency}", s.bound])
         self.table(["Configuration", "GPUs × replicas", "TTFT (s)", "Decode, 1 user (tok/s)", "Decode at load (tok/s)",
                     "Throughput per replica (tok/s)", "In flight", "Bound by"], rows,
-                   (34, 9, 8, 9.5, 9.5, 11, 7, 12), size=7.4, align=("LEFT", "CENTER", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "LEFT"))
+                   (31, 8, 11, 10, 9, 11, 7, 11), size=7.4, align=("LEFT", "CENTER", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "LEFT"))
         self.para("TTFT includes queueing at the peak request rate; throughput is output tokens per second of one replica at its "
-                  "planned concurrency.", size=7.8, colour=MUTED)
+                  "planned concurrency. Ranges in brackets are 80% bands from the estimator's leave-one-source-out error against "
+                  "published measurements (data/accuracy.csv).", size=7.8, colour=MUTED)
 
     def _alternatives(self) -> None:
         plan = self.plan
@@ -610,6 +620,20 @@ class _Report:
             self.table(["API (cheapest 10 at your volume)", "Weights", "$ per M tokens", "$/month at your volume",
                         "Break-even (tokens/month)", "Allowed"], rows, (38, 9, 12, 14, 15, 12), size=7.4,
                        align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "LEFT"))
+
+    def _fine_tuning(self) -> None:
+        ft = self.plan.fine_tuning
+        p, mem = ft["plan"], ft["plan"]["memory"]
+        self.heading("Fine-tuning")
+        rows = [["Method", ft["method"]], ["Model", p["model_name"]],
+                ["GPUs", f"{ft['gpus']} × {p['gpu_name']}" + (" (owned)" if ft.get("owned") else "")],
+                ["Memory per GPU", f"{mem['total_per_gpu_gib']:.1f} of {mem['capacity_gib']:.0f} GiB (weights {mem['weights_gib']:.1f}, "
+                                   f"gradients {mem['gradients_gib']:.1f}, optimizer {mem['optimizer_gib']:.1f}, activations {mem['activations_gib']:.1f})"],
+                ["Trainable parameters", f"{p['trainable_params'] / 1e6:,.1f} M"],
+                ["Training", f"{p['tokens'] * p['epochs'] / 1e6:,.0f} M tokens, about {p['time_hours']:,.1f} h, ${p['cost_usd']:,.2f} rented"],
+                ["GPUs needed per method", ", ".join(f"{m}: {n if n else 'does not fit'}" for m, n in ft["gpus_needed"].items())]]
+        self.table(["Item", "Value"], rows, (28, 72), size=8)
+        self.bullets((f["message"] for f in ft.get("findings", [])), size=8.5)
 
     def _deployment(self) -> None:
         self.heading("Deployment commands")

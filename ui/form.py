@@ -66,6 +66,13 @@ def constraints_form(catalog: Catalog, error: ConstraintError | None = None, whe
         _select("privacy", "Privacy", values, slots, PRIVACY_LEVELS, PRIVACY_LABELS)
         _select("task", "Task", values, slots, TASKS)
         _select("fine_tuning", "Fine-tuning", values, slots, FINE_TUNING, FINE_TUNING_LABELS)
+        if st.session_state.get("fine_tuning", values.get("fine_tuning")) != "none":
+            cols = st.columns(2)
+            with cols[0]:
+                _number("fine_tuning_tokens", "Training tokens", values, slots, min_value=1_000.0, max_value=1e13, step=1e7,
+                        help="Tokens in the fine-tuning data set (one epoch).")
+            with cols[1]:
+                _number("fine_tuning_epochs", "Epochs", values, slots, min_value=0.1, max_value=100.0, step=1.0)
         state.seed_widget("commercial_use", values["commercial_use"])
         st.toggle("Commercial use", key="commercial_use")
         slots["commercial_use"] = st.empty()

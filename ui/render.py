@@ -173,11 +173,31 @@ def basis(plan: Plan) -> None:
         st.markdown("- Data as of: " + ", ".join(f"{k} {v}" for k, v in plan.data_as_of.items()) + ".")
 
 
+def fine_tuning(plan: Plan) -> None:
+    """The fine-tuning section, when the constraints plan fine-tuning (planner.finetune)."""
+    ft = plan.fine_tuning
+    if not ft:
+        return
+    p, mem = ft["plan"], ft["plan"]["memory"]
+    with st.container(border=True, key="plan_fine_tuning"):
+        st.markdown(f"**Fine-tuning: {ft['method'].upper() if ft['method'] != 'full' else 'full fine-tuning'} of {p['model_name']}**")
+        cols = st.columns(4)
+        cols[0].metric("GPUs", f"{ft['gpus']}× {ft['gpu']}")
+        cols[1].metric("Memory per GPU (GiB)", f"{mem['total_per_gpu_gib']:.1f} / {mem['capacity_gib']:.0f}")
+        cols[2].metric("Training time", f"{p['time_hours']:,.1f} h")
+        cols[3].metric("Cost (rented)", usd(p["cost_usd"]))
+        needed = ", ".join(f"{m}: {n if n else 'does not fit'}" for m, n in ft["gpus_needed"].items())
+        st.caption(f"{p['tokens'] * p['epochs'] / 1e6:,.0f} M training tokens ({p['epochs']:g} epochs), "
+                   f"{p['trainable_params'] / 1e6:,.1f} M trainable parameters; GPUs needed per method: {needed}. "
+                   "Explore methods side by side on the Fine-tuning page.")
+
+
 def plan_page(plan: Plan) -> None:
     """Everything the Plan page shows below its title."""
     verdict(plan)
     top_pick(plan)
     plan_charts(plan)
+    fine_tuning(plan)
     findings(plan)
     tab_alt, tab_out, tab_api = st.tabs(["Alternatives", "Ruled out", "APIs"])
     with tab_alt:

@@ -40,14 +40,15 @@ ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 DEFAULTS = Constraints()
 # Fields the form edits directly (widget key = field name).
 SIMPLE_FIELDS = ("name", "privacy", "requests_per_day", "input_tokens", "output_tokens", "peak_to_average", "max_ttft_s",
-                 "min_tokens_per_s", "context_tokens", "budget_usd_per_month", "task", "fine_tuning", "commercial_use",
+                 "min_tokens_per_s", "context_tokens", "budget_usd_per_month", "task", "fine_tuning", "fine_tuning_tokens",
+                 "fine_tuning_epochs", "commercial_use",
                  "models", "kv_cache_dtype", "gpu_usd_per_hour", "gpu_price_for", "utilisation", "amortisation_months",
                  "power_usd_per_kwh")
 HARDWARE_MODE = "hardware_mode"  # "rent" or "own"
 GPUS_OWNED = "gpus_owned"  # catalogue ids
 GPU_COUNT_PREFIX = "gpu_count__"
 INT_FIELDS = {"input_tokens", "output_tokens", "context_tokens"}
-FLOAT_FIELDS = {"requests_per_day", "peak_to_average", "max_ttft_s", "min_tokens_per_s", "budget_usd_per_month",
+FLOAT_FIELDS = {"fine_tuning_tokens", "fine_tuning_epochs", "requests_per_day", "peak_to_average", "max_ttft_s", "min_tokens_per_s", "budget_usd_per_month",
                 "gpu_usd_per_hour", "utilisation", "amortisation_months", "power_usd_per_kwh"}
 # Streamlit's own URL parameters, never constraints.
 _FOREIGN_PARAMS = {"embed", "embed_options"}
