@@ -26,24 +26,23 @@ def main() -> None:
     catalog = load_catalog()
     rows = usable_rows(catalog)
     factors = fit_efficiencies(catalog, rows)
-    path = DATA_DIR / "efficiency.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        writer.writeheader()
-        for f in factors:
-            writer.writerow({**f.model_dump(mode="json"), "notes": f.notes or ""})
+    path = _write(DATA_DIR / "efficiency.csv", FIELDS, factors)
     print(f"{len(rows)} of {len(catalog.benchmarks)} benchmark rows usable; {len(factors)} factors written to {path}")
     bands = accuracy_bands(leave_one_source_out(dataclasses.replace(catalog, efficiency=tuple(factors)), rows))
-    band_path = DATA_DIR / "accuracy.csv"
-    with open(band_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=BAND_FIELDS)
-        writer.writeheader()
-        for b in bands:
-            writer.writerow({**b.model_dump(mode="json"), "notes": b.notes or ""})
+    band_path = _write(DATA_DIR / "accuracy.csv", BAND_FIELDS, bands)
     for b in bands:
         print(f"  band {b.metric:24s} measured/predicted p10 {b.ratio_p10:.2f} p50 {b.ratio_p50:.2f} p90 {b.ratio_p90:.2f} (n={b.n_rows}) -> {band_path.name}")
     for f in factors:
         print(f"  {f.factor:17s} {f.engine:13s} {f.hardware_family:18s} {f.value:.3f}  n={f.n_rows:3d}  median spread {f.median_abs_error_pct}%")
+
+
+def _write(path: Path, fields: list[str], records) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        for record in records:
+            writer.writerow({**record.model_dump(mode="json"), "notes": record.notes or ""})
+    return path
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from planner.catalog import Catalog, load_catalog
+from planner.cli_args import positive_int
 from planner.constraints import load_constraints
 from planner.errors import PlannerError
 from planner.estimate import default_engine, estimate
@@ -51,12 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--model", required=True, help="Hugging Face repo id or alias (e.g. llama3.1:8b)")
     est.add_argument("--quant", required=True)
     est.add_argument("--gpu", required=True)
-    est.add_argument("--gpus", type=_positive_int, default=1)
+    est.add_argument("--gpus", type=positive_int, default=1)
     est.add_argument("--engine", default=None, help="default: vLLM for GPU formats, llama.cpp for GGUF")
-    est.add_argument("--context", type=_positive_int, default=None, help="tokens per sequence (default: input + output)")
-    est.add_argument("--concurrency", type=_positive_int, default=1)
-    est.add_argument("--input-tokens", type=_positive_int, default=1000)
-    est.add_argument("--output-tokens", type=_positive_int, default=300)
+    est.add_argument("--context", type=positive_int, default=None, help="tokens per sequence (default: input + output)")
+    est.add_argument("--concurrency", type=positive_int, default=1)
+    est.add_argument("--input-tokens", type=positive_int, default=1000)
+    est.add_argument("--output-tokens", type=positive_int, default=300)
     est.add_argument("--kv-cache-dtype", default="auto", choices=("auto", "fp16", "fp8", "q8_0"))
     est.add_argument("--json", action="store_true")
     est.set_defaults(func=_estimate)
@@ -80,16 +81,6 @@ def _register_optional(sub) -> None:
 
     register_probe(sub)
     register_finetune(sub)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _catalog(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from planner.probe.compare import plan_parts, with_comparison
 from planner.probe.config import DEFAULT_API_KEY_ENV, ProbeConfig
 from planner.probe.endpoint import Endpoint, check_host_allowed
 from planner.probe.faults import HostNotAllowedError, ProbeConfigError, RequestFailed
+from planner.cli_args import non_negative_int, positive_float, positive_int
 from planner.probe.redaction import Redactor
 from planner.probe.report import ProgressLine, format_table
 from planner.probe.runner import build_redactor, run_probe
@@ -29,41 +30,11 @@ from planner.probe.runner import build_redactor, run_probe
 EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
-    return value
-
-
 def _concurrency_list(text: str) -> tuple[int, ...]:
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
         raise argparse.ArgumentTypeError("give levels like 1,2,4,8")
-    levels = tuple(_positive_int(p) for p in parts)
+    levels = tuple(positive_int(p) for p in parts)
     if max(levels) > 1024:
         raise argparse.ArgumentTypeError("concurrency above 1024 is not supported")
     return levels
@@ -79,17 +50,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="chat or plain completions (default: chat)")
     parser.add_argument("--concurrency", type=_concurrency_list, default=(1, 2, 4, 8),
                         help="comma-separated concurrency levels (default: 1,2,4,8)")
-    parser.add_argument("--requests", type=_positive_int, default=16,
+    parser.add_argument("--requests", type=positive_int, default=16,
                         help="requests per level, at least the level's concurrency (default: 16)")
-    parser.add_argument("--prompt-tokens", type=_positive_int, default=256,
+    parser.add_argument("--prompt-tokens", type=positive_int, default=256,
                         help="prompt length in tokens (default: 256)")
-    parser.add_argument("--max-tokens", type=_positive_int, default=128,
+    parser.add_argument("--max-tokens", type=positive_int, default=128,
                         help="output tokens per request (default: 128)")
-    parser.add_argument("--timeout-s", type=_positive_float, default=60.0,
+    parser.add_argument("--timeout-s", type=positive_float, default=60.0,
                         help="per-request read timeout in seconds (default: 60)")
-    parser.add_argument("--run-timeout-s", type=_positive_float, default=None,
+    parser.add_argument("--run-timeout-s", type=positive_float, default=None,
                         help="stop the whole run after this many seconds, keeping partial results")
-    parser.add_argument("--warmup", type=_non_negative_int, default=1,
+    parser.add_argument("--warmup", type=non_negative_int, default=1,
                         help="warm-up requests before measuring (default: 1)")
     parser.add_argument("--api-key-env", default=DEFAULT_API_KEY_ENV,
                         help=f"environment variable holding the API key (default: {DEFAULT_API_KEY_ENV})")
