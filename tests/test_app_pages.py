@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
-PAGES = ["pages/plan.py", "pages/whatif.py", "pages/compare.py", "pages/catalogue.py", "pages/hardware.py"]
+PAGES = ["pages/plan.py", "pages/whatif.py", "pages/compare.py", "pages/catalogue.py", "pages/hardware.py",
+         "pages/finetune.py", "pages/accuracy.py", "pages/probe.py", "pages/export.py"]
 TIMEOUT_S = 60  # the What-if page computes a sweep of plans on a cold cache
 
 

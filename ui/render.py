@@ -207,6 +207,9 @@ def plan_page(plan: Plan) -> None:
     with tab_api:
         apis(plan)
     basis(plan)
+    from ui import export  # here, not at the top: export imports the PDF builder, which plans need only on demand
+
+    export.downloads(plan)
 
 
 def summary_line(values: dict) -> str:

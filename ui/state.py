@@ -25,6 +25,7 @@ from planner.errors import ConstraintError
 from planner.plan import Plan
 from planner.recommend import recommend
 from planner.records import ModelSpec
+from planner.probe.calibration import load_calibrations
 
 VALUES = "form_values"
 CUSTOM_MODELS = "custom_models"
@@ -125,6 +126,8 @@ def init() -> None:
         ss[URL_WARNING] = warning
         ss.setdefault(CUSTOM_MODELS, [])
         ss.setdefault(SCENARIOS, [])
+        # the user's probe calibrations (a file they can see and delete), as the CLI reads them
+        ss.setdefault(CALIBRATIONS, load_calibrations())
     absorb_widgets()
 
 

@@ -1,0 +1,466 @@
+"""The Probe page's pieces: its stored form, the run with live progress, and a result drawn as
+messages, charts and tables beside the plan's predictions.
+
+The API key typed on the page is moved out of its password field as soon as Streamlit reads it and
+kept only as a pydantic `SecretStr` (whose repr and JSON are `**********`). So session state, the
+URL, an attached result and the PDF never hold it; results are scrubbed again before they are kept.
+
+Units follow the probe's results: times in seconds, rates in tokens/s or requests/s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import requests
+import streamlit as st
+from pydantic import SecretStr, ValidationError
+
+from planner.plan import Plan
+from planner.probe import ProbeConfig, ProbeConfigError, ProgressEvent
+from planner.probe.clients import make_client
+from planner.probe.config import DEFAULT_API_KEY_ENV
+from planner.probe.endpoint import ALLOWED_HOSTS_ENV, Endpoint, allowed_hosts, check_host_allowed
+from planner.probe.runner import build_redactor
+from planner.report import sanitize_probe
+
+# Session-state keys. ATTACHED is what the PDF export reads:
+#   plan_pdf(plan, catalog, probe=st.session_state.get(probe_view.ATTACHED))
+ATTACHED = "probe_attached"
+RESULT = "probe_result"  # the last run's result dict, secret-free
+OUTCOME = "probe_outcome"  # [(level, text)] about the last run or model listing that is not in the result
+FORM = "probe_form"  # the form's values, kept across page switches (widget state is not)
+API_KEY_WIDGET = "probe_api_key"
+API_KEY_SECRET = "probe_api_key_secret"
+MODELS_FOUND = "probe_models_found"
+MODELS_NOTE = "probe_models_note"
+CALIBRATION_NOTE = "probe_calibration_note"
+
+CONCURRENCY_OPTIONS = (1, 2, 4, 8, 16, 32, 64, 128)
+API_CHOICES = ("auto", "openai", "ollama")
+FIELD_DEFAULTS: dict[str, Any] = {
+    "probe_url": "http://127.0.0.1:8000/v1",
+    "probe_api": "auto",
+    "probe_model": "",
+    "probe_endpoint": "chat",
+    "probe_concurrency": [1, 2, 4, 8],
+    "probe_requests": 8,
+    "probe_prompt_tokens": 256,
+    "probe_max_tokens": 128,
+    "probe_timeout_s": 60.0,
+}
+# Charts are redrawn at most this often while requests finish (each level's end always redraws).
+LIVE_REDRAW_S = 0.5
+MEASURED = "#4C78A8"
+AGGREGATE = "#F58518"
+PREDICTED = "#54A24B"
+TARGET = "#E45756"
+
+FAULT_HINTS = {
+    "refused": "Nothing is listening at that host and port; is the server running, and is the port right?",
+    "dns": "The host name did not resolve; check its spelling.",
+    "unreachable": "No connection could be made (wrong address, a firewall, or the host is down).",
+    "tls": "The TLS handshake failed (a certificate problem, or https:// against a plain-http server).",
+    "auth": "The server refused the credentials; enter an API key below or set PLANNER_PROBE_API_KEY.",
+    "model_not_found": "The server does not know that model or API path; use *List models*, or check the API type.",
+    "rate_limited": "The server is rate-limiting (HTTP 429); lower the concurrency or the requests per level.",
+    "server_error": "The server failed while answering (HTTP 5xx or an error inside the stream).",
+    "client_error": "The server rejected the request (HTTP 4xx); check the API type and the endpoint kind.",
+    "http_error": "The server answered with an unexpected status (a redirect is not followed).",
+    "stream_cut": "The connection dropped before the stream finished.",
+    "malformed": "The answer was not the expected streaming format (wrong API type, or a proxy's login page?).",
+    "timeout": "No answer within the per-request timeout.",
+    "other": "An unexpected failure; the message says what.",
+}
+
+
+# ---------------------------------------------------------------- form and key
+
+def remember_form() -> dict[str, Any]:
+    """Seed the form's widgets from the store, and copy what the user changed back into it."""
+    ss = st.session_state
+    store = ss.setdefault(FORM, {k: (list(v) if isinstance(v, list) else v) for k, v in FIELD_DEFAULTS.items()})
+    for key in FIELD_DEFAULTS:
+        if key in ss:
+            store[key] = ss[key]
+        else:
+            ss[key] = store[key]
+    return store
+
+
+def take_api_key() -> None:
+    """on_change of the password field: keep the key as a SecretStr and empty the field."""
+    ss = st.session_state
+    typed = (ss.get(API_KEY_WIDGET) or "").strip()
+    if typed:
+        ss[API_KEY_SECRET] = SecretStr(typed)
+    ss[API_KEY_WIDGET] = ""
+
+
+def forget_api_key() -> None:
+    st.session_state.pop(API_KEY_SECRET, None)
+
+
+def session_api_key() -> SecretStr | None:
+    key = st.session_state.get(API_KEY_SECRET)
+    return key if isinstance(key, SecretStr) else None
+
+
+def env_api_key_set() -> bool:
+    """True when the environment holds a key (its value is never read out here)."""
+    return bool(os.environ.get(DEFAULT_API_KEY_ENV))
+
+
+def config_from_form(values: Mapping[str, Any], api_key: SecretStr | None = None) -> ProbeConfig:
+    """The probe settings from the form; ProbeConfigError with one sentence when they are invalid."""
+    if not values.get("probe_concurrency"):
+        raise ProbeConfigError("Choose at least one concurrency level.")
+    url = str(values.get("probe_url") or "").strip()
+    if not url:
+        raise ProbeConfigError("Enter the endpoint URL, e.g. http://127.0.0.1:8000/v1.")
+    try:
+        return ProbeConfig(
+            url=url,
+            api=None if values.get("probe_api") == "auto" else values.get("probe_api"),
+            model=str(values.get("probe_model") or "").strip() or None,
+            endpoint=values.get("probe_endpoint") or "chat",
+            concurrency=tuple(sorted({int(c) for c in values["probe_concurrency"]})),
+            requests_per_level=int(values["probe_requests"]),
+            prompt_tokens=int(values["probe_prompt_tokens"]),
+            max_tokens=int(values["probe_max_tokens"]),
+            timeout_s=float(values["probe_timeout_s"]),
+            api_key=api_key,
+            keep_request_log=False,  # per-request timelines would bloat session state and the PDF
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "setting"
+        raise ProbeConfigError(f"Invalid probe setting '{where}': {first.get('msg')}.") from None
+
+
+def detected_api_text(url: str) -> str:
+    """What auto-detection makes of the URL, for the API-type picker's label."""
+    try:
+        return Endpoint.parse(url).api
+    except ProbeConfigError:
+        return "?"
+
+
+def allow_list_text() -> str:
+    hosts = allowed_hosts()
+    if hosts is None:
+        return f"Any host may be probed (set `{ALLOWED_HOSTS_ENV}` to restrict this)."
+    return f"Only these hosts may be probed (`{ALLOWED_HOSTS_ENV}`): {', '.join(sorted(hosts))}."
+
+
+def refused_host_text(message: str) -> str:
+    return (f"**Host refused.** {message}. To probe it, add the host to the `{ALLOWED_HOSTS_ENV}` setting "
+            "(comma-separated host names) in the dashboard's environment and restart it.")
+
+
+def list_models(config: ProbeConfig) -> list[str]:
+    """The models the endpoint lists (GET /v1/models or /api/tags).
+
+    Raises HostNotAllowedError, ProbeConfigError, or RequestFailed (classified, redacted).
+    """
+    endpoint = Endpoint.parse(config.url, config.api)
+    check_host_allowed(endpoint.host)
+    client = make_client(endpoint, model=None, api_key=config.resolved_api_key(), redactor=build_redactor(config),
+                         timeout_s=config.timeout_s, connect_timeout_s=config.connect_timeout_s)
+    with requests.Session() as session:
+        return client.list_models(session)
+
+
+# ---------------------------------------------------------------- secrets
+
+def scrub(result: Mapping[str, Any], secrets: Iterable[str | None] = ()) -> dict[str, Any]:
+    """A result dict fit to keep: the report's sanitiser, then every known secret masked wherever it appears."""
+    clean = sanitize_probe(dict(result))
+    known = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+    return _mask(clean, known) if known else clean
+
+
+def _mask(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {_mask(k, secrets): _mask(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v, secrets) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- the plan's predictions
+
+def predictions(plan: Plan | None) -> dict[str, Any] | None:
+    """The top pick's predicted speed (tokens/s, s) and the plan's targets; None without a pick."""
+    if plan is None or plan.recommendation is None:
+        return None
+    top = plan.recommendation
+    speed = top.speed
+    return {
+        "label": f"{top.model_name} ({top.quant}) on {top.engine}, {top.gpus} × {top.gpu_name}",
+        "decode_tokens_per_s": speed.decode_tokens_per_s,
+        "decode_tokens_per_s_at_concurrency": speed.decode_tokens_per_s_at_concurrency,
+        "ttft_s": speed.ttft_s,
+        "throughput_tokens_per_s": speed.throughput_tokens_per_s,
+        "concurrency": speed.concurrency,
+        "max_ttft_s": plan.constraints.get("max_ttft_s"),
+        "min_tokens_per_s": plan.constraints.get("min_tokens_per_s"),
+    }
+
+
+# ---------------------------------------------------------------- figures
+
+def _pct(level: Mapping[str, Any], key: str, which: str) -> float | None:
+    block = level.get(key)
+    return block.get(which) if isinstance(block, Mapping) else None
+
+
+def _levels_sorted(levels: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted((lv for lv in levels if isinstance(lv, Mapping)), key=lambda lv: lv.get("concurrency") or 0)
+
+
+def _concurrency_axis(fig: go.Figure, xs: list[int]) -> None:
+    ticks = sorted(set(xs)) or [1]
+    fig.update_xaxes(title_text="Concurrent streams", type="log", tickvals=ticks, ticktext=[str(t) for t in ticks])
+
+
+def _style(fig: go.Figure, title: str, y_title: str) -> go.Figure:
+    fig.update_layout(title=title, height=360, margin=dict(l=10, r=10, t=50, b=10), hovermode="x unified",
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+    fig.update_yaxes(title_text=y_title, rangemode="tozero")
+    return fig
+
+
+def _target_line(fig: go.Figure, xs: list[int], value: float, name: str) -> None:
+    """A requirement as a legend entry (an annotation would collide with the plan's markers)."""
+    fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[value, value], name=name, mode="lines", hoverinfo="skip",
+                             line=dict(color=TARGET, dash="dash", width=1)))
+
+
+def speed_figure(levels: Iterable[Mapping[str, Any]], predicted: Mapping[str, Any] | None = None) -> go.Figure:
+    """Output tokens/s per stream (p50) and in aggregate against concurrency, with the plan's predictions."""
+    levels = _levels_sorted(levels)
+    xs = [int(lv["concurrency"]) for lv in levels]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=xs, y=[_pct(lv, "output_tokens_per_s_per_stream", "p50") for lv in levels],
+                             name="Measured per stream (p50)", mode="lines+markers", line=dict(color=MEASURED)))
+    fig.add_trace(go.Scatter(x=xs, y=[lv.get("aggregate_output_tokens_per_s") for lv in levels],
+                             name="Measured aggregate", mode="lines+markers", line=dict(color=AGGREGATE)))
+    if predicted:
+        planned = int(predicted["concurrency"])
+        per_stream_x = [1, planned] if planned != 1 else [1]
+        per_stream_y = [predicted["decode_tokens_per_s"], predicted["decode_tokens_per_s_at_concurrency"]][:len(per_stream_x)]
+        fig.add_trace(go.Scatter(x=per_stream_x, y=per_stream_y, name="Plan: per stream", mode="lines+markers",
+                                 line=dict(color=MEASURED, dash="dot"), marker=dict(symbol="diamond-open", size=11)))
+        fig.add_trace(go.Scatter(x=[planned], y=[predicted["throughput_tokens_per_s"]], name="Plan: aggregate per replica",
+                                 mode="markers", marker=dict(color=AGGREGATE, symbol="diamond-open", size=13,
+                                                             line=dict(width=2))))
+        xs = [*xs, *per_stream_x]
+        if predicted.get("min_tokens_per_s"):
+            _target_line(fig, xs, predicted["min_tokens_per_s"], f"Your target: ≥ {predicted['min_tokens_per_s']:g} per stream")
+    _concurrency_axis(fig, xs)
+    return _style(fig, "Output speed against concurrency", "Output tokens/s")
+
+
+def ttft_figure(levels: Iterable[Mapping[str, Any]], predicted: Mapping[str, Any] | None = None) -> go.Figure:
+    """Time to first token p50 and p90 against concurrency, with the plan's prediction and target."""
+    levels = _levels_sorted(levels)
+    xs = [int(lv["concurrency"]) for lv in levels]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=xs, y=[_pct(lv, "ttft_s", "p50") for lv in levels], name="Measured p50",
+                             mode="lines+markers", line=dict(color=MEASURED)))
+    fig.add_trace(go.Scatter(x=xs, y=[_pct(lv, "ttft_s", "p90") for lv in levels], name="Measured p90",
+                             mode="lines+markers", line=dict(color=MEASURED, dash="dash"), marker=dict(symbol="square")))
+    if predicted:
+        planned = int(predicted["concurrency"])
+        xs_plan = sorted({1, planned, *xs})
+        fig.add_trace(go.Scatter(x=[xs_plan[0], xs_plan[-1]], y=[predicted["ttft_s"]] * 2, name="Plan: TTFT",
+                                 mode="lines", line=dict(color=PREDICTED, dash="dot")))
+        fig.add_trace(go.Scatter(x=[1], y=[predicted["ttft_s"]], name="Plan: TTFT (compared at 1 stream)",
+                                 mode="markers", marker=dict(color=PREDICTED, symbol="diamond-open", size=12,
+                                                             line=dict(width=2)), showlegend=False))
+        xs = [*xs, *xs_plan]
+        if predicted.get("max_ttft_s"):
+            _target_line(fig, xs, predicted["max_ttft_s"], f"Your target: ≤ {predicted['max_ttft_s']:g} s")
+    _concurrency_axis(fig, xs)
+    return _style(fig, "Time to first token against concurrency", "Time to first token (s)")
+
+
+# ---------------------------------------------------------------- tables and messages
+
+LEVEL_COLUMNS = ["concurrency", "requests", "succeeded", "errors", "errors_by_kind", "ttft_p50_s", "ttft_p90_s",
+                 "ttft_p99_s", "inter_token_p50_s", "inter_token_p90_s", "tokens_per_s_per_stream_p50",
+                 "aggregate_tokens_per_s", "requests_per_s"]
+
+
+def levels_frame(levels: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per concurrency level; times in s, rates per s."""
+    rows = []
+    for lv in _levels_sorted(levels):
+        kinds = lv.get("errors_by_kind") or {}
+        rows.append({
+            "concurrency": lv.get("concurrency"), "requests": lv.get("requests"), "succeeded": lv.get("succeeded"),
+            "errors": lv.get("errors"),
+            "errors_by_kind": ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) or "—",
+            "ttft_p50_s": _pct(lv, "ttft_s", "p50"), "ttft_p90_s": _pct(lv, "ttft_s", "p90"),
+            "ttft_p99_s": _pct(lv, "ttft_s", "p99"),
+            "inter_token_p50_s": _pct(lv, "inter_token_s", "p50"), "inter_token_p90_s": _pct(lv, "inter_token_s", "p90"),
+            "tokens_per_s_per_stream_p50": _pct(lv, "output_tokens_per_s_per_stream", "p50"),
+            "aggregate_tokens_per_s": lv.get("aggregate_output_tokens_per_s"),
+            "requests_per_s": lv.get("requests_per_s"),
+        })
+    return pd.DataFrame(rows, columns=LEVEL_COLUMNS)
+
+
+LEVEL_COLUMN_CONFIG = {
+    "concurrency": st.column_config.NumberColumn("Concurrency", help="Streams kept in flight"),
+    "requests": st.column_config.NumberColumn("Requests"),
+    "succeeded": st.column_config.NumberColumn("OK"),
+    "errors": st.column_config.NumberColumn("Errors"),
+    "errors_by_kind": st.column_config.TextColumn("Errors by kind"),
+    "ttft_p50_s": st.column_config.NumberColumn("TTFT p50 (s)", format="%.3f"),
+    "ttft_p90_s": st.column_config.NumberColumn("TTFT p90 (s)", format="%.3f"),
+    "ttft_p99_s": st.column_config.NumberColumn("TTFT p99 (s)", format="%.3f"),
+    "inter_token_p50_s": st.column_config.NumberColumn("Inter-token p50 (s)", format="%.4f"),
+    "inter_token_p90_s": st.column_config.NumberColumn("Inter-token p90 (s)", format="%.4f"),
+    "tokens_per_s_per_stream_p50": st.column_config.NumberColumn("Tokens/s per stream p50", format="%.1f"),
+    "aggregate_tokens_per_s": st.column_config.NumberColumn("Aggregate tokens/s", format="%.1f"),
+    "requests_per_s": st.column_config.NumberColumn("Requests/s", format="%.2f"),
+}
+
+
+TARGET_LABELS = {
+    "ttft_s": "TTFT p90, 1 stream (s)",
+    "decode_tokens_per_s": "Decode p50 per stream, 1 stream (tokens/s)",
+    "throughput_tokens_per_s": "Throughput, planned load (tokens/s)",
+    "ttft_s_at_planned_concurrency": "TTFT p90, planned load (s)",
+    "decode_tokens_per_s_at_planned_concurrency": "Decode p50 per stream, planned load (tokens/s)",
+}
+
+
+def comparison_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Predicted against measured, one row per target of `planner.probe.compare`."""
+    return pd.DataFrame([{
+        "target": TARGET_LABELS.get(str(r.get("target")), r.get("target")), "at_concurrency": r.get("at_concurrency"), "predicted": r.get("predicted"),
+        "measured": r.get("measured"), "error_pct": r.get("error_pct"), "requirement": r.get("requirement"),
+        "verdict": r.get("verdict"),
+    } for r in rows], columns=["target", "at_concurrency", "predicted", "measured", "error_pct", "requirement", "verdict"])
+
+
+COMPARISON_COLUMN_CONFIG = {
+    "target": "Quantity", "at_concurrency": st.column_config.NumberColumn("At streams"),
+    "predicted": st.column_config.NumberColumn("Predicted", format="%.3g"),
+    "measured": st.column_config.NumberColumn("Measured", format="%.3g"),
+    "error_pct": st.column_config.NumberColumn("Measured vs predicted (%)", format="%+.0f%%"),
+    "requirement": st.column_config.NumberColumn("Your target", format="%.3g"),
+    "verdict": "Verdict",
+}
+# Material icons, not emoji: they render without an emoji font (headless browsers, some desktops).
+VERDICT_ICON = {"meets": ":green[:material/check_circle:]", "misses": ":red[:material/cancel:]",
+                "no-target": ":gray[:material/info:]"}
+
+
+def fault_messages(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What went wrong in a run, as (level, markdown) with level "error", "warning" or "info"."""
+    out: list[tuple[str, str]] = []
+    fatal = result.get("fatal_error")
+    url = result.get("url", "the endpoint")
+    if isinstance(fatal, Mapping):
+        kind = str(fatal.get("kind"))
+        out.append(("error", f"**Could not use {url}: {kind}.** {FAULT_HINTS.get(kind, '')}"
+                             + (f"\n\nServer or client said: {fatal.get('message')}" if fatal.get("message") else "")))
+    elif result.get("stopped_reason"):
+        out.append(("warning", f"**The run stopped early: {result['stopped_reason']}.** The levels measured "
+                               "before it stopped are kept below."))
+    failures = []
+    for lv in _levels_sorted(result.get("levels") or []):
+        kinds = lv.get("errors_by_kind") or {}
+        if not kinds:
+            continue
+        examples = lv.get("error_examples") or {}
+        parts = [f"{n} × `{k}`" + (f" (“{examples[k]}”)" if examples.get(k) else "") for k, n in sorted(kinds.items())]
+        streams = f"{lv.get('concurrency')} stream{'s' if lv.get('concurrency') != 1 else ''}"
+        failures.append(f"- at {streams}: {lv.get('errors')} of {lv.get('requests')} failed: "
+                        + "; ".join(parts))
+    if failures:
+        hints = {k for lv in result.get("levels") or [] for k in (lv.get("errors_by_kind") or {})}
+        out.append(("warning", "**Some requests failed; they are counted as errors, not timed.**\n"
+                    + "\n".join(failures) + "\n\n" + " ".join(f"`{k}`: {FAULT_HINTS[k]}" for k in sorted(hints)
+                                                                 if k in FAULT_HINTS)))
+    saturated = [lv.get("concurrency") for lv in result.get("levels") or [] if lv.get("client_saturated")]
+    if saturated:
+        out.append(("warning", "The probe itself was near one CPU core at "
+                    + ", ".join(f"{c} streams" for c in saturated)
+                    + ": the aggregate there may be limited by this machine, not the server."))
+    warmup = result.get("warmup") or {}
+    if warmup.get("note"):
+        out.append(("info", f"Note: {warmup['note']}."))
+    return out
+
+
+def show_messages(messages: Iterable[tuple[str, str]]) -> None:
+    draw = {"error": st.error, "warning": st.warning, "info": st.info, "success": st.success}
+    icons = {"error": ":material/error:", "warning": ":material/warning:", "info": ":material/info:",
+             "success": ":material/check_circle:"}
+    for level, text in messages:
+        draw.get(level, st.info)(text, icon=icons.get(level))
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False, default=str)
+
+
+# ---------------------------------------------------------------- live progress
+
+class LiveView:
+    """The `on_progress` callback: moves the progress bar and redraws the charts into placeholders.
+
+    The runner calls it in the script's own thread, so Streamlit calls are allowed here.
+    """
+
+    def __init__(self, progress_slot, speed_slot, ttft_slot, predicted: Mapping[str, Any] | None,
+                 plotly_config: Mapping[str, Any] | None = None):
+        self.progress_slot, self.speed_slot, self.ttft_slot = progress_slot, speed_slot, ttft_slot
+        self.predicted = predicted
+        self.config = dict(plotly_config or {})
+        self.finished: list[dict[str, Any]] = []
+        self.draws = 0
+        self.last_draw_s = 0.0
+        self.progress_slot.progress(0.0, text="Connecting…")
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.kind == "warmup":
+            self.progress_slot.progress(0.0, text=f"Warming up: {event.done} of {event.total} request(s)…")
+        elif event.kind == "request":
+            share = (event.level_index or 0) + (event.done / event.total if event.total else 0)
+            self.progress_slot.progress(min(1.0, share / max(1, event.level_count)),
+                                        text=f"{event.concurrency} streams: {event.done} of {event.total} requests · "
+                                             f"level {(event.level_index or 0) + 1} of {event.level_count} · "
+                                             f"{event.elapsed_s:.1f} s")
+            if event.level is not None and time.monotonic() - self.last_draw_s >= LIVE_REDRAW_S:
+                self.draw([*self.finished, event.level.model_dump(mode="json")])
+        elif event.kind == "level":
+            if event.level is not None:
+                self.finished.append(event.level.model_dump(mode="json"))
+            self.draw(self.finished)
+        elif event.kind == "finished":
+            self.progress_slot.progress(1.0, text=f"Finished in {event.elapsed_s:.1f} s.")
+
+    def draw(self, levels: list[dict[str, Any]]) -> None:
+        # Every chart drawn in one script run needs its own id, so live frames are numbered.
+        self.draws += 1
+        self.last_draw_s = time.monotonic()
+        self.speed_slot.plotly_chart(speed_figure(levels, self.predicted), key=f"probe_live_speed_{self.draws}",
+                                     config=self.config)
+        self.ttft_slot.plotly_chart(ttft_figure(levels, self.predicted), key=f"probe_live_ttft_{self.draws}",
+                                    config=self.config)
