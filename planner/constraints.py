@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -99,8 +100,10 @@ def parse_constraints(data: dict[str, Any]) -> Constraints:
         raise ConstraintError("The constraints must be a JSON object of field names to values.")
     unknown = sorted(set(data) - set(Constraints.model_fields))
     if unknown:
+        close = difflib.get_close_matches(unknown[0], list(Constraints.model_fields), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ConstraintError(
-            f"Unknown field '{unknown[0]}'. Allowed fields: {', '.join(Constraints.model_fields)}.", field=unknown[0]
+            f"Unknown field '{unknown[0]}'.{hint} Allowed fields: {', '.join(Constraints.model_fields)}.", field=unknown[0]
         )
     try:
         return Constraints.model_validate(data)
