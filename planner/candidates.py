@@ -140,6 +140,14 @@ def engine_twins(catalog: Catalog, c: Constraints, hardware: list[Hardware], cal
     return {ids[0]: ids[1:] for ids in groups.values() if len(ids) > 1}
 
 
+def _model_pair_ok(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]]) -> np.ndarray:
+    """model_takes_quant over every (model, pair), from one flag per model and two per pair."""
+    native_mxfp4 = np.array([m.family.startswith("gpt-oss") for m in models], dtype=bool)
+    is_mxfp4 = np.array([q.format == "mxfp4" for q, _ in pairs], dtype=bool)
+    gguf_on_vllm = np.array([q.format == "gguf" and e.id == "vllm" for q, e in pairs], dtype=bool)
+    return (native_mxfp4[:, None] == is_mxfp4[None, :]) & ~gguf_on_vllm[None, :]
+
+
 def model_takes_quant(model: ModelSpec, quant: Quant, engine: Engine) -> bool:
     """Formats that exist for a model in practice.
 
@@ -181,8 +189,7 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
     has_fp8 = np.array([bool(hw.gpu.fp8_tflops_dense) for hw in hardware])
     ok_ph = (runs_on[:, hw_class] & (single[None, :] | multi[:, None]) & (~needs_fp8[:, None] | has_fp8[None, :])
              & (one_node[None, :] | multi_node[:, None]) & (~needs_cuda[:, None] | nvidia[None, :]))
-    ok_mp = np.array([[model_takes_quant(model, quant, engine) for quant, engine in pairs] for model in models],
-                     dtype=bool).reshape(len(models), len(pairs))
+    ok_mp = _model_pair_ok(models, pairs)
     compatible = ok_mp[:, :, None] & ok_ph[None, :, :]  # (model, pair, hardware)
     multiplicity = np.array([1 + len(twins.get(e.id, [])) for _, e in pairs])
     empty = np.zeros(0, dtype=int)
@@ -197,46 +204,37 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     M = _model_arrays(g.models, c)
     P = _pair_arrays(g.pairs, c)
     H = _hardware_arrays(catalog, g, calibrations)
-    mem = _prune(g, M, P, H, c, compatible)
+    _prune(g, M, P, H, c, compatible)
+    # Quantities that depend on two of the three axes are tabulated first (small tables), so each row
+    # costs one lookup per quantity instead of arithmetic on gathered columns.
+    T = _tables(catalog, c, M, P, H)
+    n_p, n_h = len(g.pairs), len(g.hardware)
     m, p, h = g.m, g.p, g.h
-    eff_index = P["engine_index"][p] * len(H["families"]) + H["family_index"][h]
-    eff = {k: H["eff"][k].ravel()[eff_index] for k in H["eff"]}
-    eff["prefill_compute"] = np.where(H["published_peak"][h], eff["prefill_compute"], 1.0)  # effective TFLOPS are measured
+    mp, ph, mh = m * n_p + p, p * n_h + h, m * n_h + h
+    take = lambda table, idx: table.ravel()[idx]  # noqa: E731
 
-    count = H["count"][h]
-    tp = P["tensor_parallel"][p] & (count > 1)
-    tp_size = np.minimum(count, GPUS_PER_NODE)  # as in planner.speed.tensor_parallel_scale
-    scale = np.where(tp, tp_size * eff["tensor_parallel"] ** np.log2(np.maximum(tp_size, 1)), 1.0)
-    bandwidth = H["bandwidth"][h] * scale
-    flops = np.where(P["fp8"][p] & (H["flops_fp8"][h] > 0), H["flops_fp8"][h],
-                     np.where(P["int8"][p] & (H["flops_int8"][h] > 0), H["flops_int8"][h], H["flops_fp16"][h])) * scale
-    weights_total, kv_seq_full, shards = mem["weights_total"], mem["kv_seq_full"], mem["shards"]
-    capacity, overhead, batch_by_memory, gpu_fraction, offload = (
-        mem["capacity"], mem["overhead"], mem["batch_by_memory"], mem["gpu_fraction"], mem["offload"])
-    bpw = P["bytes_per_weight"][p]
-    weights_active = M["params_active"][m] * bpw
-    kv_factor = P["kv_bytes"][p] / 2.0
-    avg_ctx = c.input_tokens + c.output_tokens / 2
-    kv_seq_read = M["kv_token_layer"][m] * kv_factor * (M["full_layers"][m] * avg_ctx + M["window_layers"][m] * np.minimum(avg_ctx, M["window"][m]))
-    host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
+    weights_total, weights_active = take(T["weights_total"], mp), take(T["weights_active"], mp)
+    kv_seq_full, kv_seq_read = take(T["kv_seq_full"], mp), take(T["kv_seq_read"], mp)
+    count, capacity, overhead = H["count"][h], take(T["capacity"], ph), P["overhead"][p]
+    shards = np.where(take(T["tp"], ph), take(T["shards_tp"], mh), count)
+    # memory (as planner.memory.estimate_memory)
+    batch_by_memory = np.floor(np.maximum((capacity - overhead - weights_total / count) * shards, 0) / kv_seq_full)
+    gpu_fraction = np.clip(take(T["room_all"], ph) / (weights_total + kv_seq_full), 0, 1)
+    offload = (batch_by_memory < 1) & take(T["may_offload"], ph) & (gpu_fraction >= MIN_GPU_LAYER_FRACTION)
+    batch_by_memory = np.where(offload, 1, batch_by_memory)
 
     # A decode step of b sequences takes max(a0 + a1·b, c1·b) seconds (planner.speed.decode_step_s):
     # the weights once plus each sequence's KV cache over the bandwidth, or 2 FLOPs per active
     # parameter per sequence over the compute. Layers offloaded to the CPU add host-RAM reads, still
     # linear in b. So the largest batch meeting the latency targets has a closed form; a mixture of
     # experts reads more experts as b grows, so for those rows the batch sizes of BATCH_GRID are tried.
-    bw_eff = bandwidth * eff["decode_bandwidth"]
-    decode_flops = np.where(H["published_peak"][h], flops, np.inf)  # as in planner.speed.estimate_speed
-    a0 = weights_active / bw_eff
-    a1 = kv_seq_read / bw_eff
-    c1 = 2 * M["params_active"][m] / (decode_flops * eff["batch_compute"])
-    host = host_bw * eff["decode_bandwidth"]
+    bw_eff, host = take(T["bw_eff"], ph), take(T["host"], ph)
     f = np.where(offload, gpu_fraction, 1.0)
-    a0 = a0 * f + weights_active * (1 - f) / host
-    a1 = a1 * f + kv_seq_read * (1 - f) / host
-    c1 = c1 * f
-    flops_per_token = prefill_flops_per_token(M["params_active"][m], M["layers"][m], M["heads"][m], M["head_dim"][m], c.input_tokens)
-    prefill = prefill_s(c.input_tokens, flops_per_token, flops, eff["prefill_compute"], weights_total, bandwidth, eff["decode_bandwidth"])
+    a0 = weights_active * (f / bw_eff + (1 - f) / host)
+    a1 = kv_seq_read * (f / bw_eff + (1 - f) / host)
+    c1 = M["params_active"][m] * take(T["compute_s_per_param"], ph) * f
+    prefill = prefill_s(c.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
+                        weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph))
     prefill = np.where(offload, prefill / np.maximum(gpu_fraction, 1e-6), prefill)
     allowed = np.full(len(m), np.inf)  # the longest decode step the targets allow
     if c.min_tokens_per_s:
@@ -247,7 +245,7 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore"):
         by_latency = np.minimum(np.where(a1 > 0, (allowed - a0) / a1, np.inf), np.where(c1 > 0, allowed / c1, np.inf))
     batch = np.floor(np.minimum(by_latency, batch_cap))
-    moe = M["experts_total"][m] > M["experts_active"][m]
+    moe = M["moe"][m]
     if moe.any():
         batch[moe] = _moe_batch(M, m[moe], weights_total[moe], bw_eff[moe], f[moe], host[moe], a1[moe], c1[moe],
                                 allowed[moe], batch_cap[moe])
@@ -257,17 +255,14 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     read_b[moe] = weights_total[moe] * _expert_share(M, m[moe], batch[moe])
     step_1 = np.maximum(a0 + a1, c1)
     step_b = np.maximum(read_b * (f / bw_eff + (1 - f) / host) + a1 * batch, c1 * batch)
-    per_stream_1 = 1.0 / step_1
-    ttft_1 = prefill + step_1
     latency_at_batch = prefill + step_b * (1 + c.output_tokens)  # first token, then one step per output token
-    single_stream_ok = step_1 <= allowed
     requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, c.output_tokens,
                                                                  (c.max_ttft_s or np.inf) - step_b)
     peak = c.requests_per_day / 86_400 * c.peak_to_average
     replicas = np.maximum(1, np.ceil(peak / requests_per_s_per_replica))
     in_flight = np.clip(np.ceil(peak / replicas * latency_at_batch), 1, batch)  # Little's law per replica
     total_gpus = replicas * count
-    usd_month = total_gpus * H["usd_per_gpu_month"][h]
+    owned_limit = H["owned_limit"][h]
     return {
         "weights_gib": weights_total / GIB,
         "kv_gib": kv_seq_full * in_flight / GIB,
@@ -276,17 +271,56 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
         "batch_by_memory": batch_by_memory,
         "fits": batch_by_memory >= 1,
         "offload": offload,
-        "single_stream_ok": single_stream_ok,
+        "single_stream_ok": step_1 <= allowed,
         "latency_ok": latency_ok,
-        "decode_tokens_per_s": per_stream_1,
-        "ttft_s": ttft_1,
+        "decode_tokens_per_s": 1.0 / step_1,
+        "ttft_s": prefill + step_1,
         "batch": batch,
         "in_flight": in_flight,
         "replicas": replicas,
         "total_gpus": total_gpus,
-        "usd_per_month": usd_month,
-        "owned_ok": np.where(H["owned_limit"][h] > 0, total_gpus <= H["owned_limit"][h], True),
+        "usd_per_month": total_gpus * H["usd_per_gpu_month"][h],
+        "owned_ok": np.where(owned_limit > 0, total_gpus <= owned_limit, True),
         "replica_tokens_per_month": requests_per_s_per_replica * (c.input_tokens + c.output_tokens) * 86_400 * 30.4375,
+    }
+
+
+def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
+    """Per (model, pair), (pair, hardware) and (model, hardware) quantities, on small arrays."""
+    bpw = P["bytes_per_weight"][None, :]
+    kv_factor = P["kv_bytes"][None, :] / 2.0  # per-model KV figures are at 2 bytes per element
+    ctx, avg_ctx = float(c.context_needed), c.input_tokens + c.output_tokens / 2
+    held = lambda tokens: M["full_layers"] * tokens + M["window_layers"] * np.minimum(tokens, M["window"])  # noqa: E731
+    count = H["count"][None, :]
+    tp = P["tensor_parallel"][:, None] & (count > 1)
+    tp_size = np.minimum(count, GPUS_PER_NODE)  # as in planner.memory.kv_shards and planner.speed.tensor_parallel_scale
+    eff_index = P["engine_index"][:, None] * len(H["families"]) + H["family_index"][None, :]
+    eff = {k: H["eff"][k].ravel()[eff_index] for k in H["eff"]}
+    scale = np.where(tp, tp_size * eff["tensor_parallel"] ** np.log2(np.maximum(tp_size, 1)), 1.0)
+    flops = np.where(P["fp8"][:, None] & (H["flops_fp8"][None, :] > 0), H["flops_fp8"][None, :],
+                     np.where(P["int8"][:, None] & (H["flops_int8"][None, :] > 0), H["flops_int8"][None, :],
+                              H["flops_fp16"][None, :])) * scale
+    decode_flops = np.where(H["published_peak"][None, :], flops, np.inf)  # as in planner.speed.estimate_speed
+    bandwidth = H["bandwidth"][None, :] * scale
+    capacity = H["memory"][None, :] * P["mem_util"][:, None]
+    return {
+        "weights_total": M["params_total"][:, None] * bpw,
+        "weights_active": M["params_active"][:, None] * bpw,
+        "kv_seq_full": M["kv_token_layer"][:, None] * kv_factor * held(ctx)[:, None],
+        "kv_seq_read": M["kv_token_layer"][:, None] * kv_factor * held(avg_ctx)[:, None],
+        "flops_per_token": prefill_flops_per_token(M["params_active"], M["layers"], M["heads"], M["head_dim"], c.input_tokens),
+        "tp": tp,
+        "shards_tp": np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][:, None])) * np.maximum(1, count // tp_size),
+        "capacity": capacity,
+        "room_all": (capacity - P["overhead"][:, None]) * count,
+        "may_offload": P["cpu_offload"][:, None] & (count == 1),
+        "bandwidth": bandwidth,
+        "flops": flops,
+        "eff_decode": eff["decode_bandwidth"],
+        "eff_prefill": np.where(H["published_peak"][None, :], eff["prefill_compute"], 1.0),  # effective TFLOPS are measured
+        "bw_eff": bandwidth * eff["decode_bandwidth"],
+        "host": catalog.assumption("host_ram_bandwidth_gb_s") * 1e9 * eff["decode_bandwidth"],
+        "compute_s_per_param": 2 / (decode_flops * eff["batch_compute"]),
     }
 
 
@@ -305,7 +339,7 @@ def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.maximum(ttft_budget_s - prefill_s, 0) / prefill_s  # allowed wait in units of prefill
         rho_ttft = np.where(np.isfinite(k), 2 * k / (1 + 2 * k), 1.0)
-    return np.minimum.reduce([batch / latency_s, MAX_BUSY / gpu_seconds, np.maximum(rho_ttft, 1e-3) / prefill_s])
+    return np.minimum(np.minimum(batch / latency_s, MAX_BUSY / gpu_seconds), np.maximum(rho_ttft, 1e-3) / prefill_s)
 
 
 def _expert_share(M, m, batch):
@@ -325,50 +359,49 @@ def _moe_batch(M, m, weights_total, bw_eff, f, host, a1, c1, allowed, cap):
     return best
 
 
-def _memory(M, P, H, m, p, h, c: Constraints) -> dict[str, np.ndarray]:
-    """Weights, KV per sequence, and how many sequences fit, for rows (m, p, h) of the grid."""
-    count = H["count"][h]
-    tp = P["tensor_parallel"][p] & (count > 1)
-    weights_total = M["params_total"][m] * P["bytes_per_weight"][p]
-    ctx = float(c.context_needed)
-    kv_factor = P["kv_bytes"][p] / 2.0  # per-model KV figures are at 2 bytes per element
-    kv_seq_full = M["kv_token_layer"][m] * kv_factor * (M["full_layers"][m] * ctx + M["window_layers"][m] * np.minimum(ctx, M["window"][m]))
-    tp_size = np.minimum(count, GPUS_PER_NODE)  # as in planner.memory.kv_shards
-    shards = np.where(tp, np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][m])) * np.maximum(1, count // tp_size), count)
-    capacity = H["memory"][h] * P["mem_util"][p]
-    overhead = P["overhead"][p]
-    free_for_kv = (capacity - overhead - weights_total / count) * shards  # bytes of KV one replica holds
-    batch_by_memory = np.floor(np.maximum(free_for_kv, 0) / kv_seq_full)
-    gpu_fraction = np.clip((capacity - overhead) * count / (weights_total + kv_seq_full), 0, 1)
-    offload = (batch_by_memory < 1) & P["cpu_offload"][p] & (gpu_fraction >= MIN_GPU_LAYER_FRACTION) & (count == 1)
-    return {"weights_total": weights_total, "kv_seq_full": kv_seq_full, "shards": shards, "capacity": capacity,
-            "overhead": overhead, "batch_by_memory": np.where(offload, 1, batch_by_memory), "gpu_fraction": gpu_fraction,
-            "offload": offload}
-
-
-def _prune(g: Grid, M, P, H, c: Constraints, compatible: np.ndarray) -> dict[str, np.ndarray]:
-    """Choose the rows worth a speed pass; return their memory figures.
+def _prune(g: Grid, M, P, H, c: Constraints, compatible: np.ndarray) -> None:
+    """Choose the rows worth a speed pass (sets g.m, g.p, g.h).
 
     Memory is evaluated over the whole (model, pair, hardware) cube by broadcasting. For each
     (model, pair, device) keep the GPU counts that fit up to twice the smallest that does (more GPUs
     only add cost); where no count fits, keep the largest, to explain why.
     """
     shape = compatible.shape
-    cube = _memory(M, P, H, np.arange(shape[0])[:, None, None], np.arange(shape[1])[None, :, None],
-                   np.arange(shape[2])[None, None, :], c)
-    count = H["count"][None, None, :]
-    works = compatible & (cube["batch_by_memory"] >= 1)
+    m3, p3, h3 = np.arange(shape[0])[:, None, None], np.arange(shape[1])[None, :, None], np.arange(shape[2])[None, None, :]
+    count = H["count"].astype(np.uint8)[None, None, :]  # counts are at most 16: byte cubes reduce fast
+    works = compatible & _fits(M, P, H, m3, p3, h3, c)
     # hardware options come grouped by device (hardware_options lists each device's counts together)
     device_ids = [x.gpu.id for x in g.hardware]
     starts = np.array([i for i, d in enumerate(device_ids) if i == 0 or device_ids[i - 1] != d])
     device = np.cumsum([i in set(starts.tolist()) for i in range(len(device_ids))]) - 1
-    smallest = np.minimum.reduceat(np.where(works, count, np.inf), starts, axis=2)[:, :, device]
-    largest = np.maximum.reduceat(np.where(compatible, count, 0), starts, axis=2)[:, :, device]
-    no_fit = ~np.isfinite(smallest)
-    keep = compatible & np.where(no_fit, count == largest, works & (count <= 2 * smallest))
-    flat = np.flatnonzero(keep)
-    g.m, g.p, g.h = np.unravel_index(flat, shape)
-    return {k: (v.ravel()[flat] if v.shape == shape else np.broadcast_to(v, shape).ravel()[flat]) for k, v in cube.items()}
+    none = np.uint8(255)
+    smallest = np.minimum.reduceat(np.where(works, count, none), starts, axis=2)[:, :, device]
+    largest = np.maximum.reduceat(np.where(compatible, count, np.uint8(0)), starts, axis=2)[:, :, device]
+    no_fit = smallest == none
+    keep = compatible & np.where(no_fit, count == largest, works & (count.astype(np.uint16) <= 2 * smallest.astype(np.uint16)))
+    g.m, g.p, g.h = np.nonzero(keep)
+
+
+def _fits(M, P, H, m, p, h, c: Constraints) -> np.ndarray:
+    """Whether one sequence fits (or can offload), over the cube: the memory test of _evaluate, in
+    float32 and with a 1e-5 margin so it never keeps what the float64 pass would refuse."""
+    f32 = np.float32
+    count = H["count"][h].astype(f32)
+    weights_total = (M["params_total"][m] * P["bytes_per_weight"][p]).astype(f32)
+    ctx = float(c.context_needed)
+    kv_seq_full = (M["kv_token_layer"][m] * (P["kv_bytes"][p] / 2.0)
+                   * (M["full_layers"][m] * ctx + M["window_layers"][m] * np.minimum(ctx, M["window"][m]))).astype(f32)
+    tp_size = np.minimum(count, GPUS_PER_NODE)
+    shards_tp = (np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][m])) * np.maximum(1, count // tp_size)).astype(f32)
+    room = (H["memory"][h] * P["mem_util"][p] - P["overhead"][p]).astype(f32)
+    room_all = room * count  # (pair, hardware)
+    need = kv_seq_full * f32(1 + 1e-5)
+    # without tensor parallelism the KV cache splits as the weights do: room·count >= weights + KV
+    fits_split = room_all >= weights_total + need
+    fits_tp = (room - weights_total / count) * shards_tp >= need
+    fits = np.where(P["tensor_parallel"][p] & (count > 1), fits_tp, fits_split)
+    offload = P["cpu_offload"][p] & (count == 1) & (room_all >= f32(MIN_GPU_LAYER_FRACTION) * (weights_total + kv_seq_full))
+    return fits | offload
 
 
 def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarray]:
@@ -388,7 +421,9 @@ def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarr
         cols["layers"].append(model.layers)
         cols["heads"].append(model.attention_heads)
         cols["head_dim"].append(model.head_dim)
-    return {k: np.asarray(v, dtype=float) for k, v in cols.items()}
+    arrays = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
+    arrays["moe"] = arrays["experts_total"] > arrays["experts_active"]
+    return arrays
 
 
 def _pair_arrays(pairs: list[tuple[Quant, Engine]], c: Constraints) -> dict[str, np.ndarray]:
