@@ -127,4 +127,8 @@ def test_a_link_with_parameters_reproduces_the_plan(server_url, page):
     wait_idle(page)
     page.locator(TOP_PICK).wait_for(timeout=RENDER_TIMEOUT_MS)
     assert "Self-host" in page.locator(".st-key-verdict").inner_text()
+    # The sidebar form is drawn after the plan, so wait for the widget to show the linked value.
+    page.wait_for_function(
+        "() => { const el = document.querySelector('.st-key-requests_per_day input');"
+        " return el && ['200000', '200,000'].includes(el.value); }", timeout=RENDER_TIMEOUT_MS)
     assert page.locator(".st-key-requests_per_day input").input_value() in {"200000", "200,000"}
