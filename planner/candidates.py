@@ -58,6 +58,7 @@ class Grid:
     values: dict[str, np.ndarray]
     enumerated: int = 0
     twins: dict[str, list[str]] | None = None  # engine id -> engines with identical estimates
+    dominated: dict[str, str] | None = None  # device id -> a device as cheap and at least as capable
 
     def __len__(self) -> int:
         return len(self.m)
@@ -125,6 +126,37 @@ def quant_engine_pairs(catalog: Catalog) -> list[tuple[Quant, Engine]]:
     return pairs
 
 
+def dominated_devices(options: list[Hardware]) -> dict[str, str]:
+    """Devices some other option beats or matches on every count that matters, at no higher price.
+
+    When renting or buying, a device that costs at least as much per GPU as another of the same
+    kind (consumer, workstation, datacenter), with no more memory, bandwidth or compute (FP16, FP8, INT8), can never make a better plan,
+    so it is left out (and the plan says which device stands in for it).
+    """
+    singles = {hw.gpu.id: hw for hw in options if hw.count == 1}
+    out: dict[str, str] = {}
+    for j, worse in singles.items():
+        for i, better in singles.items():
+            if i != j and _at_least_as_good(better, worse):
+                out[j] = i
+                break
+    return out
+
+
+def _at_least_as_good(a: Hardware, b: Hardware) -> bool:
+    ga, gb = a.gpu, b.gpu
+    # only like for like: a GeForce card is no stand-in for a datacenter part (ECC, drivers, support)
+    if ga.kind != gb.kind or _hardware_class(ga) != _hardware_class(gb) or bool(ga.fp16_tflops_dense) != bool(gb.fp16_tflops_dense):
+        return False
+    specs = [(ga.memory_gib, gb.memory_gib), (ga.memory_bandwidth_gb_s, gb.memory_bandwidth_gb_s),
+             (ga.fp16_tflops_dense or 0, gb.fp16_tflops_dense or 0), (ga.fp8_tflops_dense or 0, gb.fp8_tflops_dense or 0),
+             (ga.int8_tops_dense or 0, gb.int8_tops_dense or 0), (-a.usd_per_gpu_month, -b.usd_per_gpu_month)]
+    no_worse = all(x >= y for x, y in specs)
+    strictly_better = any(x > y for x, y in specs)
+    # ties on everything: keep the first listed, drop the other
+    return no_worse and (strictly_better or ga.id < gb.id)
+
+
 def engine_twins(catalog: Catalog, c: Constraints, hardware: list[Hardware], calibrations: list[dict] | None) -> dict[str, list[str]]:
     """Engines whose estimates are identical here (Ollama runs llama.cpp's kernels with the same
     fitted factors): each group is evaluated once, under its first engine, and the others are
@@ -171,6 +203,8 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
                calibrations: list[dict] | None = None) -> Grid:
     """Enumerate compatible candidates and evaluate memory, speed, replicas and cost for each."""
     hardware = hardware_options(catalog, c, a)
+    dominated = dominated_devices(hardware) if c.gpus_available is None else {}
+    hardware = [hw for hw in hardware if hw.gpu.id not in dominated]
     twins = engine_twins(catalog, c, hardware, calibrations)
     merged = {t for group in twins.values() for t in group}
     pairs = [(q, e) for q, e in quant_engine_pairs(catalog) if e.id not in merged]
@@ -194,7 +228,8 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
     multiplicity = np.array([1 + len(twins.get(e.id, [])) for _, e in pairs])
     empty = np.zeros(0, dtype=int)
     grid = Grid(models, pairs, hardware, empty, empty, empty, {},
-                enumerated=int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0, twins=twins)
+                enumerated=int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0, twins=twins,
+                dominated=dominated)
     if compatible.any():
         grid.values = _evaluate(catalog, c, grid, compatible, calibrations)
     return grid

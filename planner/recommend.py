@@ -55,6 +55,10 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     models, ruled_out = _eligible_models(catalog, c, findings)
     grid = build_grid(catalog, c, models, a, calibrations)
     codes = candidate_codes(grid.values, c) if len(grid) else np.zeros(0, dtype=np.int8)
+    for worse, better in (grid.dominated or {}).items():
+        findings.append(Finding(rule="hardware.dominated", effect="info", subject=worse,
+                                message=f"{catalog.gpus[worse].name} was not considered: {catalog.gpus[better].name} costs no more "
+                                        "and has at least as much memory, bandwidth and compute."))
     ruled_out += _ruled_out_models(grid, codes, c)
     chosen = _ranked(catalog, grid, codes, c)
     candidates = [_candidate(catalog, grid, i, score, c, a, load, calibrations) for i, score in chosen]

@@ -53,3 +53,20 @@ def test_high_volume_plans_keep_time_to_first_token_within_target():
     assert top.replicas > 1
     assert top.speed.ttft_s <= 2.0 * 1.05
     assert not any(f.rule == "latency.targets" for f in top.findings)
+
+
+def test_a_device_beaten_on_every_count_is_left_out_and_said_so():
+    plan = recommend(Constraints(), CATALOG)
+    dominated = {f.subject for f in plan.findings if f.rule == "hardware.dominated"}
+    for worse in dominated:
+        assert all(c.gpu != worse for c in [plan.recommendation, *plan.alternatives])
+    # like for like only: no datacenter part is dropped in favour of a GeForce card
+    for f in plan.findings:
+        if f.rule == "hardware.dominated":
+            assert "GeForce" not in f.message.split(":")[1]
+
+
+def test_owned_gpus_are_never_dropped_as_dominated():
+    plan = recommend(Constraints(gpus_available=[{"gpu": "t4", "count": 4}], min_tokens_per_s=5), CATALOG)
+    assert not any(f.rule == "hardware.dominated" for f in plan.findings)
+    assert plan.recommendation.gpu == "t4"
