@@ -47,7 +47,7 @@ else:
                    f"{whatif.tokens_per_request(base):,} tokens per request (your plan: {base.requests_per_day:,.0f}).")
     # The price slider re-prices the device the plan picked; other devices keep their listed prices,
     # so a higher price can move the pick to another GPU.
-    priced_gpu = values.get("gpu_price_for") or _picked_gpu(base)
+    priced_gpu = values.get("gpu_price_for") or _picked_gpu(whatif.with_changes(base, tokens_per_month=volume))
     sliders = st.columns(4)
     with sliders[0]:
         st.select_slider(f"GPU price ($ per GPU-hour, {priced_gpu or 'rented GPUs'})",

@@ -30,8 +30,10 @@ METRIC_LABELS = {
     "decode_tokens_per_s": "Decode (tokens/s per stream)",
     "prefill_tokens_per_s": "Prefill (tokens/s)",
     "throughput_tokens_per_s": "Aggregate throughput (tokens/s)",
+    "decode_throughput_tokens_per_s": "Batched decode, prefill excluded (tokens/s)",
 }
-METRIC_COLOURS = {"decode_tokens_per_s": "#4C78A8", "prefill_tokens_per_s": "#F58518", "throughput_tokens_per_s": "#54A24B"}
+METRIC_COLOURS = {"decode_tokens_per_s": "#4C78A8", "prefill_tokens_per_s": "#F58518", "throughput_tokens_per_s": "#54A24B",
+                  "decode_throughput_tokens_per_s": "#B279A2"}
 FACTOR_MEANINGS = {
     "decode_bandwidth": "fraction of the memory-bandwidth roofline one decoding stream reaches",
     "prefill_compute": "fraction of the device's dense peak FLOP/s reached while prefilling a prompt",

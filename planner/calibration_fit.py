@@ -18,12 +18,20 @@ from urllib.parse import urlparse
 
 from planner.catalog import Catalog
 from planner.errors import PlannerError
-from planner.memory import weights_bytes
+from planner.memory import KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, kv_cache_bytes, layer_split, weights_bytes
 from planner.records import AccuracyBand, Benchmark, EfficiencyFactor
-from planner.speed import efficiencies, estimate_speed, peak_flops, prefill_flops_per_token
+from planner.speed import (
+    decode_bytes_per_step,
+    efficiencies,
+    estimate_speed,
+    peak_flops,
+    prefill_flops_per_token,
+    tensor_parallel_scale,
+)
 from planner.units import GIB
 
-SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s")
+SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
+AGGREGATE_METRICS = ("throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 MIN_ROWS = 3  # a group needs this many rows to get its own factor
 
 
@@ -68,7 +76,7 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     factors += _grouped("tensor_parallel", tp, as_of, by_group=False, default=0.9,
                         default_note="no multi-GPU decode rows: 0.9 per doubling assumed")
     with_tp = dataclasses.replace(base, efficiency=tuple(factors))
-    batch = _ratios(with_tp, [r for r in rows if r.metric == "throughput_tokens_per_s"], _batch_ratio)
+    batch = _ratios(with_tp, [r for r in rows if r.metric in AGGREGATE_METRICS], _batch_ratio)
     factors += _grouped("batch_compute", batch, as_of)
     return factors
 
@@ -182,15 +190,17 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     if r.metric == "weights_gib":
         return float(weights_bytes(model.params_total_b, quant.bits_per_weight)) / GIB
-    if r.metric not in SPEED_METRICS or (r.metric == "throughput_tokens_per_s" and not r.concurrency):
+    if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not r.concurrency):
         return None
-    concurrency = r.concurrency or 1 if r.metric == "throughput_tokens_per_s" else 1
+    concurrency = r.concurrency or 1 if r.metric in AGGREGATE_METRICS else 1
     speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1),
                            concurrency)
     if r.metric == "decode_tokens_per_s":
         return speed.decode_tokens_per_s
     if r.metric == "prefill_tokens_per_s":
         return speed.prefill_tokens_per_s
+    if r.metric == "decode_throughput_tokens_per_s":
+        return speed.decode_throughput_tokens_per_s
     return speed.throughput_tokens_per_s
 
 
@@ -219,16 +229,36 @@ def _tensor_parallel_ratio(catalog: Catalog, r: Benchmark) -> float | None:
 
 
 def _batch_ratio(catalog: Catalog, r: Benchmark) -> float | None:
-    """Compute efficiency that reproduces an aggregate-throughput row, when compute is what binds."""
+    """Compute efficiency that reproduces an aggregate-throughput row: throughput X at batch b means
+    one decode step takes b / X seconds; where compute binds, 2·A·b / (F·eff) = b / X.
+
+    Rows whose memory traffic alone takes longer than b / X say nothing about compute and are skipped.
+    """
     if not r.concurrency:
         return None
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
-    if r.gpus > 1 and not engine.tensor_parallel:
+    if (r.gpus > 1 and not engine.tensor_parallel) or not gpu.fp16_tflops_dense:
         return None
-    # Throughput X at batch b means one step takes b / X seconds; if compute binds, 2·A·b / (F·eff) = b / X.
-    scale = r.gpus * catalog_tp(catalog, engine.id, gpu) ** math.log2(max(r.gpus, 1))
-    needed = 2 * model.params_active_b * 1e9 * r.value / (peak_flops(gpu, quant, catalog) * scale)
+    step = r.concurrency / r.value
+    if _memory_step_s(catalog, model, quant, gpu, engine, r, r.concurrency) >= step:
+        return None
+    scale = tensor_parallel_scale(r.gpus, engine.tensor_parallel and r.gpus > 1, catalog_tp(catalog, engine.id, gpu))
+    needed = 2 * model.params_active_b * 1e9 * r.concurrency / (peak_flops(gpu, quant, catalog) * float(scale) * step)
     return needed if needed <= 1.5 else None
+
+
+def _memory_step_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, batch: int) -> float:
+    """The decode step's memory time alone, as planner.speed.decode_step_s computes it."""
+    eff = efficiencies(catalog, engine.id, gpu)
+    tp = r.gpus > 1 and engine.tensor_parallel
+    bandwidth = gpu.memory_bandwidth_gb_s * 1e9 * float(tensor_parallel_scale(r.gpus, tp, eff.tensor_parallel))
+    bpw = quant.bits_per_weight / 8
+    weights = float(decode_bytes_per_step(model.params_active_b * 1e9 * bpw, model.params_total_b * 1e9 * bpw,
+                                          model.experts_total or 1, model.experts_active or 1, batch))
+    full, windowed, window = layer_split(model)
+    kv = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT["fp16"]), full, windowed, window,
+                              (r.input_tokens or 0) + (r.output_tokens or 0) / 2, 1))
+    return (weights + batch * kv) / (bandwidth * eff.decode)
 
 
 def catalog_tp(catalog: Catalog, engine_id: str, gpu) -> float:

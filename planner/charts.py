@@ -82,7 +82,8 @@ def plan_tokens_per_month(plan: Plan) -> float:
 
 def replica_capacity_tokens_per_month(plan: Plan) -> float | None:
     """Average monthly tokens (input + output) one replica of the top pick serves while still
-    absorbing the plan's peak-to-average factor.
+    absorbing the plan's peak-to-average factor: the recommender's replica capacity when the plan
+    carries it; for older plan files, estimated as below.
 
     From the replica's throughput (output tokens/s, scaled by the request's input/output mix, as
     recommend's break-even does). That throughput is measured at the plan's own concurrency, which
@@ -92,6 +93,8 @@ def replica_capacity_tokens_per_month(plan: Plan) -> float | None:
     top = plan.recommendation
     if top is None:
         return None
+    if top.replica_tokens_per_month:  # the recommender's own sizing of one replica (planner.candidates)
+        return max(top.replica_tokens_per_month, 1.0)
     c = plan.constraints
     mix = (c["input_tokens"] + c["output_tokens"]) / c["output_tokens"]
     peak = c.get("peak_to_average", 1.0) or 1.0

@@ -221,7 +221,8 @@ class Benchmark(Record):
     metric: Literal[
         "decode_tokens_per_s",
         "prefill_tokens_per_s",
-        "throughput_tokens_per_s",
+        "throughput_tokens_per_s",  # aggregate output tokens/s, end to end (prefill time included)
+        "decode_throughput_tokens_per_s",  # aggregate decode tokens/s with prefill time excluded
         "total_tokens_per_s",
         "ttft_s",
         "weights_gib",

@@ -33,7 +33,8 @@ class SpeedEstimate(BaseModel):
     ttft_s: float
     decode_tokens_per_s: float
     decode_tokens_per_s_at_concurrency: float
-    throughput_tokens_per_s: float
+    throughput_tokens_per_s: float  # output tokens/s of the replica at its concurrency, less the time spent prefilling
+    decode_throughput_tokens_per_s: float  # batched decode alone: concurrency / step time
     concurrency: int
     decode_roofline_tokens_per_s: float
     prefill_roofline_tokens_per_s: float
@@ -212,6 +213,7 @@ def estimate_speed(
         decode_tokens_per_s=1 / step_1,
         decode_tokens_per_s_at_concurrency=1 / step_c,
         throughput_tokens_per_s=concurrency / step_c * (1 - busy),
+        decode_throughput_tokens_per_s=concurrency / step_c,
         concurrency=concurrency,
         decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (min(gpus, GPUS_PER_NODE) if tp else 1) / (active_bytes + kv_seq),
         prefill_roofline_tokens_per_s=peak_flops(gpu, quant, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,
