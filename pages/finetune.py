@@ -1,8 +1,7 @@
 """Fine-tuning: full, LoRA and QLoRA side by side: memory per GPU, time, cost, and managed services.
 
-The page stands alone (it reads no shared constraints), so it runs the same framed by the entry
-file's navigation or on its own (`AppTest.from_file("pages/finetune.py")`); that is why it does not
-call `state.ensure_framed()`.
+The page reads no shared constraints, but a first visit straight to /finetune must still show the
+app's navigation, so it runs inside the entry file like every page (`state.ensure_framed()`).
 """
 
 import streamlit as st
@@ -15,6 +14,8 @@ PLOTLY_CONFIG = {"displaylogo": False}
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 SEQ_LENS = [512, 1024, 2048, 4096, 8192, 16384, 32768]
 RANKS = [4, 8, 16, 32, 64, 128, 256]
+
+state.ensure_framed()
 
 st.title("Fine-tuning")
 st.caption("Full fine-tuning (mixed-precision AdamW), LoRA and QLoRA (4-bit NF4 base) on the same GPUs and data. "

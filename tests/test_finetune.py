@@ -459,7 +459,8 @@ def test_moe_expert_counts_equal_peft():
 def test_finetune_page_renders_and_reacts():
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "pages" / "finetune.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    at.switch_page("pages/finetune.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Fine-tuning"
     table = at.dataframe[0].value
