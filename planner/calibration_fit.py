@@ -63,8 +63,8 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     rows = usable_rows(catalog, rows)
     base = dataclasses.replace(catalog, efficiency=())
     factors: list[EfficiencyFactor] = []
-    decode = _ratios(base, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus == 1], _decode_ratio)
-    factors += _grouped("decode_bandwidth", decode, as_of)
+    decode = _ratios(base, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus == 1], _roofline_step_s)
+    factors += _decode_fit(decode, as_of)
     # Only devices with a published compute figure: a ratio to a placeholder peak means nothing.
     prefill = _ratios(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
                              and catalog.gpus[r.gpu].fp16_tflops_dense], _prefill_ratio)
@@ -117,6 +117,49 @@ def _grouped(factor: str, ratios: list[tuple[Benchmark, str, float]], as_of, by_
         out.append(EfficiencyFactor(factor=factor, engine="*", hardware_family="*", value=default, n_rows=0,
                                     source=f"bench/calibrate.py: {default_note}", as_of=as_of or "2026-11-25"))
     return out
+
+
+def _decode_fit(points: list[tuple[Benchmark, str, float]], as_of) -> list[EfficiencyFactor]:
+    """Decode time per token = roofline time / efficiency + a fixed time per step, per group.
+
+    Weighted least squares of 1/measured on the roofline time (weights 1/y², so relative errors
+    count), with the efficiency kept at most 1 and the fixed time at least 0. The fixed time is what
+    makes small models on fast GPUs slower than their bandwidth alone says (kernel launches,
+    sampling). A group with fewer than MIN_ROWS rows falls back to a coarser one.
+    """
+    groups: dict[tuple[str, str], list[tuple[Benchmark, float, float]]] = defaultdict(list)
+    for r, family, roofline_s in points:
+        for key in ((r.engine, family), (r.engine, "*"), ("*", family), ("*", "*")):
+            groups[key].append((r, roofline_s, 1.0 / r.value))
+    out = []
+    for (engine, family), members in sorted(groups.items()):
+        if len(members) < MIN_ROWS:
+            continue
+        inverse_eff, overhead = _line_fit([(x, y) for _, x, y in members])
+        errors = [abs((inverse_eff * x + overhead) / y - 1) * 100 for _, x, y in members]
+        ids = ";".join(r.id for r, _, _ in members)
+        common = dict(engine=engine, hardware_family=family, n_rows=len(members), median_abs_error_pct=round(statistics.median(errors), 1),
+                      as_of=as_of or max(r.as_of for r, _, _ in members))
+        out.append(EfficiencyFactor(factor="decode_bandwidth", value=round(1 / inverse_eff, 4),
+                                    source=f"bench/calibrate.py: weighted line fit over data/benchmarks.csv rows {ids}", **common))
+        out.append(EfficiencyFactor(factor="decode_overhead_s", value=round(overhead, 6),
+                                    source=f"bench/calibrate.py: intercept of the same fit over rows {ids}", **common))
+    return out
+
+
+def _line_fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """(slope >= 1, intercept >= 0) of y = slope·x + intercept, weighted by 1/y²."""
+    weights = [1 / y**2 for _, y in points]
+    total = sum(weights)
+    mean_x = sum(w * x for w, (x, _) in zip(weights, points, strict=True)) / total
+    mean_y = sum(w * y for w, (_, y) in zip(weights, points, strict=True)) / total
+    sxx = sum(w * (x - mean_x) ** 2 for w, (x, _) in zip(weights, points, strict=True))
+    sxy = sum(w * (x - mean_x) * (y - mean_y) for w, (x, y) in zip(weights, points, strict=True))
+    slope = max(1.0, sxy / sxx) if sxx > 0 else max(1.0, statistics.median(y / x for x, y in points))
+    intercept = mean_y - slope * mean_x
+    if intercept < 0:  # no fixed time: a pure ratio
+        return max(1.0, statistics.median(y / x for x, y in points)), 0.0
+    return slope, intercept
 
 
 def _effective_tflops(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
@@ -204,10 +247,11 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
     return speed.throughput_tokens_per_s
 
 
-def _decode_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+def _roofline_step_s(catalog: Catalog, r: Benchmark) -> float | None:
+    """Seconds per token at the physical roofline (all of the bandwidth, no overhead)."""
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     speed = estimate_speed(catalog, model, quant, gpu, engine, 1, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1), 1)
-    return r.value / speed.decode_roofline_tokens_per_s
+    return 1.0 / speed.decode_roofline_tokens_per_s
 
 
 def _prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
@@ -258,7 +302,7 @@ def _memory_step_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, ba
     full, windowed, window = layer_split(model)
     kv = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT["fp16"]), full, windowed, window,
                               (r.input_tokens or 0) + (r.output_tokens or 0) / 2, 1))
-    return (weights + batch * kv) / (bandwidth * eff.decode)
+    return (weights + batch * kv) / (bandwidth * eff.decode) + eff.decode_overhead_s
 
 
 def catalog_tp(catalog: Catalog, engine_id: str, gpu) -> float:

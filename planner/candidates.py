@@ -265,7 +265,8 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     # experts reads more experts as b grows, so for those rows the batch sizes of BATCH_GRID are tried.
     bw_eff, host = take(T["bw_eff"], ph), take(T["host"], ph)
     f = np.where(offload, gpu_fraction, 1.0)
-    a0 = weights_active * (f / bw_eff + (1 - f) / host)
+    step_overhead = take(T["step_overhead_s"], ph) * f  # the engine's fixed time per step (planner.speed.decode_step_s)
+    a0 = weights_active * (f / bw_eff + (1 - f) / host) + step_overhead
     a1 = kv_seq_read * (f / bw_eff + (1 - f) / host)
     c1 = M["params_active"][m] * take(T["compute_s_per_param"], ph) * f
     prefill = prefill_s(c.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
@@ -283,13 +284,13 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     moe = M["moe"][m]
     if moe.any():
         batch[moe] = _moe_batch(M, m[moe], weights_total[moe], bw_eff[moe], f[moe], host[moe], a1[moe], c1[moe],
-                                allowed[moe], batch_cap[moe])
+                                allowed[moe], batch_cap[moe], step_overhead[moe])
     latency_ok = batch >= 1
     batch = np.maximum(batch, 1)
     read_b = weights_active.copy()  # weights read per step at the chosen batch
     read_b[moe] = weights_total[moe] * _expert_share(M, m[moe], batch[moe])
     step_1 = np.maximum(a0 + a1, c1)
-    step_b = np.maximum(read_b * (f / bw_eff + (1 - f) / host) + a1 * batch, c1 * batch)
+    step_b = np.maximum(read_b * (f / bw_eff + (1 - f) / host) + step_overhead + a1 * batch, c1 * batch)
     latency_at_batch = prefill + step_b * (1 + c.output_tokens)  # first token, then one step per output token
     requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, c.output_tokens,
                                                                  (c.max_ttft_s or np.inf) - step_b)
@@ -352,6 +353,7 @@ def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
         "bandwidth": bandwidth,
         "flops": flops,
         "eff_decode": eff["decode_bandwidth"],
+        "step_overhead_s": eff["decode_overhead_s"],
         "eff_prefill": np.where(H["published_peak"][None, :], eff["prefill_compute"], 1.0),  # effective TFLOPS are measured
         "bw_eff": bandwidth * eff["decode_bandwidth"],
         "host": catalog.assumption("host_ram_bandwidth_gb_s") * 1e9 * eff["decode_bandwidth"],
@@ -383,12 +385,12 @@ def _expert_share(M, m, batch):
                                  M["experts_active"][m], batch) / M["params_total"][m]
 
 
-def _moe_batch(M, m, weights_total, bw_eff, f, host, a1, c1, allowed, cap):
+def _moe_batch(M, m, weights_total, bw_eff, f, host, a1, c1, allowed, cap, step_overhead):
     """Largest batch from BATCH_GRID whose step meets `allowed`, for mixture-of-experts rows."""
     best = np.zeros(len(m))
     for b in BATCH_GRID:
         read = weights_total * _expert_share(M, m, b)
-        step = np.maximum(read / bw_eff * f + read * (1 - f) / host + a1 * b, c1 * b)
+        step = np.maximum(read / bw_eff * f + read * (1 - f) / host + step_overhead + a1 * b, c1 * b)
         ok = (step <= allowed) & (b <= cap)
         best = np.where(ok, b, best)
     return best
@@ -484,13 +486,15 @@ def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None)
     engine_ids = sorted({e.id for _, e in g.pairs})
     # Efficiency factors per (engine, hardware family); a calibration is per GPU, so it is
     # applied per family only when every device of that family in play is the calibrated one.
-    eff = {k: np.zeros((len(engine_ids), len(families))) for k in ("decode_bandwidth", "prefill_compute", "batch_compute", "tensor_parallel")}
+    eff = {k: np.zeros((len(engine_ids), len(families)))
+           for k in ("decode_bandwidth", "decode_overhead_s", "prefill_compute", "batch_compute", "tensor_parallel")}
     # one device per family stands for it; prefer one with a published peak (see planner.speed.efficiencies)
     representative = {x.gpu.family: x.gpu for x in sorted(hw, key=lambda x: bool(x.gpu.fp16_tflops_dense))}
     for i, engine_id in enumerate(engine_ids):
         for j, family in enumerate(families):
             e = efficiencies(catalog, engine_id, representative[family], calibrations if _one_gpu(hw, family) else None)
             eff["decode_bandwidth"][i, j] = e.decode
+            eff["decode_overhead_s"][i, j] = e.decode_overhead_s
             eff["prefill_compute"][i, j] = e.prefill
             eff["batch_compute"][i, j] = e.batch
             eff["tensor_parallel"][i, j] = e.tensor_parallel

@@ -54,6 +54,7 @@ class Efficiencies:
     batch: float
     tensor_parallel: float
     basis: dict[str, str]
+    decode_overhead_s: float = 0.0  # fixed time per decode step, whatever the bytes read
 
 
 def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[dict] | None = None) -> Efficiencies:
@@ -64,28 +65,32 @@ def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[
     found: dict[str, tuple[float, str]] = {}
     for factor in ("decode_bandwidth", "prefill_compute", "batch_compute", "tensor_parallel"):
         found[factor] = _fitted(catalog, factor, engine_id, gpu.family)
+    found["decode_overhead_s"] = _fitted(catalog, "decode_overhead_s", engine_id, gpu.family, default=0.0)
     if not gpu.fp16_tflops_dense:  # its compute figure is already the measured, effective one
         found["prefill_compute"] = (1.0, "the device's effective TFLOPS is itself fitted to measured prefill")
     for entry in calibrations or []:
         if entry.get("engine") == engine_id and entry.get("gpu") == gpu.id and entry.get("decode_efficiency"):
             value = min(1.0, float(entry["decode_efficiency"]))
-            found["decode_bandwidth"] = (value, f"your probe of {entry.get('endpoint_host', 'an endpoint')} on {entry.get('measured_at', '?')}")
+            basis = f"your probe of {entry.get('endpoint_host', 'an endpoint')} on {entry.get('measured_at', '?')}"
+            found["decode_bandwidth"] = (value, basis)
+            found["decode_overhead_s"] = (0.0, basis)  # the probe's efficiency already includes any overhead
     return Efficiencies(
         decode=found["decode_bandwidth"][0],
         prefill=found["prefill_compute"][0],
         batch=found["batch_compute"][0],
         tensor_parallel=found["tensor_parallel"][0],
         basis={k: v[1] for k, v in found.items()},
+        decode_overhead_s=found["decode_overhead_s"][0],
     )
 
 
-def _fitted(catalog: Catalog, factor: str, engine_id: str, family: str) -> tuple[float, str]:
+def _fitted(catalog: Catalog, factor: str, engine_id: str, family: str, default: float = 0.5) -> tuple[float, str]:
     index = catalog.efficiency_index
     for key in ((factor, engine_id, family), (factor, engine_id, "*"), (factor, "*", family), (factor, "*", "*")):
         row = index.get(key)
         if row is not None:
             return row.value, f"fitted to {row.n_rows} measurements ({row.engine}, {row.hardware_family}) in data/efficiency.csv"
-    return 0.5, "no fitted factor in data/efficiency.csv; 0.5 of the roofline assumed"
+    return default, f"no fitted factor in data/efficiency.csv; {default:g} assumed"
 
 
 def decode_bytes_per_step(weight_bytes_active, weight_bytes_total, experts_total, experts_active, batch):
@@ -105,10 +110,12 @@ def decode_bytes_per_step(weight_bytes_active, weight_bytes_total, experts_total
     return np.where(moe, shared + per_expert * touched, active)
 
 
-def decode_step_s(bytes_read_weights, kv_bytes_per_sequence, batch, bandwidth_bytes_s, flops_s, active_params, eff_decode, eff_batch):
-    """Seconds per decode step of `batch` sequences: the slower of memory traffic and compute."""
+def decode_step_s(bytes_read_weights, kv_bytes_per_sequence, batch, bandwidth_bytes_s, flops_s, active_params, eff_decode, eff_batch,
+                  overhead_s=0.0):
+    """Seconds per decode step of `batch` sequences: the slower of memory traffic (plus the engine's
+    fixed time per step: kernel launches, sampling) and compute."""
     batch = np.asarray(batch, dtype=float)
-    memory_s = (bytes_read_weights + batch * kv_bytes_per_sequence) / (bandwidth_bytes_s * eff_decode)
+    memory_s = (bytes_read_weights + batch * kv_bytes_per_sequence) / (bandwidth_bytes_s * eff_decode) + overhead_s
     compute_s = 2 * np.asarray(active_params) * batch / (flops_s * eff_batch)
     return np.maximum(memory_s, compute_s)
 
@@ -194,7 +201,8 @@ def estimate_speed(
 
     def step(batch: float) -> float:
         weights = float(decode_bytes_per_step(active_bytes, total_bytes, *experts, batch))
-        seconds = float(decode_step_s(weights, kv_seq, batch, bandwidth, decode_flops, model.params_active_b * 1e9, eff.decode, eff.batch))
+        seconds = float(decode_step_s(weights, kv_seq, batch, bandwidth, decode_flops, model.params_active_b * 1e9, eff.decode, eff.batch,
+                                      eff.decode_overhead_s))
         if gpu_layer_fraction < 1:  # layers on the CPU are read from host RAM at its bandwidth
             cpu_bytes = (weights + batch * kv_seq) * (1 - gpu_layer_fraction)
             seconds = seconds * gpu_layer_fraction + cpu_bytes / (host_bw * eff.decode)
@@ -218,7 +226,8 @@ def estimate_speed(
         decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (min(gpus, GPUS_PER_NODE) if tp else 1) / (active_bytes + kv_seq),
         prefill_roofline_tokens_per_s=peak_flops(gpu, quant, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,
         bound="compute" if 2 * model.params_active_b * 1e9 * concurrency / (decode_flops * eff.batch) > step_c * 0.999 else "memory bandwidth",
-        efficiency={"decode_bandwidth": eff.decode, "prefill_compute": eff.prefill, "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel},
+        efficiency={"decode_bandwidth": eff.decode, "decode_overhead_s": eff.decode_overhead_s, "prefill_compute": eff.prefill,
+                    "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel},
         efficiency_basis=eff.basis,
     )
     return estimate.model_copy(update={"ranges": uncertainty_ranges(catalog, estimate)})
