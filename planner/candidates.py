@@ -59,6 +59,7 @@ class Grid:
     enumerated: int = 0
     twins: dict[str, list[str]] | None = None  # engine id -> engines with identical estimates
     dominated: dict[str, str] | None = None  # device id -> a device as cheap and at least as capable
+    dominated_quants: dict[str, str] | None = None  # quant id -> a format no bigger that loses no more quality
 
     def __len__(self) -> int:
         return len(self.m)
@@ -124,6 +125,25 @@ def quant_engine_pairs(catalog: Catalog) -> list[tuple[Quant, Engine]]:
             if quant is not None:
                 pairs.append((quant, engine))
     return pairs
+
+
+def dominated_quants(catalog: Catalog) -> dict[str, str]:
+    """Formats another of the same kind beats outright: no more bits per weight, no greater measured
+    quality loss, on every engine that runs them (e.g. IQ4_XS against Q4_0; BF16 against FP16)."""
+    from planner.rules import quant_penalty  # rules imports the plan model; keep this module's imports light
+
+    quants = list(catalog.quants.values())
+    out: dict[str, str] = {}
+    for b in quants:
+        for a in quants:
+            if a is b or a.id in out or a.format != b.format or a.compute_dtype != b.compute_dtype:
+                continue
+            pa, pb = quant_penalty(a, catalog.quants), quant_penalty(b, catalog.quants)
+            if set(a.engines) >= set(b.engines) and a.bits_per_weight <= b.bits_per_weight and pa <= pb and (
+                    a.bits_per_weight < b.bits_per_weight or pa < pb or a.id < b.id):
+                out[b.id] = a.id
+                break
+    return out
 
 
 def dominated_devices(options: list[Hardware]) -> dict[str, str]:
@@ -207,7 +227,8 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
     hardware = [hw for hw in hardware if hw.gpu.id not in dominated]
     twins = engine_twins(catalog, c, hardware, calibrations)
     merged = {t for group in twins.values() for t in group}
-    pairs = [(q, e) for q, e in quant_engine_pairs(catalog) if e.id not in merged]
+    weaker_quants = dominated_quants(catalog)
+    pairs = [(q, e) for q, e in quant_engine_pairs(catalog) if e.id not in merged and q.id not in weaker_quants]
     # Compatibility of (pair, hardware): engine runs on the device class and can span the GPU count;
     # FP8 weights need FP8 hardware. Built from small per-kind tables, then broadcast.
     classes = sorted({_hardware_class(hw.gpu) for hw in hardware})
@@ -229,7 +250,7 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
     empty = np.zeros(0, dtype=int)
     grid = Grid(models, pairs, hardware, empty, empty, empty, {},
                 enumerated=int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0, twins=twins,
-                dominated=dominated)
+                dominated=dominated, dominated_quants=weaker_quants)
     if compatible.any():
         grid.values = _evaluate(catalog, c, grid, compatible, calibrations)
     return grid
@@ -246,7 +267,7 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     n_p, n_h = len(g.pairs), len(g.hardware)
     m, p, h = g.m, g.p, g.h
     mp, ph, mh = m * n_p + p, p * n_h + h, m * n_h + h
-    take = lambda table, idx: table.ravel()[idx]  # noqa: E731
+    take = lambda table, idx: np.take(table, idx)  # flat index into a small table  # noqa: E731
 
     weights_total, weights_active = take(T["weights_total"], mp), take(T["weights_active"], mp)
     kv_seq_full, kv_seq_read = take(T["kv_seq_full"], mp), take(T["kv_seq_read"], mp)
@@ -387,13 +408,15 @@ def _expert_share(M, m, batch):
 
 def _moe_batch(M, m, weights_total, bw_eff, f, host, a1, c1, allowed, cap, step_overhead):
     """Largest batch from BATCH_GRID whose step meets `allowed`, for mixture-of-experts rows."""
-    best = np.zeros(len(m))
-    for b in BATCH_GRID:
-        read = weights_total * _expert_share(M, m, b)
-        step = np.maximum(read / bw_eff * f + read * (1 - f) / host + step_overhead + a1 * b, c1 * b)
-        ok = (step <= allowed) & (b <= cap)
-        best = np.where(ok, b, best)
-    return best
+    shares = decode_bytes_per_step(M["params_active"][:, None], M["params_total"][:, None], M["experts_total"][:, None],
+                                   M["experts_active"][:, None], BATCH_GRID[None, :]) / M["params_total"][:, None]
+    read = weights_total[:, None] * shares[m]  # (rows, batch sizes)
+    step = np.maximum(read * (f / bw_eff + (1 - f) / host)[:, None] + step_overhead[:, None] + a1[:, None] * BATCH_GRID,
+                      c1[:, None] * BATCH_GRID)
+    ok = (step <= allowed[:, None]) & (BATCH_GRID <= cap[:, None])
+    # usable sizes form a prefix (a bigger batch never steps faster): take the last usable one
+    last = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
+    return np.where(ok.any(axis=1), BATCH_GRID[last], 0.0)
 
 
 def _prune(g: Grid, M, P, H, c: Constraints, compatible: np.ndarray) -> None:

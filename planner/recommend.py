@@ -55,6 +55,10 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     models, ruled_out = _eligible_models(catalog, c, findings)
     grid = build_grid(catalog, c, models, a, calibrations)
     codes = candidate_codes(grid.values, c) if len(grid) else np.zeros(0, dtype=np.int8)
+    for worse, better in (grid.dominated_quants or {}).items():
+        findings.append(Finding(rule="quant.dominated", effect="info", subject=worse,
+                                message=f"{catalog.quants[worse].name} was not considered: {catalog.quants[better].name} is no bigger "
+                                        "and loses no more quality on the same engines."))
     for worse, better in (grid.dominated or {}).items():
         findings.append(Finding(rule="hardware.dominated", effect="info", subject=worse,
                                 message=f"{catalog.gpus[worse].name} was not considered: {catalog.gpus[better].name} costs no more "

@@ -7,6 +7,7 @@ published). Records are frozen and forbid unknown fields, so a renamed CSV colum
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -128,7 +129,7 @@ class Gpu(Record):
     interconnect_gb_s: OptFloat = None
     unified_memory: Flag = False
 
-    @property
+    @functools.cached_property
     def family(self) -> str:
         """Hardware family used to pick an efficiency factor."""
         if self.kind in {"apple", "cpu"}:

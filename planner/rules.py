@@ -34,6 +34,7 @@ RULES: tuple[Rule, ...] = (
     Rule("memory.fits", "hard", "Weights, KV cache and engine overhead must fit in GPU memory (CPU offload allowed for llama.cpp/Ollama)."),
     Rule("latency.targets", "hard", "Time to first token and tokens/s per stream must meet the targets."),
     Rule("hardware.owned", "hard", "A plan on your own GPUs cannot use more of them than you have."),
+    Rule("quant.dominated", "preference", "A weight format no smaller and no better in measured quality than another is not considered."),
     Rule("hardware.dominated", "preference", "A device that costs no less than another, with no more memory, bandwidth or compute, is not considered."),
     Rule("budget.monthly", "hard", "The monthly cost must stay within the budget."),
     Rule("prefer.capability", "preference", "Higher published benchmark score for the task is preferred."),

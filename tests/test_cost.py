@@ -70,3 +70,10 @@ def test_owned_gpus_are_never_dropped_as_dominated():
     plan = recommend(Constraints(gpus_available=[{"gpu": "t4", "count": 4}], min_tokens_per_s=5), CATALOG)
     assert not any(f.rule == "hardware.dominated" for f in plan.findings)
     assert plan.recommendation.gpu == "t4"
+
+
+def test_a_format_beaten_outright_is_left_out_and_said_so():
+    plan = recommend(Constraints(), CATALOG)
+    dropped = {f.subject for f in plan.findings if f.rule == "quant.dominated"}
+    assert "q4_0" in dropped  # IQ4_XS: fewer bits per weight and a smaller measured perplexity increase
+    assert all(c.quant not in dropped for c in [plan.recommendation, *plan.alternatives])
