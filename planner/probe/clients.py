@@ -7,6 +7,8 @@ every failure into a classified `RequestRecord`.
 
 from __future__ import annotations
 
+import json
+
 import threading
 import time
 from dataclasses import dataclass, field
@@ -253,6 +255,22 @@ def make_client(endpoint: Endpoint, **kwargs: Any) -> StreamingClient:
 
     cls = OllamaClient if endpoint.api == "ollama" else OpenAIClient
     return cls(endpoint, **kwargs)
+
+
+def parse_stream_object(data: bytes, what: str) -> dict:
+    """One streamed JSON object (an SSE chunk, an Ollama line); anything else is a MALFORMED fault,
+    and an `error` field the server sends mid-stream is a SERVER_ERROR."""
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        raise RequestFailed(FaultKind.MALFORMED, f"unparseable {what}: {json_snippet(data)!r}") from None
+    if not isinstance(obj, dict):
+        raise RequestFailed(FaultKind.MALFORMED, f"{what} is not an object: {json_snippet(data)!r}")
+    if obj.get("error"):
+        err = obj["error"]
+        msg = err.get("message", err) if isinstance(err, dict) else err
+        raise RequestFailed(FaultKind.SERVER_ERROR, f"error in stream: {str(msg)[:200]}")
+    return obj
 
 
 def json_snippet(data: bytes, limit: int = 80) -> str:

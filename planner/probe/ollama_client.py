@@ -8,12 +8,11 @@ the token counts and as server-side prefill time and decode rate.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import requests
 
-from planner.probe.clients import StreamingClient, StreamState, json_snippet
+from planner.probe.clients import StreamingClient, StreamState, parse_stream_object
 from planner.probe.faults import FaultKind, RequestFailed
 
 _NS_PER_S = 1e9
@@ -51,14 +50,7 @@ class OllamaClient(StreamingClient):
         line = line.strip()
         if not line:
             return
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            raise RequestFailed(FaultKind.MALFORMED, f"unparseable line: {json_snippet(line)!r}") from None
-        if not isinstance(obj, dict):
-            raise RequestFailed(FaultKind.MALFORMED, f"line is not an object: {json_snippet(line)!r}")
-        if obj.get("error"):
-            raise RequestFailed(FaultKind.SERVER_ERROR, f"error in stream: {str(obj['error'])[:200]}")
+        obj = parse_stream_object(line, "line")
         if self.endpoint_kind == "chat":
             message = obj.get("message") or {}
             if not isinstance(message, dict):

@@ -7,12 +7,11 @@ that send no usage get their output counted in text chunks instead.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import requests
 
-from planner.probe.clients import StreamingClient, StreamState, json_snippet
+from planner.probe.clients import StreamingClient, StreamState, json_snippet, parse_stream_object
 from planner.probe.faults import FaultKind, RequestFailed
 
 _SSE_FIELDS = (b"event", b"id", b"retry")
@@ -64,16 +63,7 @@ class OpenAIClient(StreamingClient):
         if data == b"[DONE]":
             state.mark_done(now_s)
             return
-        try:
-            obj = json.loads(data)
-        except ValueError:
-            raise RequestFailed(FaultKind.MALFORMED, f"unparseable chunk: {json_snippet(data)!r}") from None
-        if not isinstance(obj, dict):
-            raise RequestFailed(FaultKind.MALFORMED, f"chunk is not an object: {json_snippet(data)!r}")
-        if obj.get("error"):
-            err = obj["error"]
-            msg = err.get("message", err) if isinstance(err, dict) else err
-            raise RequestFailed(FaultKind.SERVER_ERROR, f"error in stream: {str(msg)[:200]}")
+        obj = parse_stream_object(data, "chunk")
 
         usage = obj.get("usage")
         if isinstance(usage, dict):
