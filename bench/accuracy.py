@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from planner.calibration_fit import leave_one_source_out, predict, source_family, usable_rows  # noqa: E402
 from planner.catalog import load_catalog  # noqa: E402
 
-METRICS = ("weights_gib", "decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
+METRICS = ("weights_gib", "memory_gib", "decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 
 
 def describe(values: list[float]) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from planner.catalog import Catalog
 from planner.errors import PlannerError
-from planner.memory import KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, kv_cache_bytes, layer_split, weights_bytes
+from planner.memory import KV_BYTES_PER_ELEMENT, estimate_memory, kv_bytes_per_token_layer, kv_cache_bytes, layer_split, weights_bytes
 from planner.records import AccuracyBand, Benchmark, EfficiencyFactor
 from planner.speed import (
     decode_bytes_per_step,
@@ -233,6 +233,8 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     if r.metric == "weights_gib":
         return float(weights_bytes(model.params_total_b, quant.bits_per_weight)) / GIB
+    if r.metric == "memory_gib":
+        return _total_memory_gib(model, quant, gpu, engine, r)
     if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not r.concurrency):
         return None
     concurrency = r.concurrency or 1 if r.metric in AGGREGATE_METRICS else 1
@@ -245,6 +247,16 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
     if r.metric == "decode_throughput_tokens_per_s":
         return speed.decode_throughput_tokens_per_s
     return speed.throughput_tokens_per_s
+
+
+def _total_memory_gib(model, quant, gpu, engine, r: Benchmark) -> float | None:
+    """GPU memory in use: what the engine pre-allocates when it sizes a pool (vLLM, SGLang: that
+    fraction of every GPU, when the row reports the whole pool), else weights + KV cache + overhead
+    for the row's context and sequences (planner.memory)."""
+    memory = estimate_memory(model, quant, gpu, engine, r.gpus, r.input_tokens or 1, r.concurrency or 1)
+    if r.concurrency is None and engine.default_gpu_memory_utilization:
+        return max(memory.capacity_gib * r.gpus, memory.total_gib)
+    return memory.total_gib if r.input_tokens else None
 
 
 def _roofline_step_s(catalog: Catalog, r: Benchmark) -> float | None:
