@@ -235,7 +235,7 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
         return float(weights_bytes(model.params_total_b, quant.bits_per_weight)) / GIB
     if r.metric == "memory_gib":
         return _total_memory_gib(model, quant, gpu, engine, r)
-    if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not r.concurrency):
+    if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not _workload_stated(r)):
         return None
     concurrency = r.concurrency or 1 if r.metric in AGGREGATE_METRICS else 1
     speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1),
@@ -247,6 +247,12 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
     if r.metric == "decode_throughput_tokens_per_s":
         return speed.decode_throughput_tokens_per_s
     return speed.throughput_tokens_per_s
+
+
+def _workload_stated(r: Benchmark) -> bool:
+    """An aggregate figure means something only with its concurrency and request lengths stated
+    (a ShareGPT run of unstated mix, or an offline maximum, cannot be predicted)."""
+    return bool(r.concurrency and r.output_tokens and r.input_tokens is not None)
 
 
 def _total_memory_gib(model, quant, gpu, engine, r: Benchmark) -> float | None:
@@ -290,7 +296,7 @@ def _batch_ratio(catalog: Catalog, r: Benchmark) -> float | None:
 
     Rows whose memory traffic alone takes longer than b / X say nothing about compute and are skipped.
     """
-    if not r.concurrency:
+    if not _workload_stated(r):
         return None
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     if (r.gpus > 1 and not engine.tensor_parallel) or not gpu.fp16_tflops_dense:
