@@ -84,7 +84,13 @@ def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[
     )
 
 
+# Engines that run another engine's kernels share its fitted factors: Ollama runs llama.cpp's ggml
+# (github.com/ollama/ollama: "Get up and running with ... built on llama.cpp").
+SAME_KERNELS = {"ollama": "llama.cpp"}
+
+
 def _fitted(catalog: Catalog, factor: str, engine_id: str, family: str, default: float = 0.5) -> tuple[float, str]:
+    engine_id = SAME_KERNELS.get(engine_id, engine_id)
     index = catalog.efficiency_index
     for key in ((factor, engine_id, family), (factor, engine_id, "*"), (factor, "*", family), (factor, "*", "*")):
         row = index.get(key)

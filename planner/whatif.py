@@ -66,7 +66,8 @@ def pick_label(plan: Plan) -> str:
     top = plan.recommendation
     if top is None:
         return "no self-hosted option"
-    return f"{top.model.split('/')[-1]} {top.quant} on {top.gpus}× {top.gpu}"
+    # everything pick_key compares, so two different picks never read the same
+    return f"{top.model.split('/')[-1]} {top.quant} · {top.engine} on {top.gpus}× {top.gpu}"
 
 
 def sweep(c: Constraints, plan_for: Callable[[Constraints], Plan],

@@ -47,3 +47,14 @@ def test_pick_changes_are_reported_between_samples():
 def test_no_change_reported_for_identical_picks():
     plan = recommend(Constraints())
     assert whatif.pick_changes([(1e6, plan), (1e7, plan)]) == []
+
+
+def test_a_pick_change_never_reads_as_the_same_pick():
+    from planner import whatif
+    from planner.constraints import Constraints
+    from planner.recommend import recommend
+
+    samples = whatif.sweep(Constraints(), recommend)
+    for change in whatif.pick_changes(samples):
+        before, after = change["text"].split(" changes from ")[1].split(" to ")
+        assert before != after.rstrip(".")
