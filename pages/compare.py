@@ -15,7 +15,7 @@ st.title("Compare scenarios")
 scenarios = st.session_state[state.SCENARIOS]
 
 if len(scenarios) < 2:
-    st.info(f"{len(scenarios)} scenario saved. Save 2 to {state.MAX_SCENARIOS} with **Save current constraints as scenario** "
+    st.info(f"{len(scenarios)} scenario{'' if len(scenarios) == 1 else 's'} saved. Save 2 to {state.MAX_SCENARIOS} with **Save current constraints as scenario** "
             "in the sidebar (change the constraints on the Plan page between saves), or start from these:",
             icon=":material/info:")
     c, error = state.current_constraints()
