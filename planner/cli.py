@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader (e.g. `head`) stopped early; nothing is wrong
         sys.stderr.close()
         return 0
+    except OSError as exc:  # an output path that cannot be written (--pdf, --deploy-dir, --save-plan)
+        print(f"error: cannot write {exc.filename or 'the output'}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -91,3 +91,11 @@ def test_cli_plan_rejects_bad_constraints_with_exit_2(tmp_path, content, needle)
 def test_cli_unknown_model_exits_2():
     out = run_cli("estimate", "--model", "nope", "--quant", "fp16", "--gpu", "h100-sxm", "--json")
     assert out.returncode == 2 and "model" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_unwritable_output_is_one_line_not_a_traceback(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text("{}")
+    out = run_cli("plan", "--constraints", str(path), "--pdf", "/proc/no-such-dir/plan.pdf")
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: cannot write") and "Traceback" not in out.stderr
