@@ -72,13 +72,18 @@ def top_pick(plan: Plan) -> None:
 def findings(plan: Plan) -> None:
     st.subheader("What the rules found")
     seen = set()
-    lines = []
+    lines, left_out = [], []
     for f in plan.findings:
         if (f.rule, f.message) in seen:
             continue
         seen.add((f.rule, f.message))
-        lines.append(f"- {EFFECT_ICON.get(f.effect, '')} {f.message} — `{f.rule}` ({f.effect})")
+        line = f"- {EFFECT_ICON.get(f.effect, '')} {f.message} — `{f.rule}` ({f.effect})"
+        # devices and formats beaten outright are bookkeeping, not advice: keep them out of the way
+        (left_out if f.rule.endswith(".dominated") else lines).append(line)
     st.markdown("\n".join(lines) if lines else "No rule fired beyond the defaults.")
+    if left_out:
+        with st.expander(f"Not considered because another option beats them outright ({len(left_out)})"):
+            st.markdown("\n".join(left_out))
 
 
 def candidates_frame(plan: Plan) -> pd.DataFrame:
