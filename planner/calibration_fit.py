@@ -275,7 +275,7 @@ def _roofline_step_s(catalog: Catalog, r: Benchmark) -> float | None:
 def _prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     model, quant, gpu = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu]
     flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 512)
-    return r.value * float(flops) / peak_flops(gpu, quant, catalog)
+    return r.value * float(flops) / peak_flops(gpu, quant.compute_dtype, catalog)
 
 
 def _tensor_parallel_ratio(catalog: Catalog, r: Benchmark) -> float | None:
@@ -305,7 +305,7 @@ def _batch_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     if _memory_step_s(catalog, model, quant, gpu, engine, r, r.concurrency) >= step:
         return None
     scale = tensor_parallel_scale(r.gpus, engine.tensor_parallel and r.gpus > 1, catalog_tp(catalog, engine.id, gpu))
-    needed = 2 * model.params_active_b * 1e9 * r.concurrency / (peak_flops(gpu, quant, catalog) * float(scale) * step)
+    needed = 2 * model.params_active_b * 1e9 * r.concurrency / (peak_flops(gpu, quant.compute_dtype, catalog) * float(scale) * step)
     return needed if needed <= 1.5 else None
 
 

@@ -15,19 +15,18 @@ import numpy as np
 
 from planner.catalog import Catalog
 from planner.constraints import Constraints
-from planner.cost import CostAssumptions
+from planner.cost import CostAssumptions, owned_cost, rented_cost
 from planner.memory import GPUS_PER_NODE, KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, layer_split, resolve_kv_dtype
 from planner.records import Engine, Gpu, ModelSpec, Quant
 from planner.speed import (
     decode_bytes_per_step,
     efficiencies,
-    max_concurrency,
+    DEFAULT_MAX_CONCURRENCY,
     peak_flops,
     prefill_flops_per_token,
     prefill_s,
-    tensor_parallel_scale,
 )
-from planner.units import GIB, HOURS_PER_MONTH
+from planner.units import GIB
 
 BATCH_GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)
 MAX_GPUS_PER_REPLICA = 16  # two nodes of 8: tensor parallel inside a node, pipeline stages across
@@ -71,41 +70,21 @@ def hardware_options(catalog: Catalog, c: Constraints, a: CostAssumptions) -> li
     if c.gpus_available is not None:
         for owned in c.gpus_available:
             gpu = catalog.gpu(owned.gpu)
-            monthly, basis = owned_gpu_month(catalog, gpu, a)
+            one = owned_cost(catalog, gpu, 1, a)
             for count in _counts(gpu, owned.count):
-                options.append(Hardware(gpu, count, monthly, basis, owned.count))
+                options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, owned.count))
         return options
     buy = c.privacy in {"on-prem", "offline"}  # no cloud rental: price a purchase instead
     for gpu in catalog.gpus.values():
         if buy:
-            if catalog.purchase_price(gpu.id) is None:
-                continue
-            monthly, basis = owned_gpu_month(catalog, gpu, a)
+            one = owned_cost(catalog, gpu, 1, a) if catalog.purchase_price(gpu.id) else None
         else:
-            if a.user_rate_for(gpu.id) is not None:
-                rate, basis = a.user_rate_for(gpu.id), "your price per GPU-hour"
-            else:
-                prices = catalog.rent_prices(gpu.id)
-                if not prices:
-                    continue
-                rate = prices[0].usd
-                basis = f"{prices[0].provider} at ${rate:.2f}/GPU-hour ({prices[0].as_of.isoformat()})"
-            monthly = rate * HOURS_PER_MONTH * a.utilisation
+            one = rented_cost(catalog, gpu, 1, a)
+        if one is None:
+            continue
         for count in _counts(gpu, MAX_GPUS_PER_REPLICA):
-            options.append(Hardware(gpu, count, monthly, basis, None))
+            options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, None))
     return options
-
-
-def owned_gpu_month(catalog: Catalog, gpu: Gpu, a: CostAssumptions) -> tuple[float, str]:
-    """Monthly cost of one owned device: amortised purchase, power x PUE, colocation by the kW."""
-    price = catalog.purchase_price(gpu.id)
-    capital = price.usd / a.amortisation_months if price else 0.0
-    rated_kw = (gpu.power_w or 0) / 1000
-    power = rated_kw * a.gpu_power_draw_fraction * a.pue * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
-    colocation = rated_kw * a.colocation_usd_per_kw_month
-    basis = (f"purchase ${price.usd:,.0f} ({price.provider}, {price.as_of.isoformat()}) over {a.amortisation_months:g} months"
-             if price else "no published purchase price: power and colocation only")
-    return capital + power + colocation, basis
 
 
 def _counts(gpu: Gpu, limit: int) -> list[int]:
@@ -186,31 +165,23 @@ def engine_twins(catalog: Catalog, c: Constraints, hardware: list[Hardware], cal
     for engine in catalog.engines.values():
         effs = tuple(dataclasses.astuple(efficiencies(catalog, engine.id, gpu, calibrations))[:4] for gpu in families.values())
         key = (effs, engine.overhead_gib, engine.default_gpu_memory_utilization, engine.tensor_parallel, engine.pipeline_parallel,
-               engine.cpu_offload, max_concurrency(engine), resolve_kv_dtype(c.kv_cache_dtype, engine),
+               engine.cpu_offload, DEFAULT_MAX_CONCURRENCY, resolve_kv_dtype(c.kv_cache_dtype, engine),
                tuple(sorted(engine.quants)), tuple(sorted({_hardware_class(hw.gpu) for hw in hardware} & set(engine.hardware))))
         groups.setdefault(key, []).append(engine.id)
     return {ids[0]: ids[1:] for ids in groups.values() if len(ids) > 1}
 
 
 def _model_pair_ok(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]]) -> np.ndarray:
-    """model_takes_quant over every (model, pair), from one flag per model and two per pair."""
-    native_mxfp4 = np.array([m.family.startswith("gpt-oss") for m in models], dtype=bool)
-    is_mxfp4 = np.array([q.format == "mxfp4" for q, _ in pairs], dtype=bool)
-    gguf_on_vllm = np.array([q.format == "gguf" and e.id == "vllm" for q, e in pairs], dtype=bool)
-    return (native_mxfp4[:, None] == is_mxfp4[None, :]) & ~gguf_on_vllm[None, :]
-
-
-def model_takes_quant(model: ModelSpec, quant: Quant, engine: Engine) -> bool:
-    """Formats that exist for a model in practice.
+    """Formats that exist for a model in practice, over every (model, pair).
 
     gpt-oss is published in MXFP4 only (its model card), and MXFP4 checkpoints exist for nothing else
     in the catalogue. vLLM's GGUF support is documented as highly experimental, so GGUF is planned
     on llama.cpp and Ollama only.
     """
-    native_mxfp4 = model.family.startswith("gpt-oss")
-    if (quant.format == "mxfp4") != native_mxfp4:
-        return False
-    return not (quant.format == "gguf" and engine.id == "vllm")
+    native_mxfp4 = np.array([m.family.startswith("gpt-oss") for m in models], dtype=bool)
+    is_mxfp4 = np.array([q.format == "mxfp4" for q, _ in pairs], dtype=bool)
+    gguf_on_vllm = np.array([q.format == "gguf" and e.id == "vllm" for q, e in pairs], dtype=bool)
+    return (native_mxfp4[:, None] == is_mxfp4[None, :]) & ~gguf_on_vllm[None, :]
 
 
 def _hardware_class(gpu: Gpu) -> str:
@@ -495,7 +466,7 @@ def _pair_arrays(pairs: list[tuple[Quant, Engine]], c: Constraints) -> dict[str,
         "mem_util": np.array([e.default_gpu_memory_utilization or 1.0 for _, e in pairs]),
         "tensor_parallel": np.array([e.tensor_parallel for _, e in pairs]),
         "cpu_offload": np.array([e.cpu_offload for _, e in pairs]),
-        "max_batch": np.array([max_concurrency(e) for _, e in pairs], dtype=float),
+        "max_batch": np.array([DEFAULT_MAX_CONCURRENCY] * len(pairs), dtype=float),
         "fp8": np.array([q.compute_dtype == "fp8" for q, _ in pairs]),
         "int8": np.array([q.compute_dtype == "int8" for q, _ in pairs]),
         "engine_index": np.array([engine_ids.index(e.id) for _, e in pairs]),
@@ -525,7 +496,7 @@ def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None)
         "count": np.array([x.count for x in hw], dtype=float),
         "memory": np.array([x.gpu.memory_gib * GIB for x in hw]),
         "bandwidth": np.array([x.gpu.memory_bandwidth_gb_s * 1e9 for x in hw]),
-        "flops_fp16": np.array([peak_flops(x.gpu, _FP16, catalog) for x in hw]),
+        "flops_fp16": np.array([peak_flops(x.gpu, "fp16", catalog) for x in hw]),
         "published_peak": np.array([bool(x.gpu.fp16_tflops_dense) for x in hw]),
         "flops_fp8": np.array([(x.gpu.fp8_tflops_dense or 0) * 1e12 for x in hw]),
         "flops_int8": np.array([(x.gpu.int8_tops_dense or 0) * 1e12 for x in hw]),
@@ -540,10 +511,3 @@ def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None)
 def _one_gpu(hw: list[Hardware], family: str) -> bool:
     return len({x.gpu.id for x in hw if x.gpu.family == family}) == 1
 
-
-class _Fp16:
-    compute_dtype = "fp16"
-
-
-_FP16 = _Fp16()
-_ = tensor_parallel_scale  # the grid inlines the same scaling (documented in planner.speed)

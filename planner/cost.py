@@ -66,34 +66,38 @@ def blended_usd_per_mtok(api: ApiPrice, input_tokens: float, output_tokens: floa
 
 
 def rented_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -> HostingCost | None:
-    """GPU-hours for the month at the cheapest listed rental price (or the user's price)."""
-    if a.user_rate_for(gpu.id) is not None:
-        rate, source = a.user_rate_for(gpu.id), "your price per GPU-hour"
+    """GPU-hours for the month at the cheapest listed rental price (or the user's price); None when
+    nobody lists the device for rent."""
+    rate = a.user_rate_for(gpu.id)
+    if rate is not None:
+        source = "your price per GPU-hour"
     else:
         prices = catalog.rent_prices(gpu.id)
         if not prices:
             return None
-        rate, source = prices[0].usd, f"{prices[0].provider} ({prices[0].as_of.isoformat()}): {prices[0].source}"
+        rate = prices[0].usd
+        source = f"{prices[0].provider} at ${rate:.2f}/GPU-hour ({prices[0].as_of.isoformat()})"
     monthly = rate * gpu_count * HOURS_PER_MONTH * a.utilisation
     return HostingCost(mode="rent", usd_per_month=monthly, gpu_count=gpu_count, usd_per_gpu_hour=rate, price_source=source)
 
 
-def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -> HostingCost | None:
-    """Purchase amortised over the period, plus power (x PUE) and colocation by the kW."""
+def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -> HostingCost:
+    """Purchase amortised over the period, plus power (x PUE) and colocation by the kW. A device
+    with no published price (one the user already owns) costs its power and colocation only."""
     purchase = catalog.purchase_price(gpu.id)
-    if purchase is None:
-        return None
-    capital = purchase.usd * gpu_count / a.amortisation_months
+    capital = purchase.usd * gpu_count / a.amortisation_months if purchase else 0.0
     rated_kw = (gpu.power_w or 0) / 1000 * gpu_count
     power = rated_kw * a.gpu_power_draw_fraction * a.pue * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
     operations = a.colocation_usd_per_kw_month * rated_kw  # rack space, cooling and network, rented by the kW
     total = capital + power + operations
+    source = (f"purchase ${purchase.usd:,.0f} ({purchase.provider}, {purchase.as_of.isoformat()}) over {a.amortisation_months:g} months"
+              if purchase else "no published purchase price: power and colocation only")
     return HostingCost(
         mode="own",
         usd_per_month=total,
         gpu_count=gpu_count,
         usd_per_gpu_hour=total / gpu_count / HOURS_PER_MONTH,
-        price_source=f"{purchase.provider} ({purchase.as_of.isoformat()}): {purchase.source}",
+        price_source=source,
         capital_usd_per_month=capital,
         power_usd_per_month=power,
         operations_usd_per_month=operations,

@@ -12,10 +12,11 @@ from planner.catalog import Catalog, load_catalog
 from planner.constraints import Constraints
 from planner.cost import (
     CostAssumptions,
-    HostingCost,
     api_cost_usd_per_month,
     blended_usd_per_mtok,
     break_even_tokens_per_month,
+    owned_cost,
+    rented_cost,
     resolve_assumptions,
 )
 from planner.errors import ConstraintError, LookupFailed
@@ -221,11 +222,10 @@ def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraint
                            1.0 if memory.gpu_layers >= model.layers else memory.gpu_layers / model.layers,
                            memory.kv_cache_dtype, calibrations, load.peak_requests_per_s / replicas)
     total_gpus = replicas * hw.count
-    monthly = hw.usd_per_gpu_month * total_gpus
+    owning = hw.owned_limit is not None or c.privacy in {"on-prem", "offline"}
+    cost = owned_cost(catalog, hw.gpu, total_gpus, a) if owning else rented_cost(catalog, hw.gpu, total_gpus, a)
     tokens = load.tokens_per_month
-    cost = HostingCost(mode="own" if (hw.owned_limit is not None or c.privacy in {"on-prem", "offline"}) else "rent",
-                       usd_per_month=monthly, gpu_count=total_gpus, usd_per_gpu_hour=monthly / total_gpus / 730.5 / a.utilisation,
-                       price_source=hw.price_basis, usd_per_mtok=monthly / tokens * MILLION if tokens else None)
+    cost = cost.model_copy(update={"usd_per_mtok": cost.usd_per_month / tokens * MILLION if tokens else None})
     findings = _candidate_findings(model, quant, engine.id, hw, memory, speed, c, catalog.quants)
     basis = [
         f"Weights: {model.params_total_b:g} B parameters × {quant.bits_per_weight:g} bits / 8 = {memory.weights_gib:.1f} GiB "

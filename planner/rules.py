@@ -8,7 +8,6 @@ offline use and fine-tuning; a closed API for maximum capability, low volume and
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,7 +192,3 @@ def restricted_licence(model: ModelSpec) -> Finding | None:
         return Finding(rule="licence.restricted", effect="warning", subject=model.id,
                        message=f"{model.name} ({model.license}) allows commercial use with conditions: {model.license_notes or 'read the licence'}")
     return None
-
-
-def log_ratio(a: float, b: float) -> float:
-    return math.log2(max(a, 1e-9) / max(b, 1e-9))

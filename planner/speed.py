@@ -21,7 +21,9 @@ from planner.catalog import Catalog
 from planner.memory import GPUS_PER_NODE, KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, kv_cache_bytes, layer_split
 from planner.records import Engine, Gpu, ModelSpec, Quant
 
-DEFAULT_MAX_CONCURRENCY = 256  # vLLM's default --max-num-seqs (docs.vllm.ai engine arguments)
+# Sequences an engine batches at once: vLLM's default --max-num-seqs (docs.vllm.ai engine arguments),
+# used for every engine (engines.csv has no per-engine figure yet).
+DEFAULT_MAX_CONCURRENCY = 256
 
 
 class SpeedEstimate(BaseModel):
@@ -138,15 +140,15 @@ def prefill_s(prompt_tokens, flops_per_token, flops_s, eff_prefill, weight_bytes
     return np.maximum(compute, memory)
 
 
-def peak_flops(gpu: Gpu, quant: Quant, catalog: Catalog | None = None) -> float:
+def peak_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog | None = None) -> float:
     """Dense FLOP/s the prefill runs at: FP8/INT8 tensor cores when both the format and the device have them.
 
     Devices with no published peak (Apple, CPUs) use the effective TFLOPS fitted to their measured
     prefill in data/efficiency.csv, else a conservative placeholder.
     """
-    if quant.compute_dtype == "fp8" and gpu.fp8_tflops_dense:
+    if compute_dtype == "fp8" and gpu.fp8_tflops_dense:
         return gpu.fp8_tflops_dense * 1e12
-    if quant.compute_dtype == "int8" and gpu.int8_tops_dense:
+    if compute_dtype == "int8" and gpu.int8_tops_dense:
         return gpu.int8_tops_dense * 1e12
     if gpu.fp16_tflops_dense:
         return gpu.fp16_tflops_dense * 1e12
@@ -193,7 +195,7 @@ def estimate_speed(
     tp = gpus > 1 and engine.tensor_parallel
     scale = float(tensor_parallel_scale(gpus, tp, eff.tensor_parallel))
     bandwidth = gpu.memory_bandwidth_gb_s * 1e9 * scale
-    flops = peak_flops(gpu, quant, catalog) * scale
+    flops = peak_flops(gpu, quant.compute_dtype, catalog) * scale
     # Without a published peak the decode step is taken as memory-bound (a placeholder would cap it).
     decode_flops = flops if gpu.fp16_tflops_dense else math.inf
     host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
@@ -230,7 +232,7 @@ def estimate_speed(
         decode_throughput_tokens_per_s=concurrency / step_c,
         concurrency=concurrency,
         decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (min(gpus, GPUS_PER_NODE) if tp else 1) / (active_bytes + kv_seq),
-        prefill_roofline_tokens_per_s=peak_flops(gpu, quant, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,
+        prefill_roofline_tokens_per_s=peak_flops(gpu, quant.compute_dtype, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,
         bound="compute" if 2 * model.params_active_b * 1e9 * concurrency / (decode_flops * eff.batch) > step_c * 0.999 else "memory bandwidth",
         efficiency={"decode_bandwidth": eff.decode, "decode_overhead_s": eff.decode_overhead_s, "prefill_compute": eff.prefill,
                     "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel},
@@ -260,10 +262,5 @@ def uncertainty_ranges(catalog: Catalog, s: SpeedEstimate) -> dict[str, list[flo
     if prefill_band is not None:
         out["ttft_s"] = [s.ttft_s / prefill_band.ratio_p90, s.ttft_s / prefill_band.ratio_p10]
     return out
-
-
-def max_concurrency(engine: Engine) -> int:
-    """Sequences an engine batches at once by default."""
-    return getattr(engine, "max_concurrency", None) or DEFAULT_MAX_CONCURRENCY
 
 

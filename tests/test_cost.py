@@ -77,3 +77,10 @@ def test_a_format_beaten_outright_is_left_out_and_said_so():
     dropped = {f.subject for f in plan.findings if f.rule == "quant.dominated"}
     assert "q4_0" in dropped  # IQ4_XS: fewer bits per weight and a smaller measured perplexity increase
     assert all(c.quant not in dropped for c in [plan.recommendation, *plan.alternatives])
+
+
+def test_owned_plans_show_what_the_month_costs_is_made_of():
+    plan = recommend(Constraints(privacy="on-prem", gpus_available=[{"gpu": "h100-sxm", "count": 8}]), CATALOG)
+    cost = plan.recommendation.cost
+    assert cost.mode == "own" and cost.capital_usd_per_month > 0 and cost.power_usd_per_month > 0
+    assert cost.capital_usd_per_month + cost.power_usd_per_month + cost.operations_usd_per_month == pytest.approx(cost.usd_per_month)
