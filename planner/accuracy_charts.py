@@ -63,12 +63,12 @@ def prediction_frame(catalog: Catalog, method: str = LEAVE_ONE_SOURCE_OUT) -> pd
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    rows = [r for r in usable_rows(catalog) if r.metric in SPEED_METRICS]
+    rows = usable_rows(catalog)  # every row, so the held-out fits see what calibrate.py's do (times to first token too)
     if method == IN_SAMPLE:
-        pairs = [(r, predict(catalog, r)) for r in rows]
+        pairs = [(r, predict(catalog, r)) for r in rows if r.metric in SPEED_METRICS]
     else:
         pairs = leave_one_source_out(catalog, rows)
-    records = [_prediction_record(catalog, r, p) for r, p in pairs if p is not None and p > 0]
+    records = [_prediction_record(catalog, r, p) for r, p in pairs if r.metric in SPEED_METRICS and p is not None and p > 0]
     return pd.DataFrame(records, columns=PREDICTION_COLUMNS)
 
 

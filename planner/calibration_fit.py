@@ -18,9 +18,19 @@ from urllib.parse import urlparse
 
 from planner.catalog import Catalog
 from planner.errors import PlannerError
-from planner.memory import KV_BYTES_PER_ELEMENT, estimate_memory, kv_bytes_per_token_layer, kv_cache_bytes, layer_split, weights_bytes
+from planner.memory import (
+    KV_BYTES_PER_ELEMENT,
+    estimate_memory,
+    kv_bytes_per_token_layer,
+    kv_cache_bytes,
+    layer_split,
+    resolve_kv_dtype,
+    sequences_that_fit,
+    weights_bytes,
+)
 from planner.records import AccuracyBand, Benchmark, EfficiencyFactor
 from planner.speed import (
+    closed_loop_tokens_per_s,
     decode_bytes_per_step,
     efficiencies,
     estimate_speed,
@@ -65,18 +75,21 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     factors: list[EfficiencyFactor] = []
     decode = _ratios(base, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus == 1], _roofline_step_s)
     factors += _decode_fit(decode, as_of)
-    # Only devices with a published compute figure: a ratio to a placeholder peak means nothing.
-    prefill = _ratios(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
-                             and catalog.gpus[r.gpu].fp16_tflops_dense], _prefill_ratio)
-    factors += _grouped("prefill_compute", prefill, as_of)
-    factors += _effective_tflops(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
-                                        and not catalog.gpus[r.gpu].fp16_tflops_dense], as_of)
     with_decode = dataclasses.replace(base, efficiency=tuple(factors))
     tp = _ratios(with_decode, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus > 1], _tensor_parallel_ratio)
     factors += _grouped("tensor_parallel", tp, as_of, by_group=False, default=0.9,
                         default_note="no multi-GPU decode rows: 0.9 per doubling assumed")
     with_tp = dataclasses.replace(base, efficiency=tuple(factors))
-    batch = _ratios(with_tp, [r for r in rows if r.metric in AGGREGATE_METRICS], _batch_ratio)
+    # Only devices with a published compute figure: a ratio to a placeholder peak means nothing.
+    prefill = _ratios(with_tp, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
+                                and catalog.gpus[r.gpu].fp16_tflops_dense], _prefill_ratio)
+    prefill += _ratios(with_tp, [r for r in rows if r.metric == "ttft_s" and r.concurrency == 1
+                                 and catalog.gpus[r.gpu].fp16_tflops_dense], _ttft_prefill_ratio)
+    factors += _grouped("prefill_compute", prefill, as_of)
+    factors += _effective_tflops(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
+                                        and not catalog.gpus[r.gpu].fp16_tflops_dense], as_of)
+    with_prefill = dataclasses.replace(base, efficiency=tuple(factors))
+    batch = _ratios(with_prefill, [r for r in rows if r.metric in AGGREGATE_METRICS], _batch_ratio)
     factors += _grouped("batch_compute", batch, as_of)
     return factors
 
@@ -237,16 +250,29 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
         return _total_memory_gib(model, quant, gpu, engine, r)
     if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not _workload_stated(r)):
         return None
-    concurrency = r.concurrency or 1 if r.metric in AGGREGATE_METRICS else 1
+    concurrency = running_batch(catalog, r) if r.metric in AGGREGATE_METRICS else 1
     speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1),
-                           concurrency)
+                           concurrency, kv_cache_dtype=_kv_dtype(r))
     if r.metric == "decode_tokens_per_s":
         return speed.decode_tokens_per_s
     if r.metric == "prefill_tokens_per_s":
         return speed.prefill_tokens_per_s
     if r.metric == "decode_throughput_tokens_per_s":
         return speed.decode_throughput_tokens_per_s
-    return speed.throughput_tokens_per_s
+    return float(closed_loop_tokens_per_s(concurrency, max(r.output_tokens, 1), max(r.input_tokens, 1) / speed.prefill_tokens_per_s,
+                                          1 / speed.decode_tokens_per_s_at_concurrency))
+
+
+def running_batch(catalog: Catalog, r: Benchmark) -> int:
+    """Sequences decoding together in a row's run: its concurrency, unless the KV cache holds fewer
+    (then the rest wait their turn, as the engine's scheduler makes them)."""
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    fit = sequences_that_fit(model, quant, gpu, engine, r.gpus, (r.input_tokens or 0) + (r.output_tokens or 0), _kv_dtype(r))
+    return max(1, min(r.concurrency or 1, fit))
+
+
+def _kv_dtype(r: Benchmark) -> str:
+    return r.kv_cache_dtype or "fp16"
 
 
 def _workload_stated(r: Benchmark) -> bool:
@@ -278,6 +304,29 @@ def _prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     return r.value * float(flops) / peak_flops(gpu, quant.compute_dtype, catalog)
 
 
+def _ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+    """Prefill compute efficiency from a time to first token of one request: the time less one
+    decode step is the prefill. Only prompts long enough for compute to bind (at least twice the
+    time of reading the weights) say anything about compute."""
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    if r.gpus > 1 and not engine.tensor_parallel:
+        return None
+    speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), 1, 1)
+    scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
+    flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 1)
+    compute_at_peak = (r.input_tokens or 1) * float(flops) / (peak_flops(gpu, quant.compute_dtype, catalog) * scale)
+    weights_read = model.params_total_b * 1e9 * quant.bits_per_weight / 8 / (gpu.memory_bandwidth_gb_s * 1e9 * scale)
+    prefill = r.value - 1 / speed.decode_tokens_per_s
+    if compute_at_peak < 2 * weights_read or prefill <= 0:
+        return None
+    return compute_at_peak / prefill
+
+
+def _prefill_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark) -> float:
+    speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), 1, 1)
+    return max(r.input_tokens or 1, 1) / speed.prefill_tokens_per_s
+
+
 def _tensor_parallel_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     """Per-doubling efficiency that makes the single-GPU fit match a multi-GPU decode row."""
     engine = catalog.engines[r.engine]
@@ -301,11 +350,16 @@ def _batch_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     if (r.gpus > 1 and not engine.tensor_parallel) or not gpu.fp16_tflops_dense:
         return None
-    step = r.concurrency / r.value
-    if _memory_step_s(catalog, model, quant, gpu, engine, r, r.concurrency) >= step:
+    batch = running_batch(catalog, r)
+    step = batch / r.value
+    if r.metric == "throughput_tokens_per_s":  # prefill time included: what is left is the decode steps'
+        prefill = _prefill_s(catalog, model, quant, gpu, engine, r)
+        step = batch * (1 / r.value - prefill / r.output_tokens)
+    memory = _memory_step_s(catalog, model, quant, gpu, engine, r, batch)
+    if step <= memory:
         return None
     scale = tensor_parallel_scale(r.gpus, engine.tensor_parallel and r.gpus > 1, catalog_tp(catalog, engine.id, gpu))
-    needed = 2 * model.params_active_b * 1e9 * r.concurrency / (peak_flops(gpu, quant.compute_dtype, catalog) * float(scale) * step)
+    needed = 2 * model.params_active_b * 1e9 * batch / (peak_flops(gpu, quant.compute_dtype, catalog) * float(scale) * (step - memory))
     return needed if needed <= 1.5 else None
 
 
@@ -318,7 +372,7 @@ def _memory_step_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, ba
     weights = float(decode_bytes_per_step(model.params_active_b * 1e9 * bpw, model.params_total_b * 1e9 * bpw,
                                           model.experts_total or 1, model.experts_active or 1, batch))
     full, windowed, window = layer_split(model)
-    kv = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT["fp16"]), full, windowed, window,
+    kv = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[resolve_kv_dtype(_kv_dtype(r), engine)]), full, windowed, window,
                               (r.input_tokens or 0) + (r.output_tokens or 0) / 2, 1))
     return (weights + batch * kv) / (bandwidth * eff.decode) + eff.decode_overhead_s
 

@@ -250,9 +250,9 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     offload = (batch_by_memory < 1) & take(T["may_offload"], ph) & (gpu_fraction >= MIN_GPU_LAYER_FRACTION)
     batch_by_memory = np.where(offload, 1, batch_by_memory)
 
-    # A decode step of b sequences takes max(a0 + a1·b, c1·b) seconds (planner.speed.decode_step_s):
-    # the weights once plus each sequence's KV cache over the bandwidth, or 2 FLOPs per active
-    # parameter per sequence over the compute. Layers offloaded to the CPU add host-RAM reads, still
+    # A decode step of b sequences takes a0 + (a1 + c1)·b seconds (planner.speed.decode_step_s):
+    # the weights once, then each sequence's KV cache over the bandwidth and its 2 FLOPs per active
+    # parameter over the fitted compute rate. Layers offloaded to the CPU add host-RAM reads, still
     # linear in b. So the largest batch meeting the latency targets has a closed form; a mixture of
     # experts reads more experts as b grows, so for those rows the batch sizes of BATCH_GRID are tried.
     bw_eff, host = take(T["bw_eff"], ph), take(T["host"], ph)
@@ -271,7 +271,7 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
         allowed = np.minimum(allowed, c.max_ttft_s - prefill)
     batch_cap = np.minimum(batch_by_memory, P["max_batch"][p])
     with np.errstate(divide="ignore", invalid="ignore"):
-        by_latency = np.minimum(np.where(a1 > 0, (allowed - a0) / a1, np.inf), np.where(c1 > 0, allowed / c1, np.inf))
+        by_latency = np.where(a1 + c1 > 0, (allowed - a0) / (a1 + c1), np.inf)
     batch = np.floor(np.minimum(by_latency, batch_cap))
     moe = M["moe"][m]
     if moe.any():
@@ -281,8 +281,8 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     batch = np.maximum(batch, 1)
     read_b = weights_active.copy()  # weights read per step at the chosen batch
     read_b[moe] = weights_total[moe] * _expert_share(M, m[moe], batch[moe])
-    step_1 = np.maximum(a0 + a1, c1)
-    step_b = np.maximum(read_b * (f / bw_eff + (1 - f) / host) + step_overhead + a1 * batch, c1 * batch)
+    step_1 = a0 + a1 + c1
+    step_b = read_b * (f / bw_eff + (1 - f) / host) + step_overhead + (a1 + c1) * batch
     latency_at_batch = prefill + step_b * (1 + c.output_tokens)  # first token, then one step per output token
     requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, c.output_tokens,
                                                                  (c.max_ttft_s or np.inf) - step_b)
@@ -382,8 +382,7 @@ def _moe_batch(M, m, weights_total, bw_eff, f, host, a1, c1, allowed, cap, step_
     shares = decode_bytes_per_step(M["params_active"][:, None], M["params_total"][:, None], M["experts_total"][:, None],
                                    M["experts_active"][:, None], BATCH_GRID[None, :]) / M["params_total"][:, None]
     read = weights_total[:, None] * shares[m]  # (rows, batch sizes)
-    step = np.maximum(read * (f / bw_eff + (1 - f) / host)[:, None] + step_overhead[:, None] + a1[:, None] * BATCH_GRID,
-                      c1[:, None] * BATCH_GRID)
+    step = read * (f / bw_eff + (1 - f) / host)[:, None] + step_overhead[:, None] + (a1 + c1)[:, None] * BATCH_GRID
     ok = (step <= allowed[:, None]) & (BATCH_GRID <= cap[:, None])
     # usable sizes form a prefix (a bigger batch never steps faster): take the last usable one
     last = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)

@@ -156,6 +156,18 @@ def estimate_memory(
     )
 
 
+def sequences_that_fit(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1, context_tokens: int = 4096,
+                       kv_cache_dtype: str = "auto") -> int:
+    """How many sequences of `context_tokens` the KV cache holds once weights and overhead are placed
+    (as the candidate grid sizes a batch); at least 1, since a lone sequence may spill to the CPU."""
+    full, windowed, window = layer_split(model)
+    per_sequence = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[resolve_kv_dtype(kv_cache_dtype, engine)]),
+                                        full, windowed, window, context_tokens, 1))
+    shards = kv_shards(model, gpus, gpus > 1 and engine.tensor_parallel)
+    room = (usable_gib(gpu, engine) * GIB - engine.overhead_gib * GIB - float(weights_bytes(model.params_total_b, quant.bits_per_weight)) / gpus)
+    return max(1, int(math.floor(max(room, 0) * shards / per_sequence)))
+
+
 def gpu_layer_fraction(layer_bytes, gpu_bytes_for_layers):
     """Share of the layers (weights and their KV) that fit on the GPUs; the rest runs on the CPU."""
     return np.clip(np.asarray(gpu_bytes_for_layers) / np.asarray(layer_bytes), 0.0, 1.0)

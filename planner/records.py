@@ -219,6 +219,7 @@ class Benchmark(Record):
     concurrency: OptInt = None
     input_tokens: OptInt = None
     output_tokens: OptInt = None
+    kv_cache_dtype: Annotated[Literal["fp16", "fp8", "q8_0"] | None, BeforeValidator(_blank_to_none)] = None  # blank: the engine's default (fp16/bf16)
     metric: Literal[
         "decode_tokens_per_s",
         "prefill_tokens_per_s",

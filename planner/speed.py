@@ -120,12 +120,25 @@ def decode_bytes_per_step(weight_bytes_active, weight_bytes_total, experts_total
 
 def decode_step_s(bytes_read_weights, kv_bytes_per_sequence, batch, bandwidth_bytes_s, flops_s, active_params, eff_decode, eff_batch,
                   overhead_s=0.0):
-    """Seconds per decode step of `batch` sequences: the slower of memory traffic (plus the engine's
-    fixed time per step: kernel launches, sampling) and compute."""
+    """Seconds per decode step of `batch` sequences: memory traffic (plus the engine's fixed time per
+    step: kernel launches, sampling), then each sequence's compute at the fitted batch efficiency.
+
+    The compute adds to the memory time rather than hiding under it: published serving runs show
+    the step growing linearly with the batch well before the compute roofline (data/benchmarks.csv,
+    e.g. vLLM on MI300X from 2 to 128 sequences), and a max(memory, compute) roofline fitted to
+    them made throughput plateau where the measurements keep rising.
+    """
     batch = np.asarray(batch, dtype=float)
     memory_s = (bytes_read_weights + batch * kv_bytes_per_sequence) / (bandwidth_bytes_s * eff_decode) + overhead_s
     compute_s = 2 * np.asarray(active_params) * batch / (flops_s * eff_batch)
-    return np.maximum(memory_s, compute_s)
+    return memory_s + compute_s
+
+
+def closed_loop_tokens_per_s(concurrency, output_tokens, prefill_s, step_s):
+    """Output tokens/s of a replica kept full with `concurrency` requests: each request's prefill
+    takes the replica's turn, then its output tokens share decode steps with the others. The same
+    holds for a static batch of that size (all prefills, then the shared steps)."""
+    return np.asarray(output_tokens) / (np.asarray(prefill_s) + np.asarray(output_tokens) * np.asarray(step_s) / np.asarray(concurrency))
 
 
 def prefill_flops_per_token(active_params, layers, attention_heads, head_dim, prompt_tokens):
@@ -233,7 +246,7 @@ def estimate_speed(
         concurrency=concurrency,
         decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (min(gpus, GPUS_PER_NODE) if tp else 1) / (active_bytes + kv_seq),
         prefill_roofline_tokens_per_s=peak_flops(gpu, quant.compute_dtype, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,
-        bound="compute" if 2 * model.params_active_b * 1e9 * concurrency / (decode_flops * eff.batch) > step_c * 0.999 else "memory bandwidth",
+        bound="compute" if 2 * model.params_active_b * 1e9 * concurrency / (decode_flops * eff.batch) > step_c / 2 else "memory bandwidth",
         efficiency={"decode_bandwidth": eff.decode, "decode_overhead_s": eff.decode_overhead_s, "prefill_compute": eff.prefill,
                     "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel},
         efficiency_basis=eff.basis,

@@ -52,3 +52,51 @@ def test_every_speed_figure_in_a_plan_carries_a_band():
             low, high = cand.speed.ranges[metric]
             assert low <= high and low > 0
         assert cand.speed.ranges["decode_tokens_per_s"][1] <= cand.speed.decode_roofline_tokens_per_s * (1 + 1e-9)
+
+
+def test_closed_loop_throughput_counts_each_prefill_and_shares_the_steps():
+    from planner.speed import closed_loop_tokens_per_s
+
+    # 4 requests of 100 output tokens: 4 prefills of 0.5 s, then 100 steps of 0.02 s shared by all 4.
+    assert closed_loop_tokens_per_s(4, 100, 0.5, 0.02) == 4 * 100 / (4 * 0.5 + 100 * 0.02)
+    # With no prefill it is the batched decode rate; with one user, one stream's end-to-end rate.
+    assert closed_loop_tokens_per_s(8, 100, 0.0, 0.02) == 8 / 0.02
+    assert closed_loop_tokens_per_s(1, 100, 1.0, 0.01) == 100 / 2.0
+
+
+def test_a_run_with_more_users_than_the_kv_cache_holds_decodes_only_what_fits():
+    from planner.calibration_fit import running_batch
+    from planner.memory import sequences_that_fit
+
+    catalog = load_catalog()
+    nim = next(r for r in catalog.benchmarks if r.id == "b076")  # 250 users of 5,000 + 500 tokens, 70B on 2 x H100
+    model, quant, gpu, engine = catalog.model(nim.model), catalog.quants[nim.quant], catalog.gpus[nim.gpu], catalog.engines[nim.engine]
+    fit = sequences_that_fit(model, quant, gpu, engine, nim.gpus, nim.input_tokens + nim.output_tokens)
+    # 0.9 x 80 GB per GPU, less 3 GiB overhead and half of 70.6 GB of FP8 weights, over 5,500 tokens x 320 KiB
+    assert 30 < fit < 60
+    assert running_batch(catalog, nim) == fit < nim.concurrency
+    # The row's KV precision counts: FP8 holds twice the sequences.
+    assert sequences_that_fit(model, quant, gpu, engine, nim.gpus, 5500, "fp8") in (2 * fit, 2 * fit + 1)
+
+
+def test_the_kv_cache_precision_of_a_row_changes_its_prediction():
+    from planner.calibration_fit import predict
+
+    catalog = load_catalog()
+    row = next(r for r in catalog.benchmarks if r.id == "b001")  # TensorRT-LLM, batch 768, FP8 KV cache
+    assert row.kv_cache_dtype == "fp8"
+    as_fp16 = row.model_copy(update={"kv_cache_dtype": None})
+    assert predict(catalog, row) > predict(catalog, as_fp16)
+
+
+def test_prefill_is_fitted_from_times_to_first_token_where_compute_binds():
+    from planner.calibration_fit import _ttft_prefill_ratio
+
+    catalog = load_catalog()
+    by_id = {r.id: r for r in catalog.benchmarks}
+    long_prompt, short_prompt = by_id["b017"], by_id["b016"]  # Llama 2 7B FP8 on H100: 2,048 and 128 tokens
+    ratio = _ttft_prefill_ratio(catalog, long_prompt)
+    assert ratio is not None and 0.2 < ratio <= 1
+    assert _ttft_prefill_ratio(catalog, short_prompt) is None  # reading the weights dominates 128 tokens
+    factors = {(f.factor, f.engine, f.hardware_family) for f in catalog.efficiency}
+    assert ("prefill_compute", "tensorrt-llm", "nvidia-datacenter") in factors
