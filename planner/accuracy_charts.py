@@ -39,7 +39,7 @@ FACTOR_MEANINGS = {
     "prefill_compute": "fraction of the device's dense peak FLOP/s reached while prefilling a prompt",
     "effective_tflops": "measured prefill compute (TFLOPS) of devices whose vendor publishes no peak",
     "tensor_parallel": "speed kept per doubling of GPUs in tensor parallel",
-    "batch_compute": "fraction of peak FLOP/s reached by large batches, where compute binds",
+    "batch_compute": "fraction of peak FLOP/s at which each sequence in a decode step is computed (time added to the memory time)",
 }
 PREDICTION_COLUMNS = ["id", "metric", "engine", "model", "quant", "gpu", "gpu_family", "gpus", "concurrency",
                       "measured", "predicted", "ratio", "abs_error_pct", "source", "source_family", "as_of"]
