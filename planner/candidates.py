@@ -19,6 +19,7 @@ from planner.cost import CostAssumptions, owned_cost, rented_cost
 from planner.memory import GPUS_PER_NODE, KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, layer_split, resolve_kv_dtype
 from planner.records import Engine, Gpu, ModelSpec, Quant
 from planner.speed import (
+    closed_loop_tokens_per_s,
     decode_bytes_per_step,
     efficiencies,
     DEFAULT_MAX_CONCURRENCY,
@@ -364,7 +365,7 @@ def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_
     MAX_BUSY. Queueing: prefills queue (M/D/1 mean wait rho/(2(1-rho)) x prefill), so the load is
     capped where that wait would push time to first token past its budget.
     """
-    gpu_seconds = prefill_s + output_tokens * step_s / batch
+    gpu_seconds = output_tokens / closed_loop_tokens_per_s(batch, output_tokens, prefill_s, step_s)  # prefill + share of the steps
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.maximum(ttft_budget_s - prefill_s, 0) / prefill_s  # allowed wait in units of prefill
         rho_ttft = np.where(np.isfinite(k), 2 * k / (1 + 2 * k), 1.0)

@@ -160,12 +160,10 @@ def sequences_that_fit(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine,
                        kv_cache_dtype: str = "auto") -> int:
     """How many sequences of `context_tokens` the KV cache holds once weights and overhead are placed
     (as the candidate grid sizes a batch); at least 1, since a lone sequence may spill to the CPU."""
-    full, windowed, window = layer_split(model)
-    per_sequence = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[resolve_kv_dtype(kv_cache_dtype, engine)]),
-                                        full, windowed, window, context_tokens, 1))
+    one = estimate_memory(model, quant, gpu, engine, gpus, context_tokens, 1, kv_cache_dtype)
     shards = kv_shards(model, gpus, gpus > 1 and engine.tensor_parallel)
-    room = (usable_gib(gpu, engine) * GIB - engine.overhead_gib * GIB - float(weights_bytes(model.params_total_b, quant.bits_per_weight)) / gpus)
-    return max(1, int(math.floor(max(room, 0) * shards / per_sequence)))
+    room_gib = one.capacity_gib - engine.overhead_gib - one.weights_gib / gpus
+    return max(1, int(math.floor(max(room_gib, 0) * shards / one.kv_cache_gib)))
 
 
 def gpu_layer_fraction(layer_bytes, gpu_bytes_for_layers):
