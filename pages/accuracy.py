@@ -70,7 +70,8 @@ else:
 st.header("Fitted efficiency factors")
 st.markdown("\n".join(f"- `{name}`: {meaning}" for name, meaning in ac.FACTOR_MEANINGS.items()))
 st.caption("The most specific factor wins: (engine, family), then (engine, any), (any, family), (any, any). "
-           "Each is the median over its rows; `*` means any. From data/efficiency.csv.")
+           "Decode is a line fit over its rows, batch compute the value with the least total error over its rows, "
+           "the rest medians; `*` means any. From data/efficiency.csv.")
 st.dataframe(ac.efficiency_frame(catalog), hide_index=True, key="accuracy_factors", column_config={
     "factor": "Factor", "engine": "Engine", "hardware_family": "Hardware family",
     "value": st.column_config.NumberColumn("Value", format="%.4g"), "n_rows": "Rows",

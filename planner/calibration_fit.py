@@ -2,8 +2,8 @@
 
 Each measurement in `data/benchmarks.csv` is turned into the fraction of the physical roofline it
 reached; a factor is the median fraction over the rows of its (engine, hardware family) group,
-with coarser groups as fallbacks. Medians are used because a few rows with odd settings must not
-drag a factor. `bench/calibrate.py` writes the result to `data/efficiency.csv`; `bench/accuracy.py`
+with coarser groups as fallbacks. Medians (and, for the batch factor, least absolute error) are used
+because a few rows with odd settings must not drag a factor. `bench/calibrate.py` writes the result to `data/efficiency.csv`; `bench/accuracy.py`
 reports in-sample and leave-one-source-out error.
 """
 
@@ -15,6 +15,8 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from urllib.parse import urlparse
+
+import numpy as np
 
 from planner.catalog import Catalog
 from planner.errors import PlannerError
@@ -89,8 +91,7 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     factors += _effective_tflops(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
                                         and not catalog.gpus[r.gpu].fp16_tflops_dense], as_of)
     with_prefill = dataclasses.replace(base, efficiency=tuple(factors))
-    batch = _ratios(with_prefill, [r for r in rows if r.metric in AGGREGATE_METRICS], _batch_ratio)
-    factors += _grouped("batch_compute", batch, as_of)
+    factors += _batch_fit(with_prefill, [r for r in rows if r.metric in AGGREGATE_METRICS], as_of)
     return factors
 
 
@@ -339,28 +340,73 @@ def _tensor_parallel_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     return min(1.0, (r.value / ideal) ** (1 / doublings))
 
 
-def _batch_ratio(catalog: Catalog, r: Benchmark) -> float | None:
-    """Compute efficiency that reproduces an aggregate-throughput row: throughput X at batch b means
-    one decode step takes b / X seconds; where compute binds, 2·A·b / (F·eff) = b / X.
+@dataclasses.dataclass(frozen=True)
+class _BatchTerms:
+    """An aggregate row's closed loop with every term but the batch compute efficiency known."""
 
-    Rows whose memory traffic alone takes longer than b / X say nothing about compute and are skipped.
-    """
+    row: Benchmark
+    family: str
+    batch: int
+    output_tokens: int
+    prefill_s: float  # one request's prefill (0 for a decode-only row)
+    memory_s: float  # the decode step's memory time at the running batch
+    compute_at_peak_s: float  # the step's per-sequence compute at the peak FLOP rate
+
+    def predicted(self, eff: np.ndarray) -> np.ndarray:
+        step = self.memory_s + self.compute_at_peak_s / eff
+        return closed_loop_tokens_per_s(self.batch, self.output_tokens, self.prefill_s, step)
+
+
+def _batch_terms(catalog: Catalog, r: Benchmark) -> _BatchTerms | None:
     if not _workload_stated(r):
         return None
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     if (r.gpus > 1 and not engine.tensor_parallel) or not gpu.fp16_tflops_dense:
         return None
     batch = running_batch(catalog, r)
-    step = batch / r.value
-    if r.metric == "throughput_tokens_per_s":  # prefill time included: what is left is the decode steps'
-        prefill = _prefill_s(catalog, model, quant, gpu, engine, r)
-        step = batch * (1 / r.value - prefill / r.output_tokens)
-    memory = _memory_step_s(catalog, model, quant, gpu, engine, r, batch)
-    if step <= memory:
-        return None
+    prefill = _prefill_s(catalog, model, quant, gpu, engine, r) if r.metric == "throughput_tokens_per_s" else 0.0
     scale = tensor_parallel_scale(r.gpus, engine.tensor_parallel and r.gpus > 1, catalog_tp(catalog, engine.id, gpu))
-    needed = 2 * model.params_active_b * 1e9 * batch / (peak_flops(gpu, quant.compute_dtype, catalog) * float(scale) * (step - memory))
-    return needed if needed <= 1.5 else None
+    compute = 2 * model.params_active_b * 1e9 * batch / (peak_flops(gpu, quant.compute_dtype, catalog) * float(scale))
+    return _BatchTerms(r, gpu.family, batch, r.output_tokens, prefill, _memory_step_s(catalog, model, quant, gpu, engine, r, batch), compute)
+
+
+# Candidate batch compute efficiencies: 0.5% to 100% of the peak, 1% apart.
+_BATCH_GRID = np.geomspace(0.005, 1.0, 533)
+
+
+def _batch_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
+    """Per-sequence compute efficiency of the decode step, per group: the value whose closed-loop
+    predictions of the group's aggregate rows have the least total absolute log error.
+
+    Every row counts, including those whose memory time alone already explains the measurement
+    (they pull the factor up, towards compute costing little); fitting only the rows that leave
+    time over for compute would bias every prediction slow.
+    """
+    groups: dict[tuple[str, str], list[_BatchTerms]] = defaultdict(list)
+    for r in rows:
+        terms = _batch_terms(catalog, r)
+        if terms is None:
+            continue
+        for key in ((r.engine, terms.family), (r.engine, "*"), ("*", terms.family), ("*", "*")):
+            groups[key].append(terms)
+    out = []
+    for (engine, family), members in sorted(groups.items()):
+        if len(members) < MIN_ROWS and (engine, family) != ("*", "*"):
+            continue
+        measured = np.array([t.row.value for t in members])
+        log_errors = np.array([np.abs(np.log(t.predicted(_BATCH_GRID) / v)) for t, v in zip(members, measured, strict=True)])
+        best = float(_BATCH_GRID[int(np.argmin(log_errors.sum(axis=0)))])
+        errors = [abs(float(t.predicted(np.array([best]))[0]) / t.row.value - 1) * 100 for t in members]
+        out.append(EfficiencyFactor(
+            factor="batch_compute", engine=engine, hardware_family=family, value=round(best, 4), n_rows=len(members),
+            median_abs_error_pct=round(statistics.median(errors), 1),
+            source=f"bench/calibrate.py: least absolute log error of the closed-loop throughput over data/benchmarks.csv rows "
+                   f"{';'.join(t.row.id for t in members)}",
+            as_of=as_of or max(t.row.as_of for t in members)))
+    if not out:
+        out.append(EfficiencyFactor(factor="batch_compute", engine="*", hardware_family="*", value=0.5, n_rows=0,
+                                    source="bench/calibrate.py: no aggregate rows: 0.5 assumed", as_of=as_of or "2026-11-25"))
+    return out
 
 
 def _memory_step_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, batch: int) -> float:
