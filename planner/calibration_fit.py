@@ -45,6 +45,7 @@ from planner.units import GIB
 SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 AGGREGATE_METRICS = ("throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 MIN_ROWS = 3  # a group needs this many rows to get its own factor
+MIN_OUTPUT_TOKENS = 16  # aggregate runs with fewer output tokens a request measure the API server, not the GPU
 
 
 def source_family(url: str) -> str:
@@ -87,6 +88,8 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
                                 and catalog.gpus[r.gpu].fp16_tflops_dense], _prefill_ratio)
     prefill += _ratios(with_tp, [r for r in rows if r.metric == "ttft_s" and r.concurrency == 1
                                  and catalog.gpus[r.gpu].fp16_tflops_dense], _ttft_prefill_ratio)
+    prefill += _ratios(with_tp, [r for r in rows if r.metric == "throughput_tokens_per_s" and _workload_stated(r)
+                                 and catalog.gpus[r.gpu].fp16_tflops_dense], _throughput_prefill_ratio)
     factors += _grouped("prefill_compute", prefill, as_of)
     factors += _effective_tflops(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
                                         and not catalog.gpus[r.gpu].fp16_tflops_dense], as_of)
@@ -260,8 +263,7 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
         return speed.prefill_tokens_per_s
     if r.metric == "decode_throughput_tokens_per_s":
         return speed.decode_throughput_tokens_per_s
-    return float(closed_loop_tokens_per_s(concurrency, max(r.output_tokens, 1), max(r.input_tokens, 1) / speed.prefill_tokens_per_s,
-                                          1 / speed.decode_tokens_per_s_at_concurrency))
+    return float(closed_loop_tokens_per_s(concurrency, max(r.output_tokens, 1), speed.prefill_share_s, 1 / speed.decode_tokens_per_s_at_concurrency))
 
 
 def running_batch(catalog: Catalog, r: Benchmark) -> int:
@@ -278,8 +280,11 @@ def _kv_dtype(r: Benchmark) -> str:
 
 def _workload_stated(r: Benchmark) -> bool:
     """An aggregate figure means something only with its concurrency and request lengths stated
-    (a ShareGPT run of unstated mix, or an offline maximum, cannot be predicted)."""
-    return bool(r.concurrency and r.output_tokens and r.input_tokens is not None)
+    (a ShareGPT run of unstated mix, or an offline maximum, cannot be predicted), and with enough
+    output per request to measure the GPU: a run of a few output tokens per request measures the
+    API server's own time per request (tokenising, scheduling, HTTP), which the estimator does not
+    model (gpustack's 128-in/4-out runs: 5-33 ms a request, whatever the model's size)."""
+    return bool(r.concurrency and r.output_tokens and r.input_tokens is not None and r.output_tokens >= MIN_OUTPUT_TOKENS)
 
 
 def _total_memory_gib(model, quant, gpu, engine, r: Benchmark) -> float | None:
@@ -323,9 +328,27 @@ def _ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     return compute_at_peak / prefill
 
 
-def _prefill_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark) -> float:
-    speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), 1, 1)
-    return max(r.input_tokens or 1, 1) / speed.prefill_tokens_per_s
+def _throughput_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+    """Prefill compute efficiency from a kept-full run whose replica time goes mostly to prefill
+    (long prompts, short answers): each request's time less its share of the decode steps' memory
+    time is its prefill. Used only where that prefill is at least twice the decode share, so the
+    still-unfitted batch compute cannot matter much."""
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    if r.gpus > 1 and not engine.tensor_parallel:
+        return None
+    batch = running_batch(catalog, r)
+    decode_share = r.output_tokens * _memory_step_s(catalog, model, quant, gpu, engine, r, batch) / batch
+    prefill = r.output_tokens / r.value - decode_share
+    if prefill < 2 * decode_share:
+        return None
+    scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
+    flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens)
+    return r.input_tokens * float(flops) / (peak_flops(gpu, quant.compute_dtype, catalog) * scale) / prefill
+
+
+def _prefill_share_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, batch: int) -> float:
+    """Replica time one request's prefill costs with `batch` requests in flight (planner.speed.prefill_s)."""
+    return estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), 1, batch).prefill_share_s
 
 
 def _tensor_parallel_ratio(catalog: Catalog, r: Benchmark) -> float | None:
@@ -364,7 +387,7 @@ def _batch_terms(catalog: Catalog, r: Benchmark) -> _BatchTerms | None:
     if (r.gpus > 1 and not engine.tensor_parallel) or not gpu.fp16_tflops_dense:
         return None
     batch = running_batch(catalog, r)
-    prefill = _prefill_s(catalog, model, quant, gpu, engine, r) if r.metric == "throughput_tokens_per_s" else 0.0
+    prefill = _prefill_share_s(catalog, model, quant, gpu, engine, r, batch) if r.metric == "throughput_tokens_per_s" else 0.0
     scale = tensor_parallel_scale(r.gpus, engine.tensor_parallel and r.gpus > 1, catalog_tp(catalog, engine.id, gpu))
     compute = 2 * model.params_active_b * 1e9 * batch / (peak_flops(gpu, quant.compute_dtype, catalog) * float(scale))
     return _BatchTerms(r, gpu.family, batch, r.output_tokens, prefill, _memory_step_s(catalog, model, quant, gpu, engine, r, batch), compute)

@@ -285,8 +285,11 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     step_1 = a0 + a1 + c1
     step_b = read_b * (f / bw_eff + (1 - f) / host) + step_overhead + (a1 + c1) * batch
     latency_at_batch = prefill + step_b * (1 + c.output_tokens)  # first token, then one step per output token
+    prefill_share = prefill_s(c.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
+                              weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph), batch)
+    prefill_share = np.where(offload, prefill_share / np.maximum(gpu_fraction, 1e-6), prefill_share)
     requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, c.output_tokens,
-                                                                 (c.max_ttft_s or np.inf) - step_b)
+                                                                 (c.max_ttft_s or np.inf) - step_b, prefill_share)
     peak = c.requests_per_day / 86_400 * c.peak_to_average
     replicas = np.maximum(1, np.ceil(peak / requests_per_s_per_replica))
     in_flight = np.clip(np.ceil(peak / replicas * latency_at_batch), 1, batch)  # Little's law per replica
@@ -357,7 +360,7 @@ def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
 MAX_BUSY = 0.85  # a replica planned busier than this queues without bound at the peak (M/D/1)
 
 
-def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_tokens, ttft_budget_s):
+def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_tokens, ttft_budget_s, prefill_share_s=None):
     """Requests/s one replica sustains at the peak: the least of three limits.
 
     Little's law: `batch` requests in flight, each taking `latency_s`. GPU time: every request
@@ -365,7 +368,8 @@ def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_
     MAX_BUSY. Queueing: prefills queue (M/D/1 mean wait rho/(2(1-rho)) x prefill), so the load is
     capped where that wait would push time to first token past its budget.
     """
-    gpu_seconds = output_tokens / closed_loop_tokens_per_s(batch, output_tokens, prefill_s, step_s)  # prefill + share of the steps
+    shared = prefill_s if prefill_share_s is None else prefill_share_s  # the prefills of a batch share one weight read
+    gpu_seconds = output_tokens / closed_loop_tokens_per_s(batch, output_tokens, shared, step_s)  # prefill + share of the steps
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.maximum(ttft_budget_s - prefill_s, 0) / prefill_s  # allowed wait in units of prefill
         rho_ttft = np.where(np.isfinite(k), 2 * k / (1 + 2 * k), 1.0)

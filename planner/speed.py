@@ -37,6 +37,7 @@ class SpeedEstimate(BaseModel):
     decode_tokens_per_s_at_concurrency: float
     throughput_tokens_per_s: float  # output tokens/s of the replica at its concurrency, less the time spent prefilling
     decode_throughput_tokens_per_s: float  # batched decode alone: concurrency / step time
+    prefill_share_s: float  # replica time one request's prefill costs at this concurrency (the weight read shared)
     concurrency: int
     decode_roofline_tokens_per_s: float
     prefill_roofline_tokens_per_s: float
@@ -146,10 +147,15 @@ def prefill_flops_per_token(active_params, layers, attention_heads, head_dim, pr
     return 2 * np.asarray(active_params) + 2 * 2 * layers * attention_heads * head_dim * np.asarray(prompt_tokens) / 2
 
 
-def prefill_s(prompt_tokens, flops_per_token, flops_s, eff_prefill, weight_bytes, bandwidth_bytes_s, eff_decode):
-    """Seconds to prefill a prompt: compute-bound, but never faster than reading the weights once."""
+def prefill_s(prompt_tokens, flops_per_token, flops_s, eff_prefill, weight_bytes, bandwidth_bytes_s, eff_decode, requests=1):
+    """Seconds to prefill a prompt: compute-bound, but never faster than reading the weights once.
+
+    With `requests` prompts in flight, an engine prefills them in the same forward passes (or lets
+    them ride along the decode steps), so the one weight read is shared: this is each request's
+    share of the replica's time, which is what a kept-full replica's throughput pays.
+    """
     compute = np.asarray(prompt_tokens) * flops_per_token / (flops_s * eff_prefill)
-    memory = weight_bytes / (bandwidth_bytes_s * eff_decode)
+    memory = weight_bytes / (bandwidth_bytes_s * eff_decode) / np.maximum(np.asarray(requests, dtype=float), 1)
     return np.maximum(compute, memory)
 
 
@@ -231,8 +237,10 @@ def estimate_speed(
 
     flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, input_tokens))
     prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode))
+    shared_prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode, concurrency))
     if gpu_layer_fraction < 1:
-        prefill = prefill / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else prefill * 2
+        slower = 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
+        prefill, shared_prefill = prefill * slower, shared_prefill * slower
     busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling
     queue_wait = busy / (2 * (1 - busy)) * prefill  # M/D/1 mean wait for the prefill stage
     step_1, step_c = step(1), step(concurrency)
@@ -243,6 +251,7 @@ def estimate_speed(
         decode_tokens_per_s_at_concurrency=1 / step_c,
         throughput_tokens_per_s=concurrency / step_c * (1 - busy),
         decode_throughput_tokens_per_s=concurrency / step_c,
+        prefill_share_s=shared_prefill,
         concurrency=concurrency,
         decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (min(gpus, GPUS_PER_NODE) if tp else 1) / (active_bytes + kv_seq),
         prefill_roofline_tokens_per_s=peak_flops(gpu, quant.compute_dtype, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,

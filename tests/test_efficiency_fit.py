@@ -102,3 +102,41 @@ def test_prefill_is_fitted_from_times_to_first_token_where_compute_binds():
     assert _ttft_prefill_ratio(catalog, short_prompt) is None  # reading the weights dominates 128 tokens
     factors = {(f.factor, f.engine, f.hardware_family) for f in catalog.efficiency}
     assert ("prefill_compute", "tensorrt-llm", "nvidia-datacenter") in factors
+
+
+def test_prompts_in_flight_together_share_one_weight_read():
+    from planner.speed import prefill_s
+
+    # 100 tokens x 1 GFLOP at 100 TFLOP/s = 1 ms of compute; reading 10 GB at 1 TB/s = 10 ms.
+    alone = prefill_s(100, 1e9, 100e12, 1.0, 10e9, 1e12, 1.0)
+    assert alone == 10e-3  # one prompt alone still reads every weight once
+    assert prefill_s(100, 1e9, 100e12, 1.0, 10e9, 1e12, 1.0, requests=5) == 2e-3  # five share the read
+    assert prefill_s(100, 1e9, 100e12, 1.0, 10e9, 1e12, 1.0, requests=50) == 1e-3  # then compute binds
+
+
+def test_runs_of_a_few_output_tokens_are_kept_but_not_predicted():
+    from planner.calibration_fit import predict
+
+    catalog = load_catalog()
+    row = next(r for r in catalog.benchmarks if r.id == "b431")  # 1,000 requests of 128 in / 4 out
+    assert row.output_tokens == 4 and row in usable_rows(catalog)
+    assert predict(catalog, row) is None  # it measures the API server's time per request, not the GPU
+
+
+def test_batch_compute_counts_rows_whose_memory_time_already_explains_them():
+    catalog = load_catalog()
+    factor = next(f for f in fit_efficiencies(catalog) if (f.factor, f.engine, f.hardware_family) == ("batch_compute", "tensorrt-llm", "*"))
+    # TensorRT-LLM's batch of 768 on Llama 2 7B runs at its memory time: that row must pull the factor
+    # up (compute costing little), not be skipped.
+    assert "b001" in factor.source.split("rows ")[1].split(";")
+    assert factor.n_rows >= 20
+
+
+def test_prefill_is_fitted_from_throughput_runs_that_are_mostly_prefill():
+    from planner.calibration_fit import _throughput_prefill_ratio
+
+    catalog = load_catalog()
+    by_id = {r.id: r for r in catalog.benchmarks}
+    ratio = _throughput_prefill_ratio(catalog, by_id["b429"])  # 500 requests of 3,996 in / 200 out
+    assert ratio is not None and 0 < ratio <= 1
+    assert _throughput_prefill_ratio(catalog, by_id["b330"]) is None  # 128 in / 2,048 out: mostly decode
