@@ -45,6 +45,7 @@ from planner.units import GIB
 SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 AGGREGATE_METRICS = ("throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 MIN_ROWS = 3  # a group needs this many rows to get its own factor
+MIN_SOURCES = 2  # ... from at least this many independent sources
 MIN_OUTPUT_TOKENS = 16  # aggregate runs with fewer output tokens a request measure the API server, not the GPU
 
 
@@ -98,6 +99,15 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     return factors
 
 
+def _enough(engine: str, family: str, rows: list[Benchmark], always_global: bool = True) -> bool:
+    """A group gets its own factor with MIN_ROWS rows from at least MIN_SOURCES independent sources
+    (one source's settings must not become an engine's or a family's factor); the global group
+    always gets one where `always_global`."""
+    if always_global and (engine, family) == ("*", "*"):
+        return True
+    return len(rows) >= MIN_ROWS and len({source_family(r.source) for r in rows}) >= MIN_SOURCES
+
+
 def _ratios(catalog: Catalog, rows: list[Benchmark], ratio_fn) -> list[tuple[Benchmark, str, float]]:
     out = []
     for r in rows:
@@ -118,7 +128,7 @@ def _grouped(factor: str, ratios: list[tuple[Benchmark, str, float]], as_of, by_
             groups[("*", family)].append((r, value))
     out = []
     for (engine, family), members in sorted(groups.items()):
-        if len(members) < MIN_ROWS and (engine, family) != ("*", "*"):
+        if not _enough(engine, family, [r for r, _ in members]):
             continue
         values = [v for _, v in members]
         median = min(1.0, statistics.median(values))
@@ -150,7 +160,7 @@ def _decode_fit(points: list[tuple[Benchmark, str, float]], as_of) -> list[Effic
             groups[key].append((r, roofline_s, 1.0 / r.value))
     out = []
     for (engine, family), members in sorted(groups.items()):
-        if len(members) < MIN_ROWS:
+        if not _enough(engine, family, [r for r, _, _ in members], always_global=False):
             continue
         inverse_eff, overhead = _line_fit([(x, y) for _, x, y in members])
         errors = [abs((inverse_eff * x + overhead) / y - 1) * 100 for _, x, y in members]
@@ -414,7 +424,7 @@ def _batch_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[Efficienc
             groups[key].append(terms)
     out = []
     for (engine, family), members in sorted(groups.items()):
-        if len(members) < MIN_ROWS and (engine, family) != ("*", "*"):
+        if not _enough(engine, family, [t.row for t in members]):
             continue
         measured = np.array([t.row.value for t in members])
         log_errors = np.array([np.abs(np.log(t.predicted(_BATCH_GRID) / v)) for t, v in zip(members, measured, strict=True)])

@@ -140,3 +140,19 @@ def test_prefill_is_fitted_from_throughput_runs_that_are_mostly_prefill():
     ratio = _throughput_prefill_ratio(catalog, by_id["b429"])  # 500 requests of 3,996 in / 200 out
     assert ratio is not None and 0 < ratio <= 1
     assert _throughput_prefill_ratio(catalog, by_id["b330"]) is None  # 128 in / 2,048 out: mostly decode
+
+
+def test_a_group_gets_its_own_factor_only_from_two_independent_sources():
+    catalog = load_catalog()
+    sources = {r.id: source_family(r.source) for r in catalog.benchmarks}
+    checked = 0
+    for f in fit_efficiencies(catalog):
+        if f.factor == "effective_tflops" or (f.engine, f.hardware_family) == ("*", "*"):
+            continue
+        ids = f.source.split("rows ")[1].split(";")
+        assert len({sources[i] for i in ids}) >= 2, (f.factor, f.engine, f.hardware_family)
+        checked += 1
+    assert checked > 10
+    # llama.cpp's ten datacenter decode rows all come from one pull request: they share the family's fit
+    assert not any((f.factor, f.engine, f.hardware_family) == ("decode_bandwidth", "llama.cpp", "nvidia-datacenter")
+                   for f in fit_efficiencies(catalog))
