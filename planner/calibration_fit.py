@@ -36,6 +36,7 @@ from planner.speed import (
     decode_bytes_per_step,
     efficiencies,
     estimate_speed,
+    max_running_sequences,
     peak_flops,
     prefill_flops_per_token,
     tensor_parallel_scale,
@@ -281,7 +282,8 @@ def running_batch(catalog: Catalog, r: Benchmark) -> int:
     (then the rest wait their turn, as the engine's scheduler makes them)."""
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     fit = sequences_that_fit(model, quant, gpu, engine, r.gpus, (r.input_tokens or 0) + (r.output_tokens or 0), _kv_dtype(r))
-    return max(1, min(r.concurrency or 1, fit))
+    cap = max_running_sequences(engine.id, gpu) or fit
+    return max(1, min(r.concurrency or 1, fit, cap))
 
 
 def _kv_dtype(r: Benchmark) -> str:

@@ -23,13 +23,14 @@ from planner.speed import (
     decode_bytes_per_step,
     efficiencies,
     DEFAULT_MAX_CONCURRENCY,
+    max_running_sequences,
     peak_flops,
     prefill_flops_per_token,
     prefill_s,
 )
 from planner.units import GIB
 
-BATCH_GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)
+BATCH_GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], dtype=float)
 MAX_GPUS_PER_REPLICA = 16  # two nodes of 8: tensor parallel inside a node, pipeline stages across
 MIN_GPU_LAYER_FRACTION = 0.5  # below this, CPU offload is too slow to recommend
 
@@ -166,7 +167,8 @@ def engine_twins(catalog: Catalog, c: Constraints, hardware: list[Hardware], cal
     for engine in catalog.engines.values():
         effs = tuple(dataclasses.astuple(efficiencies(catalog, engine.id, gpu, calibrations))[:4] for gpu in families.values())
         key = (effs, engine.overhead_gib, engine.default_gpu_memory_utilization, engine.tensor_parallel, engine.pipeline_parallel,
-               engine.cpu_offload, DEFAULT_MAX_CONCURRENCY, resolve_kv_dtype(c.kv_cache_dtype, engine),
+               engine.cpu_offload, tuple(max_running_sequences(engine.id, gpu) for gpu in families.values()),
+               resolve_kv_dtype(c.kv_cache_dtype, engine),
                tuple(sorted(engine.quants)), tuple(sorted({_hardware_class(hw.gpu) for hw in hardware} & set(engine.hardware))))
         groups.setdefault(key, []).append(engine.id)
     return {ids[0]: ids[1:] for ids in groups.values() if len(ids) > 1}
@@ -270,7 +272,7 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
         allowed = np.minimum(allowed, 1.0 / c.min_tokens_per_s)
     if c.max_ttft_s:
         allowed = np.minimum(allowed, c.max_ttft_s - prefill)
-    batch_cap = np.minimum(batch_by_memory, P["max_batch"][p])
+    batch_cap = np.minimum(batch_by_memory, take(T["max_batch"], ph))
     with np.errstate(divide="ignore", invalid="ignore"):
         by_latency = np.where(a1 + c1 > 0, (allowed - a0) / (a1 + c1), np.inf)
     batch = np.floor(np.minimum(by_latency, batch_cap))
@@ -348,6 +350,7 @@ def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
         "may_offload": P["cpu_offload"][:, None] & (count == 1),
         "bandwidth": bandwidth,
         "flops": flops,
+        "max_batch": H["max_seqs"][P["engine_index"], :],  # (pair, hardware): the engine's cap on that device
         "eff_decode": eff["decode_bandwidth"],
         "step_overhead_s": eff["decode_overhead_s"],
         "eff_prefill": np.where(H["published_peak"][None, :], eff["prefill_compute"], 1.0),  # effective TFLOPS are measured
@@ -470,7 +473,6 @@ def _pair_arrays(pairs: list[tuple[Quant, Engine]], c: Constraints) -> dict[str,
         "mem_util": np.array([e.default_gpu_memory_utilization or 1.0 for _, e in pairs]),
         "tensor_parallel": np.array([e.tensor_parallel for _, e in pairs]),
         "cpu_offload": np.array([e.cpu_offload for _, e in pairs]),
-        "max_batch": np.array([DEFAULT_MAX_CONCURRENCY] * len(pairs), dtype=float),
         "fp8": np.array([q.compute_dtype == "fp8" for q, _ in pairs]),
         "int8": np.array([q.compute_dtype == "int8" for q, _ in pairs]),
         "engine_index": np.array([engine_ids.index(e.id) for _, e in pairs]),
@@ -496,7 +498,10 @@ def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None)
             eff["prefill_compute"][i, j] = e.prefill
             eff["batch_compute"][i, j] = e.batch
             eff["tensor_parallel"][i, j] = e.tensor_parallel
+    max_seqs = np.array([[max_running_sequences(engine_id, x.gpu) or DEFAULT_MAX_CONCURRENCY for x in hw] for engine_id in engine_ids],
+                        dtype=float)
     return {
+        "max_seqs": max_seqs,
         "count": np.array([x.count for x in hw], dtype=float),
         "memory": np.array([x.gpu.memory_gib * GIB for x in hw]),
         "bandwidth": np.array([x.gpu.memory_bandwidth_gb_s * 1e9 for x in hw]),

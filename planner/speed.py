@@ -22,8 +22,20 @@ from planner.memory import GPUS_PER_NODE, KV_BYTES_PER_ELEMENT, kv_bytes_per_tok
 from planner.records import Engine, Gpu, ModelSpec, Quant
 
 # Sequences an engine batches at once: vLLM's default --max-num-seqs (docs.vllm.ai engine arguments),
-# used for every engine (engines.csv has no per-engine figure yet).
+# used for every engine without a device rule of its own (see max_running_sequences).
 DEFAULT_MAX_CONCURRENCY = 256
+
+
+def max_running_sequences(engine_id: str, gpu: Gpu) -> int | None:
+    """The engine's default cap on sequences decoding at once, where it has a published rule.
+
+    vLLM (V1 engine, vllm/engine/arg_utils.py `get_batch_defaults`): --max-num-seqs 1024 on GPUs with
+    at least 70 GiB that are not A100s ("For GPUs like H100 and MI300x, use larger default values"),
+    256 on the others. Other engines size their batch from the KV cache or a build-time limit: None.
+    """
+    if engine_id == "vllm":
+        return 1024 if gpu.memory_gib >= 70 and not gpu.id.startswith("a100") else 256
+    return None
 
 
 class SpeedEstimate(BaseModel):

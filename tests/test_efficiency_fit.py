@@ -156,3 +156,18 @@ def test_a_group_gets_its_own_factor_only_from_two_independent_sources():
     # llama.cpp's ten datacenter decode rows all come from one pull request: they share the family's fit
     assert not any((f.factor, f.engine, f.hardware_family) == ("decode_bandwidth", "llama.cpp", "nvidia-datacenter")
                    for f in fit_efficiencies(catalog))
+
+
+def test_vllm_runs_at_most_its_default_number_of_sequences_for_the_device():
+    from planner.calibration_fit import running_batch
+    from planner.speed import max_running_sequences
+
+    catalog = load_catalog()
+    gpus = catalog.gpus
+    # vllm/engine/arg_utils.py: 1,024 on GPUs of 70 GiB or more that are not A100s, else 256
+    assert max_running_sequences("vllm", gpus["h100-sxm"]) == 1024
+    assert max_running_sequences("vllm", gpus["a100-80gb"]) == 256
+    assert max_running_sequences("vllm", gpus["l40s"]) == 256
+    assert max_running_sequences("tensorrt-llm", gpus["h100-sxm"]) is None
+    row = next(r for r in catalog.benchmarks if r.id == "b414")  # 1,000 prompts at once, gpt-oss-20b, vLLM on one A100
+    assert row.concurrency == 1000 and running_batch(catalog, row) == 256
