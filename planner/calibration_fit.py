@@ -291,12 +291,19 @@ def _kv_dtype(r: Benchmark) -> str:
 
 
 def _workload_stated(r: Benchmark) -> bool:
-    """An aggregate figure means something only with its concurrency and request lengths stated
-    (a ShareGPT run of unstated mix, or an offline maximum, cannot be predicted), and with enough
-    output per request to measure the GPU: a run of a few output tokens per request measures the
-    API server's own time per request (tokenising, scheduling, HTTP), which the estimator does not
-    model (gpustack's 128-in/4-out runs: 5-33 ms a request, whatever the model's size)."""
-    return bool(r.concurrency and r.output_tokens and r.input_tokens is not None and r.output_tokens >= MIN_OUTPUT_TOKENS)
+    """An aggregate figure can be predicted only from a workload that determines it:
+    - its concurrency and request lengths stated (an offline maximum, or a ShareGPT run with no
+      lengths, cannot be);
+    - enough output per request to time the GPU: a run of a few output tokens per request times
+      the API server's own work per request (tokenising, scheduling, HTTP), which the estimator does
+      not model (gpustack's 128-in/4-out runs: 5-33 ms a request, whatever the model's size);
+    - not a drain of varied lengths: when every request is sent at once and lengths vary (ShareGPT),
+      the run lasts as long as its longest requests, running at ever smaller batches at the end, and
+      per-request means cannot tell how long that is. Varied lengths kept at a fixed concurrency
+      over more requests than that are a steady state, which the means do describe."""
+    if not (r.concurrency and r.output_tokens and r.input_tokens is not None and r.output_tokens >= MIN_OUTPUT_TOKENS):
+        return False
+    return not (r.lengths == "varied" and (r.requests is None or r.requests <= r.concurrency))
 
 
 def _total_memory_gib(model, quant, gpu, engine, r: Benchmark) -> float | None:

@@ -220,6 +220,10 @@ class Benchmark(Record):
     input_tokens: OptInt = None
     output_tokens: OptInt = None
     kv_cache_dtype: Annotated[Literal["fp16", "fp8", "q8_0"] | None, BeforeValidator(_blank_to_none)] = None  # blank: the engine's default (fp16/bf16)
+    # Request lengths: "fixed" (every request the same; blank means fixed) or "varied" (a dataset such
+    # as ShareGPT: input/output_tokens are then per-request means); `requests` is how many the run sent.
+    lengths: Annotated[Literal["fixed", "varied"] | None, BeforeValidator(_blank_to_none)] = None
+    requests: OptInt = None
     metric: Literal[
         "decode_tokens_per_s",
         "prefill_tokens_per_s",

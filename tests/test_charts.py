@@ -24,6 +24,12 @@ def busy_plan():
 
 
 @pytest.fixture(scope="module")
+def multi_gpu_plan():
+    # A 70B model on 24 GB cards cannot fit one GPU: every candidate splits it.
+    return recommend(Constraints(models=["meta-llama/Llama-3.3-70B-Instruct"], gpus_available=[{"gpu": "rtx-4090", "count": 8}]))
+
+
+@pytest.fixture(scope="module")
 def empty_plan():
     # No configuration costs under a cent a month.
     return recommend(Constraints(budget_usd_per_month=0.01))
@@ -49,10 +55,9 @@ def test_memory_breakdown_columns_and_parts(plan):
     assert df["candidate"].nunique() == min(6, 1 + len(plan.alternatives))
 
 
-def test_memory_breakdown_of_a_multi_gpu_replica_is_per_gpu(busy_plan):
-    multi = [c for c in [busy_plan.recommendation, *busy_plan.alternatives] if c.gpus > 1]
-    if not multi:
-        pytest.skip("no multi-GPU candidate in this plan")
+def test_memory_breakdown_of_a_multi_gpu_replica_is_per_gpu(multi_gpu_plan):
+    multi = [c for c in [multi_gpu_plan.recommendation, *multi_gpu_plan.alternatives] if c.gpus > 1]
+    assert multi, "a 70B model on 24 GB cards must be split over GPUs"
     parts = charts.per_gpu_parts_gib(multi[0])
     assert parts["weights"] <= multi[0].memory.weights_gib / multi[0].gpus + 1e-9
     assert sum(parts.values()) == pytest.approx(multi[0].memory.per_gpu_gib, rel=1e-6)

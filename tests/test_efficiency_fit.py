@@ -171,3 +171,18 @@ def test_vllm_runs_at_most_its_default_number_of_sequences_for_the_device():
     assert max_running_sequences("tensorrt-llm", gpus["h100-sxm"]) is None
     row = next(r for r in catalog.benchmarks if r.id == "b414")  # 1,000 prompts at once, gpt-oss-20b, vLLM on one A100
     assert row.concurrency == 1000 and running_batch(catalog, row) == 256
+
+
+def test_a_drain_of_varied_lengths_is_kept_but_not_predicted():
+    from planner.calibration_fit import predict
+
+    catalog = load_catalog()
+    by_id = {r.id: r for r in catalog.benchmarks}
+    drain = by_id["b317"]  # 1,000 ShareGPT prompts sent at once: gpt-oss-20b, vLLM, H100
+    assert drain.lengths == "varied" and drain.requests == drain.concurrency == 1000
+    assert predict(catalog, drain) is None
+    steady = by_id["b300"]  # 100 ShareGPT prompts kept at 4 in flight: a steady state the means describe
+    assert steady.lengths == "varied" and steady.requests > steady.concurrency
+    assert predict(catalog, steady) is not None
+    fixed = by_id["b429"]  # 500 prompts of fixed random lengths sent at once: waves of equal requests
+    assert fixed.lengths is None and predict(catalog, fixed) is not None
