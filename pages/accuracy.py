@@ -87,7 +87,14 @@ st.dataframe(ac.sources_frame(catalog, calibrations, held_out), hide_index=True,
     "as_of_from": "From", "as_of_to": "To", "documents": "Documents"})
 st.caption("A source is a website, or one repository on a code host; its rows are left out together. Usable rows "
            "name a model, GPU, quantization and engine the catalogue has; predicted rows are the speed figures above "
-           "(a throughput row without its concurrency cannot be predicted).")
+           "(the throughput rows that are not are listed below).")
+
+st.subheader("Kept but not predicted")
+st.dataframe(ac.not_predicted_frame(catalog), hide_index=True, key="accuracy_not_predicted", column_config={
+    "reason": st.column_config.TextColumn("Why not predicted", width="large"),
+    "source_family": "Source", "rows": "Rows"})
+st.caption("These throughput rows stay in data/benchmarks.csv as the record, but their workload does not determine "
+           "the figure, so they are neither fitted to nor counted in the errors above.")
 
 st.header("Your probe calibrations")
 st.caption(f"Stored in `{calibration_path()}` by the probe's `--calibrate` option "

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from planner.calibration_fit import SPEED_METRICS, leave_one_source_out, predict, source_family, usable_rows
+from planner.calibration_fit import SPEED_METRICS, leave_one_source_out, not_predicted_reason, predict, source_family, usable_rows
 from planner.catalog import Catalog
 from planner.records import AccuracyBand, Benchmark
 from planner.speed import efficiencies
@@ -173,6 +173,14 @@ def sources_frame(catalog: Catalog, calibrations: list[dict] | None = None,
                      "rows_usable": len(calibrations), "rows_predicted": None, "metrics": "decode_efficiency", "as_of_from": dates[0],
                      "as_of_to": dates[-1], "documents": 1})
     return pd.DataFrame(rows, columns=SOURCE_COLUMNS)
+
+
+def not_predicted_frame(catalog: Catalog) -> pd.DataFrame:
+    """Usable aggregate-throughput rows kept in the data but not predicted, counted by reason and source."""
+    rows = [{"reason": reason, "source_family": source_family(r.source)}
+            for r in usable_rows(catalog) if (reason := not_predicted_reason(r)) is not None]
+    frame = pd.DataFrame(rows, columns=["reason", "source_family"])
+    return frame.groupby(["reason", "source_family"]).size().reset_index(name="rows").sort_values(["reason", "rows"], ascending=[True, False])
 
 
 def _link(family: str, example_url: str) -> str:

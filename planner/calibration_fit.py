@@ -291,19 +291,36 @@ def _kv_dtype(r: Benchmark) -> str:
 
 
 def _workload_stated(r: Benchmark) -> bool:
-    """An aggregate figure can be predicted only from a workload that determines it:
-    - its concurrency and request lengths stated (an offline maximum, or a ShareGPT run with no
-      lengths, cannot be);
-    - enough output per request to time the GPU: a run of a few output tokens per request times
-      the API server's own work per request (tokenising, scheduling, HTTP), which the estimator does
-      not model (gpustack's 128-in/4-out runs: 5-33 ms a request, whatever the model's size);
-    - not a drain of varied lengths: when every request is sent at once and lengths vary (ShareGPT),
-      the run lasts as long as its longest requests, running at ever smaller batches at the end, and
-      per-request means cannot tell how long that is. Varied lengths kept at a fixed concurrency
-      over more requests than that are a steady state, which the means do describe."""
-    if not (r.concurrency and r.output_tokens and r.input_tokens is not None and r.output_tokens >= MIN_OUTPUT_TOKENS):
-        return False
-    return not (r.lengths == "varied" and (r.requests is None or r.requests <= r.concurrency))
+    return not_predicted_reason(r) is None
+
+
+# Why an aggregate-throughput row is kept in data/benchmarks.csv but not predicted.
+NO_WORKLOAD = "concurrency or request lengths not stated"
+SHORT_OUTPUT = f"under {MIN_OUTPUT_TOKENS} output tokens a request (times the API server, not the GPU)"
+VARIED_DRAIN = "all requests sent at once, lengths varied (lasts as long as the longest)"
+
+
+def not_predicted_reason(r: Benchmark) -> str | None:
+    """Why an aggregate figure cannot be predicted from its workload, or None when it can.
+
+    - Its concurrency and request lengths must be stated.
+    - It needs enough output per request to time the GPU: a run of a few output tokens a request
+      times the API server's own work per request (tokenising, scheduling, HTTP), which the estimator
+      does not model (gpustack's 128-in/4-out runs: 5-33 ms a request, whatever the model's size).
+    - It must not be a drain of varied lengths: when every request is sent at once and lengths vary
+      (ShareGPT), the run lasts as long as its longest requests, at ever smaller batches at the end,
+      and per-request means cannot tell how long that is. Varied lengths kept at a fixed concurrency
+      over more requests than that are a steady state, which the means do describe.
+    """
+    if r.metric not in AGGREGATE_METRICS:
+        return None
+    if not (r.concurrency and r.output_tokens and r.input_tokens is not None):
+        return NO_WORKLOAD
+    if r.output_tokens < MIN_OUTPUT_TOKENS:
+        return SHORT_OUTPUT
+    if r.lengths == "varied" and (r.requests is None or r.requests <= r.concurrency):
+        return VARIED_DRAIN
+    return None
 
 
 def _total_memory_gib(model, quant, gpu, engine, r: Benchmark) -> float | None:
