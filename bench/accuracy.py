@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner.calibration_fit import leave_one_source_out, predict, source_family, usable_rows  # noqa: E402
+from planner.calibration_fit import leave_one_source_out, not_predicted_reason, predict, source_family, usable_rows  # noqa: E402
 from planner.catalog import load_catalog  # noqa: E402
 
 METRICS = ("weights_gib", "memory_gib", "decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
@@ -51,6 +51,12 @@ def main() -> None:
     for metric in METRICS:
         print(f"  {metric:26s} in-sample {describe(in_sample.get(metric, []))}")
         print(f"  {'':26s} leave-one-source-out {describe(loso.get(metric, []))}")
+    skipped: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if (reason := not_predicted_reason(row)) is not None:
+            skipped[reason] += 1
+    for reason, count in sorted(skipped.items()):
+        print(f"  kept, not predicted: {count:3d} throughput rows, {reason}")
     print("leave-one-source-out error by engine and device family")
     for (metric, group), errors in sorted(by_group.items()):
         print(f"  {metric:26s} {group:32s} {describe(errors)}")
