@@ -40,6 +40,7 @@ FACTOR_MEANINGS = {
     "effective_tflops": "measured prefill compute (TFLOPS) of devices whose vendor publishes no peak",
     "tensor_parallel": "speed kept per doubling of GPUs in tensor parallel",
     "batch_compute": "fraction of peak FLOP/s at which each sequence in a decode step is computed (time added to the memory time)",
+    "moe_kernels": "speed a serving engine keeps on a mixture of experts against its fit to all models (expert kernels, routing)",
 }
 PREDICTION_COLUMNS = ["id", "metric", "engine", "model", "quant", "gpu", "gpu_family", "gpus", "concurrency",
                       "measured", "predicted", "ratio", "abs_error_pct", "source", "source_family", "as_of"]

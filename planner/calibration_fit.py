@@ -97,7 +97,41 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
                                         and not catalog.gpus[r.gpu].fp16_tflops_dense], as_of)
     with_prefill = dataclasses.replace(base, efficiency=tuple(factors))
     factors += _batch_fit(with_prefill, [r for r in rows if r.metric in AGGREGATE_METRICS], as_of)
+    with_batch = dataclasses.replace(base, efficiency=tuple(factors))
+    factors += _moe_fit(with_batch, [r for r in rows if r.metric == "throughput_tokens_per_s" and _is_moe(catalog, r)], as_of)
     return factors
+
+
+def _is_moe(catalog: Catalog, r: Benchmark) -> bool:
+    model = catalog.model(r.model)
+    return (model.experts_total or 1) > (model.experts_active or 1)
+
+
+def _moe_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
+    """Speed a serving engine keeps on a mixture of experts, against what its other factors predict:
+    the median of measured / predicted over its mixture-of-experts throughput runs, per (engine,
+    family) and per engine (an engine without such runs keeps 1; the factor is at most 1, so no
+    estimate passes the roofline). Expert kernels (many small GEMMs, routing) are slower per byte and
+    per FLOP than the dense kernels most rows measure."""
+    groups: dict[tuple[str, str], list[tuple[Benchmark, float]]] = defaultdict(list)
+    for r in rows:
+        predicted = predict(catalog, r)
+        if predicted is None:
+            continue
+        for key in ((r.engine, catalog.gpus[r.gpu].family), (r.engine, "*")):
+            groups[key].append((r, r.value / predicted))
+    out = []
+    for (engine, family), members in sorted(groups.items()):
+        if not _enough(engine, family, [r for r, _ in members], always_global=False):
+            continue
+        values = [v for _, v in members]
+        speed = min(1.0, statistics.median(values))
+        out.append(EfficiencyFactor(
+            factor="moe_kernels", engine=engine, hardware_family=family, value=round(speed, 4), n_rows=len(members),
+            median_abs_error_pct=round(statistics.median(abs(speed / v - 1) * 100 for v in values), 1),
+            source=f"bench/calibrate.py: median measured / predicted over data/benchmarks.csv rows {';'.join(r.id for r, _ in members)}",
+            as_of=as_of or max(r.as_of for r, _ in members)))
+    return out
 
 
 def _enough(engine: str, family: str, rows: list[Benchmark], always_global: bool = True) -> bool:

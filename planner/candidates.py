@@ -258,14 +258,16 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     # parameter over the fitted compute rate. Layers offloaded to the CPU add host-RAM reads, still
     # linear in b. So the largest batch meeting the latency targets has a closed form; a mixture of
     # experts reads more experts as b grows, so for those rows the batch sizes of BATCH_GRID are tried.
-    bw_eff, host = take(T["bw_eff"], ph), take(T["host"], ph)
+    # A mixture of experts runs at the engine's fitted fraction of the speed the other factors give: every time term slows alike.
+    moe_speed = np.where(M["moe"][m], take(T["eff_moe"], ph), 1.0)
+    bw_eff, host = take(T["bw_eff"], ph) * moe_speed, take(T["host"], ph) * moe_speed
     f = np.where(offload, gpu_fraction, 1.0)
-    step_overhead = take(T["step_overhead_s"], ph) * f  # the engine's fixed time per step (planner.speed.decode_step_s)
+    step_overhead = take(T["step_overhead_s"], ph) * f / moe_speed  # the engine's fixed time per step (planner.speed.decode_step_s)
     a0 = weights_active * (f / bw_eff + (1 - f) / host) + step_overhead
     a1 = kv_seq_read * (f / bw_eff + (1 - f) / host)
-    c1 = M["params_active"][m] * take(T["compute_s_per_param"], ph) * f
+    c1 = M["params_active"][m] * take(T["compute_s_per_param"], ph) * f / moe_speed
     prefill = prefill_s(c.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
-                        weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph))
+                        weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph)) / moe_speed
     prefill = np.where(offload, prefill / np.maximum(gpu_fraction, 1e-6), prefill)
     allowed = np.full(len(m), np.inf)  # the longest decode step the targets allow
     if c.min_tokens_per_s:
@@ -288,7 +290,7 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     step_b = read_b * (f / bw_eff + (1 - f) / host) + step_overhead + (a1 + c1) * batch
     latency_at_batch = prefill + step_b * (1 + c.output_tokens)  # first token, then one step per output token
     prefill_share = prefill_s(c.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
-                              weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph), batch)
+                              weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph), batch) / moe_speed
     prefill_share = np.where(offload, prefill_share / np.maximum(gpu_fraction, 1e-6), prefill_share)
     requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, c.output_tokens,
                                                                  (c.max_ttft_s or np.inf) - step_b, prefill_share)
@@ -357,6 +359,7 @@ def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
         "bw_eff": bandwidth * eff["decode_bandwidth"],
         "host": catalog.assumption("host_ram_bandwidth_gb_s") * 1e9 * eff["decode_bandwidth"],
         "compute_s_per_param": 2 / (decode_flops * eff["batch_compute"]),
+        "eff_moe": eff["moe_kernels"],
     }
 
 
@@ -487,7 +490,7 @@ def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None)
     # Efficiency factors per (engine, hardware family); a calibration is per GPU, so it is
     # applied per family only when every device of that family in play is the calibrated one.
     eff = {k: np.zeros((len(engine_ids), len(families)))
-           for k in ("decode_bandwidth", "decode_overhead_s", "prefill_compute", "batch_compute", "tensor_parallel")}
+           for k in ("decode_bandwidth", "decode_overhead_s", "prefill_compute", "batch_compute", "tensor_parallel", "moe_kernels")}
     # one device per family stands for it; prefer one with a published peak (see planner.speed.efficiencies)
     representative = {x.gpu.family: x.gpu for x in sorted(hw, key=lambda x: bool(x.gpu.fp16_tflops_dense))}
     for i, engine_id in enumerate(engine_ids):
@@ -498,6 +501,7 @@ def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None)
             eff["prefill_compute"][i, j] = e.prefill
             eff["batch_compute"][i, j] = e.batch
             eff["tensor_parallel"][i, j] = e.tensor_parallel
+            eff["moe_kernels"][i, j] = e.moe
     max_seqs = np.array([[max_running_sequences(engine_id, x.gpu) or DEFAULT_MAX_CONCURRENCY for x in hw] for engine_id in engine_ids],
                         dtype=float)
     return {

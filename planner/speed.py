@@ -70,6 +70,7 @@ class Efficiencies:
     tensor_parallel: float
     basis: dict[str, str]
     decode_overhead_s: float = 0.0  # fixed time per decode step, whatever the bytes read
+    moe: float = 1.0  # a mixture of experts runs at this fraction of the speed the other factors give
 
 
 def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[dict] | None = None) -> Efficiencies:
@@ -81,6 +82,7 @@ def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[
     for factor in ("decode_bandwidth", "prefill_compute", "batch_compute", "tensor_parallel"):
         found[factor] = _fitted(catalog, factor, engine_id, gpu.family)
     found["decode_overhead_s"] = _fitted(catalog, "decode_overhead_s", engine_id, gpu.family, default=0.0)
+    found["moe_kernels"] = _fitted(catalog, "moe_kernels", engine_id, gpu.family, default=1.0)
     if not gpu.fp16_tflops_dense:  # its compute figure is already the measured, effective one
         found["prefill_compute"] = (1.0, "the device's effective TFLOPS is itself fitted to measured prefill")
     for entry in calibrations or []:
@@ -96,6 +98,7 @@ def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[
         tensor_parallel=found["tensor_parallel"][0],
         basis={k: v[1] for k, v in found.items()},
         decode_overhead_s=found["decode_overhead_s"][0],
+        moe=found["moe_kernels"][0],
     )
 
 
@@ -238,18 +241,20 @@ def estimate_speed(
     per_token_layer = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_cache_dtype])
     kv_seq = float(kv_cache_bytes(per_token_layer, full, windowed, window, input_tokens + output_tokens / 2, 1))
 
+    moe_slowdown = 1 / eff.moe if experts[0] > experts[1] else 1.0
+
     def step(batch: float) -> float:
         weights = float(decode_bytes_per_step(active_bytes, total_bytes, *experts, batch))
         seconds = float(decode_step_s(weights, kv_seq, batch, bandwidth, decode_flops, model.params_active_b * 1e9, eff.decode, eff.batch,
-                                      eff.decode_overhead_s))
+                                      eff.decode_overhead_s)) * moe_slowdown
         if gpu_layer_fraction < 1:  # layers on the CPU are read from host RAM at its bandwidth
             cpu_bytes = (weights + batch * kv_seq) * (1 - gpu_layer_fraction)
             seconds = seconds * gpu_layer_fraction + cpu_bytes / (host_bw * eff.decode)
         return seconds
 
     flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, input_tokens))
-    prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode))
-    shared_prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode, concurrency))
+    prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode)) * moe_slowdown
+    shared_prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode, concurrency)) * moe_slowdown
     if gpu_layer_fraction < 1:
         slower = 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
         prefill, shared_prefill = prefill * slower, shared_prefill * slower
@@ -269,7 +274,7 @@ def estimate_speed(
         prefill_roofline_tokens_per_s=peak_flops(gpu, quant.compute_dtype, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,
         bound="compute" if 2 * model.params_active_b * 1e9 * concurrency / (decode_flops * eff.batch) > step_c / 2 else "memory bandwidth",
         efficiency={"decode_bandwidth": eff.decode, "decode_overhead_s": eff.decode_overhead_s, "prefill_compute": eff.prefill,
-                    "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel},
+                    "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel, "moe_kernels": eff.moe},
         efficiency_basis=eff.basis,
     )
     return estimate.model_copy(update={"ranges": uncertainty_ranges(catalog, estimate)})

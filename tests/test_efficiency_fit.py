@@ -1,5 +1,7 @@
 """The fit is reproducible and the shipped factors are the fit's output."""
 
+import pytest
+
 from planner.calibration_fit import fit_efficiencies, source_family, usable_rows
 from planner.catalog import load_catalog
 
@@ -186,3 +188,30 @@ def test_a_drain_of_varied_lengths_is_kept_but_not_predicted():
     assert predict(catalog, steady) is not None
     fixed = by_id["b429"]  # 500 prompts of fixed random lengths sent at once: waves of equal requests
     assert fixed.lengths is None and predict(catalog, fixed) is not None
+
+
+def test_a_mixture_of_experts_runs_at_its_engines_fitted_share_of_the_speed():
+    import dataclasses
+
+    from planner.records import EfficiencyFactor
+    from planner.speed import estimate_speed
+
+    catalog = load_catalog()
+    factors = fit_efficiencies(catalog)
+    moe = [f for f in factors if f.factor == "moe_kernels"]
+    assert moe and all(0 < f.value <= 1 and f.engine != "*" for f in moe)  # per engine only; never past the roofline
+    assert not any(f.engine == "llama.cpp" for f in moe)  # llama.cpp's own decode fit already holds its MoE rows
+
+    def speeds(value):
+        extra = EfficiencyFactor(factor="moe_kernels", engine="vllm", hardware_family="nvidia-datacenter", value=value, n_rows=3,
+                                 source="test", as_of="2026-11-25")
+        c = dataclasses.replace(catalog, efficiency=tuple(f for f in catalog.efficiency if f.factor != "moe_kernels") + (extra,))
+        gpu, engine = c.gpus["h100-sxm"], c.engines["vllm"]
+        mixture = estimate_speed(c, c.model("openai/gpt-oss-20b"), c.quants["mxfp4"], gpu, engine, 1, 1000, 300, 16)
+        dense = estimate_speed(c, c.model("Qwen/Qwen3-8B"), c.quants["bf16"], gpu, engine, 1, 1000, 300, 16)
+        return mixture, dense
+
+    (moe_full, dense_full), (moe_half, dense_half) = speeds(1.0), speeds(0.5)
+    assert moe_half.decode_tokens_per_s == pytest.approx(moe_full.decode_tokens_per_s / 2)
+    assert moe_half.prefill_tokens_per_s == pytest.approx(moe_full.prefill_tokens_per_s / 2)
+    assert dense_half.decode_tokens_per_s == dense_full.decode_tokens_per_s  # dense models are untouched
