@@ -31,6 +31,13 @@ from planner.speed import (
 from planner.units import GIB
 
 BATCH_GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], dtype=float)
+# (engine, weight format) pairs whose kernels need a minimum CUDA compute capability. TensorRT-LLM runs
+# gpt-oss's MXFP4 on Hopper and Blackwell only: OpenAI's cookbook "Using NVIDIA TensorRT-LLM to run
+# gpt-oss-20b" (2025-08-05) recommends Hopper, Blackwell, RTX PRO and RTX 50 GPUs, and gpustack's run of
+# TensorRT-LLM v1.2.0rc0 on A100 stopped with "NotImplementedError: WFP4A16 MoE is unsupported on
+# SM80" (github.com/gpustack/gpustack docs/performance-lab/gpt-oss-120b/a100.md). Device capabilities
+# come from data/gpus.csv (developer.nvidia.com/cuda-gpus).
+MIN_COMPUTE_CAPABILITY = {("tensorrt-llm", "mxfp4"): 9.0}
 MAX_GPUS_PER_REPLICA = 16  # two nodes of 8: tensor parallel inside a node, pipeline stages across
 MIN_GPU_LAYER_FRACTION = 0.5  # below this, CPU offload is too slow to recommend
 
@@ -216,8 +223,11 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
     needs_cuda = np.array([q.format == "bitsandbytes" for q, _ in pairs])  # bitsandbytes kernels are CUDA
     nvidia = np.array([_hardware_class(hw.gpu) == "nvidia" for hw in hardware])
     has_fp8 = np.array([bool(hw.gpu.fp8_tflops_dense) for hw in hardware])
+    min_cc = np.array([MIN_COMPUTE_CAPABILITY.get((e.id, q.format), 0.0) for q, e in pairs])
+    device_cc = np.array([hw.gpu.compute_capability or 0.0 for hw in hardware])
     ok_ph = (runs_on[:, hw_class] & (single[None, :] | multi[:, None]) & (~needs_fp8[:, None] | has_fp8[None, :])
-             & (one_node[None, :] | multi_node[:, None]) & (~needs_cuda[:, None] | nvidia[None, :]))
+             & (one_node[None, :] | multi_node[:, None]) & (~needs_cuda[:, None] | nvidia[None, :])
+             & ((min_cc[:, None] == 0) | (device_cc[None, :] >= min_cc[:, None])))
     ok_mp = _model_pair_ok(models, pairs)
     compatible = ok_mp[:, :, None] & ok_ph[None, :, :]  # (model, pair, hardware)
     multiplicity = np.array([1 + len(twins.get(e.id, [])) for _, e in pairs])

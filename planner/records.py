@@ -128,6 +128,8 @@ class Gpu(Record):
     interconnect: OptStr = None
     interconnect_gb_s: OptFloat = None
     unified_memory: Flag = False
+    compute_capability: OptFloat = None  # NVIDIA's CUDA compute capability (8.0 Ampere A100 ... 9.0 Hopper, 12.0 RTX 50)
+    compute_capability_source: OptStr = None
 
     @functools.cached_property
     def family(self) -> str:

@@ -84,3 +84,18 @@ def test_owned_plans_show_what_the_month_costs_is_made_of():
     cost = plan.recommendation.cost
     assert cost.mode == "own" and cost.capital_usd_per_month > 0 and cost.power_usd_per_month > 0
     assert cost.capital_usd_per_month + cost.power_usd_per_month + cost.operations_usd_per_month == pytest.approx(cost.usd_per_month)
+
+
+def test_tensorrt_llm_runs_gpt_oss_only_on_hopper_or_newer():
+    from planner.candidates import build_grid
+
+    def engines_on(gpu_id):
+        c = Constraints(models=["openai/gpt-oss-20b"], gpus_available=[{"gpu": gpu_id, "count": 1}])
+        a = resolve_assumptions(CATALOG, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
+        grid = build_grid(CATALOG, c, [CATALOG.model("openai/gpt-oss-20b")], a)
+        return {grid.pairs[p][1].id for p in grid.p}
+
+    assert CATALOG.gpus["rtx-3090"].compute_capability == 8.6 and CATALOG.gpus["h100-sxm"].compute_capability == 9.0
+    assert "tensorrt-llm" not in engines_on("rtx-3090")  # "WFP4A16 MoE is unsupported on SM80" and Ampere's 8.6
+    assert "vllm" in engines_on("rtx-3090")
+    assert "tensorrt-llm" in engines_on("h100-sxm")
