@@ -19,10 +19,10 @@ from planner.cost import CostAssumptions, owned_cost, rented_cost
 from planner.memory import GPUS_PER_NODE, KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, layer_split, resolve_kv_dtype
 from planner.records import Engine, Gpu, ModelSpec, Quant
 from planner.speed import (
+    DEFAULT_MAX_CONCURRENCY,
     closed_loop_tokens_per_s,
     decode_bytes_per_step,
     efficiencies,
-    DEFAULT_MAX_CONCURRENCY,
     max_running_sequences,
     peak_flops,
     prefill_flops_per_token,
