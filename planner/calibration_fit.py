@@ -47,6 +47,7 @@ SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_toke
 AGGREGATE_METRICS = ("throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 MIN_ROWS = 3  # a group needs this many rows to get its own factor
 MIN_SOURCES = 2  # ... from at least this many independent sources
+PREFILL_DOMINATED = 10  # prompt / answer length from which a kept-full run's time is mostly prefill
 MIN_OUTPUT_TOKENS = 16  # aggregate runs with fewer output tokens a request measure the API server, not the GPU
 
 
@@ -399,12 +400,13 @@ def _ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
 
 
 def _throughput_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
-    """Prefill compute efficiency from a kept-full run whose replica time goes mostly to prefill
-    (long prompts, short answers): each request's time less its share of the decode steps' memory
-    time is its prefill. Used only where that prefill is at least twice the decode share, so the
-    still-unfitted batch compute cannot matter much."""
+    """Prefill compute efficiency from a kept-full run whose replica time goes mostly to prefill:
+    prompts at least PREFILL_DOMINATED times longer than the answers. Each request's time less its
+    share of the decode steps' memory time is its prefill. The test is on the workload, not on a
+    predicted split of the time: a run whose decode is slower than predicted must not pass for one
+    with a slow prefill."""
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
-    if r.gpus > 1 and not engine.tensor_parallel:
+    if (r.gpus > 1 and not engine.tensor_parallel) or r.input_tokens < PREFILL_DOMINATED * r.output_tokens:
         return None
     batch = running_batch(catalog, r)
     decode_share = r.output_tokens * _memory_step_s(catalog, model, quant, gpu, engine, r, batch) / batch
@@ -422,9 +424,12 @@ def _prefill_share_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, 
 
 
 def _tensor_parallel_ratio(catalog: Catalog, r: Benchmark) -> float | None:
-    """Per-doubling efficiency that makes the single-GPU fit match a multi-GPU decode row."""
+    """Per-doubling efficiency that makes the single-GPU fit match a multi-GPU decode row.
+
+    Dense models only: a mixture of experts split over GPUs is slower for reasons of its own (many
+    small expert GEMMs, routing), which the moe_kernels factor carries."""
     engine = catalog.engines[r.engine]
-    if not engine.tensor_parallel:
+    if not engine.tensor_parallel or _is_moe(catalog, r):
         return None
     model, quant, gpu = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu]
     one = estimate_speed(catalog, model, quant, gpu, engine, 1, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1), 1)

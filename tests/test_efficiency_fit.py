@@ -215,3 +215,14 @@ def test_a_mixture_of_experts_runs_at_its_engines_fitted_share_of_the_speed():
     assert moe_half.decode_tokens_per_s == pytest.approx(moe_full.decode_tokens_per_s / 2)
     assert moe_half.prefill_tokens_per_s == pytest.approx(moe_full.prefill_tokens_per_s / 2)
     assert dense_half.decode_tokens_per_s == dense_full.decode_tokens_per_s  # dense models are untouched
+
+
+def test_tensor_parallel_scaling_is_fitted_on_dense_models_only():
+    catalog = load_catalog()
+    factor = next(f for f in fit_efficiencies(catalog) if f.factor == "tensor_parallel")
+    ids = factor.source.split("rows ")[1].split(";")
+    models = {catalog.model(r.model) for r in catalog.benchmarks if r.id in ids}
+    assert models and all((m.experts_total or 1) <= (m.experts_active or 1) for m in models)
+    # the mixtures' own multi-GPU decode rows (SGLang on 8x B200) exist, and are left to moe_kernels
+    assert any(r.metric == "decode_tokens_per_s" and r.gpus > 1 and (catalog.model(r.model).experts_total or 1) > 1
+               for r in catalog.benchmarks)
