@@ -333,6 +333,7 @@ def _workload_stated(r: Benchmark) -> bool:
 NO_WORKLOAD = "concurrency or request lengths not stated"
 SHORT_OUTPUT = f"under {MIN_OUTPUT_TOKENS} output tokens a request (times the API server, not the GPU)"
 VARIED_DRAIN = "all requests sent at once, lengths varied (lasts as long as the longest)"
+OTHER_LAYOUT = "GPUs split otherwise than tensor parallel (data-parallel attention, expert parallel)"
 
 
 def not_predicted_reason(r: Benchmark) -> str | None:
@@ -346,6 +347,8 @@ def not_predicted_reason(r: Benchmark) -> str | None:
       (ShareGPT), the run lasts as long as its longest requests, at ever smaller batches at the end,
       and per-request means cannot tell how long that is. Varied lengths kept at a fixed concurrency
       over more requests than that are a steady state, which the means do describe.
+    - Its GPUs must split the model the way the estimator does (tensor parallel): data-parallel
+      attention or expert parallelism moves different bytes per GPU.
     """
     if r.metric not in AGGREGATE_METRICS:
         return None
@@ -355,6 +358,8 @@ def not_predicted_reason(r: Benchmark) -> str | None:
         return SHORT_OUTPUT
     if r.lengths == "varied" and (r.requests is None or r.requests <= r.concurrency):
         return VARIED_DRAIN
+    if r.parallel is not None:
+        return OTHER_LAYOUT
     return None
 
 

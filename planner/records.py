@@ -226,6 +226,9 @@ class Benchmark(Record):
     # as ShareGPT: input/output_tokens are then per-request means); `requests` is how many the run sent.
     lengths: Annotated[Literal["fixed", "varied"] | None, BeforeValidator(_blank_to_none)] = None
     requests: OptInt = None
+    # How the GPUs split the model: blank = tensor parallel (or one GPU); "dp-attention" = attention data
+    # parallel across the GPUs (SGLang --enable-dp-attention), "expert-parallel" = experts spread over GPUs.
+    parallel: Annotated[Literal["dp-attention", "expert-parallel"] | None, BeforeValidator(_blank_to_none)] = None
     metric: Literal[
         "decode_tokens_per_s",
         "prefill_tokens_per_s",

@@ -226,3 +226,12 @@ def test_tensor_parallel_scaling_is_fitted_on_dense_models_only():
     # the mixtures' own multi-GPU decode rows (SGLang on 8x B200) exist, and are left to moe_kernels
     assert any(r.metric == "decode_tokens_per_s" and r.gpus > 1 and (catalog.model(r.model).experts_total or 1) > 1
                for r in catalog.benchmarks)
+
+
+def test_runs_that_split_gpus_otherwise_than_tensor_parallel_are_kept_but_not_predicted():
+    from planner.calibration_fit import OTHER_LAYOUT, not_predicted_reason, predict
+
+    catalog = load_catalog()
+    row = next(r for r in catalog.benchmarks if r.id == "b516")  # SGLang --enable-dp-attention on 8x H200
+    assert row.parallel == "dp-attention" and row in usable_rows(catalog)
+    assert not_predicted_reason(row) == OTHER_LAYOUT and predict(catalog, row) is None
