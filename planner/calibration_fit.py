@@ -97,7 +97,9 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     factors += _effective_tflops(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
                                         and not catalog.gpus[r.gpu].fp16_tflops_dense], as_of)
     with_prefill = dataclasses.replace(base, efficiency=tuple(factors))
-    factors += _batch_fit(with_prefill, [r for r in rows if r.metric in AGGREGATE_METRICS], as_of)
+    # Dense models set the batch factor, as they set tensor-parallel scaling: a mixture's own
+    # slowness is moe_kernels', fitted last, and must not leak into every dense estimate of its engine.
+    factors += _batch_fit(with_prefill, [r for r in rows if r.metric in AGGREGATE_METRICS and not _is_moe(catalog, r)], as_of)
     with_batch = dataclasses.replace(base, efficiency=tuple(factors))
     factors += _moe_fit(with_batch, [r for r in rows if r.metric == "throughput_tokens_per_s" and _is_moe(catalog, r)], as_of)
     return factors

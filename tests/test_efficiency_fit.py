@@ -235,3 +235,19 @@ def test_runs_that_split_gpus_otherwise_than_tensor_parallel_are_kept_but_not_pr
     row = next(r for r in catalog.benchmarks if r.id == "b516")  # SGLang --enable-dp-attention on 8x H200
     assert row.parallel == "dp-attention" and row in usable_rows(catalog)
     assert not_predicted_reason(row) == OTHER_LAYOUT and predict(catalog, row) is None
+
+
+def test_dense_models_set_the_batch_factor_so_an_engine_s_moe_runs_do_not_slow_its_dense_estimates():
+    from planner.speed import estimate_speed
+
+    catalog = load_catalog()
+    sources = {r.id: r for r in catalog.benchmarks}
+    for f in fit_efficiencies(catalog):
+        if f.factor == "batch_compute":
+            ids = f.source.split("rows ")[1].split(";")
+            assert not any((catalog.model(sources[i].model).experts_total or 1) > 1 for i in ids), (f.engine, f.hardware_family)
+    # SGLang's dense estimate on an H100 is not dragged below vLLM's by its mixture-of-experts runs
+    model, quant, gpu = catalog.model("Qwen/Qwen3-8B"), catalog.quants["bf16"], catalog.gpus["h100-sxm"]
+    speeds = {e: estimate_speed(catalog, model, quant, gpu, catalog.engines[e], 1, 1000, 300, 64).decode_throughput_tokens_per_s
+              for e in ("vllm", "sglang")}
+    assert speeds["sglang"] >= 0.8 * speeds["vllm"]
