@@ -3,8 +3,8 @@
 Each measurement in `data/benchmarks.csv` is turned into the fraction of the physical roofline it
 reached; a factor is the median fraction over the rows of its (engine, hardware family) group,
 with coarser groups as fallbacks. Medians (and, for the batch factor, least absolute error) are used
-because a few rows with odd settings must not drag a factor. `bench/calibrate.py` writes the result to `data/efficiency.csv`; `bench/accuracy.py`
-reports in-sample and leave-one-source-out error.
+because a few rows with odd settings must not drag a factor. `bench/calibrate.py` writes the result
+to `data/efficiency.csv`; `bench/accuracy.py` reports in-sample and leave-one-source-out error.
 """
 
 from __future__ import annotations

@@ -172,13 +172,18 @@ def engine_twins(catalog: Catalog, c: Constraints, hardware: list[Hardware], cal
     families = {hw.gpu.family: hw.gpu for hw in hardware}
     groups: dict[tuple, list[str]] = {}
     for engine in catalog.engines.values():
-        effs = tuple(dataclasses.astuple(efficiencies(catalog, engine.id, gpu, calibrations))[:4] for gpu in families.values())
+        effs = tuple(_numbers(efficiencies(catalog, engine.id, gpu, calibrations)) for gpu in families.values())
         key = (effs, engine.overhead_gib, engine.default_gpu_memory_utilization, engine.tensor_parallel, engine.pipeline_parallel,
-               engine.cpu_offload, tuple(max_running_sequences(engine.id, gpu) for gpu in families.values()),
+               engine.cpu_offload, tuple(max_running_sequences(engine.id, hw.gpu) for hw in hardware),
                resolve_kv_dtype(c.kv_cache_dtype, engine),
                tuple(sorted(engine.quants)), tuple(sorted({_hardware_class(hw.gpu) for hw in hardware} & set(engine.hardware))))
         groups.setdefault(key, []).append(engine.id)
     return {ids[0]: ids[1:] for ids in groups.values() if len(ids) > 1}
+
+
+def _numbers(e) -> tuple[float, ...]:
+    """Every fitted factor of an Efficiencies, without the words saying where each came from."""
+    return tuple(getattr(e, f.name) for f in dataclasses.fields(e) if f.name != "basis")
 
 
 def _model_pair_ok(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]]) -> np.ndarray:
@@ -276,9 +281,13 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     a0 = weights_active * (f / bw_eff + (1 - f) / host) + step_overhead
     a1 = kv_seq_read * (f / bw_eff + (1 - f) / host)
     c1 = M["params_active"][m] * take(T["compute_s_per_param"], ph) * f / moe_speed
-    prefill = prefill_s(c.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
-                        weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph)) / moe_speed
-    prefill = np.where(offload, prefill / np.maximum(gpu_fraction, 1e-6), prefill)
+
+    def prefill_time(requests):  # one request's prefill with `requests` in flight sharing the weight read (planner.speed.prefill_s)
+        seconds = prefill_s(c.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
+                            weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph), requests) / moe_speed
+        return np.where(offload, seconds / np.maximum(gpu_fraction, 1e-6), seconds)
+
+    prefill = prefill_time(1)
     allowed = np.full(len(m), np.inf)  # the longest decode step the targets allow
     if c.min_tokens_per_s:
         allowed = np.minimum(allowed, 1.0 / c.min_tokens_per_s)
@@ -299,11 +308,8 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     step_1 = a0 + a1 + c1
     step_b = read_b * (f / bw_eff + (1 - f) / host) + step_overhead + (a1 + c1) * batch
     latency_at_batch = prefill + step_b * (1 + c.output_tokens)  # first token, then one step per output token
-    prefill_share = prefill_s(c.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
-                              weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph), batch) / moe_speed
-    prefill_share = np.where(offload, prefill_share / np.maximum(gpu_fraction, 1e-6), prefill_share)
     requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, c.output_tokens,
-                                                                 (c.max_ttft_s or np.inf) - step_b, prefill_share)
+                                                                 (c.max_ttft_s or np.inf) - step_b, prefill_time(batch))
     peak = c.requests_per_day / 86_400 * c.peak_to_average
     replicas = np.maximum(1, np.ceil(peak / requests_per_s_per_replica))
     in_flight = np.clip(np.ceil(peak / replicas * latency_at_batch), 1, batch)  # Little's law per replica
@@ -376,7 +382,7 @@ def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
 MAX_BUSY = 0.85  # a replica planned busier than this queues without bound at the peak (M/D/1)
 
 
-def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_tokens, ttft_budget_s, prefill_share_s=None):
+def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_tokens, ttft_budget_s, prefill_share_s):
     """Requests/s one replica sustains at the peak: the least of three limits.
 
     Little's law: `batch` requests in flight, each taking `latency_s`. GPU time: every request
@@ -384,8 +390,8 @@ def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_
     MAX_BUSY. Queueing: prefills queue (M/D/1 mean wait rho/(2(1-rho)) x prefill), so the load is
     capped where that wait would push time to first token past its budget.
     """
-    shared = prefill_s if prefill_share_s is None else prefill_share_s  # the prefills of a batch share one weight read
-    gpu_seconds = output_tokens / closed_loop_tokens_per_s(batch, output_tokens, shared, step_s)  # prefill + share of the steps
+    # GPU time: each prefill (its share, the batch's prompts reading the weights once) + its share of the steps
+    gpu_seconds = output_tokens / closed_loop_tokens_per_s(batch, output_tokens, prefill_share_s, step_s)
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.maximum(ttft_budget_s - prefill_s, 0) / prefill_s  # allowed wait in units of prefill
         rho_ttft = np.where(np.isfinite(k), 2 * k / (1 + 2 * k), 1.0)

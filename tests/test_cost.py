@@ -43,7 +43,8 @@ def test_user_gpu_price_applies_to_the_named_device_only():
 def test_replica_capacity_takes_the_tightest_limit():
     # 8 in flight, 10 s each -> 0.8 req/s by Little's law; GPU time per request 1 s prefill + 100 x 0.08 / 8
     # = 2 s -> 0.85 / 2 = 0.425 req/s; no TTFT budget. The GPU-time limit binds.
-    got = replica_capacity_requests_per_s(np.array([8.0]), np.array([10.0]), np.array([1.0]), np.array([0.08]), 100, np.array([np.inf]))
+    one_second = np.array([1.0])  # the prefill alone and its share in the batch alike
+    got = replica_capacity_requests_per_s(np.array([8.0]), np.array([10.0]), one_second, np.array([0.08]), 100, np.array([np.inf]), one_second)
     assert got[0] == pytest.approx(MAX_BUSY / 2.0)
 
 
