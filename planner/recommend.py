@@ -236,6 +236,9 @@ def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraint
         f"Decode: {hw.gpu.memory_bandwidth_gb_s:g} GB/s × {hw.count} GPU(s) ({hw.gpu.source}) over bytes read per token, "
         f"at {speed.efficiency['decode_bandwidth']:.0%} of the roofline ({speed.efficiency_basis['decode_bandwidth']}).",
         f"Prefill: {speed.efficiency['prefill_compute']:.0%} of peak dense compute ({speed.efficiency_basis['prefill_compute']}).",
+        *([f"Mixture of experts: decode and prefill at {speed.efficiency['moe_kernels']:.0%} of that speed on {engine.name} "
+           f"(expert kernels; {speed.efficiency_basis['moe_kernels']})."]
+          if (model.experts_total or 1) > (model.experts_active or 1) and speed.efficiency["moe_kernels"] < 1 else []),
         f"Load: {load.peak_requests_per_s:.3f} requests/s at peak; Little's law gives {in_flight} in flight per replica across {replicas} replica(s).",
         f"Cost: {total_gpus} GPU(s) × ${hw.usd_per_gpu_month:,.0f}/month each ({hw.price_basis}).",
     ]

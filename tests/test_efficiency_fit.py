@@ -251,3 +251,24 @@ def test_dense_models_set_the_batch_factor_so_an_engine_s_moe_runs_do_not_slow_i
     speeds = {e: estimate_speed(catalog, model, quant, gpu, catalog.engines[e], 1, 1000, 300, 64).decode_throughput_tokens_per_s
               for e in ("vllm", "sglang")}
     assert speeds["sglang"] >= 0.8 * speeds["vllm"]
+
+
+def test_a_plan_says_when_its_mixture_of_experts_runs_slower_than_the_dense_fit():
+    from planner.constraints import Constraints
+    from planner.recommend import recommend
+
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "private-code-assistant.json"
+    plan = recommend(Constraints.model_validate_json(example.read_text(encoding="utf-8")))
+    catalog = load_catalog()
+    candidates = [plan.recommendation, *plan.alternatives]
+    mixtures = [c for c in candidates if (catalog.model(c.model).experts_total or 1) > 1]
+    shares = {c.speed.efficiency["moe_kernels"] < 1 for c in mixtures}
+    assert shares == {True, False}  # mixtures on an engine with a fitted share (vLLM) and without one (llama.cpp)
+    for cand in candidates:
+        share = cand.speed.efficiency["moe_kernels"]
+        lines = [b for b in cand.basis if b.startswith("Mixture of experts")]
+        assert (cand in mixtures and share < 1) == bool(lines), (cand.model, cand.engine, share)
+        if lines:
+            assert f"{share:.0%}" in lines[0] and "fitted to" in lines[0]
