@@ -22,9 +22,12 @@ from planner.catalog import Catalog
 from planner.errors import PlannerError
 from planner.memory import (
     KV_BYTES_PER_ELEMENT,
+    attention_flops_per_token_layer,
     estimate_memory,
+    held_tokens,
     kv_bytes_per_token_layer,
     kv_cache_bytes,
+    kv_read_copies,
     layer_split,
     resolve_kv_dtype,
     sequences_that_fit,
@@ -34,6 +37,7 @@ from planner.records import AccuracyBand, Benchmark, EfficiencyFactor
 from planner.speed import (
     closed_loop_tokens_per_s,
     decode_bytes_per_step,
+    decode_flops_per_token,
     efficiencies,
     estimate_speed,
     max_running_sequences,
@@ -471,7 +475,7 @@ def _batch_terms(catalog: Catalog, r: Benchmark) -> _BatchTerms | None:
     batch = running_batch(catalog, r)
     prefill = _prefill_share_s(catalog, model, quant, gpu, engine, r, batch) if r.metric == "throughput_tokens_per_s" else 0.0
     scale = tensor_parallel_scale(r.gpus, engine.tensor_parallel and r.gpus > 1, catalog_tp(catalog, engine.id, gpu))
-    compute = 2 * model.params_active_b * 1e9 * batch / (peak_flops(gpu, quant.compute_dtype, catalog) * float(scale))
+    compute = _decode_flops_per_sequence(model, r) * batch / (peak_flops(gpu, quant.compute_dtype, catalog) * float(scale))
     return _BatchTerms(r, gpu.family, batch, r.output_tokens, prefill, _memory_step_s(catalog, model, quant, gpu, engine, r, batch), compute)
 
 
@@ -524,8 +528,19 @@ def _memory_step_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, ba
                                           model.experts_total or 1, model.experts_active or 1, batch))
     full, windowed, window = layer_split(model)
     kv = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[resolve_kv_dtype(_kv_dtype(r), engine)]), full, windowed, window,
-                              (r.input_tokens or 0) + (r.output_tokens or 0) / 2, 1))
+                              _mean_context(r), 1)) * float(kv_read_copies(model, r.gpus, tp))
     return (weights + batch * kv) / (bandwidth * eff.decode) + eff.decode_overhead_s
+
+
+def _mean_context(r: Benchmark) -> float:
+    return (r.input_tokens or 0) + (r.output_tokens or 0) / 2
+
+
+def _decode_flops_per_sequence(model, r: Benchmark) -> float:
+    """One sequence's decode FLOPs per step, as planner.speed.estimate_speed computes them."""
+    full, windowed, window = layer_split(model)
+    return float(decode_flops_per_token(model.params_active_b * 1e9, attention_flops_per_token_layer(model),
+                                        held_tokens(full, windowed, window, _mean_context(r))))
 
 
 def catalog_tp(catalog: Catalog, engine_id: str, gpu) -> float:

@@ -16,12 +16,20 @@ import numpy as np
 from planner.catalog import Catalog
 from planner.constraints import Constraints
 from planner.cost import CostAssumptions, owned_cost, rented_cost
-from planner.memory import GPUS_PER_NODE, KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, layer_split, resolve_kv_dtype
+from planner.memory import (
+    GPUS_PER_NODE,
+    KV_BYTES_PER_ELEMENT,
+    attention_flops_per_token_layer,
+    kv_bytes_per_token_layer,
+    layer_split,
+    resolve_kv_dtype,
+)
 from planner.records import Engine, Gpu, ModelSpec, Quant
 from planner.speed import (
     DEFAULT_MAX_CONCURRENCY,
     closed_loop_tokens_per_s,
     decode_bytes_per_step,
+    decode_flops_per_token,
     efficiencies,
     max_running_sequences,
     peak_flops,
@@ -279,8 +287,9 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     f = np.where(offload, gpu_fraction, 1.0)
     step_overhead = take(T["step_overhead_s"], ph) * f / moe_speed  # the engine's fixed time per step (planner.speed.decode_step_s)
     a0 = weights_active * (f / bw_eff + (1 - f) / host) + step_overhead
-    a1 = kv_seq_read * (f / bw_eff + (1 - f) / host)
-    c1 = M["params_active"][m] * take(T["compute_s_per_param"], ph) * f / moe_speed
+    kv_copies = np.where(take(T["tp"], ph), take(T["kv_copies_tp"], mh), 1.0)  # planner.memory.kv_read_copies
+    a1 = kv_seq_read * (kv_copies * f / bw_eff + (1 - f) / host)
+    c1 = T["decode_flops"][m] * take(T["compute_s_per_flop"], ph) * f / moe_speed
 
     def prefill_time(requests):  # one request's prefill with `requests` in flight sharing the weight read (planner.speed.prefill_s)
         seconds = prefill_s(c.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
@@ -361,8 +370,10 @@ def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
         "kv_seq_full": M["kv_token_layer"][:, None] * kv_factor * held(ctx)[:, None],
         "kv_seq_read": M["kv_token_layer"][:, None] * kv_factor * held(avg_ctx)[:, None],
         "flops_per_token": prefill_flops_per_token(M["params_active"], M["layers"], M["heads"], M["head_dim"], c.input_tokens),
+        "decode_flops": decode_flops_per_token(M["params_active"], M["attention_flops"], held(avg_ctx)),
         "tp": tp,
         "shards_tp": np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][:, None])) * np.maximum(1, count // tp_size),
+        "kv_copies_tp": tp_size / np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][:, None])),
         "capacity": capacity,
         "room_all": (capacity - P["overhead"][:, None]) * count,
         "may_offload": P["cpu_offload"][:, None] & (count == 1),
@@ -374,7 +385,7 @@ def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
         "eff_prefill": np.where(H["published_peak"][None, :], eff["prefill_compute"], 1.0),  # effective TFLOPS are measured
         "bw_eff": bandwidth * eff["decode_bandwidth"],
         "host": catalog.assumption("host_ram_bandwidth_gb_s") * 1e9 * eff["decode_bandwidth"],
-        "compute_s_per_param": 2 / (decode_flops * eff["batch_compute"]),
+        "compute_s_per_flop": 1 / (decode_flops * eff["batch_compute"]),
         "eff_moe": eff["moe_kernels"],
     }
 
@@ -463,7 +474,8 @@ def _fits(M, P, H, m, p, h, c: Constraints) -> np.ndarray:
 
 def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarray]:
     cols: dict[str, list] = {k: [] for k in ("params_total", "params_active", "kv_token_layer", "full_layers", "window_layers",
-                                             "window", "kv_heads_eff", "experts_total", "experts_active", "layers", "heads", "head_dim")}
+                                             "window", "kv_heads_eff", "experts_total", "experts_active", "layers", "heads", "head_dim",
+                                             "attention_flops")}
     for model in models:
         full, windowed, window = layer_split(model)
         cols["params_total"].append(model.params_total_b * 1e9)
@@ -478,6 +490,7 @@ def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarr
         cols["layers"].append(model.layers)
         cols["heads"].append(model.attention_heads)
         cols["head_dim"].append(model.head_dim)
+        cols["attention_flops"].append(attention_flops_per_token_layer(model))
     arrays = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
     arrays["moe"] = arrays["experts_total"] > arrays["experts_active"]
     return arrays

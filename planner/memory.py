@@ -66,9 +66,14 @@ def kv_cache_bytes(per_token_layer_bytes, full_layers, window_layers, window_tok
 
     Sliding-window layers never hold more than their window, whatever the context.
     """
+    return np.asarray(per_token_layer_bytes) * held_tokens(full_layers, window_layers, window_tokens, context_tokens) * np.asarray(sequences)
+
+
+def held_tokens(full_layers, window_layers, window_tokens, context_tokens):
+    """Token-layers one sequence of `context_tokens` keeps (and attends to): every token in each
+    full-attention layer, at most the window in each sliding-window layer."""
     context = np.asarray(context_tokens, dtype=float)
-    held = np.asarray(full_layers) * context + np.asarray(window_layers) * np.minimum(context, window_tokens)
-    return np.asarray(per_token_layer_bytes) * held * np.asarray(sequences)
+    return np.asarray(full_layers) * context + np.asarray(window_layers) * np.minimum(context, window_tokens)
 
 
 def layer_split(model: ModelSpec) -> tuple[int, int, float]:
@@ -76,6 +81,35 @@ def layer_split(model: ModelSpec) -> tuple[int, int, float]:
     window_layers = model.sliding_window_layers or 0 if model.sliding_window_tokens else 0
     window = float(model.sliding_window_tokens) if window_layers else math.inf
     return model.layers - window_layers, window_layers, window
+
+
+def attention_flops_per_token_layer(model: ModelSpec) -> float:
+    """FLOPs a decoding token spends on one cached token in one layer (scores, then weighted values).
+
+    Standard and grouped-query attention: every query head takes a dot product with the cached key
+    and adds the value, 2 x 2 x heads x head_dim. Latent attention decodes in the compressed space
+    (DeepSeek-V2 paper, arXiv 2405.04434, section 2.1.3: the up-projections are absorbed): each of
+    the query heads scores against kv_lora_rank + qk_rope_head_dim elements and adds kv_lora_rank,
+    so every cached element serves all the heads, about four times the work of the same heads in GQA
+    (vLLM's MLA backend decodes this way: "the attention 'simulates' a multi-head attention, while the
+    compute is similar to multi-query attention", docs.vllm.ai/en/v0.10.2/api/vllm/attention/backends/mla/common.html).
+    """
+    if model.uses_latent_attention:
+        return 2 * model.attention_heads * (2 * model.kv_lora_rank + (model.qk_rope_head_dim or 0))
+    return 4 * model.attention_heads * model.head_dim
+
+
+def kv_read_copies(model: ModelSpec, gpus, tensor_parallel) -> np.ndarray:
+    """How many times a decode step reads each sequence's KV cache, over the replica's GPUs.
+
+    Tensor parallelism gives each GPU its own KV heads; with more GPUs than KV heads (and always for a
+    latent cache, one 'head') the heads are replicated and every copy is read: tp_size / kv_shards
+    (vLLM, model_executor/models/deepseek_v2.py: "Number of KV heads is less than TP size, so we
+    replicate the KV heads across multiple tensor parallel GPUs").
+    """
+    tp_size = np.where(tensor_parallel, np.minimum(np.asarray(gpus, dtype=float), GPUS_PER_NODE), 1.0)
+    heads = 1 if model.uses_latent_attention else model.kv_heads
+    return tp_size / np.maximum(1, np.minimum(tp_size, heads))
 
 
 def kv_shards(model: ModelSpec, gpus: int, tensor_parallel: bool) -> int:

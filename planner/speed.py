@@ -18,7 +18,16 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from planner.catalog import Catalog
-from planner.memory import GPUS_PER_NODE, KV_BYTES_PER_ELEMENT, kv_bytes_per_token_layer, kv_cache_bytes, layer_split
+from planner.memory import (
+    GPUS_PER_NODE,
+    KV_BYTES_PER_ELEMENT,
+    attention_flops_per_token_layer,
+    held_tokens,
+    kv_bytes_per_token_layer,
+    kv_cache_bytes,
+    kv_read_copies,
+    layer_split,
+)
 from planner.records import Engine, Gpu, ModelSpec, Quant
 
 # Sequences an engine batches at once: vLLM's default --max-num-seqs (docs.vllm.ai engine arguments),
@@ -134,10 +143,11 @@ def decode_bytes_per_step(weight_bytes_active, weight_bytes_total, experts_total
     return np.where(moe, shared + per_expert * touched, active)
 
 
-def decode_step_s(bytes_read_weights, kv_bytes_per_sequence, batch, bandwidth_bytes_s, flops_s, active_params, eff_decode, eff_batch,
+def decode_step_s(bytes_read_weights, kv_bytes_per_sequence, batch, bandwidth_bytes_s, flops_s, flops_per_sequence, eff_decode, eff_batch,
                   overhead_s=0.0):
     """Seconds per decode step of `batch` sequences: memory traffic (plus the engine's fixed time per
-    step: kernel launches, sampling), then each sequence's compute at the fitted batch efficiency.
+    step: kernel launches, sampling), then each sequence's compute (decode_flops_per_token) at the
+    fitted batch efficiency.
 
     The compute adds to the memory time rather than hiding under it: published serving runs show
     the step growing linearly with the batch well before the compute roofline (data/benchmarks.csv,
@@ -146,8 +156,14 @@ def decode_step_s(bytes_read_weights, kv_bytes_per_sequence, batch, bandwidth_by
     """
     batch = np.asarray(batch, dtype=float)
     memory_s = (bytes_read_weights + batch * kv_bytes_per_sequence) / (bandwidth_bytes_s * eff_decode) + overhead_s
-    compute_s = 2 * np.asarray(active_params) * batch / (flops_s * eff_batch)
+    compute_s = np.asarray(flops_per_sequence) * batch / (flops_s * eff_batch)
     return memory_s + compute_s
+
+
+def decode_flops_per_token(active_params, attention_flops_per_token_layer, held_token_layers):
+    """FLOPs to decode one token: 2 per active parameter, plus attention over every cached token-layer
+    (planner.memory.attention_flops_per_token_layer, planner.memory.held_tokens)."""
+    return 2 * np.asarray(active_params) + np.asarray(attention_flops_per_token_layer) * np.asarray(held_token_layers)
 
 
 def closed_loop_tokens_per_s(concurrency, output_tokens, prefill_s, step_s):
@@ -239,13 +255,17 @@ def estimate_speed(
     experts = (model.experts_total or 1, model.experts_active or 1)
     full, windowed, window = layer_split(model)
     per_token_layer = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_cache_dtype])
-    kv_seq = float(kv_cache_bytes(per_token_layer, full, windowed, window, input_tokens + output_tokens / 2, 1))
+    mean_context = input_tokens + output_tokens / 2
+    kv_seq = float(kv_cache_bytes(per_token_layer, full, windowed, window, mean_context, 1))
+    kv_read = kv_seq * float(kv_read_copies(model, gpus, tp))
+    flops_per_sequence = float(decode_flops_per_token(model.params_active_b * 1e9, attention_flops_per_token_layer(model),
+                                                      held_tokens(full, windowed, window, mean_context)))
 
     moe_slowdown = 1 / eff.moe if experts[0] > experts[1] else 1.0
 
     def step(batch: float) -> float:
         weights = float(decode_bytes_per_step(active_bytes, total_bytes, *experts, batch))
-        seconds = float(decode_step_s(weights, kv_seq, batch, bandwidth, decode_flops, model.params_active_b * 1e9, eff.decode, eff.batch,
+        seconds = float(decode_step_s(weights, kv_read, batch, bandwidth, decode_flops, flops_per_sequence, eff.decode, eff.batch,
                                       eff.decode_overhead_s)) * moe_slowdown
         if gpu_layer_fraction < 1:  # layers on the CPU are read from host RAM at its bandwidth
             cpu_bytes = (weights + batch * kv_seq) * (1 - gpu_layer_fraction)
@@ -270,9 +290,9 @@ def estimate_speed(
         decode_throughput_tokens_per_s=concurrency / step_c,
         prefill_share_s=shared_prefill,
         concurrency=concurrency,
-        decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (min(gpus, GPUS_PER_NODE) if tp else 1) / (active_bytes + kv_seq),
+        decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (min(gpus, GPUS_PER_NODE) if tp else 1) / (active_bytes + kv_read),
         prefill_roofline_tokens_per_s=peak_flops(gpu, quant.compute_dtype, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,
-        bound="compute" if 2 * model.params_active_b * 1e9 * concurrency / (decode_flops * eff.batch) > step_c / 2 else "memory bandwidth",
+        bound="compute" if flops_per_sequence * concurrency / (decode_flops * eff.batch) > step_c / 2 else "memory bandwidth",
         efficiency={"decode_bandwidth": eff.decode, "decode_overhead_s": eff.decode_overhead_s, "prefill_compute": eff.prefill,
                     "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel, "moe_kernels": eff.moe},
         efficiency_basis=eff.basis,

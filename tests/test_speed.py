@@ -1,0 +1,67 @@
+"""Decode physics: what a step reads and computes, and that the planning grid agrees with the estimator."""
+
+import pytest
+
+from planner.candidates import build_grid
+from planner.catalog import load_catalog
+from planner.constraints import Constraints
+from planner.cost import resolve_assumptions
+from planner.memory import KV_BYTES_PER_ELEMENT, attention_flops_per_token_layer, kv_bytes_per_token_layer, kv_read_copies
+from planner.speed import estimate_speed
+
+CATALOG = load_catalog()
+DEEPSEEK, QWEN_MOE, LLAMA_70B = "deepseek-ai/DeepSeek-R1", "Qwen/Qwen3-235B-A22B", "meta-llama/Llama-3.1-70B-Instruct"
+
+
+def test_attention_flops_per_cached_token():
+    llama, deepseek = CATALOG.model(LLAMA_70B), CATALOG.model(DEEPSEEK)
+    # GQA: scores and weighted values for each of the 64 query heads of 128 dims, 2 FLOPs a multiply-add
+    assert attention_flops_per_token_layer(llama) == 2 * 2 * 64 * 128
+    # latent attention decodes in the 512-dim latent (+64 RoPE dims) for all 128 heads: about 4x the GQA work
+    assert attention_flops_per_token_layer(deepseek) == 2 * 128 * (512 + 64 + 512)
+
+
+def test_kv_read_copies_follow_the_kv_heads_over_tensor_parallel_ranks():
+    llama, qwen, deepseek = CATALOG.model(LLAMA_70B), CATALOG.model(QWEN_MOE), CATALOG.model(DEEPSEEK)
+    assert (llama.kv_heads, qwen.kv_heads) == (8, 4)
+    assert float(kv_read_copies(llama, 8, True)) == 1  # 8 KV heads over 8 GPUs: each read once
+    assert float(kv_read_copies(qwen, 8, True)) == 2  # 4 KV heads over 8 GPUs: each on two of them
+    assert float(kv_read_copies(deepseek, 8, True)) == 8  # one latent, on every rank
+    assert float(kv_read_copies(deepseek, 8, False)) == 1  # a layer split reads each layer's cache once
+
+
+def test_a_latent_cache_costs_every_tensor_parallel_rank_its_read():
+    """Longer contexts slow DeepSeek's decode at TP8 by the whole latent cache read on one GPU's
+    bandwidth (its per-rank copy), not by an eighth of it."""
+    model, gpu = CATALOG.model(DEEPSEEK), CATALOG.gpus["h200"]
+    quant, engine = CATALOG.quants["fp8"], CATALOG.engines["vllm"]
+    short, long = (estimate_speed(CATALOG, model, quant, gpu, engine, 8, tokens, 2, 64) for tokens in (1_000, 33_000))
+    def step(s):
+        return 1 / s.decode_tokens_per_s_at_concurrency
+
+    kv_bytes = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT["fp16"]) * model.layers * 32_000 * 64
+    e = short.efficiency
+    one_gpu_read = kv_bytes / (gpu.memory_bandwidth_gb_s * 1e9 * e["decode_bandwidth"] * e["tensor_parallel"] ** 3) / e["moe_kernels"]
+    added = step(long) - step(short)
+    assert added > one_gpu_read  # the read at one GPU's (scaled) bandwidth, plus the attention compute
+    assert added < 2 * one_gpu_read
+
+
+@pytest.mark.parametrize("model_id", [DEEPSEEK, QWEN_MOE, LLAMA_70B])
+def test_planning_grid_decodes_at_the_estimators_speed(model_id):
+    """The grid's vectorised step (planner.candidates) and estimate_speed give the same decode rate,
+    on one GPU and split over several, for latent, replicated-GQA and dense models at a long prompt."""
+    c = Constraints(models=[model_id], gpus_available=[{"gpu": "h200", "count": 8}], input_tokens=8000, output_tokens=500)
+    a = resolve_assumptions(CATALOG, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
+    grid = build_grid(CATALOG, c, [CATALOG.model(model_id)], a)
+    checked = 0
+    for i in range(len(grid.m)):
+        quant, engine = grid.pairs[grid.p[i]]
+        hw = grid.hardware[grid.h[i]]
+        if grid.values["offload"][i]:
+            continue
+        speed = estimate_speed(CATALOG, grid.models[grid.m[i]], quant, hw.gpu, engine, hw.count, c.input_tokens, c.output_tokens, 1,
+                               kv_cache_dtype="fp16")
+        assert grid.values["decode_tokens_per_s"][i] == pytest.approx(speed.decode_tokens_per_s, rel=1e-9)
+        checked += hw.count > 1
+    assert checked >= 10
