@@ -36,10 +36,10 @@ METRIC_COLOURS = {"decode_tokens_per_s": "#4C78A8", "prefill_tokens_per_s": "#F5
                   "decode_throughput_tokens_per_s": "#B279A2"}
 FACTOR_MEANINGS = {
     "decode_bandwidth": "fraction of the memory-bandwidth roofline one decoding stream reaches",
-    "prefill_compute": "fraction of the device's dense peak FLOP/s reached while prefilling a prompt",
+    "prefill_compute": "fraction of the dense FLOP/s the device sustains (its measured GEMM rate, data/gpus.csv) reached while prefilling a prompt",
     "effective_tflops": "measured prefill compute (TFLOPS) of devices whose vendor publishes no peak",
     "tensor_parallel": "speed kept per doubling of GPUs in tensor parallel",
-    "batch_compute": "fraction of peak FLOP/s at which each sequence in a decode step is computed (time added to the memory time)",
+    "batch_compute": "fraction of the sustained dense FLOP/s at which each sequence in a decode step is computed (time added to the memory time)",
     "moe_kernels": "speed a serving engine keeps on a mixture of experts against its fit to all models (expert kernels, routing)",
 }
 PREDICTION_COLUMNS = ["id", "metric", "engine", "model", "quant", "gpu", "gpu_family", "gpus", "concurrency",

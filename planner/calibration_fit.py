@@ -41,8 +41,8 @@ from planner.speed import (
     efficiencies,
     estimate_speed,
     max_running_sequences,
-    peak_flops,
     prefill_flops_per_token,
+    sustained_flops,
     tensor_parallel_scale,
 )
 from planner.units import GIB
@@ -389,7 +389,7 @@ def _roofline_step_s(catalog: Catalog, r: Benchmark) -> float | None:
 def _prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     model, quant, gpu = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu]
     flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 512)
-    return r.value * float(flops) / peak_flops(gpu, quant.compute_dtype, catalog)
+    return r.value * float(flops) / sustained_flops(gpu, quant.compute_dtype, catalog)
 
 
 def _ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
@@ -402,7 +402,7 @@ def _ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), 1, 1)
     scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
     flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 1)
-    compute_at_peak = (r.input_tokens or 1) * float(flops) / (peak_flops(gpu, quant.compute_dtype, catalog) * scale)
+    compute_at_peak = (r.input_tokens or 1) * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * scale)
     weights_read = model.params_total_b * 1e9 * quant.bits_per_weight / 8 / (gpu.memory_bandwidth_gb_s * 1e9 * scale)
     prefill = r.value - 1 / speed.decode_tokens_per_s
     if compute_at_peak < 2 * weights_read or prefill <= 0:
@@ -426,7 +426,7 @@ def _throughput_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
         return None
     scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
     flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens)
-    return r.input_tokens * float(flops) / (peak_flops(gpu, quant.compute_dtype, catalog) * scale) / prefill
+    return r.input_tokens * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * scale) / prefill
 
 
 def _prefill_share_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, batch: int) -> float:
@@ -475,7 +475,7 @@ def _batch_terms(catalog: Catalog, r: Benchmark) -> _BatchTerms | None:
     batch = running_batch(catalog, r)
     prefill = _prefill_share_s(catalog, model, quant, gpu, engine, r, batch) if r.metric == "throughput_tokens_per_s" else 0.0
     scale = tensor_parallel_scale(r.gpus, engine.tensor_parallel and r.gpus > 1, catalog_tp(catalog, engine.id, gpu))
-    compute = _decode_flops_per_sequence(model, r) * batch / (peak_flops(gpu, quant.compute_dtype, catalog) * float(scale))
+    compute = _decode_flops_per_sequence(model, r) * batch / (sustained_flops(gpu, quant.compute_dtype, catalog) * float(scale))
     return _BatchTerms(r, gpu.family, batch, r.output_tokens, prefill, _memory_step_s(catalog, model, quant, gpu, engine, r, batch), compute)
 
 

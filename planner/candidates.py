@@ -32,9 +32,9 @@ from planner.speed import (
     decode_flops_per_token,
     efficiencies,
     max_running_sequences,
-    peak_flops,
     prefill_flops_per_token,
     prefill_s,
+    sustained_flops,
 )
 from planner.units import GIB
 
@@ -538,10 +538,11 @@ def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None)
         "count": np.array([x.count for x in hw], dtype=float),
         "memory": np.array([x.gpu.memory_gib * GIB for x in hw]),
         "bandwidth": np.array([x.gpu.memory_bandwidth_gb_s * 1e9 for x in hw]),
-        "flops_fp16": np.array([peak_flops(x.gpu, "fp16", catalog) for x in hw]),
+        # the rates estimates compute at (planner.speed.sustained_flops), per precision path
+        "flops_fp16": np.array([sustained_flops(x.gpu, "fp16", catalog) for x in hw]),
         "published_peak": np.array([bool(x.gpu.fp16_tflops_dense) for x in hw]),
-        "flops_fp8": np.array([(x.gpu.fp8_tflops_dense or 0) * 1e12 for x in hw]),
-        "flops_int8": np.array([(x.gpu.int8_tops_dense or 0) * 1e12 for x in hw]),
+        "flops_fp8": np.array([(x.gpu.fp8_tflops_dense or 0) * 1e12 * catalog.sustained_share(x.gpu, "fp8") for x in hw]),
+        "flops_int8": np.array([(x.gpu.int8_tops_dense or 0) * 1e12 * catalog.sustained_share(x.gpu, "int8") for x in hw]),
         "usd_per_gpu_month": np.array([x.usd_per_gpu_month for x in hw]),
         "owned_limit": np.array([x.owned_limit or 0 for x in hw], dtype=float),
         "family_index": np.array([families.index(x.gpu.family) for x in hw]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -86,6 +87,37 @@ class Catalog:
     def efficiency_index(self) -> dict[tuple[str, str, str], EfficiencyFactor]:
         """Fitted factors by (factor, engine, hardware family), built once per catalogue."""
         return {(f.factor, f.engine, f.hardware_family): f for f in self.efficiency}
+
+    @functools.cached_property
+    def _sustained_by_vendor(self) -> dict[tuple[str, bool], float]:
+        """Median measured ÷ datasheet dense rate per (vendor, 8-bit path) over the devices measured."""
+        shares: dict[tuple[str, bool], list[float]] = {}
+        for gpu in self.gpus.values():
+            for eight_bit, measured, peak in ((False, gpu.fp16_tflops_sustained, gpu.fp16_tflops_dense),
+                                              (True, gpu.fp8_tflops_sustained, gpu.fp8_tflops_dense)):
+                if measured and peak:
+                    shares.setdefault((gpu.vendor, eight_bit), []).append(measured / peak)
+        return {key: statistics.median(values) for key, values in shares.items()}
+
+    def sustained_share(self, gpu: Gpu, compute_dtype: str) -> float:
+        """Share of the datasheet dense peak the device's matrix units sustain in a measured GEMM
+        benchmark (`gpus.csv` fp16/fp8_tflops_sustained). FP8 and INT8 paths take the FP8 figure, others
+        the FP16/BF16 one. A device not measured takes the median of its vendor's measured devices
+        (the same silicon families and software stacks), else 1."""
+        eight_bit = compute_dtype in {"fp8", "int8"} and bool(gpu.fp8_tflops_dense)
+        measured, peak = (gpu.fp8_tflops_sustained, gpu.fp8_tflops_dense) if eight_bit else (gpu.fp16_tflops_sustained, gpu.fp16_tflops_dense)
+        if measured and peak:
+            return min(1.0, measured / peak)
+        return min(1.0, self._sustained_by_vendor.get((gpu.vendor, eight_bit), 1.0))
+
+    def sustained_basis(self, gpu: Gpu, compute_dtype: str) -> str:
+        """Where sustained_share comes from, in words."""
+        eight_bit = compute_dtype in {"fp8", "int8"} and bool(gpu.fp8_tflops_dense)
+        if (gpu.fp8_tflops_sustained if eight_bit else gpu.fp16_tflops_sustained) and gpu.sustained_source:
+            return f"measured GEMM rate, {gpu.sustained_source.split(' ')[0]}"
+        if (gpu.vendor, eight_bit) in self._sustained_by_vendor:
+            return f"not measured: the median of {gpu.vendor}'s measured devices in data/gpus.csv"
+        return "not measured: the datasheet peak"
 
     def band(self, metric: str) -> AccuracyBand | None:
         """The measured error band of an estimated metric, if calibrated."""

@@ -235,7 +235,9 @@ def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraint
         f"Overhead: {engine.overhead_gib:g} GiB per GPU for {engine.name} ({engine.overhead_source}).",
         f"Decode: {hw.gpu.memory_bandwidth_gb_s:g} GB/s × {hw.count} GPU(s) ({hw.gpu.source}) over bytes read per token, "
         f"at {speed.efficiency['decode_bandwidth']:.0%} of the roofline ({speed.efficiency_basis['decode_bandwidth']}).",
-        f"Prefill: {speed.efficiency['prefill_compute']:.0%} of peak dense compute ({speed.efficiency_basis['prefill_compute']}).",
+        f"Prefill: {speed.efficiency['prefill_compute']:.0%} of the dense compute the GPU sustains "
+        f"({catalog.sustained_share(hw.gpu, quant.compute_dtype):.0%} of its datasheet peak; "
+        f"{catalog.sustained_basis(hw.gpu, quant.compute_dtype)}) ({speed.efficiency_basis['prefill_compute']}).",
         *([f"Mixture of experts: decode and prefill at {speed.efficiency['moe_kernels']:.0%} of that speed on {engine.name} "
            f"(expert kernels; {speed.efficiency_basis['moe_kernels']})."]
           if (model.experts_total or 1) > (model.experts_active or 1) and speed.efficiency["moe_kernels"] < 1 else []),

@@ -130,6 +130,11 @@ class Gpu(Record):
     unified_memory: Flag = False
     compute_capability: OptFloat = None  # NVIDIA's CUDA compute capability (8.0 Ampere A100 ... 9.0 Hopper, 12.0 RTX 50)
     compute_capability_source: OptStr = None
+    # Dense matrix-multiply rates measured on the device (TFLOP/s), where a published benchmark has them:
+    # what the tensor cores sustain, against the datasheet peaks above (planner.catalog.sustained_share).
+    fp16_tflops_sustained: OptFloat = None
+    fp8_tflops_sustained: OptFloat = None
+    sustained_source: OptStr = None
 
     @functools.cached_property
     def family(self) -> str:

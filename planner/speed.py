@@ -210,6 +210,14 @@ def peak_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog | None = None) -> 
     return CPU_FALLBACK_TFLOPS * 1e12
 
 
+def sustained_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog) -> float:
+    """The dense FLOP/s estimates compute at: the peak (peak_flops) times the share of it the device
+    sustains in a published GEMM benchmark (Catalog.sustained_share). Rooflines keep the peak."""
+    if not gpu.fp16_tflops_dense:  # an effective figure fitted to measured prefill already
+        return peak_flops(gpu, compute_dtype, catalog)
+    return peak_flops(gpu, compute_dtype, catalog) * catalog.sustained_share(gpu, compute_dtype)
+
+
 # A device with no published FP16 tensor figure (a CPU server) is given a conservative 2 TFLOPS,
 # about what a 96-core Zen 4 sustains in FP32 AVX-512 FMA (96 cores x 2.4 GHz x 32 FLOPs/cycle x 0.3).
 CPU_FALLBACK_TFLOPS = 2.0
@@ -245,7 +253,7 @@ def estimate_speed(
     tp = gpus > 1 and engine.tensor_parallel
     scale = float(tensor_parallel_scale(gpus, tp, eff.tensor_parallel))
     bandwidth = gpu.memory_bandwidth_gb_s * 1e9 * scale
-    flops = peak_flops(gpu, quant.compute_dtype, catalog) * scale
+    flops = sustained_flops(gpu, quant.compute_dtype, catalog) * scale
     # Without a published peak the decode step is taken as memory-bound (a placeholder would cap it).
     decode_flops = flops if gpu.fp16_tflops_dense else math.inf
     host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9

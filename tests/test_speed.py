@@ -65,3 +65,27 @@ def test_planning_grid_decodes_at_the_estimators_speed(model_id):
         assert grid.values["decode_tokens_per_s"][i] == pytest.approx(speed.decode_tokens_per_s, rel=1e-9)
         checked += hw.count > 1
     assert checked >= 10
+
+
+def test_compute_runs_at_the_measured_share_of_the_peak():
+    """Datasheet peaks are not what tensor cores sustain: SemiAnalysis measured ~720 of 989.5 BF16
+    TFLOP/s on H100 and ~620 of 1,307 on MI300X. Devices not measured take their vendor's median."""
+    gpus = CATALOG.gpus
+    assert CATALOG.sustained_share(gpus["h100-sxm"], "bf16") == pytest.approx(720 / 989.5)
+    assert CATALOG.sustained_share(gpus["mi300x"], "fp8") == pytest.approx(990 / 2614.9)
+    assert CATALOG.sustained_share(gpus["a100-80gb"], "fp16") == pytest.approx(720 / 989.5)  # NVIDIA's median
+    assert CATALOG.sustained_share(gpus["mi325x"], "fp16") == pytest.approx(620 / 1307.4)  # AMD's: MI300X's
+    for gpu in gpus.values():
+        if gpu.fp16_tflops_sustained or gpu.fp8_tflops_sustained:
+            assert gpu.sustained_source and gpu.sustained_source.startswith("https://")
+
+
+def test_prefill_computes_at_the_sustained_rate_but_its_roofline_keeps_the_peak():
+    model, gpu = CATALOG.model(LLAMA_70B), CATALOG.gpus["mi300x"]
+    quant, engine = CATALOG.quants["fp8"], CATALOG.engines["vllm"]
+    speed = estimate_speed(CATALOG, model, quant, gpu, engine, 1, 4000, 1, 1)
+    flops_per_token = 2 * model.params_active_b * 1e9 + 2 * 2 * model.layers * model.attention_heads * model.head_dim * 4000 / 2
+    assert speed.prefill_roofline_tokens_per_s == pytest.approx(2614.9e12 / flops_per_token)
+    sustained = 990e12 * speed.efficiency["prefill_compute"] / flops_per_token
+    assert speed.prefill_tokens_per_s == pytest.approx(sustained, rel=1e-6)
+    assert speed.prefill_tokens_per_s < speed.prefill_roofline_tokens_per_s
