@@ -402,12 +402,12 @@ def _ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), 1, 1)
     scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
     flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 1)
-    compute_at_peak = (r.input_tokens or 1) * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * scale)
+    compute_at_rate = (r.input_tokens or 1) * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * scale)
     weights_read = model.params_total_b * 1e9 * quant.bits_per_weight / 8 / (gpu.memory_bandwidth_gb_s * 1e9 * scale)
     prefill = r.value - 1 / speed.decode_tokens_per_s
-    if compute_at_peak < 2 * weights_read or prefill <= 0:
+    if compute_at_rate < 2 * weights_read or prefill <= 0:
         return None
-    return compute_at_peak / prefill
+    return compute_at_rate / prefill
 
 
 def _throughput_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
@@ -459,10 +459,10 @@ class _BatchTerms:
     output_tokens: int
     prefill_s: float  # one request's prefill (0 for a decode-only row)
     memory_s: float  # the decode step's memory time at the running batch
-    compute_at_peak_s: float  # the step's per-sequence compute at the peak FLOP rate
+    compute_at_rate_s: float  # the step's per-sequence compute at the device's sustained FLOP rate
 
     def predicted(self, eff: np.ndarray) -> np.ndarray:
-        step = self.memory_s + self.compute_at_peak_s / eff
+        step = self.memory_s + self.compute_at_rate_s / eff
         return closed_loop_tokens_per_s(self.batch, self.output_tokens, self.prefill_s, step)
 
 

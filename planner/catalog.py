@@ -104,16 +104,15 @@ class Catalog:
         benchmark (`gpus.csv` fp16/fp8_tflops_sustained). FP8 and INT8 paths take the FP8 figure, others
         the FP16/BF16 one. A device not measured takes the median of its vendor's measured devices
         (the same silicon families and software stacks), else 1."""
-        eight_bit = compute_dtype in {"fp8", "int8"} and bool(gpu.fp8_tflops_dense)
-        measured, peak = (gpu.fp8_tflops_sustained, gpu.fp8_tflops_dense) if eight_bit else (gpu.fp16_tflops_sustained, gpu.fp16_tflops_dense)
+        eight_bit, measured, peak = _gemm_path(gpu, compute_dtype)
         if measured and peak:
             return min(1.0, measured / peak)
         return min(1.0, self._sustained_by_vendor.get((gpu.vendor, eight_bit), 1.0))
 
     def sustained_basis(self, gpu: Gpu, compute_dtype: str) -> str:
         """Where sustained_share comes from, in words."""
-        eight_bit = compute_dtype in {"fp8", "int8"} and bool(gpu.fp8_tflops_dense)
-        if (gpu.fp8_tflops_sustained if eight_bit else gpu.fp16_tflops_sustained) and gpu.sustained_source:
+        eight_bit, measured, peak = _gemm_path(gpu, compute_dtype)
+        if measured and peak and gpu.sustained_source:
             return f"measured GEMM rate, {gpu.sustained_source.split(' ')[0]}"
         if (gpu.vendor, eight_bit) in self._sustained_by_vendor:
             return f"not measured: the median of {gpu.vendor}'s measured devices in data/gpus.csv"
@@ -228,6 +227,13 @@ def _alias_index(models: dict[str, ModelSpec]) -> dict[str, str]:
                 raise CatalogError(f"models.csv, model '{model.id}', field 'aliases': '{key}' also names '{owner}'.")
             index[lowered] = model.id
     return index
+
+
+def _gemm_path(gpu: Gpu, compute_dtype: str) -> tuple[bool, float | None, float | None]:
+    """(8-bit path?, measured TFLOP/s, datasheet TFLOP/s) of the matrix units a precision runs on."""
+    if compute_dtype in {"fp8", "int8"} and gpu.fp8_tflops_dense:
+        return True, gpu.fp8_tflops_sustained, gpu.fp8_tflops_dense
+    return False, gpu.fp16_tflops_sustained, gpu.fp16_tflops_dense
 
 
 def _lookup(table: dict[str, R], key: str, what: str) -> R:
