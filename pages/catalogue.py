@@ -58,7 +58,8 @@ with tabs[0]:
 with tabs[1]:
     _table("gpus", _frame(catalog.gpus.values(), [
         "id", "name", "vendor", "kind", "memory_gib", "memory_bandwidth_gb_s", "fp16_tflops_dense", "fp8_tflops_dense",
-        "int8_tops_dense", "fp16_tflops_sustained", "fp8_tflops_sustained", "sustained_source", "power_w", "interconnect",
+        "int8_tops_dense", "fp16_tflops_sustained", "fp8_tflops_sustained", "sustained_source", "memory_bandwidth_sustained_gb_s",
+        "bandwidth_source", "power_w", "interconnect",
         "compute_capability", "compute_capability_source", *SOURCE]))
 with tabs[2]:
     _table("gpu_prices", _frame(catalog.gpu_prices, ["gpu", "price_kind", "usd", "provider", *SOURCE]))

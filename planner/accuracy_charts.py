@@ -35,7 +35,7 @@ METRIC_LABELS = {
 METRIC_COLOURS = {"decode_tokens_per_s": "#4C78A8", "prefill_tokens_per_s": "#F58518", "throughput_tokens_per_s": "#54A24B",
                   "decode_throughput_tokens_per_s": "#B279A2"}
 FACTOR_MEANINGS = {
-    "decode_bandwidth": "fraction of the memory-bandwidth roofline one decoding stream reaches",
+    "decode_bandwidth": "fraction of the memory bandwidth the device sustains (its measured stream rate, data/gpus.csv) one decoding stream reaches",
     "prefill_compute": "fraction of the dense FLOP/s the device sustains (its measured GEMM rate, data/gpus.csv) reached while prefilling a prompt",
     "effective_tflops": "measured prefill compute (TFLOPS) of devices whose vendor publishes no peak",
     "tensor_parallel": "speed kept per doubling of GPUs in tensor parallel",

@@ -42,6 +42,7 @@ from planner.speed import (
     estimate_speed,
     max_running_sequences,
     prefill_flops_per_token,
+    sustained_bandwidth,
     sustained_flops,
     tensor_parallel_scale,
 )
@@ -380,10 +381,10 @@ def _total_memory_gib(model, quant, gpu, engine, r: Benchmark) -> float | None:
 
 
 def _roofline_step_s(catalog: Catalog, r: Benchmark) -> float | None:
-    """Seconds per token at the physical roofline (all of the bandwidth, no overhead)."""
+    """Seconds per token reading the bytes at the bandwidth the device sustains (no overhead)."""
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     speed = estimate_speed(catalog, model, quant, gpu, engine, 1, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1), 1)
-    return 1.0 / speed.decode_roofline_tokens_per_s
+    return 1.0 / speed.decode_roofline_tokens_per_s / catalog.bandwidth_share(gpu)
 
 
 def _prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
@@ -403,7 +404,7 @@ def _ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
     flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 1)
     compute_at_rate = (r.input_tokens or 1) * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * scale)
-    weights_read = model.params_total_b * 1e9 * quant.bits_per_weight / 8 / (gpu.memory_bandwidth_gb_s * 1e9 * scale)
+    weights_read = model.params_total_b * 1e9 * quant.bits_per_weight / 8 / (sustained_bandwidth(gpu, catalog) * scale)
     prefill = r.value - 1 / speed.decode_tokens_per_s
     if compute_at_rate < 2 * weights_read or prefill <= 0:
         return None
@@ -522,7 +523,7 @@ def _memory_step_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, ba
     """The decode step's memory time alone, as planner.speed.decode_step_s computes it."""
     eff = efficiencies(catalog, engine.id, gpu)
     tp = r.gpus > 1 and engine.tensor_parallel
-    bandwidth = gpu.memory_bandwidth_gb_s * 1e9 * float(tensor_parallel_scale(r.gpus, tp, eff.tensor_parallel))
+    bandwidth = sustained_bandwidth(gpu, catalog) * float(tensor_parallel_scale(r.gpus, tp, eff.tensor_parallel))
     bpw = quant.bits_per_weight / 8
     weights = float(decode_bytes_per_step(model.params_active_b * 1e9 * bpw, model.params_total_b * 1e9 * bpw,
                                           model.experts_total or 1, model.experts_active or 1, batch))

@@ -34,6 +34,7 @@ from planner.speed import (
     max_running_sequences,
     prefill_flops_per_token,
     prefill_s,
+    sustained_bandwidth,
     sustained_flops,
 )
 from planner.units import GIB
@@ -537,7 +538,7 @@ def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None)
         "max_seqs": max_seqs,
         "count": np.array([x.count for x in hw], dtype=float),
         "memory": np.array([x.gpu.memory_gib * GIB for x in hw]),
-        "bandwidth": np.array([x.gpu.memory_bandwidth_gb_s * 1e9 for x in hw]),
+        "bandwidth": np.array([sustained_bandwidth(x.gpu, catalog) for x in hw]),
         # the rates estimates compute at (planner.speed.sustained_flops), per precision path
         "flops_fp16": np.array([sustained_flops(x.gpu, "fp16", catalog) for x in hw]),
         "published_peak": np.array([bool(x.gpu.fp16_tflops_dense) for x in hw]),

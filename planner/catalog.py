@@ -89,34 +89,47 @@ class Catalog:
         return {(f.factor, f.engine, f.hardware_family): f for f in self.efficiency}
 
     @functools.cached_property
-    def _sustained_by_vendor(self) -> dict[tuple[str, bool], float]:
-        """Median measured ÷ datasheet dense rate per (vendor, 8-bit path) over the devices measured."""
-        shares: dict[tuple[str, bool], list[float]] = {}
+    def _measured_shares(self) -> dict[tuple[str, str, str], float]:
+        """Median measured ÷ datasheet figure per (path, vendor, kind) over the devices measured."""
+        shares: dict[tuple[str, str, str], list[float]] = {}
         for gpu in self.gpus.values():
-            for eight_bit, measured, peak in ((False, gpu.fp16_tflops_sustained, gpu.fp16_tflops_dense),
-                                              (True, gpu.fp8_tflops_sustained, gpu.fp8_tflops_dense)):
-                if measured and peak:
-                    shares.setdefault((gpu.vendor, eight_bit), []).append(measured / peak)
+            for path in _PATHS:
+                measured, datasheet, _ = _path_figures(gpu, path)
+                if measured and datasheet:
+                    shares.setdefault((path, gpu.vendor, gpu.kind), []).append(measured / datasheet)
+                    shares.setdefault((path, "*", gpu.kind), []).append(measured / datasheet)
         return {key: statistics.median(values) for key, values in shares.items()}
+
+    def _share(self, gpu: Gpu, path: str) -> tuple[float, str]:
+        """(share of the datasheet figure the device sustains, where it comes from). A device not
+        measured takes the median of the measured devices of its vendor and kind (the same memory
+        technology, silicon family and software stack), else of its kind (so that an unmeasured
+        datasheet does not favour another vendor's device), else 1: the datasheet figure."""
+        measured, datasheet, source = _path_figures(gpu, path)
+        if measured and datasheet:
+            return min(1.0, measured / datasheet), f"measured, {(source or '').split(' ')[0]}"
+        for vendor, words in ((gpu.vendor, f"{gpu.vendor} {gpu.kind}"), ("*", gpu.kind)):
+            median = self._measured_shares.get((path, vendor, gpu.kind))
+            if median is not None:
+                return min(1.0, median), f"not measured: the median of the measured {words} devices in data/gpus.csv"
+        return 1.0, "not measured: the datasheet figure"
 
     def sustained_share(self, gpu: Gpu, compute_dtype: str) -> float:
         """Share of the datasheet dense peak the device's matrix units sustain in a measured GEMM
-        benchmark (`gpus.csv` fp16/fp8_tflops_sustained). FP8 and INT8 paths take the FP8 figure, others
-        the FP16/BF16 one. A device not measured takes the median of its vendor's measured devices
-        (the same silicon families and software stacks), else 1."""
-        eight_bit, measured, peak = _gemm_path(gpu, compute_dtype)
-        if measured and peak:
-            return min(1.0, measured / peak)
-        return min(1.0, self._sustained_by_vendor.get((gpu.vendor, eight_bit), 1.0))
+        benchmark (`gpus.csv` fp16/fp8_tflops_sustained): FP8 and INT8 paths take the FP8 figure, others
+        the FP16/BF16 one."""
+        return self._share(gpu, _gemm_path(gpu, compute_dtype))[0]
 
     def sustained_basis(self, gpu: Gpu, compute_dtype: str) -> str:
-        """Where sustained_share comes from, in words."""
-        eight_bit, measured, peak = _gemm_path(gpu, compute_dtype)
-        if measured and peak and gpu.sustained_source:
-            return f"measured GEMM rate, {gpu.sustained_source.split(' ')[0]}"
-        if (gpu.vendor, eight_bit) in self._sustained_by_vendor:
-            return f"not measured: the median of {gpu.vendor}'s measured devices in data/gpus.csv"
-        return "not measured: the datasheet peak"
+        return self._share(gpu, _gemm_path(gpu, compute_dtype))[1]
+
+    def bandwidth_share(self, gpu: Gpu) -> float:
+        """Share of the datasheet memory bandwidth the device sustains in a measured stream benchmark
+        (`gpus.csv` memory_bandwidth_sustained_gb_s)."""
+        return self._share(gpu, "bandwidth")[0]
+
+    def bandwidth_basis(self, gpu: Gpu) -> str:
+        return self._share(gpu, "bandwidth")[1]
 
     def band(self, metric: str) -> AccuracyBand | None:
         """The measured error band of an estimated metric, if calibrated."""
@@ -229,11 +242,21 @@ def _alias_index(models: dict[str, ModelSpec]) -> dict[str, str]:
     return index
 
 
-def _gemm_path(gpu: Gpu, compute_dtype: str) -> tuple[bool, float | None, float | None]:
-    """(8-bit path?, measured TFLOP/s, datasheet TFLOP/s) of the matrix units a precision runs on."""
-    if compute_dtype in {"fp8", "int8"} and gpu.fp8_tflops_dense:
-        return True, gpu.fp8_tflops_sustained, gpu.fp8_tflops_dense
-    return False, gpu.fp16_tflops_sustained, gpu.fp16_tflops_dense
+_PATHS = ("fp16", "fp8", "bandwidth")
+
+
+def _gemm_path(gpu: Gpu, compute_dtype: str) -> str:
+    """The matrix units a precision runs on: the FP8 ones for 8-bit formats where the device has them."""
+    return "fp8" if compute_dtype in {"fp8", "int8"} and gpu.fp8_tflops_dense else "fp16"
+
+
+def _path_figures(gpu: Gpu, path: str) -> tuple[float | None, float | None, str | None]:
+    """(measured, datasheet, source of the measurement) for a device's FP16 or FP8 matrix rate or its bandwidth."""
+    if path == "fp8":
+        return gpu.fp8_tflops_sustained, gpu.fp8_tflops_dense, gpu.sustained_source
+    if path == "fp16":
+        return gpu.fp16_tflops_sustained, gpu.fp16_tflops_dense, gpu.sustained_source
+    return gpu.memory_bandwidth_sustained_gb_s, gpu.memory_bandwidth_gb_s, gpu.bandwidth_source
 
 
 def _lookup(table: dict[str, R], key: str, what: str) -> R:

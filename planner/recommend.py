@@ -233,8 +233,9 @@ def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraint
         f"KV cache: {in_flight} sequence(s) × {c.context_needed:,} tokens at {memory.kv_cache_dtype} = {memory.kv_cache_gib:.2f} GiB "
         f"(layers, KV heads and head size from {model.source}).",
         f"Overhead: {engine.overhead_gib:g} GiB per GPU for {engine.name} ({engine.overhead_source}).",
-        f"Decode: {hw.gpu.memory_bandwidth_gb_s:g} GB/s × {hw.count} GPU(s) ({hw.gpu.source}) over bytes read per token, "
-        f"at {speed.efficiency['decode_bandwidth']:.0%} of the roofline ({speed.efficiency_basis['decode_bandwidth']}).",
+        f"Decode: {hw.gpu.memory_bandwidth_gb_s:g} GB/s × {hw.count} GPU(s) ({hw.gpu.source}), of which the device sustains "
+        f"{catalog.bandwidth_share(hw.gpu):.0%} ({catalog.bandwidth_basis(hw.gpu)}), over bytes read per token, "
+        f"at {speed.efficiency['decode_bandwidth']:.0%} of that ({speed.efficiency_basis['decode_bandwidth']}).",
         f"Prefill: {speed.efficiency['prefill_compute']:.0%} of the dense compute the GPU sustains "
         f"({catalog.sustained_share(hw.gpu, quant.compute_dtype):.0%} of its datasheet peak; "
         f"{catalog.sustained_basis(hw.gpu, quant.compute_dtype)}) ({speed.efficiency_basis['prefill_compute']}).",

@@ -135,6 +135,8 @@ class Gpu(Record):
     fp16_tflops_sustained: OptFloat = None
     fp8_tflops_sustained: OptFloat = None
     sustained_source: OptStr = None
+    memory_bandwidth_sustained_gb_s: OptFloat = None  # a stream benchmark's triad on the device
+    bandwidth_source: OptStr = None
 
     @functools.cached_property
     def family(self) -> str:

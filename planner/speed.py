@@ -218,6 +218,12 @@ def sustained_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog) -> float:
     return peak_flops(gpu, compute_dtype, catalog) * catalog.sustained_share(gpu, compute_dtype)
 
 
+def sustained_bandwidth(gpu: Gpu, catalog: Catalog) -> float:
+    """Bytes/s decode reads at: the datasheet bandwidth times the share of it the device sustains in a
+    published stream benchmark (Catalog.bandwidth_share). Rooflines keep the datasheet figure."""
+    return gpu.memory_bandwidth_gb_s * 1e9 * catalog.bandwidth_share(gpu)
+
+
 # A device with no published FP16 tensor figure (a CPU server) is given a conservative 2 TFLOPS,
 # about what a 96-core Zen 4 sustains in FP32 AVX-512 FMA (96 cores x 2.4 GHz x 32 FLOPs/cycle x 0.3).
 CPU_FALLBACK_TFLOPS = 2.0
@@ -252,7 +258,7 @@ def estimate_speed(
     eff = efficiencies(catalog, engine.id, gpu, calibrations)
     tp = gpus > 1 and engine.tensor_parallel
     scale = float(tensor_parallel_scale(gpus, tp, eff.tensor_parallel))
-    bandwidth = gpu.memory_bandwidth_gb_s * 1e9 * scale
+    bandwidth = sustained_bandwidth(gpu, catalog) * scale
     flops = sustained_flops(gpu, quant.compute_dtype, catalog) * scale
     # Without a published peak the decode step is taken as memory-bound (a placeholder would cap it).
     decode_flops = flops if gpu.fp16_tflops_dense else math.inf

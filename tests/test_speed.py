@@ -75,9 +75,29 @@ def test_compute_runs_at_the_measured_share_of_the_peak():
     assert CATALOG.sustained_share(gpus["mi300x"], "fp8") == pytest.approx(990 / 2614.9)
     assert CATALOG.sustained_share(gpus["a100-80gb"], "fp16") == pytest.approx(720 / 989.5)  # NVIDIA's median
     assert CATALOG.sustained_share(gpus["mi325x"], "fp16") == pytest.approx(620 / 1307.4)  # AMD's: MI300X's
+    # a datacenter device of a vendor nobody measured takes the datacenter median, not its datasheet
+    assert CATALOG.sustained_share(gpus["intel-gaudi3"], "bf16") == pytest.approx(720 / 989.5)
+    assert CATALOG.sustained_share(gpus["rtx-4090"], "fp16") == 1.0  # no consumer device measured
     for gpu in gpus.values():
         if gpu.fp16_tflops_sustained or gpu.fp8_tflops_sustained:
             assert gpu.sustained_source and gpu.sustained_source.startswith("https://")
+        if gpu.memory_bandwidth_sustained_gb_s:
+            assert gpu.bandwidth_source and gpu.bandwidth_source.startswith("https://")
+            assert gpu.memory_bandwidth_sustained_gb_s < gpu.memory_bandwidth_gb_s
+
+
+def test_decode_reads_at_the_measured_share_of_the_bandwidth():
+    """Azure's BabelStream triad: 2.97 of 3.35 TB/s on H100, 4.10 of 5.3 on MI300X; rooflines keep the datasheet."""
+    gpus = CATALOG.gpus
+    assert CATALOG.bandwidth_share(gpus["h100-sxm"]) == pytest.approx(2970 / 3350)
+    assert CATALOG.bandwidth_share(gpus["mi300x"]) == pytest.approx(4100 / 5300)
+    model, quant, engine = CATALOG.model(LLAMA_70B), CATALOG.quants["fp8"], CATALOG.engines["vllm"]
+    for gpu_id in ("h100-sxm", "mi300x"):
+        gpu = gpus[gpu_id]
+        speed = estimate_speed(CATALOG, model, quant, gpu, engine, 1, 100, 100, 1)
+        weights = model.params_active_b * 1e9 * quant.bits_per_weight / 8
+        assert speed.decode_roofline_tokens_per_s < gpu.memory_bandwidth_gb_s * 1e9 / weights  # the datasheet, less the KV read
+        assert speed.decode_tokens_per_s < CATALOG.bandwidth_share(gpu) * speed.decode_roofline_tokens_per_s
 
 
 def test_prefill_computes_at_the_sustained_rate_but_its_roofline_keeps_the_peak():
