@@ -78,6 +78,18 @@ st.dataframe(ac.efficiency_frame(catalog), hide_index=True, key="accuracy_factor
     "median_abs_error_pct": st.column_config.NumberColumn("Median error of the fit", format="%.0f%%"),
     "sources": st.column_config.TextColumn("Sources of the rows", width="large"), "as_of": "Newest row"})
 
+st.subheader("The device rates the factors apply to")
+st.caption("Datasheet peaks are not what a device sustains. Compute and bandwidth are taken at the share of their "
+           "datasheet figures measured in published GEMM and stream benchmarks (data/gpus.csv, with quotes); a device "
+           "not measured takes the median of its vendor's measured devices of its kind, else of its kind. Devices "
+           "outside the datacenter kind have no measurement and keep their datasheet figures.")
+st.dataframe(ac.device_rates_frame(catalog), hide_index=True, key="accuracy_device_rates", column_config={
+    "gpu": "GPU", "fp16_share": st.column_config.NumberColumn("BF16/FP16 compute", format="percent"),
+    "fp8_share": st.column_config.NumberColumn("FP8 compute", format="percent"),
+    "bandwidth_share": st.column_config.NumberColumn("Memory bandwidth", format="percent"),
+    "compute_basis": st.column_config.TextColumn("Compute from", width="large"),
+    "bandwidth_basis": st.column_config.TextColumn("Bandwidth from", width="large")})
+
 st.header("Sources")
 calibrations = load_calibrations()
 st.dataframe(ac.sources_frame(catalog, calibrations, held_out), hide_index=True, key="accuracy_sources", column_config={

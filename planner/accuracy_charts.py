@@ -146,6 +146,22 @@ def efficiency_frame(catalog: Catalog) -> pd.DataFrame:
                                        "sources", "as_of"])
 
 
+def device_rates_frame(catalog: Catalog) -> pd.DataFrame:
+    """The rates estimates start from, per datacenter device: the share of each datasheet figure
+    (BF16 and FP8 dense compute, memory bandwidth) it sustains, measured or taken from a median."""
+    rows = []
+    for gpu in catalog.gpus.values():
+        if gpu.kind != "datacenter":
+            continue
+        rows.append({"gpu": gpu.id, "fp16_share": catalog.sustained_share(gpu, "bf16"),
+                     "fp8_share": catalog.sustained_share(gpu, "fp8") if gpu.fp8_tflops_dense else None,
+                     "bandwidth_share": catalog.bandwidth_share(gpu),
+                     "compute_basis": catalog.sustained_basis(gpu, "bf16"), "bandwidth_basis": catalog.bandwidth_basis(gpu)})
+    frame = pd.DataFrame(rows, columns=["gpu", "fp16_share", "fp8_share", "bandwidth_share", "compute_basis", "bandwidth_basis"])
+    measured = frame["compute_basis"].str.startswith("measured") | frame["bandwidth_basis"].str.startswith("measured")
+    return pd.concat([frame[measured], frame[~measured]], ignore_index=True)
+
+
 def sources_frame(catalog: Catalog, calibrations: list[dict] | None = None,
                   predictions: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per independent source of measurements: rows, metrics, dates, a link.

@@ -208,6 +208,13 @@ def _pick(grid: Grid, feasible: np.ndarray, scores: np.ndarray, order: np.ndarra
     return chosen
 
 
+def _sustained_words(share: float, basis: str, what: str) -> str:
+    """The rate an estimate starts from: the datasheet's, or the share of it the device sustains."""
+    if share < 1:
+        return f"the {share:.0%} of its datasheet {what} the device sustains ({basis})"
+    return f"the datasheet {what} ({'no measured rate in data/gpus.csv' if basis.startswith('not measured') else basis})"
+
+
 def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraints, a: CostAssumptions,
                load: Load, calibrations: list[dict] | None) -> Candidate:
     """Full numbers for one grid row, from the single-configuration estimators."""
@@ -233,12 +240,12 @@ def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraint
         f"KV cache: {in_flight} sequence(s) × {c.context_needed:,} tokens at {memory.kv_cache_dtype} = {memory.kv_cache_gib:.2f} GiB "
         f"(layers, KV heads and head size from {model.source}).",
         f"Overhead: {engine.overhead_gib:g} GiB per GPU for {engine.name} ({engine.overhead_source}).",
-        f"Decode: {hw.gpu.memory_bandwidth_gb_s:g} GB/s × {hw.count} GPU(s) ({hw.gpu.source}), of which the device sustains "
-        f"{catalog.bandwidth_share(hw.gpu):.0%} ({catalog.bandwidth_basis(hw.gpu)}), over bytes read per token, "
+        f"Decode: {hw.gpu.memory_bandwidth_gb_s:g} GB/s × {hw.count} GPU(s) ({hw.gpu.source}); "
+        f"{_sustained_words(catalog.bandwidth_share(hw.gpu), catalog.bandwidth_basis(hw.gpu), 'bandwidth')} over bytes read per token, "
         f"at {speed.efficiency['decode_bandwidth']:.0%} of that ({speed.efficiency_basis['decode_bandwidth']}).",
-        f"Prefill: {speed.efficiency['prefill_compute']:.0%} of the dense compute the GPU sustains "
-        f"({catalog.sustained_share(hw.gpu, quant.compute_dtype):.0%} of its datasheet peak; "
-        f"{catalog.sustained_basis(hw.gpu, quant.compute_dtype)}) ({speed.efficiency_basis['prefill_compute']}).",
+        f"Prefill: {speed.efficiency['prefill_compute']:.0%} of "
+        f"{_sustained_words(catalog.sustained_share(hw.gpu, quant.compute_dtype), catalog.sustained_basis(hw.gpu, quant.compute_dtype), 'dense compute')} "
+        f"({speed.efficiency_basis['prefill_compute']}).",
         *([f"Mixture of experts: decode and prefill at {speed.efficiency['moe_kernels']:.0%} of that speed on {engine.name} "
            f"(expert kernels; {speed.efficiency_basis['moe_kernels']})."]
           if (model.experts_total or 1) > (model.experts_active or 1) and speed.efficiency["moe_kernels"] < 1 else []),

@@ -102,6 +102,16 @@ def test_efficiency_frame_names_the_sources_of_each_factor(catalog):
     assert (table.loc[table["n_rows"] == 0, "sources"] == "none (assumed)").all()
 
 
+def test_device_rates_frame_lists_measured_devices_first_with_their_basis(catalog):
+    table = ac.device_rates_frame(catalog)
+    h100 = table[table["gpu"] == "h100-sxm"].iloc[0]
+    assert h100["fp16_share"] == pytest.approx(720 / 989.5) and h100["bandwidth_share"] == pytest.approx(2970 / 3350)
+    assert "semianalysis.com" in h100["compute_basis"] and "AI-benchmarking-guide" in h100["bandwidth_basis"]
+    measured = table["compute_basis"].str.startswith("measured") | table["bandwidth_basis"].str.startswith("measured")
+    assert measured.iloc[: int(measured.sum())].all() and not measured.iloc[int(measured.sum()):].any()
+    assert set(table["gpu"]) == {g.id for g in catalog.gpus.values() if g.kind == "datacenter"}
+
+
 def test_sources_frame_counts_rows_and_links_each_source(catalog, held_out):
     table = ac.sources_frame(catalog, predictions=held_out)
     assert list(table.columns) == ac.SOURCE_COLUMNS
@@ -239,6 +249,8 @@ def test_page_renders_every_table_and_says_no_probes_yet(tmp_path, monkeypatch):
     assert len(_table(at, "engine", "gpu_family", "median_abs_error_pct", "p90_abs_error_pct", "n")) > 0
     assert len(_table(at, "in_sample_median_pct", "held_out_median_pct")) == len(SPEED_METRICS)
     assert len(_table(at, "factor", "n_rows", "sources")) > 0
+    rates = _table(at, "gpu", "fp16_share", "bandwidth_share", "compute_basis")
+    assert "measured," in rates.iloc[0]["compute_basis"] + rates.iloc[0]["bandwidth_basis"]  # measured devices first
     sources = _table(at, "source_family", "link", "as_of_from")
     assert ac.USER_PROBES not in set(sources["source_family"])
     assert any(i.value.startswith("None yet") for i in at.info)

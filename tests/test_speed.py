@@ -109,3 +109,19 @@ def test_prefill_computes_at_the_sustained_rate_but_its_roofline_keeps_the_peak(
     sustained = 990e12 * speed.efficiency["prefill_compute"] / flops_per_token
     assert speed.prefill_tokens_per_s == pytest.approx(sustained, rel=1e-6)
     assert speed.prefill_tokens_per_s < speed.prefill_roofline_tokens_per_s
+
+
+def test_a_plan_names_the_measured_rates_it_starts_from():
+    """The basis lines say at what share of its datasheet figures a device was taken, and from where,
+    so a reader can re-derive the decode and prefill figures."""
+    from planner.constraints import Constraints
+    from planner.recommend import recommend
+
+    c = Constraints(models=[LLAMA_70B], gpus_available=[{"gpu": "h100-sxm", "count": 8}], privacy="on-prem")
+    basis = recommend(c, CATALOG).recommendation.basis
+    decode = next(b for b in basis if b.startswith("Decode:"))
+    prefill = next(b for b in basis if b.startswith("Prefill:"))
+    assert "the 89% of its datasheet bandwidth the device sustains" in decode and "AI-benchmarking-guide" in decode
+    assert "of its datasheet dense compute the device sustains" in prefill and "semianalysis.com" in prefill
+    desktop = recommend(Constraints(models=["llama3.1:8b"], gpus_available=[{"gpu": "rtx-4090", "count": 1}], privacy="on-prem"), CATALOG)
+    assert any("the datasheet bandwidth (no measured rate" in b for b in desktop.recommendation.basis)
