@@ -132,4 +132,6 @@ else:
             st.markdown(f"- **{row.engine} on {row.gpu}:** decode factor {row.fitted_decode_factor:.3f} (fitted) → "
                         f"{row.decode_factor_used:.3f} (your probe), so decode estimates for this engine and GPU move "
                         f"by {row.change_pct:+.0f}%.")
-    st.caption("A calibration matches on engine and GPU (any quantization and model) and is capped at 1, the roofline.")
+    st.caption("A calibration matches on engine and GPU (any quantization and model). Its efficiency is measured ÷ the "
+               "datasheet roofline; the factor used is that ÷ the share of the bandwidth the device sustains, so that a "
+               "plan reproduces the measured decode, never above the datasheet roofline.")

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from planner.calibration_fit import SPEED_METRICS, leave_one_source_out, not_predicted_reason, predict, source_family, usable_rows
 from planner.catalog import Catalog
 from planner.records import AccuracyBand, Benchmark
-from planner.speed import efficiencies
+from planner.speed import calibrated_decode_factor, efficiencies
 
 IN_SAMPLE = "in-sample"
 LEAVE_ONE_SOURCE_OUT = "leave-one-source-out"
@@ -208,15 +208,16 @@ def _link(family: str, example_url: str) -> str:
 def calibration_frame(catalog: Catalog, calibrations: list[dict]) -> pd.DataFrame:
     """The user's probe calibrations and what each does to the decode factor of its engine and GPU.
 
-    Mirrors `planner.speed.efficiencies`: an entry matches on engine and GPU id, is capped at 1, and
-    when several match, the last one stored is the one in effect.
+    Mirrors `planner.speed.efficiencies`: an entry matches on engine and GPU id, is capped at the
+    datasheet roofline (planner.speed.calibrated_decode_factor), and when several match, the last one
+    stored is the one in effect.
     """
     rows = []
     for i, entry in enumerate(calibrations):
         gpu = catalog.gpus.get(entry.get("gpu"))
         later = any(e.get("engine") == entry.get("engine") and e.get("gpu") == entry.get("gpu") for e in calibrations[i + 1:])
         fitted = efficiencies(catalog, entry["engine"], gpu).decode if gpu else None
-        used = min(1.0, float(entry["decode_efficiency"])) if gpu and not later else None
+        used = calibrated_decode_factor(catalog, gpu, entry["decode_efficiency"]) if gpu and not later else None
         predicted = entry.get("predicted_decode_tokens_per_s")
         rows.append({
             "engine": entry.get("engine"), "gpu": entry.get("gpu"), "quant": entry.get("quant"), "model": entry.get("model"),

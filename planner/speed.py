@@ -96,7 +96,7 @@ def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[
         found["prefill_compute"] = (1.0, "the device's effective TFLOPS is itself fitted to measured prefill")
     for entry in calibrations or []:
         if entry.get("engine") == engine_id and entry.get("gpu") == gpu.id and entry.get("decode_efficiency"):
-            value = min(1.0, float(entry["decode_efficiency"]))
+            value = calibrated_decode_factor(catalog, gpu, entry["decode_efficiency"])
             basis = f"your probe of {entry.get('endpoint_host', 'an endpoint')} on {entry.get('measured_at', '?')}"
             found["decode_bandwidth"] = (value, basis)
             found["decode_overhead_s"] = (0.0, basis)  # the probe's efficiency already includes any overhead
@@ -109,6 +109,13 @@ def efficiencies(catalog: Catalog, engine_id: str, gpu: Gpu, calibrations: list[
         decode_overhead_s=found["decode_overhead_s"][0],
         moe=found["moe_kernels"][0],
     )
+
+
+def calibrated_decode_factor(catalog: Catalog, gpu: Gpu, decode_efficiency: float) -> float:
+    """A probe's decode efficiency (measured ÷ the datasheet roofline, planner.probe.calibration) as the
+    factor estimate_speed applies to the bandwidth the device sustains: divided by that share, and
+    capped so that no prediction passes the datasheet roofline."""
+    return min(1.0, float(decode_efficiency)) / catalog.bandwidth_share(gpu)
 
 
 # Engines that run another engine's kernels share its fitted factors: Ollama runs llama.cpp's ggml

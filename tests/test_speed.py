@@ -125,3 +125,15 @@ def test_a_plan_names_the_measured_rates_it_starts_from():
     assert "of its datasheet dense compute the device sustains" in prefill and "semianalysis.com" in prefill
     desktop = recommend(Constraints(models=["llama3.1:8b"], gpus_available=[{"gpu": "rtx-4090", "count": 1}], privacy="on-prem"), CATALOG)
     assert any("the datasheet bandwidth (no measured rate" in b for b in desktop.recommendation.basis)
+
+
+def test_a_probe_calibration_reproduces_the_measured_decode_on_a_device_with_a_measured_bandwidth():
+    """A probe stores measured ÷ datasheet roofline; the estimate it corrects reads at the sustained
+    bandwidth, so the stored figure is divided by that share, not applied twice."""
+    model, gpu = CATALOG.model("llama3.1:8b"), CATALOG.gpus["h100-sxm"]
+    quant, engine = CATALOG.quants["fp16"], CATALOG.engines["vllm"]
+    entry = {"engine": "vllm", "gpu": "h100-sxm", "decode_efficiency": 0.5}
+    speed = estimate_speed(CATALOG, model, quant, gpu, engine, 1, 100, 100, 1, calibrations=[entry])
+    assert speed.decode_tokens_per_s == pytest.approx(0.5 * speed.decode_roofline_tokens_per_s, rel=0.03)  # + batch-1 compute
+    capped = estimate_speed(CATALOG, model, quant, gpu, engine, 1, 100, 100, 1, calibrations=[{**entry, "decode_efficiency": 1.4}])
+    assert capped.decode_tokens_per_s < capped.decode_roofline_tokens_per_s
