@@ -12,6 +12,7 @@ import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -107,7 +108,7 @@ class Catalog:
         datasheet does not favour another vendor's device), else 1: the datasheet figure."""
         measured, datasheet, source = _path_figures(gpu, path)
         if measured and datasheet:
-            return min(1.0, measured / datasheet), f"measured, {(source or '').split(' ')[0]}"
+            return min(1.0, measured / datasheet), f"measured by {_site((source or '').split(' ')[0])}, data/gpus.csv"
         for vendor, words in ((gpu.vendor, f"{gpu.vendor} {gpu.kind}"), ("*", gpu.kind)):
             median = self._measured_shares.get((path, vendor, gpu.kind))
             if median is not None:
@@ -243,6 +244,14 @@ def _alias_index(models: dict[str, ModelSpec]) -> dict[str, str]:
 
 
 _PATHS = ("fp16", "fp8", "bandwidth")
+
+
+def _site(url: str) -> str:
+    """A short name for a source: the repository on GitHub, else the host (the full URL is in gpus.csv)."""
+    parts = urlsplit(url)
+    if parts.netloc == "github.com":
+        return "github.com/" + "/".join(parts.path.strip("/").split("/")[:2])
+    return parts.netloc or url
 
 
 def _gemm_path(gpu: Gpu, compute_dtype: str) -> str:

@@ -250,7 +250,7 @@ def test_page_renders_every_table_and_says_no_probes_yet(tmp_path, monkeypatch):
     assert len(_table(at, "in_sample_median_pct", "held_out_median_pct")) == len(SPEED_METRICS)
     assert len(_table(at, "factor", "n_rows", "sources")) > 0
     rates = _table(at, "gpu", "fp16_share", "bandwidth_share", "compute_basis")
-    assert "measured," in rates.iloc[0]["compute_basis"] + rates.iloc[0]["bandwidth_basis"]  # measured devices first
+    assert "measured by" in rates.iloc[0]["compute_basis"] + rates.iloc[0]["bandwidth_basis"]  # measured devices first
     sources = _table(at, "source_family", "link", "as_of_from")
     assert ac.USER_PROBES not in set(sources["source_family"])
     assert any(i.value.startswith("None yet") for i in at.info)
