@@ -29,9 +29,9 @@ from planner.memory import (
     kv_cache_bytes,
     kv_read_copies,
     layer_split,
+    model_weight_bytes,
     resolve_kv_dtype,
     sequences_that_fit,
-    weights_bytes,
 )
 from planner.records import AccuracyBand, Benchmark, EfficiencyFactor
 from planner.speed import (
@@ -302,7 +302,7 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
     """The estimator's figure for a benchmark row's metric, with the catalogue's efficiency factors."""
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     if r.metric == "weights_gib":
-        return float(weights_bytes(model.params_total_b, quant.bits_per_weight)) / GIB
+        return model_weight_bytes(model, quant, engine.id)[0] / GIB
     if r.metric == "memory_gib":
         return _total_memory_gib(model, quant, gpu, engine, r)
     if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not _workload_stated(r)):
@@ -404,7 +404,7 @@ def _ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
     flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 1)
     compute_at_rate = (r.input_tokens or 1) * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * scale)
-    weights_read = model.params_total_b * 1e9 * quant.bits_per_weight / 8 / (sustained_bandwidth(gpu, catalog) * scale)
+    weights_read = model_weight_bytes(model, quant, engine.id)[0] / (sustained_bandwidth(gpu, catalog) * scale)
     prefill = r.value - 1 / speed.decode_tokens_per_s
     if compute_at_rate < 2 * weights_read or prefill <= 0:
         return None
@@ -524,9 +524,8 @@ def _memory_step_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, ba
     eff = efficiencies(catalog, engine.id, gpu)
     tp = r.gpus > 1 and engine.tensor_parallel
     bandwidth = sustained_bandwidth(gpu, catalog) * float(tensor_parallel_scale(r.gpus, tp, eff.tensor_parallel))
-    bpw = quant.bits_per_weight / 8
-    weights = float(decode_bytes_per_step(model.params_active_b * 1e9 * bpw, model.params_total_b * 1e9 * bpw,
-                                          model.experts_total or 1, model.experts_active or 1, batch))
+    total_bytes, active_bytes = model_weight_bytes(model, quant, engine.id)
+    weights = float(decode_bytes_per_step(active_bytes, total_bytes, model.experts_total or 1, model.experts_active or 1, batch))
     full, windowed, window = layer_split(model)
     kv = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[resolve_kv_dtype(_kv_dtype(r), engine)]), full, windowed, window,
                               _mean_context(r), 1)) * float(kv_read_copies(model, r.gpus, tp))

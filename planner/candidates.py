@@ -22,6 +22,7 @@ from planner.memory import (
     attention_flops_per_token_layer,
     kv_bytes_per_token_layer,
     layer_split,
+    model_weight_bytes,
     resolve_kv_dtype,
 )
 from planner.records import Engine, Gpu, ModelSpec, Quant
@@ -256,6 +257,10 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
 
 def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray, calibrations: list[dict] | None) -> dict[str, np.ndarray]:
     M = _model_arrays(g.models, c)
+    # bytes of every (model, pair): a format may store a mixture's experts and its other weights apart
+    weights = [[model_weight_bytes(model, q, e.id) for q, e in g.pairs] for model in g.models]
+    M["weights_total"] = np.array([[w[0] for w in row] for row in weights]).reshape(len(g.models), len(g.pairs))
+    M["weights_active"] = np.array([[w[1] for w in row] for row in weights]).reshape(len(g.models), len(g.pairs))
     P = _pair_arrays(g.pairs, c)
     H = _hardware_arrays(catalog, g, calibrations)
     _prune(g, M, P, H, c, compatible)
@@ -309,12 +314,13 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     batch = np.floor(np.minimum(by_latency, batch_cap))
     moe = M["moe"][m]
     if moe.any():
-        batch[moe] = _moe_batch(M, m[moe], weights_total[moe], bw_eff[moe], f[moe], host[moe], a1[moe], c1[moe],
+        batch[moe] = _moe_batch(M, m[moe], weights_active[moe], weights_total[moe], bw_eff[moe], f[moe], host[moe], a1[moe], c1[moe],
                                 allowed[moe], batch_cap[moe], step_overhead[moe])
     latency_ok = batch >= 1
     batch = np.maximum(batch, 1)
     read_b = weights_active.copy()  # weights read per step at the chosen batch
-    read_b[moe] = weights_total[moe] * _expert_share(M, m[moe], batch[moe])
+    read_b[moe] = decode_bytes_per_step(weights_active[moe], weights_total[moe], M["experts_total"][m[moe]],
+                                        M["experts_active"][m[moe]], batch[moe])
     step_1 = a0 + a1 + c1
     step_b = read_b * (f / bw_eff + (1 - f) / host) + step_overhead + (a1 + c1) * batch
     latency_at_batch = prefill + step_b * (1 + c.output_tokens)  # first token, then one step per output token
@@ -349,7 +355,6 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
 
 def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
     """Per (model, pair), (pair, hardware) and (model, hardware) quantities, on small arrays."""
-    bpw = P["bytes_per_weight"][None, :]
     kv_factor = P["kv_bytes"][None, :] / 2.0  # per-model KV figures are at 2 bytes per element
     ctx, avg_ctx = float(c.context_needed), c.input_tokens + c.output_tokens / 2
     held = lambda tokens: M["full_layers"] * tokens + M["window_layers"] * np.minimum(tokens, M["window"])  # noqa: E731
@@ -366,8 +371,8 @@ def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
     bandwidth = H["bandwidth"][None, :] * scale
     capacity = H["memory"][None, :] * P["mem_util"][:, None]
     return {
-        "weights_total": M["params_total"][:, None] * bpw,
-        "weights_active": M["params_active"][:, None] * bpw,
+        "weights_total": M["weights_total"],
+        "weights_active": M["weights_active"],
         "kv_seq_full": M["kv_token_layer"][:, None] * kv_factor * held(ctx)[:, None],
         "kv_seq_read": M["kv_token_layer"][:, None] * kv_factor * held(avg_ctx)[:, None],
         "flops_per_token": prefill_flops_per_token(M["params_active"], M["layers"], M["heads"], M["head_dim"], c.input_tokens),
@@ -410,17 +415,10 @@ def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_
     return np.minimum(np.minimum(batch / latency_s, MAX_BUSY / gpu_seconds), np.maximum(rho_ttft, 1e-3) / prefill_s)
 
 
-def _expert_share(M, m, batch):
-    """Share of all weights read per decode step (1 for dense models; see decode_bytes_per_step)."""
-    return decode_bytes_per_step(M["params_active"][m], M["params_total"][m], M["experts_total"][m],
-                                 M["experts_active"][m], batch) / M["params_total"][m]
-
-
-def _moe_batch(M, m, weights_total, bw_eff, f, host, a1, c1, allowed, cap, step_overhead):
+def _moe_batch(M, m, weights_active, weights_total, bw_eff, f, host, a1, c1, allowed, cap, step_overhead):
     """Largest batch from BATCH_GRID whose step meets `allowed`, for mixture-of-experts rows."""
-    shares = decode_bytes_per_step(M["params_active"][:, None], M["params_total"][:, None], M["experts_total"][:, None],
-                                   M["experts_active"][:, None], BATCH_GRID[None, :]) / M["params_total"][:, None]
-    read = weights_total[:, None] * shares[m]  # (rows, batch sizes)
+    read = decode_bytes_per_step(weights_active[:, None], weights_total[:, None], M["experts_total"][m][:, None],
+                                 M["experts_active"][m][:, None], BATCH_GRID[None, :])  # (rows, batch sizes)
     step = read * (f / bw_eff + (1 - f) / host)[:, None] + step_overhead[:, None] + (a1 + c1)[:, None] * BATCH_GRID
     ok = (step <= allowed[:, None]) & (BATCH_GRID <= cap[:, None])
     # usable sizes form a prefix (a bigger batch never steps faster): take the last usable one
@@ -456,7 +454,7 @@ def _fits(M, P, H, m, p, h, c: Constraints) -> np.ndarray:
     float32 and with a 1e-5 margin so it never keeps what the float64 pass would refuse."""
     f32 = np.float32
     count = H["count"][h].astype(f32)
-    weights_total = (M["params_total"][m] * P["bytes_per_weight"][p]).astype(f32)
+    weights_total = M["weights_total"][m, p].astype(f32)
     ctx = float(c.context_needed)
     kv_seq_full = (M["kv_token_layer"][m] * (P["kv_bytes"][p] / 2.0)
                    * (M["full_layers"][m] * ctx + M["window_layers"][m] * np.minimum(ctx, M["window"][m]))).astype(f32)

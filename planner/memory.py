@@ -49,6 +49,43 @@ def weights_bytes(params_b, bits_per_weight):
     return np.asarray(params_b) * 1e9 * np.asarray(bits_per_weight) / 8
 
 
+# Engines that load GGUF files, whose non-expert tensors a format may store otherwise than the checkpoint.
+GGUF_ENGINES = frozenset({"llama.cpp", "ollama"})
+
+
+def expert_params(model: ModelSpec, experts: int) -> float:
+    """Parameters in `experts` routed experts of every layer: gate, up and down projections of
+    hidden_size x intermediate_size each (intermediate_size is per expert in the catalogue)."""
+    return float(model.layers * experts * 3 * model.hidden_size * (model.intermediate_size or 0))
+
+
+def experts_only_other_bits(model: ModelSpec, quant: Quant, engine_id: str) -> float | None:
+    """Bits of a mixture's non-expert weights when the format quantizes only its experts, else None."""
+    if not model.is_moe or not model.intermediate_size:
+        return None
+    if engine_id in GGUF_ENGINES and quant.gguf_other_bits_per_weight:
+        return quant.gguf_other_bits_per_weight
+    return quant.other_bits_per_weight
+
+
+def model_weight_bytes(model: ModelSpec, quant: Quant, engine_id: str) -> tuple[float, float]:
+    """(all weights, the weights one token reads) in bytes.
+
+    Most formats store every weight at bits_per_weight. A format that quantizes only the experts of
+    a mixture (gpt-oss's MXFP4: "MoE weights" in MXFP4, the rest BF16 per its model card) stores the
+    attention, embeddings and router at other_bits_per_weight, and at gguf_other_bits_per_weight in
+    the GGUF files llama.cpp and Ollama load.
+    """
+    total, active = model.params_total_b * 1e9, model.params_active_b * 1e9
+    other = experts_only_other_bits(model, quant, engine_id)
+    if other is None:
+        return total * quant.bits_per_weight / 8, active * quant.bits_per_weight / 8
+    experts_all, experts_read = expert_params(model, model.experts_total), expert_params(model, model.experts_active)
+    rest_all, rest_read = max(total - experts_all, 0.0), max(active - experts_read, 0.0)
+    return ((experts_all * quant.bits_per_weight + rest_all * other) / 8,
+            (experts_read * quant.bits_per_weight + rest_read * other) / 8)
+
+
 def kv_bytes_per_token_layer(model: ModelSpec, kv_bytes_per_element: float) -> float:
     """Bytes one token occupies in one layer's KV cache.
 
@@ -155,7 +192,7 @@ def estimate_memory(
     """Memory of one replica serving `sequences` sequences of `context_tokens` tokens."""
     kv_dtype = resolve_kv_dtype(kv_cache_dtype, engine)
     full, windowed, window = layer_split(model)
-    weights = float(weights_bytes(model.params_total_b, quant.bits_per_weight))
+    weights = model_weight_bytes(model, quant, engine.id)[0]
     per_token_layer = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_dtype])
     kv = float(kv_cache_bytes(per_token_layer, full, windowed, window, context_tokens, sequences))
     tensor_parallel = gpus > 1 and engine.tensor_parallel

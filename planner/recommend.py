@@ -22,9 +22,9 @@ from planner.cost import (
 from planner.errors import ConstraintError, LookupFailed
 from planner.finetune import finetune_section
 from planner.load import Load, load_from_constraints
-from planner.memory import estimate_memory
+from planner.memory import estimate_memory, experts_only_other_bits, expert_params
 from planner.plan import ApiOption, Candidate, Finding, Plan, RuledOut
-from planner.records import ModelSpec
+from planner.records import ModelSpec, Quant
 from planner.rules import (
     CODE_RULE,
     NO_MEMORY,
@@ -208,6 +208,18 @@ def _pick(grid: Grid, feasible: np.ndarray, scores: np.ndarray, order: np.ndarra
     return chosen
 
 
+def _weights_line(model: ModelSpec, quant: Quant, engine_id: str, weights_gib: float) -> str:
+    """How the weights' size was computed, in the terms planner.memory.model_weight_bytes uses."""
+    other = experts_only_other_bits(model, quant, engine_id)
+    if other is not None:
+        experts = expert_params(model, model.experts_total) / 1e9
+        return (f"Weights: {experts:.1f} B expert parameters × {quant.bits_per_weight:g} bits + {model.params_total_b - experts:.1f} B other "
+                f"× {other:g} bits, / 8 = {weights_gib:.1f} GiB ({quant.id}: experts from {quant.bits_source}; the rest from "
+                f"{(quant.other_bits_source or '').split(' ')[0]}).")
+    return (f"Weights: {model.params_total_b:g} B parameters × {quant.bits_per_weight:g} bits / 8 = {weights_gib:.1f} GiB "
+            f"({quant.id}, bits per weight from {quant.bits_source}).")
+
+
 def _sustained_words(share: float, basis: str, what: str) -> str:
     """The rate an estimate starts from: the datasheet's, or the share of it the device sustains."""
     if share < 1:
@@ -235,8 +247,7 @@ def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraint
     cost = cost.model_copy(update={"usd_per_mtok": cost.usd_per_month / tokens * MILLION if tokens else None})
     findings = _candidate_findings(model, quant, engine.id, hw, memory, speed, c, catalog.quants)
     basis = [
-        f"Weights: {model.params_total_b:g} B parameters × {quant.bits_per_weight:g} bits / 8 = {memory.weights_gib:.1f} GiB "
-        f"({quant.id}, bits per weight from {quant.bits_source}).",
+        _weights_line(model, quant, engine.id, memory.weights_gib),
         f"KV cache: {in_flight} sequence(s) × {c.context_needed:,} tokens at {memory.kv_cache_dtype} = {memory.kv_cache_gib:.2f} GiB "
         f"(layers, KV heads and head size from {model.source}).",
         f"Overhead: {engine.overhead_gib:g} GiB per GPU for {engine.name} ({engine.overhead_source}).",

@@ -166,6 +166,11 @@ class Quant(Record):
     bits_per_weight: Positive
     bits_source: str
     weight_bytes_compute: OptFloat = None
+    # A format that quantizes only the mixture-of-experts weights (MXFP4 in gpt-oss): bits_per_weight is the
+    # experts', the other weights keep other_bits_per_weight (gguf_other_bits_per_weight in GGUF files).
+    other_bits_per_weight: OptFloat = None
+    gguf_other_bits_per_weight: OptFloat = None
+    other_bits_source: OptStr = None
     compute_dtype: Literal["fp16", "bf16", "fp8", "int8", "fp4"]
     engines: StrList = ()
     quality_metric: OptStr = None

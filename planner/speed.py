@@ -27,6 +27,7 @@ from planner.memory import (
     kv_cache_bytes,
     kv_read_copies,
     layer_split,
+    model_weight_bytes,
 )
 from planner.records import Engine, Gpu, ModelSpec, Quant
 
@@ -270,9 +271,7 @@ def estimate_speed(
     # Without a published peak the decode step is taken as memory-bound (a placeholder would cap it).
     decode_flops = flops if gpu.fp16_tflops_dense else math.inf
     host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
-    bpw = quant.bits_per_weight / 8
-    active_bytes = model.params_active_b * 1e9 * bpw
-    total_bytes = model.params_total_b * 1e9 * bpw
+    total_bytes, active_bytes = model_weight_bytes(model, quant, engine.id)
     experts = (model.experts_total or 1, model.experts_active or 1)
     full, windowed, window = layer_split(model)
     per_token_layer = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_cache_dtype])
