@@ -472,12 +472,11 @@ def _fits(M, P, H, m, p, h, c: Constraints) -> np.ndarray:
 
 
 def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarray]:
-    cols: dict[str, list] = {k: [] for k in ("params_total", "params_active", "kv_token_layer", "full_layers", "window_layers",
+    cols: dict[str, list] = {k: [] for k in ("params_active", "kv_token_layer", "full_layers", "window_layers",
                                              "window", "kv_heads_eff", "experts_total", "experts_active", "layers", "heads", "head_dim",
                                              "attention_flops")}
     for model in models:
         full, windowed, window = layer_split(model)
-        cols["params_total"].append(model.params_total_b * 1e9)
         cols["params_active"].append(model.params_active_b * 1e9)
         cols["kv_token_layer"].append(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT["fp16"]))
         cols["full_layers"].append(full)
@@ -498,7 +497,6 @@ def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarr
 def _pair_arrays(pairs: list[tuple[Quant, Engine]], c: Constraints) -> dict[str, np.ndarray]:
     engine_ids = sorted({e.id for _, e in pairs})
     return {
-        "bytes_per_weight": np.array([q.bits_per_weight / 8 for q, _ in pairs]),
         "kv_bytes": np.array([KV_BYTES_PER_ELEMENT[resolve_kv_dtype(c.kv_cache_dtype, e)] for _, e in pairs]),
         "overhead": np.array([e.overhead_gib * GIB for _, e in pairs]),
         "mem_util": np.array([e.default_gpu_memory_utilization or 1.0 for _, e in pairs]),
