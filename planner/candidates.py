@@ -257,10 +257,16 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
 
 def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray, calibrations: list[dict] | None) -> dict[str, np.ndarray]:
     M = _model_arrays(g.models, c)
-    # bytes of every (model, pair): a format may store a mixture's experts and its other weights apart
-    weights = [[model_weight_bytes(model, q, e.id) for q, e in g.pairs] for model in g.models]
-    M["weights_total"] = np.array([[w[0] for w in row] for row in weights]).reshape(len(g.models), len(g.pairs))
-    M["weights_active"] = np.array([[w[1] for w in row] for row in weights]).reshape(len(g.models), len(g.pairs))
+    # bytes of every (model, pair): every weight at the format's bits, except where a format stores a
+    # mixture's experts and its other weights apart (planner.memory.model_weight_bytes)
+    bits = np.array([q.bits_per_weight for q, _ in g.pairs]) / 8
+    M["weights_total"] = np.array([m.params_total_b * 1e9 for m in g.models])[:, None] * bits[None, :]
+    M["weights_active"] = np.array([m.params_active_b * 1e9 for m in g.models])[:, None] * bits[None, :]
+    for j, (q, e) in enumerate(g.pairs):
+        if q.other_bits_per_weight is None and q.gguf_other_bits_per_weight is None:
+            continue
+        for i, model in enumerate(g.models):
+            M["weights_total"][i, j], M["weights_active"][i, j] = model_weight_bytes(model, q, e.id)
     P = _pair_arrays(g.pairs, c)
     H = _hardware_arrays(catalog, g, calibrations)
     _prune(g, M, P, H, c, compatible)
