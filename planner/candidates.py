@@ -293,11 +293,12 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     # parameter over the fitted compute rate. Layers offloaded to the CPU add host-RAM reads, still
     # linear in b. So the largest batch meeting the latency targets has a closed form; a mixture of
     # experts reads more experts as b grows, so for those rows the batch sizes of BATCH_GRID are tried.
-    # A mixture of experts runs at the engine's fitted fraction of the speed the other factors give: every time term slows alike.
+    # A mixture of experts runs at the engine's fitted fraction of the speed the other factors give: its reads,
+    # compute and prefill slow alike; the engine's fixed time per step does not (planner.speed.estimate_speed).
     moe_speed = np.where(M["moe"][m], take(T["eff_moe"], ph), 1.0)
     bw_eff, host = take(T["bw_eff"], ph) * moe_speed, take(T["host"], ph) * moe_speed
     f = np.where(offload, gpu_fraction, 1.0)
-    step_overhead = take(T["step_overhead_s"], ph) * f / moe_speed  # the engine's fixed time per step (planner.speed.decode_step_s)
+    step_overhead = take(T["step_overhead_s"], ph) * f  # the engine's fixed time per step (planner.speed.decode_step_s)
     a0 = weights_active * (f / bw_eff + (1 - f) / host) + step_overhead
     kv_copies = np.where(take(T["tp"], ph), take(T["kv_copies_tp"], mh), 1.0)  # planner.memory.kv_read_copies
     a1 = kv_seq_read * (kv_copies * f / bw_eff + (1 - f) / host)

@@ -281,12 +281,14 @@ def estimate_speed(
     flops_per_sequence = float(decode_flops_per_token(model.params_active_b * 1e9, attention_flops_per_token_layer(model),
                                                       held_tokens(full, windowed, window, mean_context)))
 
+    # Expert kernels are slower per byte and per FLOP: a mixture's reads, compute and prefill take 1/moe
+    # as long; the engine's fixed time per step (sampling, scheduling) is the same as for a dense model.
     moe_slowdown = 1 / eff.moe if experts[0] > experts[1] else 1.0
 
     def step(batch: float) -> float:
         weights = float(decode_bytes_per_step(active_bytes, total_bytes, *experts, batch))
-        seconds = float(decode_step_s(weights, kv_read, batch, bandwidth, decode_flops, flops_per_sequence, eff.decode, eff.batch,
-                                      eff.decode_overhead_s)) * moe_slowdown
+        seconds = float(decode_step_s(weights, kv_read, batch, bandwidth, decode_flops, flops_per_sequence, eff.decode, eff.batch)
+                        ) * moe_slowdown + eff.decode_overhead_s
         if gpu_layer_fraction < 1:  # layers on the CPU are read from host RAM at its bandwidth
             cpu_bytes = (weights + batch * kv_seq) * (1 - gpu_layer_fraction)
             seconds = seconds * gpu_layer_fraction + cpu_bytes / (host_bw * eff.decode)
