@@ -30,6 +30,7 @@ from planner.memory import (
     kv_read_copies,
     layer_split,
     model_weight_bytes,
+    prefill_attention_flops_per_token,
     resolve_kv_dtype,
     sequences_that_fit,
 )
@@ -238,7 +239,7 @@ def _effective_tflops(catalog: Catalog, rows: list[Benchmark], as_of) -> list[Ef
     by_family: dict[str, list[tuple[Benchmark, float]]] = defaultdict(list)
     for r in rows:
         model = catalog.model(r.model)
-        flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 512)
+        flops = prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, r.input_tokens or 512))
         tflops = r.value * float(flops) / 1e12
         by_family[r.gpu].append((r, tflops))
         by_family[catalog.gpus[r.gpu].family].append((r, tflops))
@@ -389,7 +390,7 @@ def _roofline_step_s(catalog: Catalog, r: Benchmark) -> float | None:
 
 def _prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     model, quant, gpu = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu]
-    flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 512)
+    flops = prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, r.input_tokens or 512))
     return r.value * float(flops) / sustained_flops(gpu, quant.compute_dtype, catalog)
 
 
@@ -402,7 +403,7 @@ def _ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
         return None
     speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), 1, 1)
     scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
-    flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens or 1)
+    flops = prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, r.input_tokens or 1))
     compute_at_rate = (r.input_tokens or 1) * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * scale)
     weights_read = model_weight_bytes(model, quant, engine.id)[0] / (sustained_bandwidth(gpu, catalog) * scale)
     prefill = r.value - 1 / speed.decode_tokens_per_s
@@ -426,7 +427,7 @@ def _throughput_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     if prefill < 2 * decode_share:
         return None
     scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
-    flops = prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, r.input_tokens)
+    flops = prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, r.input_tokens))
     return r.input_tokens * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * scale) / prefill
 
 

@@ -23,6 +23,7 @@ from planner.memory import (
     kv_bytes_per_token_layer,
     layer_split,
     model_weight_bytes,
+    prefill_attention_flops_per_token,
     resolve_kv_dtype,
 )
 from planner.records import Engine, Gpu, ModelSpec, Quant
@@ -382,7 +383,7 @@ def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
         "weights_active": M["weights_active"],
         "kv_seq_full": M["kv_token_layer"][:, None] * kv_factor * held(ctx)[:, None],
         "kv_seq_read": M["kv_token_layer"][:, None] * kv_factor * held(avg_ctx)[:, None],
-        "flops_per_token": prefill_flops_per_token(M["params_active"], M["layers"], M["heads"], M["head_dim"], c.input_tokens),
+        "flops_per_token": prefill_flops_per_token(M["params_active"], M["prefill_attention"]),
         "decode_flops": decode_flops_per_token(M["params_active"], M["attention_flops"], held(avg_ctx)),
         "tp": tp,
         "shards_tp": np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][:, None])) * np.maximum(1, count // tp_size),
@@ -481,7 +482,7 @@ def _fits(M, P, H, m, p, h, c: Constraints) -> np.ndarray:
 def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarray]:
     cols: dict[str, list] = {k: [] for k in ("params_active", "kv_token_layer", "full_layers", "window_layers",
                                              "window", "kv_heads_eff", "experts_total", "experts_active", "layers", "heads", "head_dim",
-                                             "attention_flops")}
+                                             "attention_flops", "prefill_attention")}
     for model in models:
         full, windowed, window = layer_split(model)
         cols["params_active"].append(model.params_active_b * 1e9)
@@ -496,6 +497,7 @@ def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarr
         cols["heads"].append(model.attention_heads)
         cols["head_dim"].append(model.head_dim)
         cols["attention_flops"].append(attention_flops_per_token_layer(model))
+        cols["prefill_attention"].append(prefill_attention_flops_per_token(model, c.input_tokens))
     arrays = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
     arrays["moe"] = arrays["experts_total"] > arrays["experts_active"]
     return arrays

@@ -136,6 +136,20 @@ def attention_flops_per_token_layer(model: ModelSpec) -> float:
     return 4 * model.attention_heads * model.head_dim
 
 
+def prefill_attention_flops_per_token(model: ModelSpec, prompt_tokens) -> float:
+    """Attention FLOPs per prompt token in prefill. Causal: a token attends to half the prompt on average;
+    scores over the query-key dims, then the weighted values. Latent attention prefills with its keys and
+    values up-projected (vLLM's "compute friendly approach" for prefill): query-key dims head_dim +
+    qk_rope_head_dim (192 in DeepSeek-V3), values head_dim.
+
+    Sliding windows are not counted as saved work: llama.cpp's measured prefill (data/benchmarks.csv,
+    DGX Spark rows for gpt-oss and Gemma 3 from 2k to 35k prompts) slows with the prompt as if every
+    layer attended to all of it; counting the windows made those predictions up to 1.5x too fast.
+    """
+    dims = 2 * model.head_dim + (model.qk_rope_head_dim or 0) if model.uses_latent_attention else 2 * model.head_dim
+    return 2 * model.layers * model.attention_heads * dims * np.asarray(prompt_tokens, dtype=float) / 2
+
+
 def kv_read_copies(model: ModelSpec, gpus, tensor_parallel) -> np.ndarray:
     """How many times a decode step reads each sequence's KV cache, over the replica's GPUs.
 

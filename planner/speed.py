@@ -28,6 +28,7 @@ from planner.memory import (
     kv_read_copies,
     layer_split,
     model_weight_bytes,
+    prefill_attention_flops_per_token,
 )
 from planner.records import Engine, Gpu, ModelSpec, Quant
 
@@ -181,9 +182,10 @@ def closed_loop_tokens_per_s(concurrency, output_tokens, prefill_s, step_s):
     return np.asarray(output_tokens) / (np.asarray(prefill_s) + np.asarray(output_tokens) * np.asarray(step_s) / np.asarray(concurrency))
 
 
-def prefill_flops_per_token(active_params, layers, attention_heads, head_dim, prompt_tokens):
-    """FLOPs to prefill one token: 2 per active parameter, plus causal attention over half the prompt on average."""
-    return 2 * np.asarray(active_params) + 2 * 2 * layers * attention_heads * head_dim * np.asarray(prompt_tokens) / 2
+def prefill_flops_per_token(active_params, attention_flops):
+    """FLOPs to prefill one token: 2 per active parameter, plus its attention
+    (planner.memory.prefill_attention_flops_per_token)."""
+    return 2 * np.asarray(active_params) + np.asarray(attention_flops)
 
 
 def prefill_s(prompt_tokens, flops_per_token, flops_s, eff_prefill, weight_bytes, bandwidth_bytes_s, eff_decode, requests=1):
@@ -294,7 +296,7 @@ def estimate_speed(
             seconds = seconds * gpu_layer_fraction + cpu_bytes / (host_bw * eff.decode)
         return seconds
 
-    flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, model.layers, model.attention_heads, model.head_dim, input_tokens))
+    flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, input_tokens)))
     prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode)) * moe_slowdown
     shared_prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode, concurrency)) * moe_slowdown
     if gpu_layer_fraction < 1:

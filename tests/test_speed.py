@@ -147,3 +147,17 @@ def test_a_probe_calibration_reproduces_the_measured_decode_on_a_device_with_a_m
     assert speed.decode_tokens_per_s == pytest.approx(0.5 * speed.decode_roofline_tokens_per_s, rel=0.03)  # + batch-1 compute
     capped = estimate_speed(CATALOG, model, quant, gpu, engine, 1, 100, 100, 1, calibrations=[{**entry, "decode_efficiency": 1.4}])
     assert capped.decode_tokens_per_s < capped.decode_roofline_tokens_per_s
+
+
+def test_prefill_attention_counts_latent_attentions_up_projected_dims():
+    """DeepSeek-V3 prefills with 192-dim queries and keys (128 + 64 RoPE) and 128-dim values per head;
+    grouped-query models with head_dim for both. Sliding windows save no prefill work (see the docstring)."""
+    from planner.memory import prefill_attention_flops_per_token
+
+    llama, deepseek = CATALOG.model(LLAMA_70B), CATALOG.model(DEEPSEEK)
+    assert prefill_attention_flops_per_token(llama, 4000) == pytest.approx(2 * 2 * 80 * 64 * 128 * 4000 / 2)
+    assert prefill_attention_flops_per_token(deepseek, 4000) == pytest.approx(2 * 61 * 128 * (192 + 128) * 4000 / 2)
+    gpt_oss = CATALOG.model("openai/gpt-oss-20b")
+    assert gpt_oss.sliding_window_layers  # windowed layers, counted in full
+    assert prefill_attention_flops_per_token(gpt_oss, 8000) == pytest.approx(
+        2 * 2 * gpt_oss.layers * gpt_oss.attention_heads * gpt_oss.head_dim * 8000 / 2)
