@@ -462,9 +462,10 @@ class _BatchTerms:
     prefill_s: float  # one request's prefill (0 for a decode-only row)
     memory_s: float  # the decode step's memory time at the running batch
     compute_at_rate_s: float  # the step's per-sequence compute at the device's sustained FLOP rate
+    overhead_s: float = 0.0
 
     def predicted(self, eff: np.ndarray) -> np.ndarray:
-        step = self.memory_s + self.compute_at_rate_s / eff
+        step = np.maximum(self.memory_s - self.overhead_s, self.compute_at_rate_s / eff) + self.overhead_s
         return closed_loop_tokens_per_s(self.batch, self.output_tokens, self.prefill_s, step)
 
 
@@ -478,7 +479,8 @@ def _batch_terms(catalog: Catalog, r: Benchmark) -> _BatchTerms | None:
     prefill = _prefill_share_s(catalog, model, quant, gpu, engine, r, batch) if r.metric == "throughput_tokens_per_s" else 0.0
     scale = tensor_parallel_scale(r.gpus, engine.tensor_parallel and r.gpus > 1, catalog_tp(catalog, engine.id, gpu))
     compute = _decode_flops_per_sequence(model, r) * batch / (sustained_flops(gpu, quant.compute_dtype, catalog) * float(scale))
-    return _BatchTerms(r, gpu.family, batch, r.output_tokens, prefill, _memory_step_s(catalog, model, quant, gpu, engine, r, batch), compute)
+    return _BatchTerms(r, gpu.family, batch, r.output_tokens, prefill, _memory_step_s(catalog, model, quant, gpu, engine, r, batch), compute,
+                       efficiencies(catalog, engine.id, gpu).decode_overhead_s)
 
 
 # Candidate batch compute efficiencies: 0.5% to 100% of the peak, 1% apart.

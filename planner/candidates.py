@@ -289,21 +289,22 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     offload = (batch_by_memory < 1) & take(T["may_offload"], ph) & (gpu_fraction >= MIN_GPU_LAYER_FRACTION)
     batch_by_memory = np.where(offload, 1, batch_by_memory)
 
-    # A decode step of b sequences takes a0 + (a1 + c1)·b seconds (planner.speed.decode_step_s):
-    # the weights once, then each sequence's KV cache over the bandwidth and its 2 FLOPs per active
-    # parameter over the fitted compute rate. Layers offloaded to the CPU add host-RAM reads, still
-    # linear in b. So the largest batch meeting the latency targets has a closed form; a mixture of
-    # experts reads more experts as b grows, so for those rows the batch sizes of BATCH_GRID are tried.
-    # A mixture of experts runs at the engine's fitted fraction of the speed the other factors give: its reads,
-    # compute and prefill slow alike; the engine's fixed time per step does not (planner.speed.estimate_speed).
+    # A decode step of b sequences (planner.speed.decode_step_s) takes the longer of its GPU reads (the
+    # weights once, then each sequence's KV cache, m0 + m1·b) and its compute (c1·b at the fitted share of
+    # the sustained rate), plus the engine's fixed time and, for layers offloaded to the CPU, host-RAM
+    # reads (h0 + h1·b). Both sides are linear in b, so the largest batch meeting the latency targets has
+    # a closed form; a mixture of experts reads more experts as b grows, so for those rows the batch
+    # sizes of BATCH_GRID are tried. A mixture of experts runs at the engine's fitted fraction of the
+    # speed the other factors give: its reads, compute and prefill slow alike; the fixed time does not.
     moe_speed = np.where(M["moe"][m], take(T["eff_moe"], ph), 1.0)
     bw_eff, host = take(T["bw_eff"], ph) * moe_speed, take(T["host"], ph) * moe_speed
     f = np.where(offload, gpu_fraction, 1.0)
     step_overhead = take(T["step_overhead_s"], ph) * f  # the engine's fixed time per step (planner.speed.decode_step_s)
-    a0 = weights_active * (f / bw_eff + (1 - f) / host) + step_overhead
     kv_copies = np.where(take(T["tp"], ph), take(T["kv_copies_tp"], mh), 1.0)  # planner.memory.kv_read_copies
-    a1 = kv_seq_read * (kv_copies * f / bw_eff + (1 - f) / host)
+    m1 = kv_seq_read * kv_copies * f / bw_eff
+    h1 = kv_seq_read * (1 - f) / host
     c1 = T["decode_flops"][m] * take(T["compute_s_per_flop"], ph) * f / moe_speed
+    terms = _StepTerms(f, bw_eff, host, m1, h1, c1, step_overhead)
 
     def prefill_time(requests):  # one request's prefill with `requests` in flight sharing the weight read (planner.speed.prefill_s)
         seconds = prefill_s(c.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
@@ -317,20 +318,17 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     if c.max_ttft_s:
         allowed = np.minimum(allowed, c.max_ttft_s - prefill)
     batch_cap = np.minimum(batch_by_memory, take(T["max_batch"], ph))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        by_latency = np.where(a1 + c1 > 0, (allowed - a0) / (a1 + c1), np.inf)
-    batch = np.floor(np.minimum(by_latency, batch_cap))
+    batch = np.floor(np.minimum(terms.largest_batch(weights_active, allowed), batch_cap))
     moe = M["moe"][m]
     if moe.any():
-        batch[moe] = _moe_batch(M, m[moe], weights_active[moe], weights_total[moe], bw_eff[moe], f[moe], host[moe], a1[moe], c1[moe],
-                                allowed[moe], batch_cap[moe], step_overhead[moe])
+        batch[moe] = _moe_batch(M, m[moe], weights_active[moe], weights_total[moe], terms.rows(moe), allowed[moe], batch_cap[moe])
     latency_ok = batch >= 1
     batch = np.maximum(batch, 1)
     read_b = weights_active.copy()  # weights read per step at the chosen batch
     read_b[moe] = decode_bytes_per_step(weights_active[moe], weights_total[moe], M["experts_total"][m[moe]],
                                         M["experts_active"][m[moe]], batch[moe])
-    step_1 = a0 + a1 + c1
-    step_b = read_b * (f / bw_eff + (1 - f) / host) + step_overhead + (a1 + c1) * batch
+    step_1 = terms.step(weights_active, 1.0)
+    step_b = terms.step(read_b, batch)
     latency_at_batch = prefill + step_b * (1 + c.output_tokens)  # first token, then one step per output token
     requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, c.output_tokens,
                                                                  (c.max_ttft_s or np.inf) - step_b, prefill_time(batch))
@@ -423,11 +421,41 @@ def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_
     return np.minimum(np.minimum(batch / latency_s, MAX_BUSY / gpu_seconds), np.maximum(rho_ttft, 1e-3) / prefill_s)
 
 
-def _moe_batch(M, m, weights_active, weights_total, bw_eff, f, host, a1, c1, allowed, cap, step_overhead):
+@dataclass(frozen=True)
+class _StepTerms:
+    """Per-row terms of a decode step (planner.speed.decode_step_s, with CPU-offloaded layers):
+    max(read·f/bw_eff + m1·b, c1·b) + fixed + read·(1-f)/host + h1·b for `read` weight bytes and b sequences."""
+
+    f: np.ndarray
+    bw_eff: np.ndarray
+    host: np.ndarray
+    m1: np.ndarray
+    h1: np.ndarray
+    c1: np.ndarray
+    fixed: np.ndarray
+
+    def step(self, read, batch):
+        gpu_reads = read * self.f / self.bw_eff + self.m1 * batch
+        return np.maximum(gpu_reads, self.c1 * batch) + self.fixed + read * (1 - self.f) / self.host + self.h1 * batch
+
+    def largest_batch(self, read, allowed):
+        """The largest (real) b whose step meets `allowed`: both sides of the max must."""
+        host0 = read * (1 - self.f) / self.host
+        with np.errstate(divide="ignore", invalid="ignore"):
+            by_reads = np.where(self.m1 + self.h1 > 0, (allowed - self.fixed - host0 - read * self.f / self.bw_eff) / (self.m1 + self.h1), np.inf)
+            by_compute = np.where(self.c1 + self.h1 > 0, (allowed - self.fixed - host0) / (self.c1 + self.h1), np.inf)
+        return np.minimum(by_reads, by_compute)
+
+    def rows(self, mask) -> _StepTerms:
+        return _StepTerms(*(getattr(self, field.name)[mask] for field in dataclasses.fields(self)))
+
+
+def _moe_batch(M, m, weights_active, weights_total, terms: _StepTerms, allowed, cap):
     """Largest batch from BATCH_GRID whose step meets `allowed`, for mixture-of-experts rows."""
     read = decode_bytes_per_step(weights_active[:, None], weights_total[:, None], M["experts_total"][m][:, None],
                                  M["experts_active"][m][:, None], BATCH_GRID[None, :])  # (rows, batch sizes)
-    step = read * (f / bw_eff + (1 - f) / host)[:, None] + step_overhead[:, None] + (a1 + c1)[:, None] * BATCH_GRID
+    column = _StepTerms(*(getattr(terms, field.name)[:, None] for field in dataclasses.fields(terms)))
+    step = column.step(read, BATCH_GRID[None, :])
     ok = (step <= allowed[:, None]) & (BATCH_GRID <= cap[:, None])
     # usable sizes form a prefix (a bigger batch never steps faster): take the last usable one
     last = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)

@@ -154,19 +154,19 @@ def decode_bytes_per_step(weight_bytes_active, weight_bytes_total, experts_total
 
 def decode_step_s(bytes_read_weights, kv_bytes_per_sequence, batch, bandwidth_bytes_s, flops_s, flops_per_sequence, eff_decode, eff_batch,
                   overhead_s=0.0):
-    """Seconds per decode step of `batch` sequences: memory traffic (plus the engine's fixed time per
-    step: kernel launches, sampling), then each sequence's compute (decode_flops_per_token) at the
-    fitted batch efficiency.
+    """Seconds per decode step of `batch` sequences: the longer of its memory traffic (the weights, then
+    each sequence's KV cache) and its compute (each sequence's decode_flops_per_token at the fitted
+    share of the sustained rate), plus the engine's fixed time per step (kernel launches, sampling).
 
-    The compute adds to the memory time rather than hiding under it: published serving runs show
-    the step growing linearly with the batch well before the compute roofline (data/benchmarks.csv,
-    e.g. vLLM on MI300X from 2 to 128 sequences), and a max(memory, compute) roofline fitted to
-    them made throughput plateau where the measurements keep rising.
+    A roofline: reads and compute overlap. With the sustained device rates and each sequence's KV copies
+    and attention counted, this form fits the published serving runs with interior compute shares
+    (0.28-0.57); the earlier sum of the two needed compute at 100% of the sustained rate and still came
+    out slow at large batches (README, Accuracy).
     """
     batch = np.asarray(batch, dtype=float)
-    memory_s = (bytes_read_weights + batch * kv_bytes_per_sequence) / (bandwidth_bytes_s * eff_decode) + overhead_s
+    memory_s = (bytes_read_weights + batch * kv_bytes_per_sequence) / (bandwidth_bytes_s * eff_decode)
     compute_s = np.asarray(flops_per_sequence) * batch / (flops_s * eff_batch)
-    return memory_s + compute_s
+    return np.maximum(memory_s, compute_s) + overhead_s
 
 
 def decode_flops_per_token(active_params, attention_flops_per_token_layer, held_token_layers):
@@ -316,7 +316,8 @@ def estimate_speed(
         concurrency=concurrency,
         decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (min(gpus, GPUS_PER_NODE) if tp else 1) / (active_bytes + kv_read),
         prefill_roofline_tokens_per_s=peak_flops(gpu, quant.compute_dtype, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,
-        bound="compute" if flops_per_sequence * concurrency / (decode_flops * eff.batch) > step_c / 2 else "memory bandwidth",
+        bound="compute" if flops_per_sequence * concurrency / (decode_flops * eff.batch) * moe_slowdown > step_c - eff.decode_overhead_s - 1e-12
+        else "memory bandwidth",
         efficiency={"decode_bandwidth": eff.decode, "decode_overhead_s": eff.decode_overhead_s, "prefill_compute": eff.prefill,
                     "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel, "moe_kernels": eff.moe},
         efficiency_basis=eff.basis,
