@@ -39,7 +39,7 @@ FACTOR_MEANINGS = {
     "prefill_compute": "fraction of the dense FLOP/s the device sustains (its measured GEMM rate, data/gpus.csv) reached while prefilling a prompt",
     "effective_tflops": "measured prefill compute (TFLOPS) of devices whose vendor publishes no peak",
     "tensor_parallel": "speed kept per doubling of GPUs in tensor parallel",
-    "batch_compute": "fraction of the sustained dense FLOP/s at which each sequence in a decode step is computed (time added to the memory time)",
+    "batch_compute": "fraction of the sustained dense FLOP/s at which each sequence in a decode step is computed (the step takes the longer of this compute and its reads)",
     "moe_kernels": "speed a serving engine keeps on a mixture of experts against its fit to all models (expert kernels, routing)",
 }
 PREDICTION_COLUMNS = ["id", "metric", "engine", "model", "quant", "gpu", "gpu_family", "gpus", "concurrency",
