@@ -20,25 +20,12 @@ import numpy as np
 
 from planner.catalog import Catalog
 from planner.errors import PlannerError
-from planner.memory import (
-    KV_BYTES_PER_ELEMENT,
-    attention_flops_per_token_layer,
-    estimate_memory,
-    held_tokens,
-    kv_bytes_per_token_layer,
-    kv_cache_bytes,
-    kv_read_copies,
-    layer_split,
-    model_weight_bytes,
-    prefill_attention_flops_per_token,
-    resolve_kv_dtype,
-    sequences_that_fit,
-)
+from planner.memory import estimate_memory, model_weight_bytes, prefill_attention_flops_per_token, sequences_that_fit
 from planner.records import AccuracyBand, Benchmark, EfficiencyFactor
 from planner.speed import (
+    DecodeStep,
     closed_loop_tokens_per_s,
-    decode_bytes_per_step,
-    decode_flops_per_token,
+    decode_step,
     efficiencies,
     estimate_speed,
     max_running_sequences,
@@ -422,7 +409,8 @@ def _throughput_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     if (r.gpus > 1 and not engine.tensor_parallel) or r.input_tokens < PREFILL_DOMINATED * r.output_tokens:
         return None
     batch = running_batch(catalog, r)
-    decode_share = r.output_tokens * _memory_step_s(catalog, model, quant, gpu, engine, r, batch) / batch
+    step = decode_step(catalog, model, quant, gpu, engine, r.gpus, r.input_tokens, r.output_tokens, batch, _kv_dtype(r))
+    decode_share = r.output_tokens * (step.reads_s + step.fixed_s) / batch
     prefill = r.output_tokens / r.value - decode_share
     if prefill < 2 * decode_share:
         return None
@@ -460,13 +448,10 @@ class _BatchTerms:
     batch: int
     output_tokens: int
     prefill_s: float  # one request's prefill (0 for a decode-only row)
-    memory_s: float  # the decode step's memory time at the running batch
-    compute_at_rate_s: float  # the step's per-sequence compute at the device's sustained FLOP rate
-    overhead_s: float = 0.0
+    step: DecodeStep  # the decode step at the running batch (planner.speed.decode_step)
 
     def predicted(self, eff: np.ndarray) -> np.ndarray:
-        step = np.maximum(self.memory_s - self.overhead_s, self.compute_at_rate_s / eff) + self.overhead_s
-        return closed_loop_tokens_per_s(self.batch, self.output_tokens, self.prefill_s, step)
+        return closed_loop_tokens_per_s(self.batch, self.output_tokens, self.prefill_s, self.step.seconds(eff))
 
 
 def _batch_terms(catalog: Catalog, r: Benchmark) -> _BatchTerms | None:
@@ -477,10 +462,8 @@ def _batch_terms(catalog: Catalog, r: Benchmark) -> _BatchTerms | None:
         return None
     batch = running_batch(catalog, r)
     prefill = _prefill_share_s(catalog, model, quant, gpu, engine, r, batch) if r.metric == "throughput_tokens_per_s" else 0.0
-    scale = tensor_parallel_scale(r.gpus, engine.tensor_parallel and r.gpus > 1, catalog_tp(catalog, engine.id, gpu))
-    compute = _decode_flops_per_sequence(model, r) * batch / (sustained_flops(gpu, quant.compute_dtype, catalog) * float(scale))
-    return _BatchTerms(r, gpu.family, batch, r.output_tokens, prefill, _memory_step_s(catalog, model, quant, gpu, engine, r, batch), compute,
-                       efficiencies(catalog, engine.id, gpu).decode_overhead_s)
+    step = decode_step(catalog, model, quant, gpu, engine, r.gpus, r.input_tokens, r.output_tokens, batch, _kv_dtype(r))
+    return _BatchTerms(r, gpu.family, batch, r.output_tokens, prefill, step)
 
 
 # Candidate batch compute efficiencies: 0.5% to 100% of the peak, 1% apart.
@@ -520,30 +503,6 @@ def _batch_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[Efficienc
         out.append(EfficiencyFactor(factor="batch_compute", engine="*", hardware_family="*", value=0.5, n_rows=0,
                                     source="bench/calibrate.py: no aggregate rows: 0.5 assumed", as_of=as_of or "2026-11-25"))
     return out
-
-
-def _memory_step_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, batch: int) -> float:
-    """The decode step's memory time alone, as planner.speed.decode_step_s computes it."""
-    eff = efficiencies(catalog, engine.id, gpu)
-    tp = r.gpus > 1 and engine.tensor_parallel
-    bandwidth = sustained_bandwidth(gpu, catalog) * float(tensor_parallel_scale(r.gpus, tp, eff.tensor_parallel))
-    total_bytes, active_bytes = model_weight_bytes(model, quant, engine.id)
-    weights = float(decode_bytes_per_step(active_bytes, total_bytes, model.experts_total or 1, model.experts_active or 1, batch))
-    full, windowed, window = layer_split(model)
-    kv = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[resolve_kv_dtype(_kv_dtype(r), engine)]), full, windowed, window,
-                              _mean_context(r), 1)) * float(kv_read_copies(model, r.gpus, tp))
-    return (weights + batch * kv) / (bandwidth * eff.decode) + eff.decode_overhead_s
-
-
-def _mean_context(r: Benchmark) -> float:
-    return (r.input_tokens or 0) + (r.output_tokens or 0) / 2
-
-
-def _decode_flops_per_sequence(model, r: Benchmark) -> float:
-    """One sequence's decode FLOPs per step, as planner.speed.estimate_speed computes them."""
-    full, windowed, window = layer_split(model)
-    return float(decode_flops_per_token(model.params_active_b * 1e9, attention_flops_per_token_layer(model),
-                                        held_tokens(full, windowed, window, _mean_context(r))))
 
 
 def catalog_tp(catalog: Catalog, engine_id: str, gpu) -> float:

@@ -289,7 +289,7 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     offload = (batch_by_memory < 1) & take(T["may_offload"], ph) & (gpu_fraction >= MIN_GPU_LAYER_FRACTION)
     batch_by_memory = np.where(offload, 1, batch_by_memory)
 
-    # A decode step of b sequences (planner.speed.decode_step_s) takes the longer of its GPU reads (the
+    # A decode step of b sequences (planner.speed.DecodeStep) takes the longer of its GPU reads (the
     # weights once, then each sequence's KV cache, m0 + m1·b) and its compute (c1·b at the fitted share of
     # the sustained rate), plus the engine's fixed time and, for layers offloaded to the CPU, host-RAM
     # reads (h0 + h1·b). Both sides are linear in b, so the largest batch meeting the latency targets has
@@ -299,7 +299,7 @@ def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray,
     moe_speed = np.where(M["moe"][m], take(T["eff_moe"], ph), 1.0)
     bw_eff, host = take(T["bw_eff"], ph) * moe_speed, take(T["host"], ph) * moe_speed
     f = np.where(offload, gpu_fraction, 1.0)
-    step_overhead = take(T["step_overhead_s"], ph) * f  # the engine's fixed time per step (planner.speed.decode_step_s)
+    step_overhead = take(T["step_overhead_s"], ph) * f  # the engine's fixed time per step (planner.speed.DecodeStep)
     kv_copies = np.where(take(T["tp"], ph), take(T["kv_copies_tp"], mh), 1.0)  # planner.memory.kv_read_copies
     m1 = kv_seq_read * kv_copies * f / bw_eff
     h1 = kv_seq_read * (1 - f) / host
@@ -423,7 +423,7 @@ def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_
 
 @dataclass(frozen=True)
 class _StepTerms:
-    """Per-row terms of a decode step (planner.speed.decode_step_s, with CPU-offloaded layers):
+    """Per-row terms of a decode step (planner.speed.DecodeStep, with CPU-offloaded layers):
     max(read·f/bw_eff + m1·b, c1·b) + fixed + read·(1-f)/host + h1·b for `read` weight bytes and b sequences."""
 
     f: np.ndarray

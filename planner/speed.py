@@ -152,21 +152,26 @@ def decode_bytes_per_step(weight_bytes_active, weight_bytes_total, experts_total
     return np.where(moe, shared + per_expert * touched, active)
 
 
-def decode_step_s(bytes_read_weights, kv_bytes_per_sequence, batch, bandwidth_bytes_s, flops_s, flops_per_sequence, eff_decode, eff_batch,
-                  overhead_s=0.0):
-    """Seconds per decode step of `batch` sequences: the longer of its memory traffic (the weights, then
-    each sequence's KV cache) and its compute (each sequence's decode_flops_per_token at the fitted
-    share of the sustained rate), plus the engine's fixed time per step (kernel launches, sampling).
+@dataclass(frozen=True)
+class DecodeStep:
+    """One decode step of a batch, in parts: its reads (the weights, then every sequence's KV copies, at
+    the fitted share of the sustained bandwidth), its compute at the sustained rate (every sequence's
+    decode_flops_per_token; the fitted batch factor divides it) and the engine's fixed time per step
+    (kernel launches, sampling)."""
 
-    A roofline: reads and compute overlap. With the sustained device rates and each sequence's KV copies
-    and attention counted, this form fits the published serving runs with interior compute shares
-    (0.28-0.57); the earlier sum of the two needed compute at 100% of the sustained rate and still came
-    out slow at large batches (README, Accuracy).
-    """
-    batch = np.asarray(batch, dtype=float)
-    memory_s = (bytes_read_weights + batch * kv_bytes_per_sequence) / (bandwidth_bytes_s * eff_decode)
-    compute_s = np.asarray(flops_per_sequence) * batch / (flops_s * eff_batch)
-    return np.maximum(memory_s, compute_s) + overhead_s
+    reads_s: float
+    compute_at_rate_s: float
+    fixed_s: float
+
+    def seconds(self, eff_batch, slowdown: float = 1.0):
+        """A roofline: the longer of reads and compute, plus the fixed time. A mixture's expert kernels
+        (`slowdown`) stretch the reads and the compute, not the fixed time.
+
+        With the sustained device rates and each sequence's KV copies and attention counted, this form
+        fits the published serving runs with interior compute shares (0.28-0.57); the sum of reads and
+        compute needed compute at 100% of the sustained rate and still came out slow at large batches
+        (README, Accuracy)."""
+        return np.maximum(self.reads_s, self.compute_at_rate_s / np.asarray(eff_batch)) * slowdown + self.fixed_s
 
 
 def decode_flops_per_token(active_params, attention_flops_per_token_layer, held_token_layers):
@@ -249,6 +254,57 @@ def tensor_parallel_scale(gpus, tensor_parallel: bool, eff_tp: float):
     return tp_size * eff_tp ** np.log2(np.maximum(tp_size, 1))
 
 
+@dataclass(frozen=True)
+class _Decoder:
+    """What a configuration's decode steps are made of, at its workload's mean context."""
+
+    eff: Efficiencies
+    bandwidth: float  # bytes/s the replica sustains (tensor parallel scaling included)
+    flops: float  # FLOP/s it sustains at the format's compute precision
+    decode_flops: float  # the same, or inf where the device publishes no peak (decode then memory-bound)
+    total_bytes: float
+    active_bytes: float
+    experts: tuple[int, int]
+    kv_seq: float  # one sequence's KV cache
+    kv_read: float  # what a step reads of it, over the replica's copies
+    flops_per_sequence: float
+
+    def weights(self, batch: float) -> float:
+        return float(decode_bytes_per_step(self.active_bytes, self.total_bytes, *self.experts, batch))
+
+    def step(self, batch: float) -> DecodeStep:
+        return DecodeStep((self.weights(batch) + batch * self.kv_read) / (self.bandwidth * self.eff.decode),
+                          self.flops_per_sequence * batch / self.decode_flops, self.eff.decode_overhead_s)
+
+
+def _decoder(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, input_tokens: int,
+             output_tokens: int, kv_cache_dtype: str, calibrations: list[dict] | None) -> _Decoder:
+    eff = efficiencies(catalog, engine.id, gpu, calibrations)
+    tp = gpus > 1 and engine.tensor_parallel
+    scale = float(tensor_parallel_scale(gpus, tp, eff.tensor_parallel))
+    flops = sustained_flops(gpu, quant.compute_dtype, catalog) * scale
+    total_bytes, active_bytes = model_weight_bytes(model, quant, engine.id)
+    full, windowed, window = layer_split(model)
+    mean_context = input_tokens + output_tokens / 2
+    kv_seq = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_cache_dtype]), full, windowed, window,
+                                  mean_context, 1))
+    return _Decoder(
+        eff=eff, bandwidth=sustained_bandwidth(gpu, catalog) * scale, flops=flops,
+        decode_flops=flops if gpu.fp16_tflops_dense else math.inf,
+        total_bytes=total_bytes, active_bytes=active_bytes, experts=(model.experts_total or 1, model.experts_active or 1),
+        kv_seq=kv_seq, kv_read=kv_seq * float(kv_read_copies(model, gpus, tp)),
+        flops_per_sequence=float(decode_flops_per_token(model.params_active_b * 1e9, attention_flops_per_token_layer(model),
+                                                        held_tokens(full, windowed, window, mean_context))))
+
+
+def decode_step(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, input_tokens: int,
+                output_tokens: int, batch: int, kv_cache_dtype: str = "fp16") -> DecodeStep:
+    """The parts of one decode step of `batch` sequences, as estimate_speed computes them (fitted
+    factors only, no probe calibration): what the calibration fit solves the batch factor from."""
+    d = _decoder(catalog, model, quant, gpu, engine, gpus, max(input_tokens, 1), max(output_tokens, 1), kv_cache_dtype, None)
+    return d.step(batch)
+
+
 def estimate_speed(
     catalog: Catalog,
     model: ModelSpec,
@@ -265,46 +321,32 @@ def estimate_speed(
     arrival_rate_per_s: float = 0.0,
 ) -> SpeedEstimate:
     """Speed of one replica at `concurrency` sequences in flight."""
-    eff = efficiencies(catalog, engine.id, gpu, calibrations)
-    tp = gpus > 1 and engine.tensor_parallel
-    scale = float(tensor_parallel_scale(gpus, tp, eff.tensor_parallel))
-    bandwidth = sustained_bandwidth(gpu, catalog) * scale
-    flops = sustained_flops(gpu, quant.compute_dtype, catalog) * scale
-    # Without a published peak the decode step is taken as memory-bound (a placeholder would cap it).
-    decode_flops = flops if gpu.fp16_tflops_dense else math.inf
+    d = _decoder(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, kv_cache_dtype, calibrations)
+    eff = d.eff
     host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
-    total_bytes, active_bytes = model_weight_bytes(model, quant, engine.id)
-    experts = (model.experts_total or 1, model.experts_active or 1)
-    full, windowed, window = layer_split(model)
-    per_token_layer = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_cache_dtype])
-    mean_context = input_tokens + output_tokens / 2
-    kv_seq = float(kv_cache_bytes(per_token_layer, full, windowed, window, mean_context, 1))
-    kv_read = kv_seq * float(kv_read_copies(model, gpus, tp))
-    flops_per_sequence = float(decode_flops_per_token(model.params_active_b * 1e9, attention_flops_per_token_layer(model),
-                                                      held_tokens(full, windowed, window, mean_context)))
-
     # Expert kernels are slower per byte and per FLOP: a mixture's reads, compute and prefill take 1/moe
     # as long; the engine's fixed time per step (sampling, scheduling) is the same as for a dense model.
-    moe_slowdown = 1 / eff.moe if experts[0] > experts[1] else 1.0
+    moe_slowdown = 1 / eff.moe if d.experts[0] > d.experts[1] else 1.0
 
     def step(batch: float) -> float:
-        weights = float(decode_bytes_per_step(active_bytes, total_bytes, *experts, batch))
-        seconds = float(decode_step_s(weights, kv_read, batch, bandwidth, decode_flops, flops_per_sequence, eff.decode, eff.batch)
-                        ) * moe_slowdown + eff.decode_overhead_s
+        seconds = float(d.step(batch).seconds(eff.batch, moe_slowdown))
         if gpu_layer_fraction < 1:  # layers on the CPU are read from host RAM at its bandwidth
-            cpu_bytes = (weights + batch * kv_seq) * (1 - gpu_layer_fraction)
+            cpu_bytes = (d.weights(batch) + batch * d.kv_seq) * (1 - gpu_layer_fraction)
             seconds = seconds * gpu_layer_fraction + cpu_bytes / (host_bw * eff.decode)
         return seconds
 
     flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, input_tokens)))
-    prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode)) * moe_slowdown
-    shared_prefill = float(prefill_s(input_tokens, flops_per_token, flops, eff.prefill, total_bytes, bandwidth, eff.decode, concurrency)) * moe_slowdown
+    prefill = float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode)) * moe_slowdown
+    shared_prefill = float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode,
+                                     concurrency)) * moe_slowdown
     if gpu_layer_fraction < 1:
         slower = 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
         prefill, shared_prefill = prefill * slower, shared_prefill * slower
     busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling
     queue_wait = busy / (2 * (1 - busy)) * prefill  # M/D/1 mean wait for the prefill stage
     step_1, step_c = step(1), step(concurrency)
+    tp_gpus = min(gpus, GPUS_PER_NODE) if gpus > 1 and engine.tensor_parallel else 1
+    at_concurrency = d.step(concurrency)
     estimate = SpeedEstimate(
         prefill_tokens_per_s=input_tokens / prefill,
         ttft_s=prefill + queue_wait + step_c,
@@ -314,10 +356,9 @@ def estimate_speed(
         decode_throughput_tokens_per_s=concurrency / step_c,
         prefill_share_s=shared_prefill,
         concurrency=concurrency,
-        decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * (min(gpus, GPUS_PER_NODE) if tp else 1) / (active_bytes + kv_read),
-        prefill_roofline_tokens_per_s=peak_flops(gpu, quant.compute_dtype, catalog) * (min(gpus, GPUS_PER_NODE) if tp else 1) / flops_per_token,
-        bound="compute" if flops_per_sequence * concurrency / (decode_flops * eff.batch) * moe_slowdown > step_c - eff.decode_overhead_s - 1e-12
-        else "memory bandwidth",
+        decode_roofline_tokens_per_s=gpu.memory_bandwidth_gb_s * 1e9 * tp_gpus / (d.active_bytes + d.kv_read),
+        prefill_roofline_tokens_per_s=peak_flops(gpu, quant.compute_dtype, catalog) * tp_gpus / flops_per_token,
+        bound="compute" if at_concurrency.compute_at_rate_s / eff.batch > at_concurrency.reads_s else "memory bandwidth",
         efficiency={"decode_bandwidth": eff.decode, "decode_overhead_s": eff.decode_overhead_s, "prefill_compute": eff.prefill,
                     "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel, "moe_kernels": eff.moe},
         efficiency_basis=eff.basis,
