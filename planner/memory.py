@@ -44,11 +44,6 @@ class MemoryEstimate(BaseModel):
     sequences: int = 1
 
 
-def weights_bytes(params_b, bits_per_weight):
-    """Bytes of weights: parameters x effective bits per weight / 8 (the format's scales included)."""
-    return np.asarray(params_b) * 1e9 * np.asarray(bits_per_weight) / 8
-
-
 # Engines that load GGUF files, whose non-expert tensors a format may store otherwise than the checkpoint.
 GGUF_ENGINES = frozenset({"llama.cpp", "ollama"})
 

@@ -12,7 +12,6 @@ from planner.memory import (
     kv_cache_bytes,
     layer_split,
     model_weight_bytes,
-    weights_bytes,
 )
 from planner.units import GIB
 
@@ -60,7 +59,9 @@ def test_latent_attention_caches_the_compressed_latent(catalog):
 
 def test_weights_are_params_times_bits_over_eight(catalog):
     # 8.03 B parameters at 16 bits = 16.06 GB = 14.96 GiB.
-    assert weights_bytes(8.03, 16) / GIB == pytest.approx(8.03e9 * 2 / GIB)
+    model = catalog.model("llama3.1:8b")
+    assert model.params_total_b == 8.03
+    assert model_weight_bytes(model, catalog.quant("fp16"), "vllm")[0] / GIB == pytest.approx(8.03e9 * 2 / GIB)
 
 
 def test_tensor_parallel_splits_weights_and_kv(catalog):
