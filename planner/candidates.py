@@ -370,9 +370,8 @@ def _tables(catalog: Catalog, c: Constraints, M, P, H) -> dict[str, np.ndarray]:
     eff_index = P["engine_index"][:, None] * len(H["families"]) + H["family_index"][None, :]
     eff = {k: H["eff"][k].ravel()[eff_index] for k in H["eff"]}
     scale = np.where(tp, tp_size * eff["tensor_parallel"] ** np.log2(np.maximum(tp_size, 1)), 1.0)
-    flops = np.where(P["fp8"][:, None] & (H["flops_fp8"][None, :] > 0), H["flops_fp8"][None, :],
-                     np.where(P["int8"][:, None] & (H["flops_int8"][None, :] > 0), H["flops_int8"][None, :],
-                              H["flops_fp16"][None, :])) * scale
+    flops = np.where(P["fp8"][:, None], H["flops_fp8"][None, :],
+                     np.where(P["int8"][:, None], H["flops_int8"][None, :], H["flops_fp16"][None, :])) * scale
     decode_flops = np.where(H["published_peak"][None, :], flops, np.inf)  # as in planner.speed.estimate_speed
     bandwidth = H["bandwidth"][None, :] * scale
     capacity = H["memory"][None, :] * P["mem_util"][:, None]
@@ -572,11 +571,12 @@ def _hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None)
         "count": np.array([x.count for x in hw], dtype=float),
         "memory": np.array([x.gpu.memory_gib * GIB for x in hw]),
         "bandwidth": np.array([sustained_bandwidth(x.gpu, catalog) for x in hw]),
-        # the rates estimates compute at (planner.speed.sustained_flops), per precision path
+        # the rates estimates compute at per precision (planner.speed.sustained_flops: a device without
+        # an 8-bit figure runs that precision at its FP16 one)
         "flops_fp16": np.array([sustained_flops(x.gpu, "fp16", catalog) for x in hw]),
+        "flops_fp8": np.array([sustained_flops(x.gpu, "fp8", catalog) for x in hw]),
+        "flops_int8": np.array([sustained_flops(x.gpu, "int8", catalog) for x in hw]),
         "published_peak": np.array([bool(x.gpu.fp16_tflops_dense) for x in hw]),
-        "flops_fp8": np.array([(x.gpu.fp8_tflops_dense or 0) * 1e12 * catalog.sustained_share(x.gpu, "fp8") for x in hw]),
-        "flops_int8": np.array([(x.gpu.int8_tops_dense or 0) * 1e12 * catalog.sustained_share(x.gpu, "int8") for x in hw]),
         "usd_per_gpu_month": np.array([x.usd_per_gpu_month for x in hw]),
         "owned_limit": np.array([x.owned_limit or 0 for x in hw], dtype=float),
         "family_index": np.array([families.index(x.gpu.family) for x in hw]),

@@ -117,8 +117,8 @@ class Catalog:
 
     def sustained_share(self, gpu: Gpu, compute_dtype: str) -> float:
         """Share of the datasheet dense peak the device's matrix units sustain in a measured GEMM
-        benchmark (`gpus.csv` fp16/fp8_tflops_sustained): FP8 and INT8 paths take the FP8 figure, others
-        the FP16/BF16 one."""
+        benchmark (`gpus.csv` fp16/fp8_tflops_sustained): 8-bit peaks take the FP8 figure, the rest the
+        FP16/BF16 one."""
         return self._share(gpu, _gemm_path(gpu, compute_dtype))[0]
 
     def sustained_basis(self, gpu: Gpu, compute_dtype: str) -> str:
@@ -255,8 +255,10 @@ def _site(url: str) -> str:
 
 
 def _gemm_path(gpu: Gpu, compute_dtype: str) -> str:
-    """The matrix units a precision runs on: the FP8 ones for 8-bit formats where the device has them."""
-    return "fp8" if compute_dtype in {"fp8", "int8"} and gpu.fp8_tflops_dense else "fp16"
+    """Whose measured share applies to the peak a precision runs at (planner.speed.peak_flops): the FP8
+    one for an 8-bit peak (FP8, or INT8 where the device has both figures), else the FP16/BF16 one."""
+    eight_bit = (compute_dtype == "fp8" and gpu.fp8_tflops_dense) or (compute_dtype == "int8" and gpu.int8_tops_dense)
+    return "fp8" if eight_bit and gpu.fp8_tflops_dense else "fp16"
 
 
 def _path_figures(gpu: Gpu, path: str) -> tuple[float | None, float | None, str | None]:

@@ -54,12 +54,13 @@ def test_a_latent_cache_costs_every_tensor_parallel_rank_its_read():
     assert added < 2 * one_gpu_read
 
 
-@pytest.mark.parametrize("model_id", [DEEPSEEK, QWEN_MOE, LLAMA_70B, "openai/gpt-oss-20b"])
-def test_planning_grid_decodes_at_the_estimators_speed(model_id):
+@pytest.mark.parametrize(("model_id", "gpu_id"), [(DEEPSEEK, "h200"), (QWEN_MOE, "h200"), (LLAMA_70B, "h200"),
+                                                   ("openai/gpt-oss-20b", "h200"), (LLAMA_70B, "l40s")])
+def test_planning_grid_decodes_at_the_estimators_speed(model_id, gpu_id):
     """The grid's vectorised step (planner.candidates) and estimate_speed give the same decode rate,
     on one GPU and split over several, for latent, replicated-GQA, dense and experts-only-MXFP4 models at a
-    long prompt."""
-    c = Constraints(models=[model_id], gpus_available=[{"gpu": "h200", "count": 8}], input_tokens=8000, output_tokens=500)
+    long prompt; and prefill at the same rate, INT8 on a device with FP8 but no INT8 figure (L40S) included."""
+    c = Constraints(models=[model_id], gpus_available=[{"gpu": gpu_id, "count": 8}], input_tokens=8000, output_tokens=500)
     a = resolve_assumptions(CATALOG, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
     grid = build_grid(CATALOG, c, [CATALOG.model(model_id)], a)
     checked = 0
@@ -71,6 +72,7 @@ def test_planning_grid_decodes_at_the_estimators_speed(model_id):
         speed = estimate_speed(CATALOG, grid.models[grid.m[i]], quant, hw.gpu, engine, hw.count, c.input_tokens, c.output_tokens, 1,
                                kv_cache_dtype="fp16")
         assert grid.values["decode_tokens_per_s"][i] == pytest.approx(speed.decode_tokens_per_s, rel=1e-9)
+        assert grid.values["ttft_s"][i] == pytest.approx(speed.ttft_s, rel=1e-9), (quant.id, engine.id, hw.count)
         assert grid.values["weights_gib"][i] == pytest.approx(
             model_weight_bytes(grid.models[grid.m[i]], quant, engine.id)[0] / GIB, rel=1e-9)
         checked += hw.count > 1
