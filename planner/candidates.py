@@ -258,16 +258,7 @@ def build_grid(catalog: Catalog, c: Constraints, models: list[ModelSpec], a: Cos
 
 def _evaluate(catalog: Catalog, c: Constraints, g: Grid, compatible: np.ndarray, calibrations: list[dict] | None) -> dict[str, np.ndarray]:
     M = _model_arrays(g.models, c)
-    # bytes of every (model, pair): every weight at the format's bits, except where a format stores a
-    # mixture's experts and its other weights apart (planner.memory.model_weight_bytes)
-    bits = np.array([q.bits_per_weight for q, _ in g.pairs]) / 8
-    M["weights_total"] = np.array([m.params_total_b * 1e9 for m in g.models])[:, None] * bits[None, :]
-    M["weights_active"] = np.array([m.params_active_b * 1e9 for m in g.models])[:, None] * bits[None, :]
-    for j, (q, e) in enumerate(g.pairs):
-        if q.other_bits_per_weight is None and q.gguf_other_bits_per_weight is None:
-            continue
-        for i, model in enumerate(g.models):
-            M["weights_total"][i, j], M["weights_active"][i, j] = model_weight_bytes(model, q, e.id)
+    M["weights_total"], M["weights_active"] = _weight_bytes(g.models, g.pairs)  # (model, pair)
     P = _pair_arrays(g.pairs, c)
     H = _hardware_arrays(catalog, g, calibrations)
     _prune(g, M, P, H, c, compatible)
@@ -528,6 +519,20 @@ def _model_arrays(models: list[ModelSpec], c: Constraints) -> dict[str, np.ndarr
     arrays = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
     arrays["moe"] = arrays["experts_total"] > arrays["experts_active"]
     return arrays
+
+
+def _weight_bytes(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]]) -> tuple[np.ndarray, np.ndarray]:
+    """(all weights, weights one token reads) in bytes for every (model, pair), as
+    planner.memory.model_weight_bytes: every weight at the format's bits, computed per model only for
+    formats that store a mixture's experts and its other weights apart."""
+    bits = np.array([q.bits_per_weight for q, _ in pairs]) / 8
+    total = np.array([m.params_total_b * 1e9 for m in models])[:, None] * bits[None, :]
+    active = np.array([m.params_active_b * 1e9 for m in models])[:, None] * bits[None, :]
+    for j, (q, e) in enumerate(pairs):
+        if q.other_bits_per_weight is not None or q.gguf_other_bits_per_weight is not None:
+            for i, model in enumerate(models):
+                total[i, j], active[i, j] = model_weight_bytes(model, q, e.id)
+    return total, active
 
 
 def _pair_arrays(pairs: list[tuple[Quant, Engine]], c: Constraints) -> dict[str, np.ndarray]:
