@@ -132,6 +132,9 @@ def test_mxfp4_quantizes_the_experts_and_keeps_the_rest_at_their_checkpoint_prec
     """gpt-oss's model card: MoE weights in MXFP4 (4.25 bits with the block scales), the rest BF16;
     checkpoints of 12.8 GiB (20b) and 60.8 GiB (120b). The GGUF files keep the rest in Q8_0."""
     mxfp4 = catalog.quants["mxfp4"]
+    for quant in catalog.quants.values():  # every split figure carries its own source
+        if quant.other_bits_per_weight or quant.gguf_other_bits_per_weight:
+            assert quant.other_bits_source and quant.other_bits_source.startswith("https://"), quant.id
     small, large = catalog.model("openai/gpt-oss-20b"), catalog.model("openai/gpt-oss-120b")
     assert model_weight_bytes(small, mxfp4, "vllm")[0] / GIB == pytest.approx(12.8, rel=0.02)
     assert model_weight_bytes(large, mxfp4, "vllm")[0] / GIB == pytest.approx(60.8, rel=0.02)

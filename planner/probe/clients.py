@@ -8,7 +8,6 @@ every failure into a classified `RequestRecord`.
 from __future__ import annotations
 
 import json
-
 import threading
 import time
 from dataclasses import dataclass, field
