@@ -16,8 +16,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner.calibration_fit import leave_one_source_out, not_predicted_reason, predict, source_family, usable_rows  # noqa: E402
-from planner.catalog import load_catalog  # noqa: E402
+from planner.catalog.loading import load_catalog  # noqa: E402
+from planner.estimate.calibration_fit import (  # noqa: E402
+    leave_one_source_out,
+    not_predicted_reason,
+    predict,
+    source_family,
+    usable_rows,
+)
 
 METRICS = ("weights_gib", "memory_gib", "decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 

@@ -17,8 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner.catalog import load_catalog  # noqa: E402
-from planner.finetune import FineTuneReference, load_finetune_data, plan_finetune  # noqa: E402
+from planner.catalog.loading import load_catalog  # noqa: E402
+from planner.finetune.planner import (  # noqa: E402
+    FineTuneReference,
+    load_finetune_data,
+    plan_finetune,
+)
 
 
 def main() -> int:

@@ -25,9 +25,9 @@ def main() -> int:
     args = parser.parse_args()
 
     cold_start = time.perf_counter()
-    from planner.constraints import Constraints
-    from planner.recommend import recommend
-    from planner.report import plan_pdf
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
+    from planner.report.document import plan_pdf
 
     default = recommend(Constraints(name="Customer support assistant"))
     plan_pdf(default)

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from planner.catalog import load_catalog  # noqa: E402
-from planner.constraints import Constraints  # noqa: E402
-from planner.recommend import recommend  # noqa: E402
+from planner.catalog.loading import load_catalog  # noqa: E402
+from planner.plan.constraints import Constraints  # noqa: E402
+from planner.plan.recommend import recommend  # noqa: E402
 
 SCENARIOS = {
     "defaults (rent anything)": Constraints(),

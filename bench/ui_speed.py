@@ -32,7 +32,7 @@ def slider_reruns_ms() -> tuple[list[float], list[float]]:
     """(cold, warm) server times of reruns after setting the What-if volume slider."""
     from streamlit.testing.v1 import AppTest
 
-    from planner.whatif import VOLUME_OPTIONS_TOKENS_PER_MONTH
+    from planner.plan.whatif import VOLUME_OPTIONS_TOKENS_PER_MONTH
 
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
     at.switch_page("pages/whatif.py").run()

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from planner import accuracy_charts as ac
+from planner.charts import accuracy as ac
 from planner.probe.calibration import calibration_path, load_calibrations
 from ui import render, state
 

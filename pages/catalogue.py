@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from planner import charts
-from planner.constraints import parse_constraints
+from planner.catalog.hf_config import model_from_hf_config
+from planner.charts import plan as charts
 from planner.errors import CatalogError, ConstraintError
-from planner.hf_config import model_from_hf_config
+from planner.plan.constraints import parse_constraints
 from ui import render, state
 
 state.ensure_framed()

@@ -5,7 +5,7 @@ import copy
 import pandas as pd
 import streamlit as st
 
-from planner import charts
+from planner.charts import plan as charts
 from planner.errors import ConstraintError
 from ui import render, state
 

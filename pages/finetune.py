@@ -6,8 +6,15 @@ app's navigation, so it runs inside the entry file like every page (`state.ensur
 
 import streamlit as st
 
-from planner.finetune import METHOD_NAMES, METHODS, TARGET_PRESETS, compare_methods, default_training_gpu, min_gpus_for
-from planner.finetune_charts import memory_figure, methods_frame, services_frame
+from planner.charts.finetune import memory_figure, methods_frame, services_frame
+from planner.finetune.planner import (
+    METHOD_NAMES,
+    METHODS,
+    TARGET_PRESETS,
+    compare_methods,
+    default_training_gpu,
+    min_gpus_for,
+)
 from ui import state
 
 PLOTLY_CONFIG = {"displaylogo": False}

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from planner.hardware import detect_gpus, match_catalog_gpu, owned_constraint
+from planner.catalog.local_gpus import detect_gpus, match_catalog_gpu, owned_constraint
 from ui import state
 
 state.ensure_framed()

@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from planner import charts, whatif
+from planner.charts import plan as charts
 from planner.errors import ConstraintError
+from planner.plan import whatif
 from ui import render, state
 
 state.ensure_framed()

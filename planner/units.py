@@ -13,3 +13,11 @@ DAYS_PER_MONTH = 30.4375
 def gib(n_bytes: float) -> float:
     """Bytes to GiB."""
     return n_bytes / GIB
+
+
+def format_tokens(n: float) -> str:
+    """1234567 -> '1.2M'; for labels."""
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= size:
+            return f"{n / size:.3g}{suffix}"
+    return f"{n:.0f}"

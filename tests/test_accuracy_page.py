@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from planner import accuracy_charts as ac
-from planner.calibration_fit import SPEED_METRICS, usable_rows
-from planner.catalog import load_catalog
+from planner.catalog.loading import load_catalog
+from planner.charts import accuracy as ac
+from planner.estimate.calibration_fit import SPEED_METRICS, usable_rows
+from planner.estimate.speed import efficiencies
 from planner.probe.calibration import CALIBRATION_FILE_ENV
-from planner.speed import efficiencies
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -139,7 +139,7 @@ def test_calibration_frame_shows_the_decode_factor_the_estimator_uses(catalog):
             continue
         gpu = catalog.gpus[entry["gpu"]]
         assert row.fitted_decode_factor == pytest.approx(efficiencies(catalog, entry["engine"], gpu).decode)
-        # The same figure planner.speed applies when given the stored entries.
+        # The same figure planner.estimate.speed applies when given the stored entries.
         assert row.decode_factor_used == pytest.approx(efficiencies(catalog, entry["engine"], gpu, entries).decode)
         assert row.change_pct == pytest.approx((row.decode_factor_used / row.fitted_decode_factor - 1) * 100)
     assert table["decode_factor_used"].iloc[3] == 1.0  # capped at the roofline (an RTX 4090 has no measured bandwidth share)
@@ -280,7 +280,7 @@ def test_page_toggles_to_in_sample_and_lists_probe_calibrations(tmp_path, monkey
 
 
 def test_rows_kept_but_not_predicted_are_listed_with_their_reason(catalog):
-    from planner.calibration_fit import SHORT_OUTPUT, VARIED_DRAIN
+    from planner.estimate.calibration_fit import SHORT_OUTPUT, VARIED_DRAIN
 
     frame = ac.not_predicted_frame(catalog)
     assert list(frame.columns) == ["reason", "source_family", "rows"]

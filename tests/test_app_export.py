@@ -5,9 +5,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from planner.constraints import Constraints
-from planner.planfile import export_plan
-from planner.recommend import recommend
+from planner.plan.constraints import Constraints
+from planner.plan.planfile import export_plan
+from planner.plan.recommend import recommend
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from planner.catalog import load_catalog
-from planner.hardware import detect_gpus, match_catalog_gpu, owned_constraint
+from planner.catalog.loading import load_catalog
+from planner.catalog.local_gpus import detect_gpus, match_catalog_gpu, owned_constraint
 from planner.units import GIB
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")

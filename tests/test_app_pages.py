@@ -245,10 +245,10 @@ def test_catalogue_adds_a_custom_model_that_plans_consider():
 
 
 def test_hardware_page_says_plainly_when_there_is_no_gpu(monkeypatch):
-    import planner.hardware
+    import planner.catalog.local_gpus
 
-    monkeypatch.setattr(planner.hardware, "detect_gpus",
-                        lambda nvml=None: planner.hardware.Detection(gpus=[], reason="No driver."))
+    monkeypatch.setattr(planner.catalog.local_gpus, "detect_gpus",
+                        lambda nvml=None: planner.catalog.local_gpus.Detection(gpus=[], reason="No driver."))
     at = app()
     at.switch_page("pages/hardware.py").run()
     assert_clean(at)

@@ -12,9 +12,9 @@ sys.path.insert(0, str(ROOT / "tests" / "probe"))
 
 from probe_fakes import FakeLLMServer, closed_port  # noqa: E402
 
-from planner.constraints import Constraints  # noqa: E402
-from planner.recommend import recommend  # noqa: E402
-from planner.report import plan_pdf  # noqa: E402
+from planner.plan.constraints import Constraints  # noqa: E402
+from planner.plan.recommend import recommend  # noqa: E402
+from planner.report.document import plan_pdf  # noqa: E402
 from ui import probe_view  # noqa: E402
 
 APP = str(ROOT / "streamlit_app.py")

@@ -2,10 +2,10 @@
 
 import pytest
 
-from planner.constraints import Constraints
 from planner.errors import ConstraintError
-from planner.recommend import recommend
-from planner import whatif
+from planner.plan import whatif
+from planner.plan.constraints import Constraints
+from planner.plan.recommend import recommend
 
 
 def test_volume_round_trips_through_requests_a_day():
@@ -50,9 +50,9 @@ def test_no_change_reported_for_identical_picks():
 
 
 def test_a_pick_change_never_reads_as_the_same_pick():
-    from planner import whatif
-    from planner.constraints import Constraints
-    from planner.recommend import recommend
+    from planner.plan import whatif
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
 
     samples = whatif.sweep(Constraints(), recommend)
     for change in whatif.pick_changes(samples):

@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from planner.catalog import DATA_DIR, load_catalog, read_rows
+from planner.catalog.hf_config import model_from_hf_config
+from planner.catalog.loading import DATA_DIR, load_catalog, read_rows
 from planner.errors import CatalogError, LookupFailed
-from planner.hf_config import model_from_hf_config
 
 SEED_MODELS = [
     "llama3.1:8b", "llama3.1:70b", "llama3.1:405b", "mistralai/Mistral-Large-Instruct-2411", "mistralai/Mistral-Small-24B-Instruct-2501",
@@ -114,7 +114,7 @@ def test_bad_config_json_gets_a_clear_message(bad, field):
 
 def test_catalogue_architectures_match_their_parameter_counts(catalog):
     """Dense models: parameters counted from the config are within 10% of the stated total."""
-    from planner.hf_config import params_from_architecture
+    from planner.catalog.hf_config import params_from_architecture
 
     checked = 0
     for m in catalog.models.values():

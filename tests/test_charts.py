@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from planner import charts
-from planner.catalog import load_catalog
-from planner.constraints import Constraints
-from planner.plan import ApiOption
-from planner.recommend import recommend
+from planner.catalog.loading import load_catalog
+from planner.charts import plan as charts
+from planner.plan.constraints import Constraints
+from planner.plan.model import ApiOption
+from planner.plan.recommend import recommend
 from planner.units import MILLION
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.constraints import Constraints, parse_constraints
 from planner.errors import ConstraintError
+from planner.plan.constraints import Constraints, parse_constraints
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +21,8 @@ def run_cli(*args, timeout=60):
     ({"privacy": "cloud"}, "privacy"),
     ({"requests_per_day": -1}, "requests_per_day"),
     ({"gpus_available": [{"gpu": "h100-sxm", "count": 0}]}, "gpus_available"),
+    ({"gpus_available": []}, "gpus_available"),
+    ({"gpus_available": [{"gpu": "h100-sxm", "count": 2}, {"gpu": "H100-SXM", "count": 1}]}, "gpus_available"),
     ({"context_tokens": 100, "input_tokens": 1000}, "context_tokens"),
     ({"colour": "blue"}, "colour"),
     ({"task": "poetry"}, "task"),

@@ -3,12 +3,18 @@
 import numpy as np
 import pytest
 
-from planner.candidates import MAX_BUSY, hardware_options, replica_capacity_requests_per_s
-from planner.catalog import load_catalog
-from planner.constraints import Constraints
-from planner.cost import api_cost_usd_per_month, break_even_tokens_per_month, resolve_assumptions
-from planner.load import load_from_constraints
-from planner.recommend import recommend
+from planner.catalog.loading import load_catalog
+from planner.estimate.cost import (
+    api_cost_usd_per_month,
+    break_even_tokens_per_month,
+    resolve_assumptions,
+)
+from planner.estimate.load import load_from_workload
+from planner.plan.constraints import Constraints
+from planner.plan.grid_options import hardware_options
+from planner.plan.grid_step import MAX_BUSY, replica_capacity_requests_per_s
+from planner.plan.recommend import recommend
+from planner.plan.workload import filters_from, workload_from
 from planner.units import HOURS_PER_MONTH
 
 CATALOG = load_catalog()
@@ -16,7 +22,7 @@ CATALOG = load_catalog()
 
 def test_load_from_requests_a_day():
     # 86,400 requests a day = 1 request/s on average; x3 at the peak; 30.4375 days a month.
-    load = load_from_constraints(Constraints(requests_per_day=86_400, input_tokens=1000, output_tokens=250, peak_to_average=3))
+    load = load_from_workload(workload_from(Constraints(requests_per_day=86_400, input_tokens=1000, output_tokens=250, peak_to_average=3)))
     assert load.average_requests_per_s == pytest.approx(1.0)
     assert load.peak_requests_per_s == pytest.approx(3.0)
     assert load.input_tokens_per_month == pytest.approx(86_400 * 30.4375 * 1000)
@@ -35,7 +41,7 @@ def test_break_even_is_fixed_cost_over_price_within_capacity():
 def test_user_gpu_price_applies_to_the_named_device_only():
     c = Constraints(gpu_usd_per_hour=100.0, gpu_price_for="h100-sxm")
     a = resolve_assumptions(CATALOG, 1.0, None, None, c.gpu_usd_per_hour, c.gpu_price_for)
-    options = {(h.gpu.id, h.count): h for h in hardware_options(CATALOG, c, a)}
+    options = {(h.gpu.id, h.count): h for h in hardware_options(CATALOG, filters_from(c), a)}
     assert options[("h100-sxm", 1)].usd_per_gpu_month == pytest.approx(100.0 * HOURS_PER_MONTH)
     assert options[("l4", 1)].usd_per_gpu_month == pytest.approx(CATALOG.rent_prices("l4")[0].usd * HOURS_PER_MONTH)
 
@@ -88,12 +94,12 @@ def test_owned_plans_show_what_the_month_costs_is_made_of():
 
 
 def test_tensorrt_llm_runs_gpt_oss_only_on_hopper_or_newer():
-    from planner.candidates import build_grid
+    from planner.plan.grid import build_grid
 
     def engines_on(gpu_id):
         c = Constraints(models=["openai/gpt-oss-20b"], gpus_available=[{"gpu": gpu_id, "count": 1}])
         a = resolve_assumptions(CATALOG, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
-        grid = build_grid(CATALOG, c, [CATALOG.model("openai/gpt-oss-20b")], a)
+        grid = build_grid(CATALOG, workload_from(c), filters_from(c), [CATALOG.model("openai/gpt-oss-20b")], a)
         return {grid.pairs[p][1].id for p in grid.p}
 
     assert CATALOG.gpus["rtx-3090"].compute_capability == 8.6 and CATALOG.gpus["h100-sxm"].compute_capability == 9.0

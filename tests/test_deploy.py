@@ -17,8 +17,7 @@ import zipfile
 import pytest
 import yaml
 
-from planner.constraints import Constraints
-from planner.deploy import (
+from planner.deploy.files import (
     VERIFIED_FLAGS,
     deployment_files,
     deployment_zip,
@@ -26,8 +25,9 @@ from planner.deploy import (
     layout,
     write_deploy_dir,
 )
-from planner.plan import Plan
-from planner.recommend import recommend
+from planner.plan.constraints import Constraints
+from planner.plan.model import Plan
+from planner.plan.recommend import recommend
 
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 LLAMA_405B = "meta-llama/Llama-3.1-405B-Instruct"

@@ -2,8 +2,12 @@
 
 import pytest
 
-from planner.calibration_fit import fit_efficiencies, source_family, usable_rows
-from planner.catalog import load_catalog
+from planner.catalog.loading import load_catalog
+from planner.estimate.calibration_fit import (
+    fit_efficiencies,
+    source_family,
+    usable_rows,
+)
 
 
 def test_same_data_gives_the_same_factors():
@@ -35,7 +39,7 @@ def test_benchmarks_come_from_at_least_four_independent_sources():
 
 
 def test_shipped_accuracy_bands_match_a_fresh_leave_one_source_out_run():
-    from planner.calibration_fit import accuracy_bands, leave_one_source_out
+    from planner.estimate.calibration_fit import accuracy_bands, leave_one_source_out
 
     catalog = load_catalog()
     fresh = {b.metric: (b.ratio_p10, b.ratio_p90) for b in accuracy_bands(leave_one_source_out(catalog))}
@@ -45,8 +49,8 @@ def test_shipped_accuracy_bands_match_a_fresh_leave_one_source_out_run():
 
 
 def test_every_speed_figure_in_a_plan_carries_a_band():
-    from planner.constraints import Constraints
-    from planner.recommend import recommend
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
 
     plan = recommend(Constraints(), load_catalog())
     for cand in [plan.recommendation, *plan.alternatives]:
@@ -57,7 +61,7 @@ def test_every_speed_figure_in_a_plan_carries_a_band():
 
 
 def test_closed_loop_throughput_counts_each_prefill_and_shares_the_steps():
-    from planner.speed import closed_loop_tokens_per_s
+    from planner.estimate.speed import closed_loop_tokens_per_s
 
     # 4 requests of 100 output tokens: 4 prefills of 0.5 s, then 100 steps of 0.02 s shared by all 4.
     assert closed_loop_tokens_per_s(4, 100, 0.5, 0.02) == 4 * 100 / (4 * 0.5 + 100 * 0.02)
@@ -67,8 +71,8 @@ def test_closed_loop_throughput_counts_each_prefill_and_shares_the_steps():
 
 
 def test_a_run_with_more_users_than_the_kv_cache_holds_decodes_only_what_fits():
-    from planner.calibration_fit import running_batch
-    from planner.memory import sequences_that_fit
+    from planner.estimate.calibration_fit import running_batch
+    from planner.estimate.memory import sequences_that_fit
 
     catalog = load_catalog()
     nim = next(r for r in catalog.benchmarks if r.id == "b076")  # 250 users of 5,000 + 500 tokens, 70B on 2 x H100
@@ -84,7 +88,7 @@ def test_a_run_with_more_users_than_the_kv_cache_holds_decodes_only_what_fits():
 
 
 def test_the_kv_cache_precision_of_a_row_changes_its_prediction():
-    from planner.calibration_fit import predict
+    from planner.estimate.calibration_fit import predict
 
     catalog = load_catalog()
     row = next(r for r in catalog.benchmarks if r.id == "b001")  # TensorRT-LLM, batch 768, FP8 KV cache
@@ -94,7 +98,7 @@ def test_the_kv_cache_precision_of_a_row_changes_its_prediction():
 
 
 def test_prefill_is_fitted_from_times_to_first_token_where_compute_binds():
-    from planner.calibration_fit import _ttft_prefill_ratio
+    from planner.estimate.calibration_fit import _ttft_prefill_ratio
 
     catalog = load_catalog()
     by_id = {r.id: r for r in catalog.benchmarks}
@@ -107,7 +111,7 @@ def test_prefill_is_fitted_from_times_to_first_token_where_compute_binds():
 
 
 def test_prompts_in_flight_together_share_one_weight_read():
-    from planner.speed import prefill_s
+    from planner.estimate.speed import prefill_s
 
     # 100 tokens x 1 GFLOP at 100 TFLOP/s = 1 ms of compute; reading 10 GB at 1 TB/s = 10 ms.
     alone = prefill_s(100, 1e9, 100e12, 1.0, 10e9, 1e12, 1.0)
@@ -117,7 +121,7 @@ def test_prompts_in_flight_together_share_one_weight_read():
 
 
 def test_runs_of_a_few_output_tokens_are_kept_but_not_predicted():
-    from planner.calibration_fit import predict
+    from planner.estimate.calibration_fit import predict
 
     catalog = load_catalog()
     row = next(r for r in catalog.benchmarks if r.id == "b431")  # 1,000 requests of 128 in / 4 out
@@ -135,7 +139,7 @@ def test_batch_compute_counts_rows_whose_memory_time_already_explains_them():
 
 
 def test_prefill_is_fitted_from_throughput_runs_that_are_mostly_prefill():
-    from planner.calibration_fit import _throughput_prefill_ratio
+    from planner.estimate.calibration_fit import _throughput_prefill_ratio
 
     catalog = load_catalog()
     by_id = {r.id: r for r in catalog.benchmarks}
@@ -161,8 +165,8 @@ def test_a_group_gets_its_own_factor_only_from_two_independent_sources():
 
 
 def test_vllm_runs_at_most_its_default_number_of_sequences_for_the_device():
-    from planner.calibration_fit import running_batch
-    from planner.speed import max_running_sequences
+    from planner.estimate.calibration_fit import running_batch
+    from planner.estimate.speed import max_running_sequences
 
     catalog = load_catalog()
     gpus = catalog.gpus
@@ -176,7 +180,7 @@ def test_vllm_runs_at_most_its_default_number_of_sequences_for_the_device():
 
 
 def test_a_drain_of_varied_lengths_is_kept_but_not_predicted():
-    from planner.calibration_fit import predict
+    from planner.estimate.calibration_fit import predict
 
     catalog = load_catalog()
     by_id = {r.id: r for r in catalog.benchmarks}
@@ -193,8 +197,8 @@ def test_a_drain_of_varied_lengths_is_kept_but_not_predicted():
 def test_a_mixture_of_experts_runs_at_its_engines_fitted_share_of_the_speed():
     import dataclasses
 
-    from planner.records import EfficiencyFactor
-    from planner.speed import estimate_speed
+    from planner.catalog.records import EfficiencyFactor
+    from planner.estimate.speed import estimate_speed
 
     catalog = load_catalog()
     factors = fit_efficiencies(catalog)
@@ -232,7 +236,11 @@ def test_tensor_parallel_scaling_is_fitted_on_dense_models_only():
 
 
 def test_runs_that_split_gpus_otherwise_than_tensor_parallel_are_kept_but_not_predicted():
-    from planner.calibration_fit import OTHER_LAYOUT, not_predicted_reason, predict
+    from planner.estimate.calibration_fit import (
+        OTHER_LAYOUT,
+        not_predicted_reason,
+        predict,
+    )
 
     catalog = load_catalog()
     row = next(r for r in catalog.benchmarks if r.id == "b516")  # SGLang --enable-dp-attention on 8x H200
@@ -241,7 +249,7 @@ def test_runs_that_split_gpus_otherwise_than_tensor_parallel_are_kept_but_not_pr
 
 
 def test_dense_models_set_the_batch_factor_so_an_engine_s_moe_runs_do_not_slow_its_dense_estimates():
-    from planner.speed import estimate_speed
+    from planner.estimate.speed import estimate_speed
 
     catalog = load_catalog()
     sources = {r.id: r for r in catalog.benchmarks}
@@ -257,10 +265,10 @@ def test_dense_models_set_the_batch_factor_so_an_engine_s_moe_runs_do_not_slow_i
 
 
 def test_a_plan_says_when_its_mixture_of_experts_runs_slower_than_the_dense_fit():
-    from planner.constraints import Constraints
-    from planner.recommend import recommend
-
     from pathlib import Path
+
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
 
     example = Path(__file__).resolve().parent.parent / "examples" / "private-code-assistant.json"
     plan = recommend(Constraints.model_validate_json(example.read_text(encoding="utf-8")))

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from planner.catalog import load_catalog
-from planner.constraints import Constraints, GpuCount
+from planner.catalog.loading import load_catalog
+from planner.catalog.records import ModelSpec
+from planner.charts.finetune import memory_figure, methods_frame, services_frame
 from planner.errors import ConstraintError, LookupFailed
-from planner.finetune import (
+from planner.finetune.planner import (
     METHODS,
     activation_bytes,
     finetune_findings,
@@ -26,8 +27,8 @@ from planner.finetune import (
     qlora_base_bytes,
     training_tflops,
 )
-from planner.finetune_charts import memory_figure, methods_frame, services_frame
-from planner.records import ModelSpec
+from planner.plan.constraints import Constraints, GpuCount
+from planner.plan.workload import training_ask_from
 from planner.units import GIB
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,9 +264,9 @@ def test_unknown_model_and_gpu(catalog):
 # ---------------------------------------------------------------- what the plan says
 
 def test_findings_for_constraints(catalog):
-    assert finetune_findings(catalog, LLAMA31_70B, Constraints()) == []
-    assert finetune_section(catalog, LLAMA31_70B, Constraints()) == {}
-    findings = finetune_findings(catalog, LLAMA31_70B, Constraints(fine_tuning="qlora"))
+    assert finetune_findings(catalog, LLAMA31_70B, training_ask_from(Constraints())) == []
+    assert finetune_section(catalog, LLAMA31_70B, training_ask_from(Constraints())) == {}
+    findings = finetune_findings(catalog, LLAMA31_70B, training_ask_from(Constraints(fine_tuning="qlora")))
     rules = [f.rule for f in findings]
     assert {"finetune.gpus_needed", "finetune.fits", "finetune.time", "finetune.serving"} <= set(rules)
     needed = next(f.message for f in findings if f.rule == "finetune.gpus_needed")
@@ -276,7 +277,7 @@ def test_findings_for_constraints(catalog):
 
 def test_section_is_json_and_warns_when_owned_gpus_are_too_few(catalog):
     c = Constraints(fine_tuning="full", gpus_available=[GpuCount(gpu="rtx-4090", count=2)])
-    section = finetune_section(catalog, LLAMA31_8B, c)
+    section = finetune_section(catalog, LLAMA31_8B, training_ask_from(c))
     text = json.dumps(section)
     assert section["owned"] and section["gpus"] == 2 and section["gpu"] == "rtx-4090"
     assert section["plan"]["memory"]["fits"] is False
@@ -302,8 +303,8 @@ def test_chart_and_tables(catalog):
 # ---------------------------------------------------------------- CLI
 
 def _cli(argv: list[str]) -> tuple[int, str, str]:
+    from planner.cli.finetune import register
     from planner.errors import PlannerError
-    from planner.finetune_cli import register
 
     parser = argparse.ArgumentParser(prog="planner")
     register(parser.add_subparsers(dest="command", required=True))
@@ -349,7 +350,7 @@ def test_cli_module_entry_point():
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "planner.finetune_cli", "--model", "llama3.1:8b", "--method", "lora",
+    result = subprocess.run([sys.executable, "-m", "planner.cli.finetune", "--model", "llama3.1:8b", "--method", "lora",
                              "--rank", "zero"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: Field 'rank'")

@@ -2,10 +2,10 @@
 
 import subprocess
 
-from planner.catalog import load_catalog
-from planner.constraints import Constraints
-from planner.recommend import recommend
-from planner.report import plan_pdf
+from planner.catalog.loading import load_catalog
+from planner.plan.constraints import Constraints
+from planner.plan.recommend import recommend
+from planner.report.document import plan_pdf
 
 
 def test_fine_tuning_adds_a_section_and_findings():

@@ -8,10 +8,16 @@ import json
 
 import pytest
 
-from planner.constraints import Constraints
 from planner.errors import PlannerError
-from planner.planfile import SCHEMA, SCHEMA_VERSION, PlanFileError, export_plan, import_plan
-from planner.recommend import recommend
+from planner.plan.constraints import Constraints
+from planner.plan.planfile import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    PlanFileError,
+    export_plan,
+    import_plan,
+)
+from planner.plan.recommend import recommend
 
 
 @pytest.fixture(scope="module")

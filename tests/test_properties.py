@@ -5,12 +5,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.catalog import load_catalog
-from planner.constraints import Constraints
-from planner.cost import api_cost_usd_per_month
-from planner.memory import estimate_memory
-from planner.recommend import recommend
-from planner.speed import estimate_speed
+from planner.catalog.loading import load_catalog
+from planner.estimate.cost import api_cost_usd_per_month
+from planner.estimate.memory import estimate_memory
+from planner.estimate.speed import estimate_speed
+from planner.plan.constraints import Constraints
+from planner.plan.recommend import recommend
 
 CATALOG = load_catalog()
 MODELS = sorted(CATALOG.models)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from planner.constraints import Constraints
-from planner.plan import Plan
-from planner.recommend import recommend
-from planner.report import plan_pdf, sanitize_probe, write_pdf
+from planner.plan.constraints import Constraints
+from planner.plan.model import Plan
+from planner.plan.recommend import recommend
+from planner.report.document import plan_pdf, sanitize_probe, write_pdf
 
 POPPLER = all(shutil.which(tool) for tool in ("pdftotext", "pdftoppm", "pdfimages", "pdfinfo"))
 needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils (pdftotext, pdftoppm, pdfimages, pdfinfo) not installed; `make system-deps`")

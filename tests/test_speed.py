@@ -2,19 +2,20 @@
 
 import pytest
 
-from planner.candidates import build_grid
-from planner.catalog import load_catalog
-from planner.constraints import Constraints
-from planner.cost import resolve_assumptions
-from planner.memory import (
+from planner.catalog.loading import load_catalog
+from planner.estimate.cost import resolve_assumptions
+from planner.estimate.memory import (
     KV_BYTES_PER_ELEMENT,
     attention_flops_per_token_layer,
     kv_bytes_per_token_layer,
     kv_read_copies,
     model_weight_bytes,
 )
+from planner.estimate.speed import estimate_speed
+from planner.plan.constraints import Constraints
+from planner.plan.grid import build_grid
+from planner.plan.workload import filters_from, workload_from
 from planner.units import GIB
-from planner.speed import estimate_speed
 
 CATALOG = load_catalog()
 DEEPSEEK, QWEN_MOE, LLAMA_70B = "deepseek-ai/DeepSeek-R1", "Qwen/Qwen3-235B-A22B", "meta-llama/Llama-3.1-70B-Instruct"
@@ -57,12 +58,12 @@ def test_a_latent_cache_costs_every_tensor_parallel_rank_its_read():
 @pytest.mark.parametrize(("model_id", "gpu_id"), [(DEEPSEEK, "h200"), (QWEN_MOE, "h200"), (LLAMA_70B, "h200"),
                                                    ("openai/gpt-oss-20b", "h200"), (LLAMA_70B, "l40s")])
 def test_planning_grid_decodes_at_the_estimators_speed(model_id, gpu_id):
-    """The grid's vectorised step (planner.candidates) and estimate_speed give the same decode rate,
+    """The grid's vectorised step (planner.plan.grid) and estimate_speed give the same decode rate,
     on one GPU and split over several, for latent, replicated-GQA, dense and experts-only-MXFP4 models at a
     long prompt; and prefill at the same rate, INT8 on a device with FP8 but no INT8 figure (L40S) included."""
     c = Constraints(models=[model_id], gpus_available=[{"gpu": gpu_id, "count": 8}], input_tokens=8000, output_tokens=500)
     a = resolve_assumptions(CATALOG, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
-    grid = build_grid(CATALOG, c, [CATALOG.model(model_id)], a)
+    grid = build_grid(CATALOG, workload_from(c), filters_from(c), [CATALOG.model(model_id)], a)
     checked = 0
     for i in range(len(grid.m)):
         quant, engine = grid.pairs[grid.p[i]]
@@ -126,8 +127,8 @@ def test_prefill_computes_at_the_sustained_rate_but_its_roofline_keeps_the_peak(
 def test_a_plan_names_the_measured_rates_it_starts_from():
     """The basis lines say at what share of its datasheet figures a device was taken, and from where,
     so a reader can re-derive the decode and prefill figures."""
-    from planner.constraints import Constraints
-    from planner.recommend import recommend
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
 
     c = Constraints(models=[LLAMA_70B], gpus_available=[{"gpu": "h100-sxm", "count": 8}], privacy="on-prem")
     basis = recommend(c, CATALOG).recommendation.basis
@@ -154,7 +155,7 @@ def test_a_probe_calibration_reproduces_the_measured_decode_on_a_device_with_a_m
 def test_prefill_attention_counts_latent_attentions_up_projected_dims():
     """DeepSeek-V3 prefills with 192-dim queries and keys (128 + 64 RoPE) and 128-dim values per head;
     grouped-query models with head_dim for both. Sliding windows save no prefill work (see the docstring)."""
-    from planner.memory import prefill_attention_flops_per_token
+    from planner.estimate.memory import prefill_attention_flops_per_token
 
     llama, deepseek = CATALOG.model(LLAMA_70B), CATALOG.model(DEEPSEEK)
     assert prefill_attention_flops_per_token(llama, 4000) == pytest.approx(2 * 2 * 80 * 64 * 128 * 4000 / 2)

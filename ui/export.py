@@ -6,11 +6,11 @@ import re
 
 import streamlit as st
 
-from planner.deploy import deployment_zip
+from planner.deploy.files import deployment_zip
 from planner.errors import PlannerError
-from planner.plan import Plan
-from planner.planfile import PlanFileError, export_plan, import_plan
-from planner.report import plan_pdf
+from planner.plan.model import Plan
+from planner.plan.planfile import PlanFileError, export_plan, import_plan
+from planner.report.document import plan_pdf
 from ui import probe_view, state
 
 

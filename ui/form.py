@@ -7,9 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from planner.catalog import Catalog
-from planner.constraints import FINE_TUNING, PRIVACY_LEVELS, TASKS
+from planner.catalog.loading import Catalog
 from planner.errors import ConstraintError, LookupFailed
+from planner.plan.constraints import FINE_TUNING, PRIVACY_LEVELS, TASKS
 from ui import state
 
 PRIVACY_LABELS = {

@@ -22,13 +22,18 @@ import requests
 import streamlit as st
 from pydantic import SecretStr, ValidationError
 
-from planner.plan import Plan
+from planner.plan.model import Plan
 from planner.probe import ProbeConfig, ProbeConfigError, ProgressEvent
 from planner.probe.clients import make_client
 from planner.probe.config import DEFAULT_API_KEY_ENV
-from planner.probe.endpoint import ALLOWED_HOSTS_ENV, Endpoint, allowed_hosts, check_host_allowed
+from planner.probe.endpoint import (
+    ALLOWED_HOSTS_ENV,
+    Endpoint,
+    allowed_hosts,
+    check_host_allowed,
+)
 from planner.probe.runner import build_redactor
-from planner.report import sanitize_probe
+from planner.report.document import sanitize_probe
 
 # Session-state keys. ATTACHED is what the PDF export reads:
 #   plan_pdf(plan, catalog, probe=st.session_state.get(probe_view.ATTACHED))

@@ -10,7 +10,7 @@ import copy
 import pandas as pd
 import streamlit as st
 
-from planner.plan import Candidate, Plan
+from planner.plan.model import Candidate, Plan
 from ui import state
 
 VERDICT_TEXT = {
@@ -152,7 +152,7 @@ def apis(plan: Plan) -> None:
 def plan_charts(plan: Plan, key: str = "plan") -> None:
     # Imported here, not at the top: plotly takes ~0.3 s to import, and on a fresh server the
     # verdict and the top pick (drawn before this) then reach the browser that much sooner.
-    from planner import charts
+    from planner.charts import plan as charts
 
     left, right = st.columns(2)
     with left:
@@ -179,7 +179,7 @@ def basis(plan: Plan) -> None:
 
 
 def fine_tuning(plan: Plan) -> None:
-    """The fine-tuning section, when the constraints plan fine-tuning (planner.finetune)."""
+    """The fine-tuning section, when the constraints plan fine-tuning (planner.finetune.planner)."""
     ft = plan.fine_tuning
     if not ft:
         return
@@ -212,7 +212,9 @@ def plan_page(plan: Plan) -> None:
     with tab_api:
         apis(plan)
     basis(plan)
-    from ui import export  # here, not at the top: export imports the PDF builder, which plans need only on demand
+    from ui import (
+        export,  # here, not at the top: export imports the PDF builder, which plans need only on demand
+    )
 
     export.downloads(plan)
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import streamlit as st
 
-from planner.catalog import Catalog, load_catalog
-from planner.constraints import Constraints, parse_constraints
+from planner.catalog.loading import Catalog, load_catalog
+from planner.catalog.records import ModelSpec
 from planner.errors import ConstraintError
-from planner.plan import Plan
-from planner.recommend import recommend
-from planner.records import ModelSpec
+from planner.plan.constraints import Constraints, parse_constraints
+from planner.plan.model import Plan
+from planner.plan.recommend import recommend
 from planner.probe.calibration import load_calibrations
 
 VALUES = "form_values"

@@ -17,12 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planner.cli_args import non_negative_int, positive_float, positive_int
 from planner.probe.calibration import calibration_entry, save_calibration
 from planner.probe.compare import plan_parts, with_comparison
 from planner.probe.config import DEFAULT_API_KEY_ENV, ProbeConfig
 from planner.probe.endpoint import Endpoint, check_host_allowed
 from planner.probe.faults import HostNotAllowedError, ProbeConfigError, RequestFailed
-from planner.cli_args import non_negative_int, positive_float, positive_int
 from planner.probe.redaction import Redactor
 from planner.probe.report import ProgressLine, format_table
 from planner.probe.runner import build_redactor, run_probe

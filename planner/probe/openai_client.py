@@ -11,7 +11,12 @@ from typing import Any
 
 import requests
 
-from planner.probe.clients import StreamingClient, StreamState, json_snippet, parse_stream_object
+from planner.probe.clients import (
+    StreamingClient,
+    StreamState,
+    json_snippet,
+    parse_stream_object,
+)
 from planner.probe.faults import FaultKind, RequestFailed
 
 _SSE_FIELDS = (b"event", b"id", b"retry")

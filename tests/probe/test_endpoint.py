@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from planner.probe import Endpoint, HostNotAllowedError, ProbeConfig, ProbeConfigError, detect_api, run_probe
+from planner.probe import (
+    Endpoint,
+    HostNotAllowedError,
+    ProbeConfig,
+    ProbeConfigError,
+    detect_api,
+    run_probe,
+)
 from planner.probe.endpoint import check_host_allowed, is_local_host
 
 

@@ -1,0 +1,1 @@
+"""The catalogue: data rows as validated records, loaded once; custom models from config.json; GPUs on this machine."""

@@ -1,0 +1,142 @@
+"""Add a model the catalogue lacks, from its Hugging Face `config.json`.
+
+Reads the architecture fields transformers uses (Llama, Mistral, Qwen, Gemma, Phi, Mixtral,
+DeepSeek-V3, gpt-oss and their relatives), counts the parameters from them, and returns a
+`ModelSpec` whose source says it came from the user's file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from planner.catalog.records import ModelSpec
+from planner.errors import CatalogError
+
+_REQUIRED = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size")
+
+
+def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, name: str | None = None) -> ModelSpec:
+    """A `ModelSpec` from a parsed or raw `config.json`; raises CatalogError naming the bad field."""
+    cfg = _parse(config)
+    text_cfg = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else None
+    if text_cfg and not all(k in cfg for k in _REQUIRED):
+        cfg = {**cfg, **text_cfg}  # multimodal configs keep the language model under text_config
+    missing = [k for k in _REQUIRED if not isinstance(cfg.get(k), int)]
+    if missing:
+        raise CatalogError(
+            f"config.json: field '{missing[0]}' is missing or not a whole number; a decoder config needs {', '.join(_REQUIRED)}."
+        )
+    layers = cfg["num_hidden_layers"]
+    hidden = cfg["hidden_size"]
+    heads = cfg["num_attention_heads"]
+    kv_heads = cfg.get("num_key_value_heads") or cfg.get("num_kv_heads") or heads
+    if cfg.get("multi_query"):
+        kv_heads = 1
+    head_dim = cfg.get("head_dim") or hidden // heads
+    experts = cfg.get("num_local_experts") or cfg.get("n_routed_experts") or cfg.get("num_experts")
+    experts_active = cfg.get("num_experts_per_tok") or cfg.get("experts_per_token")
+    intermediate = cfg.get("moe_intermediate_size") if experts else None
+    intermediate = intermediate or cfg.get("intermediate_size") or 4 * hidden
+    total, active = params_from_architecture(
+        layers=layers,
+        hidden=hidden,
+        heads=heads,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        intermediate=intermediate,
+        vocab=cfg["vocab_size"],
+        experts=experts,
+        experts_active=experts_active,
+        shared_experts=cfg.get("n_shared_experts") or 0,
+        tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+    )
+    window = cfg.get("sliding_window") if cfg.get("use_sliding_window", True) else None
+    window_layers = _sliding_window_layers(cfg, layers) if window else None
+    max_context = cfg.get("max_position_embeddings") or cfg.get("n_positions") or cfg.get("seq_length") or 4096
+    try:
+        return ModelSpec(
+            id=model_id.strip(),
+            name=name or model_id.split("/")[-1],
+            family=str(cfg.get("model_type", "custom")),
+            aliases=(),
+            params_total_b=round(total / 1e9, 3),
+            params_active_b=round(active / 1e9, 3),
+            layers=layers,
+            hidden_size=hidden,
+            attention_heads=heads,
+            kv_heads=kv_heads,
+            head_dim=head_dim,
+            intermediate_size=intermediate,
+            vocab_size=cfg["vocab_size"],
+            experts_total=experts if experts else None,
+            experts_active=experts_active if experts else None,
+            sliding_window_tokens=window if window_layers else None,
+            sliding_window_layers=window_layers,
+            kv_lora_rank=cfg.get("kv_lora_rank"),
+            qk_rope_head_dim=cfg.get("qk_rope_head_dim") if cfg.get("kv_lora_rank") else None,
+            max_context_tokens=max_context,
+            license="unknown",
+            commercial_use="restricted",
+            license_notes="Licence not stated in config.json: check the model card before commercial use.",
+            strengths=("general",),
+            source="user upload: config.json",
+            as_of=dt.date.today(),
+            notes="Parameters counted from the architecture in config.json.",
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CatalogError(f"config.json: field '{first['loc'][0]}': {first['msg']}.") from None
+
+
+def params_from_architecture(
+    *,
+    layers: int,
+    hidden: int,
+    heads: int,
+    kv_heads: int,
+    head_dim: int,
+    intermediate: int,
+    vocab: int,
+    experts: int | None = None,
+    experts_active: int | None = None,
+    shared_experts: int = 0,
+    tied_embeddings: bool = False,
+) -> tuple[float, float]:
+    """(total, active) parameter counts of a gated-MLP decoder; norms and biases are ignored (<0.1%)."""
+    attention = hidden * heads * head_dim * 2 + hidden * kv_heads * head_dim * 2  # q, o + k, v
+    expert_mlp = 3 * hidden * intermediate  # gate, up, down
+    n_experts = experts or 1
+    n_active = experts_active or 1
+    router = hidden * experts if experts else 0
+    embeddings = vocab * hidden * (1 if tied_embeddings else 2)
+    shared = shared_experts * expert_mlp
+    total = embeddings + layers * (attention + router + shared + n_experts * expert_mlp)
+    active = embeddings + layers * (attention + router + shared + n_active * expert_mlp)
+    return float(total), float(active)
+
+
+def _parse(config: dict[str, Any] | str | bytes) -> dict[str, Any]:
+    if isinstance(config, dict):
+        return config
+    try:
+        parsed = json.loads(config)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"config.json: not valid JSON ({exc.__class__.__name__}: {exc}).") from None
+    if not isinstance(parsed, dict):
+        raise CatalogError("config.json: the file must hold one JSON object, like a Hugging Face config.json.")
+    return parsed
+
+
+def _sliding_window_layers(cfg: dict[str, Any], layers: int) -> int | None:
+    """How many layers use the sliding window (Gemma/gpt-oss alternate; Mistral v0.1 uses it everywhere)."""
+    layer_types = cfg.get("layer_types")
+    if isinstance(layer_types, list) and layer_types:
+        return sum(1 for t in layer_types if "sliding" in str(t)) or None
+    pattern = cfg.get("sliding_window_pattern")
+    if isinstance(pattern, int) and pattern > 1:
+        return layers - layers // pattern
+    return layers

@@ -1,0 +1,202 @@
+"""The command line: a second front end over the same core as the dashboard.
+
+    python -m planner catalog {models,gpus,quants,engines,apis} --json
+    python -m planner estimate --model ID --quant ID --gpu ID [--gpus N] [--engine ID] ... --json
+    python -m planner plan --constraints FILE.json [--json] [--pdf OUT.pdf] [--deploy-dir DIR] [--save-plan FILE]
+    python -m planner probe --url URL --model NAME ... --json
+    python -m planner finetune --model ID --method lora|qlora|full ... --json
+
+Exit codes: 0 success, 1 a run that failed (unreachable endpoint), 2 invalid input (the message
+names the field and what is allowed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from planner.catalog.loading import Catalog, load_catalog
+from planner.cli_args import positive_int
+from planner.errors import PlannerError
+from planner.estimate.configuration import default_engine, estimate
+from planner.plan.constraints import load_constraints
+
+CATALOG_KINDS = ("models", "gpus", "quants", "engines", "apis", "gpu-prices", "benchmarks")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PlannerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader (e.g. `head`) stopped early; nothing is wrong
+        sys.stderr.close()
+        return 0
+    except OSError as exc:  # an output path that cannot be written (--pdf, --deploy-dir, --save-plan)
+        print(f"error: cannot write {exc.filename or 'the output'}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m planner", description="Plan how to run open-weights LLMs, or whether to pay for an API.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cat = sub.add_parser("catalog", help="list catalogue records")
+    cat.add_argument("kind", choices=CATALOG_KINDS)
+    cat.add_argument("--json", action="store_true", help="print a JSON list of records")
+    cat.set_defaults(func=_catalog)
+
+    est = sub.add_parser("estimate", help="memory and speed of one configuration")
+    est.add_argument("--model", required=True, help="Hugging Face repo id or alias (e.g. llama3.1:8b)")
+    est.add_argument("--quant", required=True)
+    est.add_argument("--gpu", required=True)
+    est.add_argument("--gpus", type=positive_int, default=1)
+    est.add_argument("--engine", default=None, help="default: vLLM for GPU formats, llama.cpp for GGUF")
+    est.add_argument("--context", type=positive_int, default=None, help="tokens per sequence (default: input + output)")
+    est.add_argument("--concurrency", type=positive_int, default=1)
+    est.add_argument("--input-tokens", type=positive_int, default=1000)
+    est.add_argument("--output-tokens", type=positive_int, default=300)
+    est.add_argument("--kv-cache-dtype", default="auto", choices=("auto", "fp16", "fp8", "q8_0"))
+    est.add_argument("--json", action="store_true")
+    est.set_defaults(func=_estimate)
+
+    plan = sub.add_parser("plan", help="a ranked recommendation for a constraints file")
+    plan.add_argument("--constraints", required=True, help="JSON file of constraints")
+    plan.add_argument("--json", action="store_true")
+    plan.add_argument("--pdf", default=None, help="also write the plan as a PDF")
+    plan.add_argument("--deploy-dir", default=None, help="also write deployment files into this folder")
+    plan.add_argument("--save-plan", default=None, help="also write a plan file that imports back into the dashboard")
+    plan.set_defaults(func=_plan)
+
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub) -> None:
+    """Sub-commands that live in their own modules: the live probe and the fine-tuning planner."""
+    from planner.cli.finetune import register as register_finetune
+    from planner.probe.cli import register as register_probe
+
+    register_probe(sub)
+    register_finetune(sub)
+
+
+def _catalog(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    records = _records(catalog, args.kind)
+    if args.json:
+        json.dump(records, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        for record in records:
+            print(record.get("id") or f"{record.get('gpu')} {record.get('provider')}")
+    return 0
+
+
+def _records(catalog: Catalog, kind: str) -> list[dict]:
+    tables = {
+        "models": catalog.models.values(),
+        "gpus": catalog.gpus.values(),
+        "quants": catalog.quants.values(),
+        "engines": catalog.engines.values(),
+        "apis": catalog.apis.values(),
+        "benchmarks": catalog.benchmarks,
+    }
+    if kind == "gpu-prices":
+        return [{"id": f"{p.gpu}/{p.provider}/{p.price_kind}", **p.model_dump(mode="json")} for p in catalog.gpu_prices]
+    return [r.model_dump(mode="json") for r in tables[kind]]
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    model, quant, gpu = catalog.model(args.model), catalog.quant(args.quant), catalog.gpu(args.gpu)
+    engine = catalog.engine(args.engine) if args.engine else default_engine(catalog, quant, gpu)
+    result = estimate(catalog, model, quant, gpu, engine, gpus=args.gpus, context_tokens=args.context,
+                      concurrency=args.concurrency, input_tokens=args.input_tokens, output_tokens=args.output_tokens,
+                      kv_cache_dtype=args.kv_cache_dtype, calibrations=_user_calibrations())
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+        return 0
+    m, s = result["memory"], result["speed"]
+    print(f"{model.name} · {quant.id} · {engine.id} · {args.gpus}× {gpu.name}")
+    print(f"memory: weights {m['weights_gib']:.2f} GiB + KV cache {m['kv_cache_gib']:.2f} GiB + overhead {m['overhead_gib']:.2f} GiB "
+          f"= {m['total_gib']:.2f} GiB; {m['per_gpu_gib']:.2f} of {m['capacity_gib']:.1f} GiB per GPU -> {'fits' if m['fits'] else 'does NOT fit'}")
+    print(f"speed: prefill {s['prefill_tokens_per_s']:,.0f} tokens/s{_band(s, 'prefill_tokens_per_s')}, "
+          f"TTFT {s['ttft_s'] * 1000:,.0f} ms{_band(s, 'ttft_s', 1000)}, decode {s['decode_tokens_per_s']:,.1f} tokens/s per stream"
+          f"{_band(s, 'decode_tokens_per_s')}, {s['throughput_tokens_per_s']:,.0f} tokens/s aggregate at concurrency {s['concurrency']}"
+          f"{_band(s, 'throughput_tokens_per_s')}")
+    print("(ranges: 80% bands from the estimator's leave-one-source-out error, data/accuracy.csv)")
+    return 0
+
+
+def _band(speed: dict, metric: str, scale: float = 1.0) -> str:
+    low, high = speed.get("ranges", {}).get(metric, (None, None))
+    return f" ({low * scale:,.0f}–{high * scale:,.0f})" if low is not None else ""
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from planner.plan.recommend import recommend
+
+    constraints = load_constraints(args.constraints)
+    plan = recommend(constraints, calibrations=_user_calibrations())
+    if args.pdf:
+        from planner.report.document import write_pdf
+
+        write_pdf(plan, args.pdf)
+    if args.deploy_dir:
+        from planner.deploy.files import write_deploy_dir
+
+        write_deploy_dir(plan, args.deploy_dir)
+    if args.save_plan:
+        from planner.plan.planfile import export_plan
+
+        with open(args.save_plan, "w", encoding="utf-8") as handle:
+            handle.write(export_plan(plan))
+    if args.json:
+        json.dump(plan.to_json_dict(), sys.stdout, indent=2)
+        print()
+        return 0
+    print(summary(plan))
+    return 0
+
+
+def _user_calibrations() -> list[dict]:
+    """Efficiencies the user measured with `probe --calibrate` (a file they can see and delete)."""
+    try:
+        from planner.probe.calibration import load_calibrations
+    except ImportError:
+        return []
+    return load_calibrations()
+
+
+def summary(plan) -> str:
+    """A few lines a person reads in a terminal."""
+    lines = [f"verdict: {plan.verdict}"] + [f"  {r}" for r in plan.verdict_reasons]
+    top = plan.recommendation
+    if top:
+        lines.append(
+            f"top pick: {top.model_name} · {top.quant} · {top.engine} · {top.gpus}× {top.gpu_name} × {top.replicas} replica(s) · "
+            f"${top.cost.usd_per_month:,.0f}/month · TTFT {top.speed.ttft_s * 1000:,.0f} ms · {top.speed.decode_tokens_per_s:,.0f} tokens/s per stream"
+            f"{_band(top.speed.model_dump(), 'decode_tokens_per_s')}"
+        )
+        for alt in plan.alternatives[:5]:
+            lines.append(f"  alt: {alt.model_name} · {alt.quant} · {alt.engine} · {alt.gpus}× {alt.gpu_name} × {alt.replicas} · ${alt.cost.usd_per_month:,.0f}/month")
+    if plan.fine_tuning:
+        ft = plan.fine_tuning
+        mem = ft["plan"]["memory"]
+        lines.append(f"fine-tuning ({ft['method']}): {ft['gpus']}× {ft['gpu']}, {mem['total_per_gpu_gib']:.1f} GiB per GPU, "
+                     f"{ft['plan']['tokens'] * ft['plan']['epochs'] / 1e6:,.0f} M tokens in {ft['plan']['time_hours']:.2f} h, "
+                     f"${ft['plan']['cost_usd']:,.2f}")
+    for out in plan.ruled_out[:10]:
+        lines.append(f"ruled out: {out.model_name}: {out.reason}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

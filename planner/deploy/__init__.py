@@ -1,0 +1,1 @@
+"""The plan as deployment files: engine commands, docker compose, Kubernetes."""

@@ -1,0 +1,514 @@
+"""Fit the estimator's efficiency factors to published measurements, and predict them back.
+
+Each measurement in `data/benchmarks.csv` is turned into the fraction of the physical roofline it
+reached; a factor is the median fraction over the rows of its (engine, hardware family) group,
+with coarser groups as fallbacks. Medians (and, for the batch factor, least absolute error) are used
+because a few rows with odd settings must not drag a factor. `bench/calibrate.py` writes the result
+to `data/efficiency.csv`; `bench/accuracy.py` reports in-sample and leave-one-source-out error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from urllib.parse import urlparse
+
+import numpy as np
+
+from planner.catalog.loading import Catalog
+from planner.catalog.records import AccuracyBand, Benchmark, EfficiencyFactor
+from planner.errors import PlannerError
+from planner.estimate.memory import (
+    estimate_memory,
+    model_weight_bytes,
+    prefill_attention_flops_per_token,
+    sequences_that_fit,
+)
+from planner.estimate.speed import (
+    DecodeStep,
+    closed_loop_tokens_per_s,
+    decode_step,
+    efficiencies,
+    estimate_speed,
+    max_running_sequences,
+    prefill_flops_per_token,
+    sustained_bandwidth,
+    sustained_flops,
+    tensor_parallel_scale,
+)
+from planner.units import GIB
+
+SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
+AGGREGATE_METRICS = ("throughput_tokens_per_s", "decode_throughput_tokens_per_s")
+MIN_ROWS = 3  # a group needs this many rows to get its own factor
+MIN_SOURCES = 2  # ... from at least this many independent sources
+PREFILL_DOMINATED = 10  # prompt / answer length from which a kept-full run's time is mostly prefill
+MIN_OUTPUT_TOKENS = 16  # aggregate runs with fewer output tokens a request measure the API server, not the GPU
+
+
+def source_family(url: str) -> str:
+    """The independent source a row comes from: host plus owner/repository for code hosts."""
+    parsed = urlparse(url.split()[0])
+    parts = [p for p in parsed.path.split("/") if p]
+    if parsed.netloc in {"github.com", "huggingface.co"} and len(parts) >= 2:
+        return f"{parsed.netloc}/{parts[0]}/{parts[1]}".lower()
+    return parsed.netloc.lower() or url
+
+
+def usable_rows(catalog: Catalog, rows: Iterable[Benchmark] | None = None) -> list[Benchmark]:
+    """Rows whose model, quantization, device and engine are all in the catalogue."""
+    rows = catalog.benchmarks if rows is None else rows
+    return [r for r in rows if _resolvable(catalog, r)]
+
+
+def _resolvable(catalog: Catalog, r: Benchmark) -> bool:
+    try:
+        catalog.model(r.model)
+    except PlannerError:
+        return False
+    return r.gpu in catalog.gpus and r.quant in catalog.quants and r.engine in catalog.engines
+
+
+def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, as_of=None) -> list[EfficiencyFactor]:
+    """Efficiency factors fitted to `rows` (default: every usable benchmark row)."""
+    rows = usable_rows(catalog, rows)
+    base = dataclasses.replace(catalog, efficiency=())
+    factors: list[EfficiencyFactor] = []
+    decode = _ratios(base, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus == 1], _roofline_step_s)
+    factors += _decode_fit(decode, as_of)
+    with_decode = dataclasses.replace(base, efficiency=tuple(factors))
+    tp = _ratios(with_decode, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus > 1], _tensor_parallel_ratio)
+    factors += _grouped("tensor_parallel", tp, as_of, by_group=False, default=0.9,
+                        default_note="no multi-GPU decode rows: 0.9 per doubling assumed")
+    with_tp = dataclasses.replace(base, efficiency=tuple(factors))
+    # Only devices with a published compute figure: a ratio to a placeholder peak means nothing.
+    prefill = _ratios(with_tp, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
+                                and catalog.gpus[r.gpu].fp16_tflops_dense], _prefill_ratio)
+    prefill += _ratios(with_tp, [r for r in rows if r.metric == "ttft_s" and r.concurrency == 1
+                                 and catalog.gpus[r.gpu].fp16_tflops_dense], _ttft_prefill_ratio)
+    prefill += _ratios(with_tp, [r for r in rows if r.metric == "throughput_tokens_per_s" and _workload_stated(r)
+                                 and catalog.gpus[r.gpu].fp16_tflops_dense], _throughput_prefill_ratio)
+    factors += _grouped("prefill_compute", prefill, as_of)
+    factors += _effective_tflops(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
+                                        and not catalog.gpus[r.gpu].fp16_tflops_dense], as_of)
+    with_prefill = dataclasses.replace(base, efficiency=tuple(factors))
+    # Dense models set the batch factor, as they set tensor-parallel scaling: a mixture's own
+    # slowness is moe_kernels', fitted last, and must not leak into every dense estimate of its engine.
+    factors += _batch_fit(with_prefill, [r for r in rows if r.metric in AGGREGATE_METRICS and not _is_moe(catalog, r)], as_of)
+    with_batch = dataclasses.replace(base, efficiency=tuple(factors))
+    factors += _moe_fit(with_batch, [r for r in rows if r.metric == "throughput_tokens_per_s" and _is_moe(catalog, r)], as_of)
+    return factors
+
+
+def _is_moe(catalog: Catalog, r: Benchmark) -> bool:
+    model = catalog.model(r.model)
+    return (model.experts_total or 1) > (model.experts_active or 1)
+
+
+def _moe_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
+    """Speed a serving engine keeps on a mixture of experts, against what its other factors predict:
+    the median of measured / predicted over its mixture-of-experts throughput runs, per (engine,
+    family) and per engine (an engine without such runs keeps 1; the factor is at most 1, so no
+    estimate passes the roofline). Expert kernels (many small GEMMs, routing) are slower per byte and
+    per FLOP than the dense kernels most rows measure."""
+    groups: dict[tuple[str, str], list[tuple[Benchmark, float]]] = defaultdict(list)
+    for r in rows:
+        predicted = predict(catalog, r)
+        if predicted is None:
+            continue
+        for key in ((r.engine, catalog.gpus[r.gpu].family), (r.engine, "*")):
+            groups[key].append((r, r.value / predicted))
+    out = []
+    for (engine, family), members in sorted(groups.items()):
+        if not _enough(engine, family, [r for r, _ in members], always_global=False):
+            continue
+        values = [v for _, v in members]
+        speed = min(1.0, statistics.median(values))
+        out.append(EfficiencyFactor(
+            factor="moe_kernels", engine=engine, hardware_family=family, value=round(speed, 4), n_rows=len(members),
+            median_abs_error_pct=round(statistics.median(abs(speed / v - 1) * 100 for v in values), 1),
+            source=f"bench/calibrate.py: median measured / predicted over data/benchmarks.csv rows {';'.join(r.id for r, _ in members)}",
+            as_of=as_of or max(r.as_of for r, _ in members)))
+    return out
+
+
+def _enough(engine: str, family: str, rows: list[Benchmark], always_global: bool = True) -> bool:
+    """A group gets its own factor with MIN_ROWS rows from at least MIN_SOURCES independent sources
+    (one source's settings must not become an engine's or a family's factor); the global group
+    always gets one where `always_global`."""
+    if always_global and (engine, family) == ("*", "*"):
+        return True
+    return len(rows) >= MIN_ROWS and len({source_family(r.source) for r in rows}) >= MIN_SOURCES
+
+
+def _ratios(catalog: Catalog, rows: list[Benchmark], ratio_fn) -> list[tuple[Benchmark, str, float]]:
+    out = []
+    for r in rows:
+        value = ratio_fn(catalog, r)
+        if value is not None and value > 0:
+            out.append((r, catalog.gpus[r.gpu].family, value))
+    return out
+
+
+def _grouped(factor: str, ratios: list[tuple[Benchmark, str, float]], as_of, by_group: bool = True,
+             default: float = 0.5, default_note: str = "no rows: 0.5 assumed") -> list[EfficiencyFactor]:
+    groups: dict[tuple[str, str], list[tuple[Benchmark, float]]] = defaultdict(list)
+    for r, family, value in ratios:
+        groups[("*", "*")].append((r, value))
+        if by_group:
+            groups[(r.engine, family)].append((r, value))
+            groups[(r.engine, "*")].append((r, value))
+            groups[("*", family)].append((r, value))
+    out = []
+    for (engine, family), members in sorted(groups.items()):
+        if not _enough(engine, family, [r for r, _ in members]):
+            continue
+        values = [v for _, v in members]
+        median = min(1.0, statistics.median(values))
+        errors = [abs(median / v - 1) * 100 for v in values]
+        ids = ";".join(r.id for r, _ in members)
+        out.append(EfficiencyFactor(
+            factor=factor, engine=engine, hardware_family=family, value=round(median, 4), n_rows=len(members),
+            median_abs_error_pct=round(statistics.median(errors), 1),
+            source=f"bench/calibrate.py: median over data/benchmarks.csv rows {ids}",
+            as_of=as_of or max(r.as_of for r, _ in members),
+        ))
+    if not out:
+        out.append(EfficiencyFactor(factor=factor, engine="*", hardware_family="*", value=default, n_rows=0,
+                                    source=f"bench/calibrate.py: {default_note}", as_of=as_of or "2026-11-25"))
+    return out
+
+
+def _decode_fit(points: list[tuple[Benchmark, str, float]], as_of) -> list[EfficiencyFactor]:
+    """Decode time per token = roofline time / efficiency + a fixed time per step, per group.
+
+    Weighted least squares of 1/measured on the roofline time (weights 1/y², so relative errors
+    count), with the efficiency kept at most 1 and the fixed time at least 0. The fixed time is what
+    makes small models on fast GPUs slower than their bandwidth alone says (kernel launches,
+    sampling). A group with fewer than MIN_ROWS rows falls back to a coarser one.
+    """
+    groups: dict[tuple[str, str], list[tuple[Benchmark, float, float]]] = defaultdict(list)
+    for r, family, roofline_s in points:
+        for key in ((r.engine, family), (r.engine, "*"), ("*", family), ("*", "*")):
+            groups[key].append((r, roofline_s, 1.0 / r.value))
+    out = []
+    for (engine, family), members in sorted(groups.items()):
+        if not _enough(engine, family, [r for r, _, _ in members], always_global=False):
+            continue
+        inverse_eff, overhead = _line_fit([(x, y) for _, x, y in members])
+        errors = [abs((inverse_eff * x + overhead) / y - 1) * 100 for _, x, y in members]
+        ids = ";".join(r.id for r, _, _ in members)
+        common = dict(engine=engine, hardware_family=family, n_rows=len(members), median_abs_error_pct=round(statistics.median(errors), 1),
+                      as_of=as_of or max(r.as_of for r, _, _ in members))
+        out.append(EfficiencyFactor(factor="decode_bandwidth", value=round(1 / inverse_eff, 4),
+                                    source=f"bench/calibrate.py: weighted line fit over data/benchmarks.csv rows {ids}", **common))
+        out.append(EfficiencyFactor(factor="decode_overhead_s", value=round(overhead, 6),
+                                    source=f"bench/calibrate.py: intercept of the same fit over rows {ids}", **common))
+    return out
+
+
+def _line_fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """(slope >= 1, intercept >= 0) of y = slope·x + intercept, weighted by 1/y²."""
+    weights = [1 / y**2 for _, y in points]
+    total = sum(weights)
+    mean_x = sum(w * x for w, (x, _) in zip(weights, points, strict=True)) / total
+    mean_y = sum(w * y for w, (_, y) in zip(weights, points, strict=True)) / total
+    sxx = sum(w * (x - mean_x) ** 2 for w, (x, _) in zip(weights, points, strict=True))
+    sxy = sum(w * (x - mean_x) * (y - mean_y) for w, (x, y) in zip(weights, points, strict=True))
+    slope = max(1.0, sxy / sxx) if sxx > 0 else max(1.0, statistics.median(y / x for x, y in points))
+    intercept = mean_y - slope * mean_x
+    if intercept < 0:  # no fixed time: a pure ratio
+        return max(1.0, statistics.median(y / x for x, y in points)), 0.0
+    return slope, intercept
+
+
+def _effective_tflops(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
+    """Measured prefill compute of devices with no published peak (median TFLOPS), per device;
+    devices without rows of their own share their family's median."""
+    by_family: dict[str, list[tuple[Benchmark, float]]] = defaultdict(list)
+    for r in rows:
+        model = catalog.model(r.model)
+        flops = prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, r.input_tokens or 512))
+        tflops = r.value * float(flops) / 1e12
+        by_family[r.gpu].append((r, tflops))
+        by_family[catalog.gpus[r.gpu].family].append((r, tflops))
+    out = []
+    for family, members in sorted(by_family.items()):
+        values = [v for _, v in members]
+        median = statistics.median(values)
+        out.append(EfficiencyFactor(
+            factor="effective_tflops", engine="*", hardware_family=family, value=round(median, 3), n_rows=len(members),
+            median_abs_error_pct=round(statistics.median(abs(median / v - 1) * 100 for v in values), 1),
+            source=f"bench/calibrate.py: median measured prefill compute over data/benchmarks.csv rows {';'.join(r.id for r, _ in members)}",
+            as_of=as_of or max(r.as_of for r, _ in members)))
+    return out
+
+
+def leave_one_source_out(catalog: Catalog, rows: list[Benchmark] | None = None) -> list[tuple[Benchmark, float]]:
+    """(row, prediction) where each row is predicted by factors fitted without its own source."""
+    rows = usable_rows(catalog, rows)
+    sources = sorted({source_family(r.source) for r in rows})
+    out = []
+    for src in sources:
+        held_out = dataclasses.replace(catalog, efficiency=tuple(fit_efficiencies(catalog, [r for r in rows if source_family(r.source) != src])))
+        for r in rows:
+            if source_family(r.source) == src:
+                predicted = predict(held_out, r)
+                if predicted is not None:
+                    out.append((r, predicted))
+    return out
+
+
+def accuracy_bands(pairs: list[tuple[Benchmark, float]], as_of=None) -> list[AccuracyBand]:
+    """Per metric, the 10th/50th/90th percentile of measured ÷ predicted: an 80% band for new estimates."""
+    by_metric: dict[str, list[tuple[Benchmark, float]]] = defaultdict(list)
+    for r, predicted in pairs:
+        if r.metric in SPEED_METRICS and predicted > 0:
+            by_metric[r.metric].append((r, r.value / predicted))
+    out = []
+    for metric, members in sorted(by_metric.items()):
+        ratios = sorted(v for _, v in members)
+        errors = sorted(abs(1 / v - 1) * 100 for v in ratios)
+        out.append(AccuracyBand(
+            metric=metric, method="leave-one-source-out", n_rows=len(ratios),
+            ratio_p10=round(_quantile(ratios, 0.1), 4), ratio_p50=round(_quantile(ratios, 0.5), 4), ratio_p90=round(_quantile(ratios, 0.9), 4),
+            median_abs_error_pct=round(_quantile(errors, 0.5), 1), p90_abs_error_pct=round(_quantile(errors, 0.9), 1),
+            source=f"bench/calibrate.py: leave-one-source-out predictions of {len(ratios)} rows of data/benchmarks.csv",
+            as_of=as_of or max(r.as_of for r, _ in members)))
+    return out
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """Linear-interpolated quantile of an ascending list."""
+    if not ordered:
+        return float("nan")
+    pos = q * (len(ordered) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def predict(catalog: Catalog, r: Benchmark) -> float | None:
+    """The estimator's figure for a benchmark row's metric, with the catalogue's efficiency factors."""
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    if r.metric == "weights_gib":
+        return model_weight_bytes(model, quant, engine.id)[0] / GIB
+    if r.metric == "memory_gib":
+        return _total_memory_gib(model, quant, gpu, engine, r)
+    if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not _workload_stated(r)):
+        return None
+    concurrency = running_batch(catalog, r) if r.metric in AGGREGATE_METRICS else 1
+    speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1),
+                           concurrency, kv_cache_dtype=_kv_dtype(r))
+    if r.metric == "decode_tokens_per_s":
+        return speed.decode_tokens_per_s
+    if r.metric == "prefill_tokens_per_s":
+        return speed.prefill_tokens_per_s
+    if r.metric == "decode_throughput_tokens_per_s":
+        return speed.decode_throughput_tokens_per_s
+    return float(closed_loop_tokens_per_s(concurrency, max(r.output_tokens, 1), speed.prefill_share_s, 1 / speed.decode_tokens_per_s_at_concurrency))
+
+
+def running_batch(catalog: Catalog, r: Benchmark) -> int:
+    """Sequences decoding together in a row's run: its concurrency, unless the KV cache holds fewer
+    (then the rest wait their turn, as the engine's scheduler makes them)."""
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    fit = sequences_that_fit(model, quant, gpu, engine, r.gpus, (r.input_tokens or 0) + (r.output_tokens or 0), _kv_dtype(r))
+    cap = max_running_sequences(engine.id, gpu) or fit
+    return max(1, min(r.concurrency or 1, fit, cap))
+
+
+def _kv_dtype(r: Benchmark) -> str:
+    return r.kv_cache_dtype or "fp16"
+
+
+def _workload_stated(r: Benchmark) -> bool:
+    return not_predicted_reason(r) is None
+
+
+# Why an aggregate-throughput row is kept in data/benchmarks.csv but not predicted.
+NO_WORKLOAD = "concurrency or request lengths not stated"
+SHORT_OUTPUT = f"under {MIN_OUTPUT_TOKENS} output tokens a request (times the API server, not the GPU)"
+VARIED_DRAIN = "all requests sent at once, lengths varied (lasts as long as the longest)"
+OTHER_LAYOUT = "GPUs split otherwise than tensor parallel (data-parallel attention, expert parallel)"
+
+
+def not_predicted_reason(r: Benchmark) -> str | None:
+    """Why an aggregate figure cannot be predicted from its workload, or None when it can.
+
+    - Its concurrency and request lengths must be stated.
+    - It needs enough output per request to time the GPU: a run of a few output tokens a request
+      times the API server's own work per request (tokenising, scheduling, HTTP), which the estimator
+      does not model (gpustack's 128-in/4-out runs: 5-33 ms a request, whatever the model's size).
+    - It must not be a drain of varied lengths: when every request is sent at once and lengths vary
+      (ShareGPT), the run lasts as long as its longest requests, at ever smaller batches at the end,
+      and per-request means cannot tell how long that is. Varied lengths kept at a fixed concurrency
+      over more requests than that are a steady state, which the means do describe.
+    - Its GPUs must split the model the way the estimator does (tensor parallel): data-parallel
+      attention or expert parallelism moves different bytes per GPU.
+    """
+    if r.metric not in AGGREGATE_METRICS:
+        return None
+    if not (r.concurrency and r.output_tokens and r.input_tokens is not None):
+        return NO_WORKLOAD
+    if r.output_tokens < MIN_OUTPUT_TOKENS:
+        return SHORT_OUTPUT
+    if r.lengths == "varied" and (r.requests is None or r.requests <= r.concurrency):
+        return VARIED_DRAIN
+    if r.parallel is not None:
+        return OTHER_LAYOUT
+    return None
+
+
+def _total_memory_gib(model, quant, gpu, engine, r: Benchmark) -> float | None:
+    """GPU memory in use: what the engine pre-allocates when it sizes a pool (vLLM, SGLang: that
+    fraction of every GPU, when the row reports the whole pool), else weights + KV cache + overhead
+    for the row's context and sequences (planner.estimate.memory)."""
+    memory = estimate_memory(model, quant, gpu, engine, r.gpus, r.input_tokens or 1, r.concurrency or 1)
+    if r.concurrency is None and engine.default_gpu_memory_utilization:
+        return max(memory.capacity_gib * r.gpus, memory.total_gib)
+    return memory.total_gib if r.input_tokens else None
+
+
+def _roofline_step_s(catalog: Catalog, r: Benchmark) -> float | None:
+    """Seconds per token reading the bytes at the bandwidth the device sustains (no overhead)."""
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    speed = estimate_speed(catalog, model, quant, gpu, engine, 1, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1), 1)
+    return 1.0 / speed.decode_roofline_tokens_per_s / catalog.bandwidth_share(gpu)
+
+
+def _prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+    model, quant, gpu = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu]
+    flops = prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, r.input_tokens or 512))
+    return r.value * float(flops) / sustained_flops(gpu, quant.compute_dtype, catalog)
+
+
+def _ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+    """Prefill compute efficiency from a time to first token of one request: the time less one
+    decode step is the prefill. Only prompts long enough for compute to bind (at least twice the
+    time of reading the weights) say anything about compute."""
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    if r.gpus > 1 and not engine.tensor_parallel:
+        return None
+    speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), 1, 1)
+    scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
+    flops = prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, r.input_tokens or 1))
+    compute_at_rate = (r.input_tokens or 1) * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * scale)
+    weights_read = model_weight_bytes(model, quant, engine.id)[0] / (sustained_bandwidth(gpu, catalog) * scale)
+    prefill = r.value - 1 / speed.decode_tokens_per_s
+    if compute_at_rate < 2 * weights_read or prefill <= 0:
+        return None
+    return compute_at_rate / prefill
+
+
+def _throughput_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+    """Prefill compute efficiency from a kept-full run whose replica time goes mostly to prefill:
+    prompts at least PREFILL_DOMINATED times longer than the answers. Each request's time less its
+    share of the decode steps' memory time is its prefill. The test is on the workload, not on a
+    predicted split of the time: a run whose decode is slower than predicted must not pass for one
+    with a slow prefill."""
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    if (r.gpus > 1 and not engine.tensor_parallel) or r.input_tokens < PREFILL_DOMINATED * r.output_tokens:
+        return None
+    batch = running_batch(catalog, r)
+    step = decode_step(catalog, model, quant, gpu, engine, r.gpus, r.input_tokens, r.output_tokens, batch, _kv_dtype(r))
+    decode_share = r.output_tokens * (step.reads_s + step.fixed_s) / batch
+    prefill = r.output_tokens / r.value - decode_share
+    if prefill < 2 * decode_share:
+        return None
+    scale = float(tensor_parallel_scale(r.gpus, r.gpus > 1, catalog_tp(catalog, engine.id, gpu)))
+    flops = prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, r.input_tokens))
+    return r.input_tokens * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * scale) / prefill
+
+
+def _prefill_share_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, batch: int) -> float:
+    """Replica time one request's prefill costs with `batch` requests in flight (planner.estimate.speed.prefill_s)."""
+    return estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), 1, batch).prefill_share_s
+
+
+def _tensor_parallel_ratio(catalog: Catalog, r: Benchmark) -> float | None:
+    """Per-doubling efficiency that makes the single-GPU fit match a multi-GPU decode row.
+
+    Dense models only: a mixture of experts split over GPUs is slower for reasons of its own (many
+    small expert GEMMs, routing), which the moe_kernels factor carries."""
+    engine = catalog.engines[r.engine]
+    if not engine.tensor_parallel or _is_moe(catalog, r):
+        return None
+    model, quant, gpu = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu]
+    one = estimate_speed(catalog, model, quant, gpu, engine, 1, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1), 1)
+    ideal = one.decode_tokens_per_s * r.gpus
+    doublings = max(1.0, math.log2(r.gpus))
+    return min(1.0, (r.value / ideal) ** (1 / doublings))
+
+
+@dataclasses.dataclass(frozen=True)
+class _BatchTerms:
+    """An aggregate row's closed loop with every term but the batch compute efficiency known."""
+
+    row: Benchmark
+    family: str
+    batch: int
+    output_tokens: int
+    prefill_s: float  # one request's prefill (0 for a decode-only row)
+    step: DecodeStep  # the decode step at the running batch (planner.estimate.speed.decode_step)
+
+    def predicted(self, eff: np.ndarray) -> np.ndarray:
+        return closed_loop_tokens_per_s(self.batch, self.output_tokens, self.prefill_s, self.step.seconds(eff))
+
+
+def _batch_terms(catalog: Catalog, r: Benchmark) -> _BatchTerms | None:
+    if not _workload_stated(r):
+        return None
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    if (r.gpus > 1 and not engine.tensor_parallel) or not gpu.fp16_tflops_dense:
+        return None
+    batch = running_batch(catalog, r)
+    prefill = _prefill_share_s(catalog, model, quant, gpu, engine, r, batch) if r.metric == "throughput_tokens_per_s" else 0.0
+    step = decode_step(catalog, model, quant, gpu, engine, r.gpus, r.input_tokens, r.output_tokens, batch, _kv_dtype(r))
+    return _BatchTerms(r, gpu.family, batch, r.output_tokens, prefill, step)
+
+
+# Candidate batch compute efficiencies: 0.5% to 100% of the peak, 1% apart.
+_BATCH_GRID = np.geomspace(0.005, 1.0, 533)
+
+
+def _batch_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
+    """Per-sequence compute efficiency of the decode step, per group: the value whose closed-loop
+    predictions of the group's aggregate rows have the least total absolute log error.
+
+    Every row counts, including those whose memory time alone already explains the measurement
+    (they pull the factor up, towards compute costing little); fitting only the rows that leave
+    time over for compute would bias every prediction slow.
+    """
+    groups: dict[tuple[str, str], list[_BatchTerms]] = defaultdict(list)
+    for r in rows:
+        terms = _batch_terms(catalog, r)
+        if terms is None:
+            continue
+        for key in ((r.engine, terms.family), (r.engine, "*"), ("*", terms.family), ("*", "*")):
+            groups[key].append(terms)
+    out = []
+    for (engine, family), members in sorted(groups.items()):
+        if not _enough(engine, family, [t.row for t in members]):
+            continue
+        measured = np.array([t.row.value for t in members])
+        log_errors = np.array([np.abs(np.log(t.predicted(_BATCH_GRID) / v)) for t, v in zip(members, measured, strict=True)])
+        best = float(_BATCH_GRID[int(np.argmin(log_errors.sum(axis=0)))])
+        errors = [abs(float(t.predicted(np.array([best]))[0]) / t.row.value - 1) * 100 for t in members]
+        out.append(EfficiencyFactor(
+            factor="batch_compute", engine=engine, hardware_family=family, value=round(best, 4), n_rows=len(members),
+            median_abs_error_pct=round(statistics.median(errors), 1),
+            source=f"bench/calibrate.py: least absolute log error of the closed-loop throughput over data/benchmarks.csv rows "
+                   f"{';'.join(t.row.id for t in members)}",
+            as_of=as_of or max(t.row.as_of for t in members)))
+    if not out:
+        out.append(EfficiencyFactor(factor="batch_compute", engine="*", hardware_family="*", value=0.5, n_rows=0,
+                                    source="bench/calibrate.py: no aggregate rows: 0.5 assumed", as_of=as_of or "2026-11-25"))
+    return out
+
+
+def catalog_tp(catalog: Catalog, engine_id: str, gpu) -> float:
+    return efficiencies(catalog, engine_id, gpu).tensor_parallel

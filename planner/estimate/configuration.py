@@ -1,0 +1,50 @@
+"""One configuration's memory and speed, with the basis a user needs to reproduce them."""
+
+from __future__ import annotations
+
+from planner.catalog.loading import Catalog
+from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
+from planner.errors import ConstraintError
+from planner.estimate.memory import estimate_memory
+from planner.estimate.speed import estimate_speed
+
+
+def default_engine(catalog: Catalog, quant: Quant, gpu: Gpu) -> Engine:
+    """llama.cpp for GGUF or Apple/CPU devices, else vLLM: the usual first choice for each."""
+    prefer = ("llama.cpp", "ollama") if quant.format == "gguf" or gpu.kind in {"apple", "cpu"} else ("vllm", "sglang", "tensorrt-llm", "tgi", "llama.cpp")
+    for engine_id in prefer:
+        engine = catalog.engines.get(engine_id)
+        if engine and quant.id in engine.quants:
+            return engine
+    raise ConstraintError(f"Field 'quant': no engine in the catalogue runs {quant.id} on {gpu.name}.", field="quant")
+
+
+def estimate(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1,
+             context_tokens: int | None = None, concurrency: int = 1, input_tokens: int = 1000, output_tokens: int = 300,
+             kv_cache_dtype: str = "auto", calibrations: list[dict] | None = None) -> dict:
+    """`{"memory": {...}, "speed": {...}, "basis": {...}}` for one configuration (GiB, tokens/s, seconds)."""
+    if quant.id not in engine.quants:
+        raise ConstraintError(f"Field 'engine': {engine.id} does not run {quant.id}; it runs {', '.join(engine.quants)}.", field="engine")
+    if gpus > 1 and not (engine.tensor_parallel or engine.pipeline_parallel):
+        raise ConstraintError(f"Field 'gpus': {engine.id} cannot spread one model over {gpus} GPUs.", field="gpus")
+    context = context_tokens or input_tokens + output_tokens
+    memory = estimate_memory(model, quant, gpu, engine, gpus, context, concurrency, kv_cache_dtype)
+    fraction = 1.0 if memory.gpu_layers >= model.layers else memory.gpu_layers / model.layers
+    speed = estimate_speed(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, concurrency,
+                           fraction, memory.kv_cache_dtype, calibrations)
+    return {
+        "model": model.id,
+        "quant": quant.id,
+        "engine": engine.id,
+        "gpu": gpu.id,
+        "gpus": gpus,
+        "memory": memory.model_dump(mode="json"),
+        "speed": speed.model_dump(mode="json"),
+        "basis": {
+            "model": model.source,
+            "gpu": gpu.source,
+            "quant": quant.bits_source,
+            "engine_overhead": engine.overhead_source,
+            "efficiency": speed.efficiency_basis,
+        },
+    }

@@ -1,0 +1,132 @@
+"""Cost: paid APIs per token against self-hosting per GPU-hour (rented) or capital (owned).
+
+A self-hosted deployment pays for its GPUs whether busy or idle; an API pays per token. The
+break-even volume is where the two cross.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from planner.catalog.loading import Catalog
+from planner.catalog.records import ApiPrice, Gpu
+from planner.units import HOURS_PER_MONTH, MILLION
+
+
+class HostingCost(BaseModel):
+    """Monthly cost of a self-hosted deployment, with its parts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: str  # "rent" or "own"
+    usd_per_month: float
+    gpu_count: int
+    usd_per_gpu_hour: float
+    price_source: str
+    capital_usd_per_month: float = 0.0
+    power_usd_per_month: float = 0.0
+    operations_usd_per_month: float = 0.0
+    usd_per_mtok: float | None = None
+
+
+class CostAssumptions(BaseModel):
+    """The knobs of the cost model, resolved from the constraints or the catalogue's defaults."""
+
+    model_config = ConfigDict(frozen=True)
+
+    utilisation: float
+    amortisation_months: float
+    power_usd_per_kwh: float
+    pue: float
+    gpu_power_draw_fraction: float
+    colocation_usd_per_kw_month: float
+    gpu_usd_per_hour: float | None = None
+    gpu_price_for: str | None = None
+
+    def user_rate_for(self, gpu_id: str) -> float | None:
+        """The user's price per GPU-hour for this device, if they gave one."""
+        if self.gpu_usd_per_hour is None or self.gpu_price_for not in (None, gpu_id):
+            return None
+        return self.gpu_usd_per_hour
+
+
+def api_cost_usd_per_month(api: ApiPrice, input_tokens_per_month, output_tokens_per_month):
+    """What a month of traffic costs on a paid API."""
+    return (
+        np.asarray(input_tokens_per_month) / MILLION * api.usd_per_mtok_input
+        + np.asarray(output_tokens_per_month) / MILLION * api.usd_per_mtok_output
+    )
+
+
+def blended_usd_per_mtok(api: ApiPrice, input_tokens: float, output_tokens: float) -> float:
+    """An API's price per million tokens at this request's input/output mix."""
+    total = input_tokens + output_tokens
+    return (api.usd_per_mtok_input * input_tokens + api.usd_per_mtok_output * output_tokens) / total
+
+
+def rented_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -> HostingCost | None:
+    """GPU-hours for the month at the cheapest listed rental price (or the user's price); None when
+    nobody lists the device for rent."""
+    rate = a.user_rate_for(gpu.id)
+    if rate is not None:
+        source = "your price per GPU-hour"
+    else:
+        prices = catalog.rent_prices(gpu.id)
+        if not prices:
+            return None
+        rate = prices[0].usd
+        source = f"{prices[0].provider} at ${rate:.2f}/GPU-hour ({prices[0].as_of.isoformat()})"
+    monthly = rate * gpu_count * HOURS_PER_MONTH * a.utilisation
+    return HostingCost(mode="rent", usd_per_month=monthly, gpu_count=gpu_count, usd_per_gpu_hour=rate, price_source=source)
+
+
+def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -> HostingCost:
+    """Purchase amortised over the period, plus power (x PUE) and colocation by the kW. A device
+    with no published price (one the user already owns) costs its power and colocation only."""
+    purchase = catalog.purchase_price(gpu.id)
+    capital = purchase.usd * gpu_count / a.amortisation_months if purchase else 0.0
+    rated_kw = (gpu.power_w or 0) / 1000 * gpu_count
+    power = rated_kw * a.gpu_power_draw_fraction * a.pue * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
+    operations = a.colocation_usd_per_kw_month * rated_kw  # rack space, cooling and network, rented by the kW
+    total = capital + power + operations
+    source = (f"purchase ${purchase.usd:,.0f} ({purchase.provider}, {purchase.as_of.isoformat()}) over {a.amortisation_months:g} months"
+              if purchase else "no published purchase price: power and colocation only")
+    return HostingCost(
+        mode="own",
+        usd_per_month=total,
+        gpu_count=gpu_count,
+        usd_per_gpu_hour=total / gpu_count / HOURS_PER_MONTH,
+        price_source=source,
+        capital_usd_per_month=capital,
+        power_usd_per_month=power,
+        operations_usd_per_month=operations,
+    )
+
+
+def break_even_tokens_per_month(self_host_usd_per_month: float, api_usd_per_mtok: float, capacity_tokens_per_month: float) -> float | None:
+    """Monthly tokens above which one self-hosted replica is cheaper than the API.
+
+    None when the API stays cheaper even with the replica fully busy (the crossing lies beyond
+    what the replica can serve, and each added replica adds the same fixed cost again).
+    """
+    if api_usd_per_mtok <= 0:
+        return None
+    crossing = self_host_usd_per_month / api_usd_per_mtok * MILLION
+    return crossing if crossing <= capacity_tokens_per_month else None
+
+
+def resolve_assumptions(catalog: Catalog, utilisation: float, amortisation_months: float | None,
+                        power_usd_per_kwh: float | None, gpu_usd_per_hour: float | None,
+                        gpu_price_for: str | None = None) -> CostAssumptions:
+    """User values where given, otherwise the sourced defaults in data/assumptions.csv."""
+    return CostAssumptions(
+        utilisation=utilisation,
+        amortisation_months=amortisation_months or catalog.assumption("amortisation_months"),
+        power_usd_per_kwh=power_usd_per_kwh if power_usd_per_kwh is not None else catalog.assumption("power_usd_per_kwh"),
+        pue=catalog.assumption("pue"),
+        gpu_power_draw_fraction=catalog.assumption("gpu_power_draw_fraction"),
+        colocation_usd_per_kw_month=catalog.assumption("colocation_usd_per_kw_month"),
+        gpu_usd_per_hour=gpu_usd_per_hour,
+        gpu_price_for=gpu_price_for,
+    )

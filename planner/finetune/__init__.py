@@ -1,0 +1,1 @@
+"""Fine-tuning: memory, time and cost of full, LoRA and QLoRA training, and managed services."""

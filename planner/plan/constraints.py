@@ -1,0 +1,174 @@
+"""What the architect asks for, validated, with defaults that give a real plan at once.
+
+`parse_constraints` turns a dict (a JSON file, a page's widgets, URL parameters) into
+`Constraints`, or raises `ConstraintError` with one sentence naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from planner.errors import ConstraintError
+
+Privacy = Literal["any", "no-third-party-api", "on-prem", "offline"]
+Task = Literal["chat", "code", "reasoning", "multilingual", "long-context", "summarization", "extraction", "edge"]
+FineTuning = Literal["none", "lora", "qlora", "full"]
+
+PRIVACY_LEVELS: tuple[str, ...] = Privacy.__args__  # type: ignore[attr-defined]
+TASKS: tuple[str, ...] = Task.__args__  # type: ignore[attr-defined]
+FINE_TUNING: tuple[str, ...] = FineTuning.__args__  # type: ignore[attr-defined]
+
+
+def _fine_tuning(value: object) -> object:
+    if value is True:
+        return "lora"
+    if value is False or value is None:
+        return "none"
+    return value
+
+
+class GpuCount(BaseModel):
+    """GPUs the architect already owns (or may use): a device id and how many."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    gpu: str
+    count: Annotated[int, Field(ge=1, le=1024)] = 1
+
+
+class Constraints(BaseModel):
+    """The architect's constraints. Token counts are per request; money is US dollars."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(max_length=200)] = "Untitled plan"
+    privacy: Privacy = "any"
+    requests_per_day: Annotated[float, Field(ge=0, le=1e10)] = 20_000
+    input_tokens: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000
+    output_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 300
+    peak_to_average: Annotated[float, Field(ge=1, le=100)] = 3.0
+    max_ttft_s: Annotated[float | None, Field(gt=0, le=600)] = 2.0
+    min_tokens_per_s: Annotated[float | None, Field(gt=0, le=10_000)] = 20.0
+    context_tokens: Annotated[int | None, Field(ge=1, le=10_485_760)] = None
+    gpus_available: list[GpuCount] | None = None
+    budget_usd_per_month: Annotated[float | None, Field(ge=0)] = None
+    task: Task = "chat"
+    fine_tuning: Annotated[FineTuning, BeforeValidator(_fine_tuning)] = "none"
+    commercial_use: bool = True
+    # The fine-tuning data set, when fine_tuning is planned: tokens per epoch, and epochs.
+    fine_tuning_tokens: Annotated[float, Field(gt=0, le=1e13)] = 100_000_000
+    fine_tuning_epochs: Annotated[float, Field(gt=0, le=100)] = 3
+    # Optional narrowing and cost assumptions (None = the catalogue's default).
+    models: list[str] | None = None
+    kv_cache_dtype: Literal["auto", "fp16", "fp8", "q8_0"] = "auto"
+    gpu_usd_per_hour: Annotated[float | None, Field(ge=0, le=1000)] = None
+    gpu_price_for: str | None = None  # the device gpu_usd_per_hour prices; None = every rented device
+    utilisation: Annotated[float, Field(gt=0, le=1)] = 1.0
+    amortisation_months: Annotated[float | None, Field(gt=0, le=240)] = None
+    power_usd_per_kwh: Annotated[float | None, Field(ge=0, le=10)] = None
+
+    @model_validator(mode="after")
+    def _context_covers_request(self) -> Constraints:
+        if self.context_tokens is not None and self.context_tokens < self.input_tokens + self.output_tokens:
+            raise ValueError(
+                f"context_tokens ({self.context_tokens}) must hold input_tokens + output_tokens "
+                f"({self.input_tokens + self.output_tokens})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _owned_gpus_listed_once(self) -> Constraints:
+        if self.gpus_available is not None:
+            if not self.gpus_available:
+                raise ValueError("gpus_available is empty: list the GPUs you own, or leave it out (null) to rent or buy")
+            ids = [g.gpu.lower() for g in self.gpus_available]
+            repeated = sorted({i for i in ids if ids.count(i) > 1})
+            if repeated:
+                raise ValueError(f"gpus_available lists '{repeated[0]}' more than once: give each GPU once, with its count")
+        return self
+
+    @property
+    def context_needed(self) -> int:
+        """Tokens one sequence must hold: the stated context, else one request's input + output."""
+        return self.context_tokens or self.input_tokens + self.output_tokens
+
+    @property
+    def renting(self) -> bool:
+        return self.gpus_available is None
+
+    @property
+    def api_allowed(self) -> bool:
+        return self.privacy == "any"
+
+
+def parse_constraints(data: dict[str, Any]) -> Constraints:
+    """Validate a dict into `Constraints`; one clear sentence on failure."""
+    if not isinstance(data, dict):
+        raise ConstraintError("The constraints must be a JSON object of field names to values.")
+    unknown = sorted(set(data) - set(Constraints.model_fields))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(Constraints.model_fields), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConstraintError(
+            f"Unknown field '{unknown[0]}'.{hint} Allowed fields: {', '.join(Constraints.model_fields)}.", field=unknown[0]
+        )
+    try:
+        return Constraints.model_validate(data)
+    except ValidationError as exc:
+        raise _friendly(exc) from None
+
+
+def load_constraints(path: str | Path) -> Constraints:
+    """Read a constraints JSON file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConstraintError(f"Cannot read the constraints file '{path}': {exc.strerror}.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConstraintError(f"The constraints file '{path}' is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+    return parse_constraints(data)
+
+
+_ALLOWED = {
+    "privacy": f"one of {', '.join(PRIVACY_LEVELS)}",
+    "task": f"one of {', '.join(TASKS)}",
+    "fine_tuning": f"one of {', '.join(FINE_TUNING)} (or true/false)",
+    "gpus_available": "a list of {\"gpu\": id, \"count\": n} objects, or null to rent",
+    "kv_cache_dtype": "one of auto, fp16, fp8, q8_0",
+}
+
+
+def _friendly(exc: ValidationError) -> ConstraintError:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    field = loc[0] if loc else "constraints"
+    where = ".".join(loc) if loc else "constraints"
+    message = first["msg"].removeprefix("Value error, ")
+    allowed = _ALLOWED.get(field)
+    if first["type"] in {"literal_error", "enum"} and allowed:
+        message = f"must be {allowed}"
+    got = first.get("input")
+    shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) and not loc == [] else ""
+    if not loc:
+        return ConstraintError(f"Invalid constraints: {message}.", field=_field_in(message))
+    return ConstraintError(f"Field '{where}': {message}{shown}.", field=field)
+
+
+def _field_in(message: str) -> str | None:
+    for name in Constraints.model_fields:
+        if message.startswith(name):
+            return name
+    return None

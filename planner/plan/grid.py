@@ -1,0 +1,177 @@
+"""Every candidate deployment (model x quantization x engine x hardware), evaluated at once.
+
+The grid is built from index arrays, and memory, speed, replicas and cost are computed with numpy
+over all candidates in one pass, using the same formula functions as the single estimate
+(`planner.estimate.memory`, `planner.estimate.speed`). The result is a table of arrays; `planner.plan.rules` decides
+what is excluded and `planner.plan.recommend` ranks the rest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.catalog.loading import Catalog
+from planner.catalog.records import ModelSpec
+from planner.estimate.cost import CostAssumptions
+from planner.estimate.load import Workload
+from planner.estimate.memory import GPUS_PER_NODE
+from planner.estimate.speed import decode_bytes_per_step, prefill_s
+from planner.plan.grid_options import (
+    MIN_COMPUTE_CAPABILITY,
+    Grid,
+    dominated_devices,
+    dominated_quants,
+    engine_twins,
+    hardware_class,
+    hardware_options,
+    model_pair_ok,
+    quant_engine_pairs,
+)
+from planner.plan.grid_step import StepTerms, moe_batch, replica_capacity_requests_per_s
+from planner.plan.grid_tables import (
+    MIN_GPU_LAYER_FRACTION,
+    hardware_arrays,
+    model_arrays,
+    pair_arrays,
+    prune,
+    tables,
+    weight_bytes,
+)
+from planner.plan.workload import Filters
+from planner.units import GIB
+
+
+def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec], a: CostAssumptions,
+               calibrations: list[dict] | None = None) -> Grid:
+    """Enumerate compatible candidates and evaluate memory, speed, replicas and cost for each."""
+    hardware = hardware_options(catalog, f, a)
+    dominated = dominated_devices(hardware) if f.owned is None else {}
+    hardware = [hw for hw in hardware if hw.gpu.id not in dominated]
+    twins = engine_twins(catalog, w, hardware, calibrations)
+    merged = {t for group in twins.values() for t in group}
+    weaker_quants = dominated_quants(catalog)
+    pairs = [(q, e) for q, e in quant_engine_pairs(catalog) if e.id not in merged and q.id not in weaker_quants]
+    # Compatibility of (pair, hardware): engine runs on the device class and can span the GPU count;
+    # FP8 weights need FP8 hardware. Built from small per-kind tables, then broadcast.
+    classes = sorted({hardware_class(hw.gpu) for hw in hardware})
+    hw_class = np.array([classes.index(hardware_class(hw.gpu)) for hw in hardware], dtype=int)
+    runs_on = np.array([[cls in e.hardware for cls in classes] for _, e in pairs], dtype=bool).reshape(len(pairs), len(classes))
+    multi = np.array([e.tensor_parallel or e.pipeline_parallel for _, e in pairs])
+    needs_fp8 = np.array([q.compute_dtype == "fp8" for q, _ in pairs])
+    single = np.array([hw.count == 1 for hw in hardware])
+    multi_node = np.array([e.multi_node for _, e in pairs])
+    one_node = np.array([hw.count <= GPUS_PER_NODE for hw in hardware])
+    needs_cuda = np.array([q.format == "bitsandbytes" for q, _ in pairs])  # bitsandbytes kernels are CUDA
+    nvidia = np.array([hardware_class(hw.gpu) == "nvidia" for hw in hardware])
+    has_fp8 = np.array([bool(hw.gpu.fp8_tflops_dense) for hw in hardware])
+    min_cc = np.array([MIN_COMPUTE_CAPABILITY.get((e.id, q.format), 0.0) for q, e in pairs])
+    device_cc = np.array([hw.gpu.compute_capability or 0.0 for hw in hardware])
+    ok_ph = (runs_on[:, hw_class] & (single[None, :] | multi[:, None]) & (~needs_fp8[:, None] | has_fp8[None, :])
+             & (one_node[None, :] | multi_node[:, None]) & (~needs_cuda[:, None] | nvidia[None, :])
+             & ((min_cc[:, None] == 0) | (device_cc[None, :] >= min_cc[:, None])))
+    ok_mp = model_pair_ok(models, pairs)
+    compatible = ok_mp[:, :, None] & ok_ph[None, :, :]  # (model, pair, hardware)
+    multiplicity = np.array([1 + len(twins.get(e.id, [])) for _, e in pairs])
+    empty = np.zeros(0, dtype=int)
+    grid = Grid(models, pairs, hardware, empty, empty, empty, {},
+                enumerated=int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0, twins=twins,
+                dominated=dominated, dominated_quants=weaker_quants)
+    if compatible.any():
+        grid.values = _evaluate(catalog, w, grid, compatible, calibrations)
+    return grid
+
+
+def _evaluate(catalog: Catalog, w: Workload, g: Grid, compatible: np.ndarray, calibrations: list[dict] | None) -> dict[str, np.ndarray]:
+    M = model_arrays(g.models, w)
+    M["weights_total"], M["weights_active"] = weight_bytes(g.models, g.pairs)  # (model, pair)
+    P = pair_arrays(g.pairs, w)
+    H = hardware_arrays(catalog, g, calibrations)
+    prune(g, M, P, H, w, compatible)
+    # Quantities that depend on two of the three axes are tabulated first (small tables), so each row
+    # costs one lookup per quantity instead of arithmetic on gathered columns.
+    T = tables(catalog, w, M, P, H)
+    n_p, n_h = len(g.pairs), len(g.hardware)
+    m, p, h = g.m, g.p, g.h
+    mp, ph, mh = m * n_p + p, p * n_h + h, m * n_h + h
+    take = lambda table, idx: np.take(table, idx)  # flat index into a small table  # noqa: E731
+
+    weights_total, weights_active = take(T["weights_total"], mp), take(T["weights_active"], mp)
+    kv_seq_full, kv_seq_read = take(T["kv_seq_full"], mp), take(T["kv_seq_read"], mp)
+    count, capacity, overhead = H["count"][h], take(T["capacity"], ph), P["overhead"][p]
+    shards = np.where(take(T["tp"], ph), take(T["shards_tp"], mh), count)
+    # memory (as planner.estimate.memory.estimate_memory)
+    batch_by_memory = np.floor(np.maximum((capacity - overhead - weights_total / count) * shards, 0) / kv_seq_full)
+    gpu_fraction = np.clip(take(T["room_all"], ph) / (weights_total + kv_seq_full), 0, 1)
+    offload = (batch_by_memory < 1) & take(T["may_offload"], ph) & (gpu_fraction >= MIN_GPU_LAYER_FRACTION)
+    batch_by_memory = np.where(offload, 1, batch_by_memory)
+
+    # A decode step of b sequences (planner.estimate.speed.DecodeStep) takes the longer of its GPU reads (the
+    # weights once, then each sequence's KV cache, m0 + m1·b) and its compute (c1·b at the fitted share of
+    # the sustained rate), plus the engine's fixed time and, for layers offloaded to the CPU, host-RAM
+    # reads (h0 + h1·b). Both sides are linear in b, so the largest batch meeting the latency targets has
+    # a closed form; a mixture of experts reads more experts as b grows, so for those rows the batch
+    # sizes of BATCH_GRID are tried. A mixture of experts runs at the engine's fitted fraction of the
+    # speed the other factors give: its reads, compute and prefill slow alike; the fixed time does not.
+    moe_speed = np.where(M["moe"][m], take(T["eff_moe"], ph), 1.0)
+    bw_eff, host = take(T["bw_eff"], ph) * moe_speed, take(T["host"], ph) * moe_speed
+    f = np.where(offload, gpu_fraction, 1.0)
+    step_overhead = take(T["step_overhead_s"], ph) * f  # the engine's fixed time per step (planner.estimate.speed.DecodeStep)
+    kv_copies = np.where(take(T["tp"], ph), take(T["kv_copies_tp"], mh), 1.0)  # planner.estimate.memory.kv_read_copies
+    m1 = kv_seq_read * kv_copies * f / bw_eff
+    h1 = kv_seq_read * (1 - f) / host
+    c1 = T["decode_flops"][m] * take(T["compute_s_per_flop"], ph) * f / moe_speed
+    terms = StepTerms(f, bw_eff, host, m1, h1, c1, step_overhead)
+
+    def prefill_time(requests):  # one request's prefill with `requests` in flight sharing the weight read (planner.estimate.speed.prefill_s)
+        seconds = prefill_s(w.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
+                            weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph), requests) / moe_speed
+        return np.where(offload, seconds / np.maximum(gpu_fraction, 1e-6), seconds)
+
+    prefill = prefill_time(1)
+    allowed = np.full(len(m), np.inf)  # the longest decode step the targets allow
+    if w.min_tokens_per_s:
+        allowed = np.minimum(allowed, 1.0 / w.min_tokens_per_s)
+    if w.max_ttft_s:
+        allowed = np.minimum(allowed, w.max_ttft_s - prefill)
+    batch_cap = np.minimum(batch_by_memory, take(T["max_batch"], ph))
+    batch = np.floor(np.minimum(terms.largest_batch(weights_active, allowed), batch_cap))
+    moe = M["moe"][m]
+    if moe.any():
+        batch[moe] = moe_batch(M, m[moe], weights_active[moe], weights_total[moe], terms.rows(moe), allowed[moe], batch_cap[moe])
+    latency_ok = batch >= 1
+    batch = np.maximum(batch, 1)
+    read_b = weights_active.copy()  # weights read per step at the chosen batch
+    read_b[moe] = decode_bytes_per_step(weights_active[moe], weights_total[moe], M["experts_total"][m[moe]],
+                                        M["experts_active"][m[moe]], batch[moe])
+    step_1 = terms.step(weights_active, 1.0)
+    step_b = terms.step(read_b, batch)
+    latency_at_batch = prefill + step_b * (1 + w.output_tokens)  # first token, then one step per output token
+    requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, w.output_tokens,
+                                                                 (w.max_ttft_s or np.inf) - step_b, prefill_time(batch))
+    peak = w.requests_per_day / 86_400 * w.peak_to_average
+    replicas = np.maximum(1, np.ceil(peak / requests_per_s_per_replica))
+    in_flight = np.clip(np.ceil(peak / replicas * latency_at_batch), 1, batch)  # Little's law per replica
+    total_gpus = replicas * count
+    owned_limit = H["owned_limit"][h]
+    return {
+        "weights_gib": weights_total / GIB,
+        "kv_gib": kv_seq_full * in_flight / GIB,
+        "per_gpu_gib": (weights_total * np.where(offload, gpu_fraction, 1) / count + kv_seq_full * in_flight / shards + overhead) / GIB,
+        "capacity_gib": capacity / GIB,
+        "batch_by_memory": batch_by_memory,
+        "fits": batch_by_memory >= 1,
+        "offload": offload,
+        "single_stream_ok": step_1 <= allowed,
+        "latency_ok": latency_ok,
+        "decode_tokens_per_s": 1.0 / step_1,
+        "ttft_s": prefill + step_1,
+        "batch": batch,
+        "in_flight": in_flight,
+        "replicas": replicas,
+        "total_gpus": total_gpus,
+        "usd_per_month": total_gpus * H["usd_per_gpu_month"][h],
+        "owned_ok": np.where(owned_limit > 0, total_gpus <= owned_limit, True),
+        "replica_tokens_per_month": requests_per_s_per_replica * (w.input_tokens + w.output_tokens) * 86_400 * 30.4375,
+    }
+
+

@@ -1,0 +1,192 @@
+"""What the candidate grid enumerates: the hardware a replica may use, the (format, engine) pairs that
+work together, and what is left out before any estimate because something else beats it outright."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.catalog.loading import Catalog
+from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
+from planner.estimate.cost import CostAssumptions, owned_cost, rented_cost
+from planner.estimate.load import Workload
+from planner.estimate.memory import resolve_kv_dtype
+from planner.estimate.speed import efficiencies, max_running_sequences
+from planner.plan.workload import Filters
+
+# (engine, weight format) pairs whose kernels need a minimum CUDA compute capability. TensorRT-LLM runs
+# gpt-oss's MXFP4 on Hopper and Blackwell only: OpenAI's cookbook "Using NVIDIA TensorRT-LLM to run
+# gpt-oss-20b" (2025-08-05) recommends Hopper, Blackwell, RTX PRO and RTX 50 GPUs, and gpustack's run of
+# TensorRT-LLM v1.2.0rc0 on A100 stopped with "NotImplementedError: WFP4A16 MoE is unsupported on
+# SM80" (github.com/gpustack/gpustack docs/performance-lab/gpt-oss-120b/a100.md). Device capabilities
+# come from data/gpus.csv (developer.nvidia.com/cuda-gpus).
+MIN_COMPUTE_CAPABILITY = {("tensorrt-llm", "mxfp4"): 9.0}
+
+
+MAX_GPUS_PER_REPLICA = 16  # two nodes of 8: tensor parallel inside a node, pipeline stages across
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """A way to run one replica: a device and how many of them."""
+
+    gpu: Gpu
+    count: int
+    usd_per_gpu_month: float
+    price_basis: str
+    owned_limit: int | None  # GPUs of this kind the user owns, None when renting
+
+
+@dataclass
+class Grid:
+    """Candidates as parallel arrays (index arrays point into the lists below)."""
+
+    models: list[ModelSpec]
+    pairs: list[tuple[Quant, Engine]]
+    hardware: list[Hardware]
+    m: np.ndarray
+    p: np.ndarray
+    h: np.ndarray
+    values: dict[str, np.ndarray]
+    enumerated: int = 0
+    twins: dict[str, list[str]] | None = None  # engine id -> engines with identical estimates
+    dominated: dict[str, str] | None = None  # device id -> a device as cheap and at least as capable
+    dominated_quants: dict[str, str] | None = None  # quant id -> a format no bigger that loses no more quality
+
+    def __len__(self) -> int:
+        return len(self.m)
+
+
+def hardware_options(catalog: Catalog, f: Filters, a: CostAssumptions) -> list[Hardware]:
+    """The devices a replica may use: the user's own, or every device with a price to rent or buy."""
+    options: list[Hardware] = []
+    if f.owned is not None:
+        for owned in f.owned:
+            gpu = catalog.gpu(owned.gpu)
+            one = owned_cost(catalog, gpu, 1, a)
+            for count in _counts(gpu, owned.count):
+                options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, owned.count))
+        return options
+    for gpu in catalog.gpus.values():
+        if f.buy:  # no cloud rental: price a purchase instead
+            one = owned_cost(catalog, gpu, 1, a) if catalog.purchase_price(gpu.id) else None
+        else:
+            one = rented_cost(catalog, gpu, 1, a)
+        if one is None:
+            continue
+        for count in _counts(gpu, MAX_GPUS_PER_REPLICA):
+            options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, None))
+    return options
+
+
+def _counts(gpu: Gpu, limit: int) -> list[int]:
+    if gpu.kind in {"apple", "cpu"}:
+        return [1]
+    sizes = (1, 2, 4, 8, 16) if gpu.kind == "datacenter" else (1, 2, 4, 8)
+    counts = [n for n in sizes if n <= min(limit, MAX_GPUS_PER_REPLICA)]
+    return counts or [1]
+
+
+def quant_engine_pairs(catalog: Catalog) -> list[tuple[Quant, Engine]]:
+    """Every (quantization, engine) the catalogue says works together."""
+    pairs = []
+    for engine in catalog.engines.values():
+        for quant_id in engine.quants:
+            quant = catalog.quants.get(quant_id)
+            if quant is not None:
+                pairs.append((quant, engine))
+    return pairs
+
+
+def dominated_quants(catalog: Catalog) -> dict[str, str]:
+    """Formats another of the same kind beats outright: no more bits per weight, no greater measured
+    quality loss, on every engine that runs them (e.g. IQ4_XS against Q4_0; BF16 against FP16)."""
+    from planner.plan.rules import (
+        quant_penalty,  # rules imports the plan model; keep this module's imports light
+    )
+
+    quants = list(catalog.quants.values())
+    out: dict[str, str] = {}
+    for b in quants:
+        for a in quants:
+            if a is b or a.id in out or a.format != b.format or a.compute_dtype != b.compute_dtype:
+                continue
+            pa, pb = quant_penalty(a, catalog.quants), quant_penalty(b, catalog.quants)
+            if set(a.engines) >= set(b.engines) and a.bits_per_weight <= b.bits_per_weight and pa <= pb and (
+                    a.bits_per_weight < b.bits_per_weight or pa < pb or a.id < b.id):
+                out[b.id] = a.id
+                break
+    return out
+
+
+def dominated_devices(options: list[Hardware]) -> dict[str, str]:
+    """Devices some other option beats or matches on every count that matters, at no higher price.
+
+    When renting or buying, a device that costs at least as much per GPU as another of the same
+    kind (consumer, workstation, datacenter), with no more memory, bandwidth or compute (FP16, FP8, INT8), can never make a better plan,
+    so it is left out (and the plan says which device stands in for it).
+    """
+    singles = {hw.gpu.id: hw for hw in options if hw.count == 1}
+    out: dict[str, str] = {}
+    for j, worse in singles.items():
+        for i, better in singles.items():
+            if i != j and _at_least_as_good(better, worse):
+                out[j] = i
+                break
+    return out
+
+
+def _at_least_as_good(a: Hardware, b: Hardware) -> bool:
+    ga, gb = a.gpu, b.gpu
+    # only like for like: a GeForce card is no stand-in for a datacenter part (ECC, drivers, support)
+    if ga.kind != gb.kind or hardware_class(ga) != hardware_class(gb) or bool(ga.fp16_tflops_dense) != bool(gb.fp16_tflops_dense):
+        return False
+    specs = [(ga.memory_gib, gb.memory_gib), (ga.memory_bandwidth_gb_s, gb.memory_bandwidth_gb_s),
+             (ga.fp16_tflops_dense or 0, gb.fp16_tflops_dense or 0), (ga.fp8_tflops_dense or 0, gb.fp8_tflops_dense or 0),
+             (ga.int8_tops_dense or 0, gb.int8_tops_dense or 0), (-a.usd_per_gpu_month, -b.usd_per_gpu_month)]
+    no_worse = all(x >= y for x, y in specs)
+    strictly_better = any(x > y for x, y in specs)
+    # ties on everything: keep the first listed, drop the other
+    return no_worse and (strictly_better or ga.id < gb.id)
+
+
+def engine_twins(catalog: Catalog, w: Workload, hardware: list[Hardware], calibrations: list[dict] | None) -> dict[str, list[str]]:
+    """Engines whose estimates are identical here (Ollama runs llama.cpp's kernels with the same
+    fitted factors): each group is evaluated once, under its first engine, and the others are
+    reported beside it."""
+    families = {hw.gpu.family: hw.gpu for hw in hardware}
+    groups: dict[tuple, list[str]] = {}
+    for engine in catalog.engines.values():
+        effs = tuple(_numbers(efficiencies(catalog, engine.id, gpu, calibrations)) for gpu in families.values())
+        key = (effs, engine.overhead_gib, engine.default_gpu_memory_utilization, engine.tensor_parallel, engine.pipeline_parallel,
+               engine.cpu_offload, tuple(max_running_sequences(engine.id, hw.gpu) for hw in hardware),
+               resolve_kv_dtype(w.kv_cache_dtype, engine),
+               tuple(sorted(engine.quants)), tuple(sorted({hardware_class(hw.gpu) for hw in hardware} & set(engine.hardware))))
+        groups.setdefault(key, []).append(engine.id)
+    return {ids[0]: ids[1:] for ids in groups.values() if len(ids) > 1}
+
+
+def _numbers(e) -> tuple[float, ...]:
+    """Every fitted factor of an Efficiencies, without the words saying where each came from."""
+    return tuple(getattr(e, f.name) for f in dataclasses.fields(e) if f.name != "basis")
+
+
+def model_pair_ok(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]]) -> np.ndarray:
+    """Formats that exist for a model in practice, over every (model, pair).
+
+    gpt-oss is published in MXFP4 only (its model card), and MXFP4 checkpoints exist for nothing else
+    in the catalogue. vLLM's GGUF support is documented as highly experimental, so GGUF is planned
+    on llama.cpp and Ollama only.
+    """
+    native_mxfp4 = np.array([m.family.startswith("gpt-oss") for m in models], dtype=bool)
+    is_mxfp4 = np.array([q.format == "mxfp4" for q, _ in pairs], dtype=bool)
+    gguf_on_vllm = np.array([q.format == "gguf" and e.id == "vllm" for q, e in pairs], dtype=bool)
+    return (native_mxfp4[:, None] == is_mxfp4[None, :]) & ~gguf_on_vllm[None, :]
+
+
+def hardware_class(gpu: Gpu) -> str:
+    if gpu.kind in {"apple", "cpu"}:
+        return gpu.kind
+    return "amd" if gpu.vendor.lower().startswith("amd") else ("intel" if gpu.vendor.lower().startswith("intel") else "nvidia")

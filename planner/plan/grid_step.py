@@ -1,0 +1,74 @@
+"""A decode step and a replica's capacity over arrays of candidates: the step's roofline terms
+(planner.estimate.speed.DecodeStep), the largest batch the latency targets allow, and the requests/s one
+replica sustains at the peak."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.estimate.speed import closed_loop_tokens_per_s, decode_bytes_per_step
+
+BATCH_GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], dtype=float)
+
+
+MAX_BUSY = 0.85  # a replica planned busier than this queues without bound at the peak (M/D/1)
+
+
+def replica_capacity_requests_per_s(batch, latency_s, prefill_s, step_s, output_tokens, ttft_budget_s, prefill_share_s):
+    """Requests/s one replica sustains at the peak: the least of three limits.
+
+    Little's law: `batch` requests in flight, each taking `latency_s`. GPU time: every request
+    costs its prefill plus its share of the batched decode steps, and the replica stays under
+    MAX_BUSY. Queueing: prefills queue (M/D/1 mean wait rho/(2(1-rho)) x prefill), so the load is
+    capped where that wait would push time to first token past its budget.
+    """
+    # GPU time: each prefill (its share, the batch's prompts reading the weights once) + its share of the steps
+    gpu_seconds = output_tokens / closed_loop_tokens_per_s(batch, output_tokens, prefill_share_s, step_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.maximum(ttft_budget_s - prefill_s, 0) / prefill_s  # allowed wait in units of prefill
+        rho_ttft = np.where(np.isfinite(k), 2 * k / (1 + 2 * k), 1.0)
+    return np.minimum(np.minimum(batch / latency_s, MAX_BUSY / gpu_seconds), np.maximum(rho_ttft, 1e-3) / prefill_s)
+
+
+@dataclass(frozen=True)
+class StepTerms:
+    """Per-row terms of a decode step (planner.estimate.speed.DecodeStep, with CPU-offloaded layers):
+    max(read·f/bw_eff + m1·b, c1·b) + fixed + read·(1-f)/host + h1·b for `read` weight bytes and b sequences."""
+
+    f: np.ndarray
+    bw_eff: np.ndarray
+    host: np.ndarray
+    m1: np.ndarray
+    h1: np.ndarray
+    c1: np.ndarray
+    fixed: np.ndarray
+
+    def step(self, read, batch):
+        gpu_reads = read * self.f / self.bw_eff + self.m1 * batch
+        return np.maximum(gpu_reads, self.c1 * batch) + self.fixed + read * (1 - self.f) / self.host + self.h1 * batch
+
+    def largest_batch(self, read, allowed):
+        """The largest (real) b whose step meets `allowed`: both sides of the max must."""
+        host0 = read * (1 - self.f) / self.host
+        with np.errstate(divide="ignore", invalid="ignore"):
+            by_reads = np.where(self.m1 + self.h1 > 0, (allowed - self.fixed - host0 - read * self.f / self.bw_eff) / (self.m1 + self.h1), np.inf)
+            by_compute = np.where(self.c1 + self.h1 > 0, (allowed - self.fixed - host0) / (self.c1 + self.h1), np.inf)
+        return np.minimum(by_reads, by_compute)
+
+    def rows(self, mask) -> StepTerms:
+        return StepTerms(*(getattr(self, field.name)[mask] for field in dataclasses.fields(self)))
+
+
+def moe_batch(M, m, weights_active, weights_total, terms: StepTerms, allowed, cap):
+    """Largest batch from BATCH_GRID whose step meets `allowed`, for mixture-of-experts rows."""
+    read = decode_bytes_per_step(weights_active[:, None], weights_total[:, None], M["experts_total"][m][:, None],
+                                 M["experts_active"][m][:, None], BATCH_GRID[None, :])  # (rows, batch sizes)
+    column = StepTerms(*(getattr(terms, field.name)[:, None] for field in dataclasses.fields(terms)))
+    step = column.step(read, BATCH_GRID[None, :])
+    ok = (step <= allowed[:, None]) & (BATCH_GRID <= cap[:, None])
+    # usable sizes form a prefix (a bigger batch never steps faster): take the last usable one
+    last = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
+    return np.where(ok.any(axis=1), BATCH_GRID[last], 0.0)

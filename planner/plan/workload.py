@@ -1,0 +1,51 @@
+"""The door: constraints reduced, once, to what each layer below needs.
+
+`workload_from` gives the estimators and the grid their `Workload` (traffic, lengths, context,
+targets); `filters_from` gives the grid and the rules their `Filters` (privacy, licence, hardware,
+budget); `training_ask_from` gives the fine-tuning planner its request. Nothing below this module
+sees a `Constraints`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.estimate.load import Workload
+from planner.finetune.planner import TrainingAsk
+from planner.plan.constraints import Constraints, GpuCount
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The hard limits on candidates that are not about speed: where the model may run, on what, at what cost."""
+
+    privacy: str
+    commercial_use: bool
+    owned: tuple[GpuCount, ...] | None  # the GPUs the architect owns; None = rent (or buy, on premises)
+    budget_usd_per_month: float | None
+
+    @property
+    def buy(self) -> bool:
+        """No cloud rental: hardware is bought (on premises or offline, none owned)."""
+        return self.owned is None and self.privacy in {"on-prem", "offline"}
+
+    @property
+    def owning(self) -> bool:
+        """The GPUs are the architect's (owned or bought), priced as capital, power and colocation."""
+        return self.owned is not None or self.privacy in {"on-prem", "offline"}
+
+
+def workload_from(c: Constraints) -> Workload:
+    return Workload(requests_per_day=c.requests_per_day, peak_to_average=c.peak_to_average, input_tokens=c.input_tokens,
+                    output_tokens=c.output_tokens, context_needed=c.context_needed, max_ttft_s=c.max_ttft_s,
+                    min_tokens_per_s=c.min_tokens_per_s, kv_cache_dtype=c.kv_cache_dtype)
+
+
+def filters_from(c: Constraints) -> Filters:
+    owned = tuple(c.gpus_available) if c.gpus_available is not None else None
+    return Filters(privacy=c.privacy, commercial_use=c.commercial_use, owned=owned, budget_usd_per_month=c.budget_usd_per_month)
+
+
+def training_ask_from(c: Constraints) -> TrainingAsk:
+    owned = tuple((g.gpu, g.count) for g in c.gpus_available or ())
+    return TrainingAsk(method=c.fine_tuning, tokens=c.fine_tuning_tokens, epochs=c.fine_tuning_epochs, owned=owned)
