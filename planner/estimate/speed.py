@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.catalog.loading import Catalog
 from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
+from planner.estimate.bands import uncertainty_ranges
 from planner.estimate.memory import (
+    GGUF_ENGINES,
     GPUS_PER_NODE,
     KV_BYTES_PER_ELEMENT,
     attention_flops_per_token_layer,
@@ -363,29 +365,6 @@ def estimate_speed(
                     "batch_compute": eff.batch, "tensor_parallel": eff.tensor_parallel, "moe_kernels": eff.moe},
         efficiency_basis=eff.basis,
     )
-    return estimate.model_copy(update={"ranges": uncertainty_ranges(catalog, estimate)})
-
-
-def uncertainty_ranges(catalog: Catalog, s: SpeedEstimate) -> dict[str, list[float]]:
-    """80% bands: each estimate times the 10th and 90th percentile of measured ÷ predicted.
-
-    Decode can never beat the roofline, so its band is capped there. Time to first token moves
-    inversely with the prefill rate.
-    """
-    out: dict[str, list[float]] = {}
-    for metric, value in (("decode_tokens_per_s", s.decode_tokens_per_s), ("prefill_tokens_per_s", s.prefill_tokens_per_s),
-                          ("throughput_tokens_per_s", s.throughput_tokens_per_s)):
-        band = catalog.band(metric)
-        if band is not None:
-            high = value * band.ratio_p90
-            if metric == "decode_tokens_per_s":
-                high = min(high, s.decode_roofline_tokens_per_s)
-            out[metric] = [value * band.ratio_p10, max(high, value * band.ratio_p10)]
-    if s.concurrency == 1 and "decode_tokens_per_s" in out:  # one stream: throughput is decode
-        out["throughput_tokens_per_s"] = list(out["decode_tokens_per_s"])
-    prefill_band = catalog.band("prefill_tokens_per_s")
-    if prefill_band is not None:
-        out["ttft_s"] = [s.ttft_s / prefill_band.ratio_p90, s.ttft_s / prefill_band.ratio_p10]
-    return out
+    return estimate.model_copy(update={"ranges": uncertainty_ranges(catalog, estimate, engine.id in GGUF_ENGINES)})
 
 

@@ -25,10 +25,16 @@ from planner.errors import ConstraintError
 Privacy = Literal["any", "no-third-party-api", "on-prem", "offline"]
 Task = Literal["chat", "code", "reasoning", "multilingual", "long-context", "summarization", "extraction", "edge"]
 FineTuning = Literal["none", "lora", "qlora", "full"]
+Priority = Literal["quality", "balanced", "cost"]
+Deployment = Literal["datacenter", "office", "edge"]
 
 PRIVACY_LEVELS: tuple[str, ...] = Privacy.__args__  # type: ignore[attr-defined]
 TASKS: tuple[str, ...] = Task.__args__  # type: ignore[attr-defined]
 FINE_TUNING: tuple[str, ...] = FineTuning.__args__  # type: ignore[attr-defined]
+PRIORITIES: tuple[str, ...] = Priority.__args__  # type: ignore[attr-defined]
+DEPLOYMENTS: tuple[str, ...] = Deployment.__args__  # type: ignore[attr-defined]
+# From this many requests a day a plan is a production service: two replicas by default, so one can fail.
+PRODUCTION_REQUESTS_PER_DAY = 1_000
 
 
 def _fine_tuning(value: object) -> object:
@@ -77,6 +83,15 @@ class Constraints(BaseModel):
     utilisation: Annotated[float, Field(gt=0, le=1)] = 1.0
     amortisation_months: Annotated[float | None, Field(gt=0, le=240)] = None
     power_usd_per_kwh: Annotated[float | None, Field(ge=0, le=10)] = None
+    # The objective: what to maximise among the plans that meet every hard rule.
+    priority: Priority = "balanced"
+    min_capability: Annotated[float | None, Field(ge=0, le=5000)] = None  # on the task's benchmark
+    max_capability_gap: Annotated[float | None, Field(ge=0, le=5000)] = None  # vs the best closed model, same benchmark
+    needs_max_capability: bool = False  # the seed guide's "maximum capability needed"
+    rapid_development: bool = False  # the seed guide's "rapid development": a hosted API is quicker to start
+    embedded_in_product: bool = False  # the seed guide's "product embedding": the model ships inside your product
+    deployment: Deployment | None = None  # None: office for GeForce/Apple/edge devices you own, edge for the edge task, else datacenter
+    min_replicas: Annotated[int | None, Field(ge=1, le=1024)] = None  # None: 2 for a datacenter service of 1,000+ requests/day, else 1
 
     @model_validator(mode="after")
     def _context_covers_request(self) -> Constraints:
@@ -148,6 +163,8 @@ _ALLOWED = {
     "fine_tuning": f"one of {', '.join(FINE_TUNING)} (or true/false)",
     "gpus_available": "a list of {\"gpu\": id, \"count\": n} objects, or null to rent",
     "kv_cache_dtype": "one of auto, fp16, fp8, q8_0",
+    "priority": f"one of {', '.join(PRIORITIES)}",
+    "deployment": f"one of {', '.join(DEPLOYMENTS)} (or null to infer it)",
 }
 
 

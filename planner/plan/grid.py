@@ -15,6 +15,7 @@ from planner.catalog.records import ModelSpec
 from planner.estimate.cost import CostAssumptions
 from planner.estimate.load import Workload
 from planner.estimate.memory import GPUS_PER_NODE
+from planner.estimate.bands import pessimistic_decode_share, pessimistic_prefill_share
 from planner.estimate.speed import decode_bytes_per_step, prefill_s
 from planner.plan.grid_options import (
     MIN_COMPUTE_CAPABILITY,
@@ -37,7 +38,7 @@ from planner.plan.grid_tables import (
     tables,
     weight_bytes,
 )
-from planner.plan.workload import Filters
+from planner.plan.workload import SMALL_TEAM_CONCURRENCY, Filters
 from planner.units import GIB
 
 
@@ -47,6 +48,8 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
     hardware = hardware_options(catalog, f, a)
     dominated = dominated_devices(hardware) if f.owned is None else {}
     hardware = [hw for hw in hardware if hw.gpu.id not in dominated]
+    if not hardware:  # nothing to run on (e.g. only GeForce cards owned, in a datacenter): an empty grid, explained by the plan
+        return Grid(models, [], [], *(np.zeros(0, dtype=int),) * 3, {})
     twins = engine_twins(catalog, w, hardware, calibrations)
     merged = {t for group in twins.values() for t in group}
     weaker_quants = dominated_quants(catalog)
@@ -77,11 +80,11 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
                 enumerated=int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0, twins=twins,
                 dominated=dominated, dominated_quants=weaker_quants)
     if compatible.any():
-        grid.values = _evaluate(catalog, w, grid, compatible, calibrations)
+        grid.values = _evaluate(catalog, w, f, grid, compatible, calibrations)
     return grid
 
 
-def _evaluate(catalog: Catalog, w: Workload, g: Grid, compatible: np.ndarray, calibrations: list[dict] | None) -> dict[str, np.ndarray]:
+def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatible: np.ndarray, calibrations: list[dict] | None) -> dict[str, np.ndarray]:
     M = model_arrays(g.models, w)
     M["weights_total"], M["weights_active"] = weight_bytes(g.models, g.pairs)  # (model, pair)
     P = pair_arrays(g.pairs, w)
@@ -128,16 +131,29 @@ def _evaluate(catalog: Catalog, w: Workload, g: Grid, compatible: np.ndarray, ca
         return np.where(offload, seconds / np.maximum(gpu_fraction, 1e-6), seconds)
 
     prefill = prefill_time(1)
-    allowed = np.full(len(m), np.inf)  # the longest decode step the targets allow
-    if w.min_tokens_per_s:
-        allowed = np.minimum(allowed, 1.0 / w.min_tokens_per_s)
-    if w.max_ttft_s:
-        allowed = np.minimum(allowed, w.max_ttft_s - prefill)
+    # The targets must hold at the pessimistic end of the estimate's band (planner.estimate.speed
+    # pessimistic_*_share): time to first token as if prefill ran at its 10th-percentile share, tokens/s
+    # per stream at batched decode's (llama.cpp/Ollama batches at the widest band: one source measures them).
+    ttft_target = w.max_ttft_s * pessimistic_prefill_share(catalog) if w.max_ttft_s else None
+    gguf = P["gguf_engine"][p]
+    batched_share = np.where(gguf, pessimistic_decode_share(catalog, 2, True), pessimistic_decode_share(catalog, 2, False))
+
+    def longest_step(share):  # the longest decode step the targets allow
+        allowed = np.full(len(m), np.inf)
+        if w.min_tokens_per_s:
+            allowed = np.minimum(allowed, share / w.min_tokens_per_s)
+        if ttft_target:
+            allowed = np.minimum(allowed, ttft_target - prefill)
+        return allowed
+
+    allowed, allowed_one = longest_step(batched_share), longest_step(pessimistic_decode_share(catalog, 1, False))
     batch_cap = np.minimum(batch_by_memory, take(T["max_batch"], ph))
     batch = np.floor(np.minimum(terms.largest_batch(weights_active, allowed), batch_cap))
     moe = M["moe"][m]
     if moe.any():
         batch[moe] = moe_batch(M, m[moe], weights_active[moe], weights_total[moe], terms.rows(moe), allowed[moe], batch_cap[moe])
+    single_ok = terms.step(weights_active, 1.0) <= allowed_one
+    batch = np.where((batch < 1) & single_ok, 1.0, batch)  # one stream meets the targets at its own (narrower) band
     latency_ok = batch >= 1
     batch = np.maximum(batch, 1)
     read_b = weights_active.copy()  # weights read per step at the chosen batch
@@ -147,9 +163,12 @@ def _evaluate(catalog: Catalog, w: Workload, g: Grid, compatible: np.ndarray, ca
     step_b = terms.step(read_b, batch)
     latency_at_batch = prefill + step_b * (1 + w.output_tokens)  # first token, then one step per output token
     requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, w.output_tokens,
-                                                                 (w.max_ttft_s or np.inf) - step_b, prefill_time(batch))
+                                                                 (ttft_target or np.inf) - step_b, prefill_time(batch))
     peak = w.requests_per_day / 86_400 * w.peak_to_average
-    replicas = np.maximum(1, np.ceil(peak / requests_per_s_per_replica))
+    replicas = np.maximum(filters.min_replicas, np.ceil(peak / requests_per_s_per_replica))
+    # llama.cpp and Ollama are for one user or a small team: a multi-user service runs on a serving engine
+    # (continuous batching, paged KV) wherever one runs (NVIDIA, AMD and Intel accelerators; not Apple, CPUs, edge SoCs).
+    engine_ok = ~(gguf & H["serving_engine_runs"][h] & (peak * latency_at_batch > SMALL_TEAM_CONCURRENCY))
     in_flight = np.clip(np.ceil(peak / replicas * latency_at_batch), 1, batch)  # Little's law per replica
     total_gpus = replicas * count
     owned_limit = H["owned_limit"][h]
@@ -163,6 +182,7 @@ def _evaluate(catalog: Catalog, w: Workload, g: Grid, compatible: np.ndarray, ca
         "offload": offload,
         "single_stream_ok": step_1 <= allowed,
         "latency_ok": latency_ok,
+        "engine_ok": engine_ok,
         "decode_tokens_per_s": 1.0 / step_1,
         "ttft_s": prefill + step_1,
         "batch": batch,

@@ -65,11 +65,15 @@ def hardware_options(catalog: Catalog, f: Filters, a: CostAssumptions) -> list[H
     if f.owned is not None:
         for owned in f.owned:
             gpu = catalog.gpu(owned.gpu)
+            if is_geforce(gpu) and not f.geforce_allowed:
+                continue
             one = owned_cost(catalog, gpu, 1, a)
             for count in _counts(gpu, owned.count):
                 options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, owned.count))
         return options
     for gpu in catalog.gpus.values():
+        if is_geforce(gpu) and not f.geforce_allowed:
+            continue
         if f.buy:  # no cloud rental: price a purchase instead
             one = owned_cost(catalog, gpu, 1, a) if catalog.purchase_price(gpu.id) else None
         else:
@@ -79,6 +83,11 @@ def hardware_options(catalog: Catalog, f: Filters, a: CostAssumptions) -> list[H
         for count in _counts(gpu, MAX_GPUS_PER_REPLICA):
             options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, None))
     return options
+
+
+def is_geforce(gpu: Gpu) -> bool:
+    """An NVIDIA consumer card, whose driver licence forbids datacenter deployment."""
+    return gpu.kind == "consumer" and gpu.vendor.lower().startswith("nvidia")
 
 
 def _counts(gpu: Gpu, limit: int) -> list[int]:

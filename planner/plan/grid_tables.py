@@ -11,6 +11,7 @@ from planner.catalog.loading import Catalog
 from planner.catalog.records import Engine, ModelSpec, Quant
 from planner.estimate.load import Workload
 from planner.estimate.memory import (
+    GGUF_ENGINES,
     GPUS_PER_NODE,
     KV_BYTES_PER_ELEMENT,
     attention_flops_per_token_layer,
@@ -167,6 +168,7 @@ def pair_arrays(pairs: list[tuple[Quant, Engine]], w: Workload) -> dict[str, np.
         "overhead": np.array([e.overhead_gib * GIB for _, e in pairs]),
         "mem_util": np.array([e.default_gpu_memory_utilization or 1.0 for _, e in pairs]),
         "tensor_parallel": np.array([e.tensor_parallel for _, e in pairs]),
+        "gguf_engine": np.array([e.id in GGUF_ENGINES for _, e in pairs]),
         "cpu_offload": np.array([e.cpu_offload for _, e in pairs]),
         "fp8": np.array([q.compute_dtype == "fp8" for q, _ in pairs]),
         "int8": np.array([q.compute_dtype == "int8" for q, _ in pairs]),
@@ -199,6 +201,8 @@ def hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None) 
     return {
         "max_seqs": max_seqs,
         "count": np.array([x.count for x in hw], dtype=float),
+        # accelerators a serving engine (vLLM, SGLang, TGI, TensorRT-LLM) runs on, as opposed to Apple, CPUs and edge parts
+        "serving_engine_runs": np.array([x.gpu.kind in {"consumer", "workstation", "datacenter"} for x in hw]),
         "memory": np.array([x.gpu.memory_gib * GIB for x in hw]),
         "bandwidth": np.array([sustained_bandwidth(x.gpu, catalog) for x in hw]),
         # the rates estimates compute at per precision (planner.estimate.speed.sustained_flops: a device without

@@ -38,6 +38,7 @@ class Candidate(BaseModel):
     basis: list[str] = []
     equivalent_engines: list[str] = []  # engines with the same estimates (e.g. Ollama beside llama.cpp)
     replica_tokens_per_month: float | None = None  # what one replica carries at the peak rate, input + output
+    capability: dict = {}  # the task's benchmark: task, benchmark, score, basis (published or the stated fallback), source
 
 
 class RuledOut(BaseModel):
@@ -68,6 +69,7 @@ class ApiOption(BaseModel):
     allowed: bool
     source: str
     as_of: str
+    capability: dict = {}  # the same benchmark as the candidates' (planner.plan.capability)
 
 
 class Plan(BaseModel):
@@ -89,6 +91,9 @@ class Plan(BaseModel):
     candidates_evaluated: int
     data_as_of: dict[str, str]
     fine_tuning: dict = {}  # planner.finetune.planner.finetune_section for the top pick, when fine-tuning is planned
+    objective: dict = {}  # priority, the rule that picked, the task's benchmark, deployment, replicas (planner.plan.objective)
+    idle_hardware: str | None = None  # owned GPUs the pick leaves idle, and what they could serve instead
+    decision: dict = {}  # capability x cost points of the feasible models, the Pareto front, the pick, why this and not that
 
     def to_json_dict(self) -> dict:
         """The plan as plain JSON types (what `python -m planner plan --json` prints)."""

@@ -8,51 +8,34 @@ from __future__ import annotations
 import numpy as np
 
 from planner.catalog.loading import Catalog, load_catalog
-from planner.catalog.records import ModelSpec, Quant
+from planner.catalog.records import ModelSpec
+from planner.catalog.task_scores import load_task_scores
 from planner.errors import ConstraintError, LookupFailed
-from planner.estimate.cost import (
-    CostAssumptions,
-    api_cost_usd_per_month,
-    blended_usd_per_mtok,
-    break_even_tokens_per_month,
-    owned_cost,
-    rented_cost,
-    resolve_assumptions,
-)
-from planner.estimate.load import Load, Workload, load_from_workload
-from planner.estimate.memory import (
-    estimate_memory,
-    expert_params,
-    experts_only_other_bits,
-)
-from planner.estimate.speed import estimate_speed
+from planner.estimate.cost import resolve_assumptions
+from planner.estimate.load import Workload, load_from_workload
 from planner.findings import Finding
 from planner.finetune.planner import finetune_section
+from planner.plan.api_options import api_options
+from planner.plan.candidate import build_candidate
+from planner.plan.capability import CapabilityTable
 from planner.plan.constraints import Constraints
+from planner.plan.decision import decision_points, idle_hardware, why_not
 from planner.plan.grid import Grid, build_grid
 from planner.plan.model import ApiOption, Candidate, Plan, RuledOut
+from planner.plan.objective import Choice, rank
 from planner.plan.rules import (
+    BELOW_CAPABILITY,
     CODE_RULE,
     NO_MEMORY,
     OK,
     TOO_SLOW,
     candidate_codes,
-    capability_for_task,
     explain_exclusion,
     model_exclusion,
-    preference_scores,
-    quality_proxy,
     quant_penalty,
-    restricted_licence,
-    verdict,
 )
-from planner.plan.workload import (
-    Filters,
-    filters_from,
-    training_ask_from,
-    workload_from,
-)
-from planner.units import MILLION
+from planner.plan.verdict import DEFAULT_GAP, DEFAULT_GAP_POINTS, capability_gap_allowed, verdict
+from planner.plan.workload import Filters, filters_from, training_ask_from, workload_from
 
 MAX_ALTERNATIVES = 10
 MAX_PER_MODEL = 2
@@ -63,7 +46,7 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     catalog = catalog or load_catalog()
     a = resolve_assumptions(catalog, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
     _check_owned_gpus(catalog, c)
-    w, f = workload_from(c), filters_from(c)
+    w, f = workload_from(c), filters_from(c, catalog)
     load = load_from_workload(w)
     findings = _plan_level_findings(c)
     models, ruled_out = _eligible_models(catalog, c, w, f)
@@ -77,28 +60,31 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         findings.append(Finding(rule="hardware.dominated", effect="info", subject=worse,
                                 message=f"{catalog.gpus[worse].name} was not considered: {catalog.gpus[better].name} costs no more "
                                         "and has at least as much memory, bandwidth and compute."))
-    ruled_out += _ruled_out_models(grid, codes, w, f)
-    chosen = _ranked(catalog, grid, codes, c)
-    candidates = [_candidate(catalog, grid, i, score, c, w, f, a, load, calibrations) for i, score in chosen]
+    table = CapabilityTable(load_task_scores(), catalog.models, catalog.apis, c.task)
+    codes, below = _apply_min_capability(grid, codes, table, c.min_capability)
+    ruled_out += _ruled_out_models(grid, codes, w, f, below, table)
+    chosen, choice, feasible = _ranked(catalog, grid, codes, c, table, f.owned is not None)
+    candidates = [build_candidate(catalog, grid, i, score, c, w, f, a, load, calibrations, table) for i, score in chosen]
     top = candidates[0] if candidates else None
-    apis = _api_options(catalog, c, load, top)
-    comparable = [x for x in apis if x.allowed and (x.same_model or (top and x.capability_score and top.capability_score
-                                                                      and x.capability_score >= top.capability_score - 2))]
-    best_api = min(comparable, key=lambda x: x.usd_per_month) if comparable else None
-    closed = [x.capability_score for x in apis if not x.open_weights and x.capability_score is not None]
-    result, reasons, guide_findings = verdict(
-        c,
-        top.cost.usd_per_month if top else None,
-        best_api.usd_per_month if best_api else None,
-        top.capability_score if top else None,
-        max(closed) if closed else None,
-    )
-    findings += guide_findings
+    apis = api_options(catalog, c, load, top, table)
+    best_api, best_closed = _comparable_api(apis, top, table), _best_closed(apis)
+    result, reasons, guide_findings = verdict(c, top, best_api, best_closed, table.benchmark, load.tokens_per_month)
+    findings += guide_findings + _objective_findings(c, f, table, top)
     if top:
         findings += top.findings
     else:
         findings.append(Finding(rule="plan.none", effect="warning",
                                 message="No self-hosted configuration meets every hard rule; see what was ruled out and relax a constraint."))
+    points = decision_points(grid, feasible, choice, table)
+    owned = {catalog.gpu(g.gpu).id: g.count for g in c.gpus_available or ()}
+    idle = idle_hardware(owned, {k: catalog.gpus[k].name for k in owned}, top, points)
+    if idle:
+        findings.append(Finding(rule="hardware.idle", effect="info", message=idle[0].upper() + idle[1:]))
+    objective = {"priority": c.priority, "rule": choice.rule if choice else None, "task": c.task, "benchmark": table.benchmark,
+                 "benchmark_note": table.note, "min_capability": c.min_capability,
+                 "max_capability_gap": capability_gap_allowed(c, table.benchmark), "deployment": f.deployment,
+                 "deployment_reason": f.deployment_reason, "min_replicas": f.min_replicas}
+    decision = {"points": points, **why_not(points, top, ruled_out, table, table.benchmark)}
     fine_tuning = finetune_section(catalog, top.model, training_ask_from(c)) if top and c.fine_tuning != "none" else {}
     findings += [Finding.model_validate(f) for f in fine_tuning.get("findings", [])]
     return Plan(
@@ -115,6 +101,9 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         candidates_evaluated=grid.enumerated,
         data_as_of=catalog.as_of_dates(),
         fine_tuning=fine_tuning,
+        objective=objective,
+        idle_hardware=idle,
+        decision=decision,
     )
 
 
@@ -159,7 +148,8 @@ def _eligible_models(catalog: Catalog, c: Constraints, w: Workload, f: Filters) 
     return kept, ruled
 
 
-def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters) -> list[RuledOut]:
+def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters, below: set[int],
+                      table: CapabilityTable) -> list[RuledOut]:
     """For each model with no workable configuration, the reason from its closest attempt."""
     out = []
     if not len(grid):
@@ -185,30 +175,30 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters) ->
         quant, engine = grid.pairs[grid.p[i]]
         hw = grid.hardware[grid.h[i]]
         row = {k: float(v[k][i]) for k in ("weights_gib", "capacity_gib", "decode_tokens_per_s", "ttft_s", "total_gpus", "replicas", "usd_per_month")}
-        out.append(RuledOut(model=model.id, model_name=model.name, rule=CODE_RULE[int(worst)],
-                            reason=explain_exclusion(int(worst), model, quant.id, engine.id, hw.gpu.name, hw.count, row, w, f)))
+        if worst == BELOW_CAPABILITY:
+            reason = f"{model.name} scores {table.of(model.id).words()}, below the min_capability asked for."
+        else:
+            reason = explain_exclusion(int(worst), model, quant.id, engine.id, hw.gpu.name, hw.count, row, w, f)
+        out.append(RuledOut(model=model.id, model_name=model.name, rule=CODE_RULE[int(worst)], reason=reason))
     return out
 
 
-def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints) -> list[tuple[int, float]]:
-    """The top pick and alternatives as (grid row, score), best first."""
+def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, table: CapabilityTable,
+            owned: bool) -> tuple[list[tuple[int, float]], Choice | None, np.ndarray]:
+    """The top pick and alternatives as (grid row, capability), best first; the objective's choice; the feasible rows."""
     feasible = np.nonzero(codes == OK)[0]
     if not len(feasible):
-        return []
+        return [], None, feasible
     v = grid.values
-    capability = np.array([capability_for_task(m, c.task) for m in grid.models])[grid.m[feasible]]
+    per_model = np.array([np.nan if (s := table.of(m.id).score) is None else s for m in grid.models])
+    capability = per_model[grid.m[feasible]]
     penalty = np.array([quant_penalty(q, catalog.quants) for q, _ in grid.pairs])[grid.p[feasible]]
     counts = np.array([hw.count for hw in grid.hardware], dtype=float)[grid.h[feasible]]
-    scores = preference_scores(capability, penalty, v["usd_per_month"][feasible], v["per_gpu_gib"][feasible],
-                               v["capacity_gib"][feasible], counts, v["replicas"][feasible], v["offload"][feasible])
-    full = np.lexsort((v["usd_per_month"][feasible], -scores)) if len(scores) <= 400 else None
-    if full is None:  # usually the best few hundred hold the whole list; sort everything only if not
-        top = np.argpartition(-scores, 400)[:400]
-        chosen = _pick(grid, feasible, scores, top[np.lexsort((v["usd_per_month"][feasible][top], -scores[top]))])
-        if len(chosen) > MAX_ALTERNATIVES:
-            return chosen
-        full = np.lexsort((v["usd_per_month"][feasible], -scores))
-    return _pick(grid, feasible, scores, full)
+    simplicity = np.log2(np.maximum(counts, 1)) + np.where(v["offload"][feasible], 3.0, 0.0) + np.where(
+        v["per_gpu_gib"][feasible] > 0.9 * v["capacity_gib"][feasible], 1.0, 0.0)
+    choice = rank(c.priority, capability, penalty, v["usd_per_month"][feasible], v["replicas"][feasible], simplicity, owned)
+    scores = np.where(np.isnan(capability), 0.0, capability)
+    return _pick(grid, feasible, scores, choice.order), choice, feasible
 
 
 def _pick(grid: Grid, feasible: np.ndarray, scores: np.ndarray, order: np.ndarray) -> list[tuple[int, float]]:
@@ -230,115 +220,49 @@ def _pick(grid: Grid, feasible: np.ndarray, scores: np.ndarray, order: np.ndarra
     return chosen
 
 
-def _weights_line(model: ModelSpec, quant: Quant, engine_id: str, weights_gib: float) -> str:
-    """How the weights' size was computed, in the terms planner.estimate.memory.model_weight_bytes uses."""
-    other = experts_only_other_bits(model, quant, engine_id)
-    if other is not None:
-        experts = expert_params(model, model.experts_total) / 1e9
-        return (f"Weights: {experts:.1f} B expert parameters × {quant.bits_per_weight:g} bits + {model.params_total_b - experts:.1f} B other "
-                f"× {other:g} bits, / 8 = {weights_gib:.1f} GiB ({quant.id}: experts from {quant.bits_source}; the rest from "
-                f"{(quant.other_bits_source or '').split(' ')[0]}).")
-    return (f"Weights: {model.params_total_b:g} B parameters × {quant.bits_per_weight:g} bits / 8 = {weights_gib:.1f} GiB "
-            f"({quant.id}, bits per weight from {quant.bits_source}).")
 
 
-def _sustained_words(share: float, basis: str, what: str) -> str:
-    """The rate an estimate starts from: the datasheet's, or the share of it the device sustains."""
-    if share < 1:
-        return f"the {share:.0%} of its datasheet {what} the device sustains ({basis})"
-    return f"the datasheet {what} ({'no measured rate in data/gpus.csv' if basis.startswith('not measured') else basis})"
+def _apply_min_capability(grid: Grid, codes: np.ndarray, table: CapabilityTable, minimum: float | None) -> tuple[np.ndarray, set[int]]:
+    """Candidates of models below min_capability fail it (a hard rule when set); returns the codes and those models."""
+    if minimum is None or not len(grid):
+        return codes, set()
+    below = {mi for mi, m in enumerate(grid.models) if (table.of(m.id).score is None or table.of(m.id).score < minimum)}
+    mask = np.isin(grid.m, list(below)) & (codes == OK)
+    return np.where(mask, BELOW_CAPABILITY, codes), below
 
 
-def _candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraints, w: Workload, f: Filters, a: CostAssumptions,
-               load: Load, calibrations: list[dict] | None) -> Candidate:
-    """Full numbers for one grid row, from the single-configuration estimators."""
-    model = grid.models[grid.m[i]]
-    quant, engine = grid.pairs[grid.p[i]]
-    hw = grid.hardware[grid.h[i]]
-    v = grid.values
-    replicas = int(v["replicas"][i])
-    in_flight = int(v["in_flight"][i])
-    memory = estimate_memory(model, quant, hw.gpu, engine, hw.count, w.context_needed, in_flight, w.kv_cache_dtype)
-    speed = estimate_speed(catalog, model, quant, hw.gpu, engine, hw.count, w.input_tokens, w.output_tokens, in_flight,
-                           1.0 if memory.gpu_layers >= model.layers else memory.gpu_layers / model.layers,
-                           memory.kv_cache_dtype, calibrations, load.peak_requests_per_s / replicas)
-    total_gpus = replicas * hw.count
-    owning = f.owning
-    cost = owned_cost(catalog, hw.gpu, total_gpus, a) if owning else rented_cost(catalog, hw.gpu, total_gpus, a)
-    tokens = load.tokens_per_month
-    cost = cost.model_copy(update={"usd_per_mtok": cost.usd_per_month / tokens * MILLION if tokens else None})
-    findings = _candidate_findings(model, quant, engine.id, hw, memory, speed, c, w, catalog.quants)
-    basis = [
-        _weights_line(model, quant, engine.id, memory.weights_gib),
-        f"KV cache: {in_flight} sequence(s) × {w.context_needed:,} tokens at {memory.kv_cache_dtype} = {memory.kv_cache_gib:.2f} GiB "
-        f"(layers, KV heads and head size from {model.source}).",
-        f"Overhead: {engine.overhead_gib:g} GiB per GPU for {engine.name} ({engine.overhead_source}).",
-        f"Decode: {hw.gpu.memory_bandwidth_gb_s:g} GB/s × {hw.count} GPU(s) ({hw.gpu.source}); "
-        f"{_sustained_words(catalog.bandwidth_share(hw.gpu), catalog.bandwidth_basis(hw.gpu), 'bandwidth')} over bytes read per token, "
-        f"at {speed.efficiency['decode_bandwidth']:.0%} of that ({speed.efficiency_basis['decode_bandwidth']}).",
-        f"Prefill: {speed.efficiency['prefill_compute']:.0%} of "
-        f"{_sustained_words(catalog.sustained_share(hw.gpu, quant.compute_dtype), catalog.sustained_basis(hw.gpu, quant.compute_dtype), 'dense compute')} "
-        f"({speed.efficiency_basis['prefill_compute']}).",
-        *([f"Mixture of experts: decode and prefill at {speed.efficiency['moe_kernels']:.0%} of that speed on {engine.name} "
-           f"(expert kernels; {speed.efficiency_basis['moe_kernels']})."]
-          if (model.experts_total or 1) > (model.experts_active or 1) and speed.efficiency["moe_kernels"] < 1 else []),
-        f"Load: {load.peak_requests_per_s:.3f} requests/s at peak; Little's law gives {in_flight} in flight per replica across {replicas} replica(s).",
-        f"Cost: {total_gpus} GPU(s) × ${hw.usd_per_gpu_month:,.0f}/month each ({hw.price_basis}).",
-    ]
-    return Candidate(
-        model=model.id, model_name=model.name, quant=quant.id, engine=engine.id, gpu=hw.gpu.id, gpu_name=hw.gpu.name,
-        gpus=hw.count, replicas=replicas, total_gpus=total_gpus, memory=memory, speed=speed, cost=cost,
-        capability_score=model.capability_score, capability_benchmark=model.capability_benchmark, score=round(score, 2),
-        findings=findings, basis=basis, equivalent_engines=(grid.twins or {}).get(engine.id, []),
-        replica_tokens_per_month=float(v["replica_tokens_per_month"][i]) / w.peak_to_average,
-    )
+def _comparable_api(apis: list[ApiOption], top: Candidate | None, table: CapabilityTable) -> ApiOption | None:
+    """The cheapest allowed API serving the same model, or one at least as capable on the task's benchmark."""
+    if top is None:
+        return None
+    margin = DEFAULT_GAP.get(table.benchmark or "", DEFAULT_GAP_POINTS) / 2
+    ok = [x for x in apis if x.allowed and (x.same_model or (x.capability_score is not None and top.capability_score is not None
+                                                              and x.capability_score >= top.capability_score - margin))]
+    return min(ok, key=lambda x: x.usd_per_month) if ok else None
 
 
-def _candidate_findings(model, quant, engine_id, hw, memory, speed, c: Constraints, w: Workload, catalog_quants) -> list[Finding]:
-    out = []
-    licence = restricted_licence(model)
-    if licence:
-        out.append(licence)
-    if model.capability_score is None:
-        out.append(Finding(rule="prefer.capability", effect="warning", subject=model.id,
-                           message=f"{model.name} has no published benchmark score in the catalogue; it was ranked as if it scored {40}."))
-    elif c.task in model.strengths:
-        out.append(Finding(rule="prefer.capability", effect="preferred", subject=model.id,
-                           message=f"{model.name} lists {c.task} among its strengths ({model.capability_benchmark} {model.capability_score:g})."))
-    if memory.cpu_offload_gib > 0:
-        out.append(Finding(rule="memory.fits", effect="warning", subject=model.id,
-                           message=f"Only {memory.gpu_layers} of {model.layers} layers fit on the GPU; {memory.cpu_offload_gib:.1f} GiB run from CPU memory, which is slow."))
-    if memory.per_gpu_gib > 0.9 * memory.capacity_gib:
-        out.append(Finding(rule="prefer.headroom", effect="warning", subject=model.id,
-                           message=f"Memory is {memory.per_gpu_gib / memory.capacity_gib:.0%} full per GPU; longer prompts or more users may not fit."))
-    if quant.quality_value is not None and quant_penalty(quant) >= 3:
-        out.append(Finding(rule="prefer.quant-quality", effect="warning", subject=model.id,
-                           message=f"{quant.name} loses measurable quality ({quant.quality_metric} {quant.quality_value:g} on {quant.quality_model})."))
-    proxy = quality_proxy(quant, catalog_quants)
-    if proxy is not None:
-        out.append(Finding(rule="prefer.quant-quality", effect="info", subject=model.id,
-                           message=f"No published quality measurement for {quant.name}; it is ranked as if it lost as much as {proxy.name} "
-                                   f"({proxy.quality_metric} {proxy.quality_value:g} on {proxy.quality_model})."))
-    if w.max_ttft_s and speed.ttft_s > w.max_ttft_s:
-        out.append(Finding(rule="latency.targets", effect="warning", subject=model.id,
-                           message=f"At the peak, queueing for prefill lifts time to first token to {speed.ttft_s:.2f} s (target {w.max_ttft_s:g} s)."))
+def _best_closed(apis: list[ApiOption]) -> ApiOption | None:
+    closed = [x for x in apis if not x.open_weights and x.capability_score is not None]
+    return max(closed, key=lambda x: x.capability_score) if closed else None
+
+
+def _objective_findings(c: Constraints, f: Filters, table: CapabilityTable, top: Candidate | None) -> list[Finding]:
+    out = [Finding(rule="objective", effect="info", message=(
+        f"Objective: priority {c.priority}; capability for {c.task} on {table.benchmark or 'no benchmark'}"
+        + (f" ({table.note})" if table.note else "") + "."))]
+    if f.deployment_reason != "stated":
+        out.append(Finding(rule="hardware.geforce-datacenter", effect="info",
+                           message=f"Deployment: {f.deployment} ({f.deployment_reason}); set `deployment` to change it."))
+    if not f.geforce_allowed:
+        out.append(Finding(rule="hardware.geforce-datacenter", effect="excluded", message=(
+            "GeForce cards are not planned: NVIDIA's GeForce driver licence does not permit datacenter deployment "
+            "(https://www.nvidia.com/en-us/drivers/geforce-license/). Set deployment to office for a desk-side service.")))
+    if top is not None and top.replicas < 2:
+        out.append(Finding(rule="redundancy.replicas", effect="warning", subject=top.model,
+                           message="One replica: no redundancy, so a failed GPU or an upgrade takes the service down."))
+    if top is not None and top.engine == "ollama":
+        out.append(Finding(rule="engine.fits-workload", effect="info", subject=top.model, message=(
+            f"Ollama serves one request per model at a time by default since v0.10.0 (OLLAMA_NUM_PARALLEL=1, "
+            f"https://github.com/ollama/ollama/releases/tag/v0.10.0) and queues up to 512 more (OLLAMA_MAX_QUEUE, docs/faq.md); "
+            f"the deployment files set OLLAMA_NUM_PARALLEL={top.speed.concurrency}.")))
     return out
-
-
-def _api_options(catalog: Catalog, c: Constraints, load: Load, top: Candidate | None) -> list[ApiOption]:
-    out = []
-    per_replica_usd = top.cost.usd_per_month / top.replicas if top else None
-    capacity = top.replica_tokens_per_month if top else None
-    for api in catalog.apis.values():
-        if api.context_tokens is not None and api.context_tokens < c.context_needed:
-            continue
-        monthly = float(api_cost_usd_per_month(api, load.input_tokens_per_month, load.output_tokens_per_month))
-        per_mtok = blended_usd_per_mtok(api, c.input_tokens, c.output_tokens)
-        out.append(ApiOption(
-            id=api.id, provider=api.provider, model=api.model, open_weights=api.open_weights,
-            same_model=bool(top and api.hf_model_id and api.hf_model_id.lower() == top.model.lower()),
-            usd_per_month=monthly, usd_per_mtok=per_mtok, capability_score=api.capability_score,
-            break_even_tokens_per_month=break_even_tokens_per_month(per_replica_usd, per_mtok, capacity) if top else None,
-            allowed=c.api_allowed, source=api.source, as_of=api.as_of.isoformat(),
-        ))
-    return sorted(out, key=lambda x: x.usd_per_month)

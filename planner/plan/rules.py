@@ -15,8 +15,7 @@ import numpy as np
 from planner.catalog.records import ModelSpec, Quant
 from planner.estimate.load import Workload
 from planner.findings import Finding
-from planner.plan.constraints import Constraints
-from planner.plan.workload import Filters
+from planner.plan.workload import SMALL_TEAM_CONCURRENCY, Filters
 
 
 @dataclass(frozen=True)
@@ -33,13 +32,21 @@ RULES: tuple[Rule, ...] = (
     Rule("licence.commercial", "hard", "Commercial use needs a licence that allows it."),
     Rule("licence.restricted", "preference", "Licences with conditions (user caps, use policies) are flagged."),
     Rule("memory.fits", "hard", "Weights, KV cache and engine overhead must fit in GPU memory (CPU offload allowed for llama.cpp/Ollama)."),
-    Rule("latency.targets", "hard", "Time to first token and tokens/s per stream must meet the targets."),
+    Rule("latency.targets", "hard", "Time to first token and tokens/s per stream must meet the targets at the pessimistic end of the estimate's 80% band."),
+    Rule("engine.fits-workload", "hard", "A service with more than a few requests in flight runs on a serving engine (vLLM, SGLang, TensorRT-LLM, TGI); "
+         "llama.cpp and Ollama are for one user, small teams, Apple, CPUs and edge devices."),
+    Rule("hardware.geforce-datacenter", "hard", "GeForce cards are not planned for a datacenter service: NVIDIA's GeForce driver licence "
+         "does not permit datacenter deployment (https://www.nvidia.com/en-us/drivers/geforce-license/); say deployment: office for a desk-side one."),
+    Rule("redundancy.replicas", "hard", "A production service (datacenter, 1,000+ requests a day) runs at least two replicas unless min_replicas says otherwise."),
+    Rule("headroom.peak", "hard", "Each replica is planned at most 85% busy at the peak (M/D/1 queueing grows without bound near 100%)."),
     Rule("hardware.owned", "hard", "A plan on your own GPUs cannot use more of them than you have."),
     Rule("quant.dominated", "preference", "A weight format no smaller and no better in measured quality than another is not considered."),
     Rule("hardware.dominated", "preference", "A device that costs no less than another, with no more memory, bandwidth or compute, is not considered."),
     Rule("budget.monthly", "hard", "The monthly cost must stay within the budget."),
-    Rule("prefer.capability", "preference", "Higher published benchmark score for the task is preferred."),
-    Rule("prefer.cost", "preference", "Cheaper is preferred: each doubling of monthly cost costs 3 points."),
+    Rule("capability.minimum", "hard", "A model below min_capability on the task's benchmark is not planned."),
+    Rule("prefer.capability", "preference", "Capability is the task's benchmark score (planner.plan.capability), published or by a stated fallback."),
+    Rule("objective", "preference", "priority quality / balanced / cost picks among what passes the hard rules (planner.plan.objective)."),
+    Rule("hardware.idle", "preference", "Owned GPUs the pick leaves idle are named, with what they could serve instead."),
     Rule("prefer.quant-quality", "preference", "Quantizations with a larger measured quality loss are penalised."),
     Rule("prefer.headroom", "preference", "Configurations that fill GPU memory to the brim are penalised."),
     Rule("prefer.simplicity", "preference", "Fewer GPUs per replica and fewer replicas are simpler to run."),
@@ -48,8 +55,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 # Candidate exclusion codes, in the order the checks run: a candidate's code is its first failure.
-OK, NO_MEMORY, TOO_SLOW, TOO_MANY_GPUS, OVER_BUDGET = 0, 1, 2, 3, 4
-CODE_RULE = {NO_MEMORY: "memory.fits", TOO_SLOW: "latency.targets", TOO_MANY_GPUS: "hardware.owned", OVER_BUDGET: "budget.monthly"}
+OK, NO_MEMORY, TOO_SLOW, ENGINE_UNFIT, TOO_MANY_GPUS, OVER_BUDGET, BELOW_CAPABILITY = 0, 1, 2, 3, 4, 5, 6
+CODE_RULE = {NO_MEMORY: "memory.fits", TOO_SLOW: "latency.targets", ENGINE_UNFIT: "engine.fits-workload", TOO_MANY_GPUS: "hardware.owned",
+             OVER_BUDGET: "budget.monthly", BELOW_CAPABILITY: "capability.minimum"}
 
 TASK_STRENGTH = {"code": "code", "reasoning": "reasoning", "multilingual": "multilingual", "long-context": "long-context", "edge": "edge"}
 UNSCORED_CAPABILITY = 40.0  # a model with no published score ranks below every scored model of note
@@ -72,6 +80,7 @@ def candidate_codes(v: dict[str, np.ndarray], f: Filters) -> np.ndarray:
     failing = [
         (NO_MEMORY, ~v["fits"]),
         (TOO_SLOW, ~v["latency_ok"]),
+        (ENGINE_UNFIT, ~v["engine_ok"]),
         (TOO_MANY_GPUS, ~v["owned_ok"]),
         (OVER_BUDGET, v["usd_per_month"] > f.budget_usd_per_month if f.budget_usd_per_month is not None else np.zeros_like(v["fits"])),
     ]
@@ -94,18 +103,14 @@ def explain_exclusion(code: int, model: ModelSpec, quant_id: str, engine_id: str
         if w.max_ttft_s and row["ttft_s"] > w.max_ttft_s:
             parts.append(f"{row['ttft_s']:.2f} s to first token (target {w.max_ttft_s:g} s)")
         return f"Too slow at best ({setup}): " + (" and ".join(parts) or "the latency targets are not met") + "."
+    if code == ENGINE_UNFIT:
+        return (f"Only llama.cpp/Ollama setups were left ({setup}): a service with more than {SMALL_TEAM_CONCURRENCY} requests in flight "
+                "at the peak runs on a serving engine with continuous batching and paged KV (vLLM, SGLang, TensorRT-LLM, TGI).")
     if code == TOO_MANY_GPUS:
         return f"Needs {int(row['total_gpus'])} GPUs ({int(row['replicas'])} replicas of {setup}) to serve the peak; you have fewer."
     if code == OVER_BUDGET:
         return f"Cheapest workable setup ({setup}, {int(row['replicas'])} replicas) costs ${row['usd_per_month']:,.0f}/month; the budget is ${f.budget_usd_per_month:,.0f}."
     return "Excluded."
-
-
-def capability_for_task(model: ModelSpec, task: str) -> float:
-    """The model's published score, plus 5 points when the task is one of its stated strengths."""
-    base = model.capability_score if model.capability_score is not None else UNSCORED_CAPABILITY
-    strength = TASK_STRENGTH.get(task)
-    return base + (5.0 if strength and strength in model.strengths else 0.0)
 
 
 def quant_penalty(quant: Quant, catalog_quants: dict[str, Quant] | None = None) -> float:
@@ -140,53 +145,6 @@ def _measured_penalty(quant: Quant) -> float | None:
     if quant.quality_metric == "kld":
         return 100.0 * quant.quality_value
     return max(0.0, quant.quality_value)
-
-
-def preference_scores(capability: np.ndarray, quant_pen: np.ndarray, usd: np.ndarray, per_gpu_gib: np.ndarray,
-                      capacity_gib: np.ndarray, gpus: np.ndarray, replicas: np.ndarray, offload: np.ndarray) -> np.ndarray:
-    """Score of each feasible candidate; higher is better."""
-    cheapest = max(float(np.min(usd)), 1.0) if len(usd) else 1.0
-    cost = 3.0 * np.log2(np.maximum(usd, 1.0) / cheapest)
-    fill = per_gpu_gib / capacity_gib
-    headroom = np.where(fill > 0.9, 2.0, 0.0)
-    simplicity = 0.5 * np.log2(np.maximum(gpus, 1)) + 0.25 * np.log2(np.maximum(replicas, 1)) + np.where(offload, 3.0, 0.0)
-    return capability - quant_pen - cost - headroom - simplicity
-
-
-def verdict(c: Constraints, self_host_usd: float | None, best_api_usd: float | None, open_capability: float | None,
-            best_closed_capability: float | None) -> tuple[str, list[str], list[Finding]]:
-    """Which way the constraints point, with the seed guide's reasons."""
-    to_self: list[str] = []
-    to_api: list[str] = []
-    if c.privacy != "any":
-        to_self.append({"no-third-party-api": "data may not go to a third-party API",
-                        "on-prem": "the model must run on premises", "offline": "the system must run offline"}[c.privacy])
-    if c.fine_tuning != "none":
-        to_self.append(f"you plan {c.fine_tuning} fine-tuning on your own data, which open weights allow")
-    if self_host_usd is not None and best_api_usd is not None:
-        if self_host_usd < best_api_usd:
-            to_self.append(f"at this volume self-hosting (${self_host_usd:,.0f}/month) costs less than a comparable API (${best_api_usd:,.0f}/month)")
-        elif best_api_usd < 0.8 * self_host_usd:
-            to_api.append(f"at this volume a comparable API (${best_api_usd:,.0f}/month) costs less than self-hosting (${self_host_usd:,.0f}/month)")
-    if self_host_usd is None:
-        to_api.append("no self-hosted configuration meets the constraints")
-    if best_closed_capability is not None and open_capability is not None and best_closed_capability - open_capability >= 5:
-        to_api.append(f"the most capable closed model scores {best_closed_capability:.0f} against {open_capability:.0f} for the open pick (maximum capability)")
-    if c.task == "reasoning" and c.privacy == "any":
-        to_api.append("complex reasoning is where closed frontier models lead")
-    forced = c.privacy != "any"
-    if forced or (to_self and not to_api):
-        result = "self-host"
-    elif to_api and not to_self:
-        result = "api"
-    else:
-        result = "either"
-    if forced and self_host_usd is None:
-        result = "self-host"
-    reasons = [f"Self-host: {r}." for r in to_self] + [f"API: {r}." for r in to_api]
-    findings = [Finding(rule="guide.open-weights", effect="info", message=f"Points to open weights: {r}.") for r in to_self]
-    findings += [Finding(rule="guide.closed-api", effect="info", message=f"Points to a paid API: {r}.") for r in to_api]
-    return result, reasons or ["Self-hosting and a paid API are both reasonable here."], findings
 
 
 def restricted_licence(model: ModelSpec) -> Finding | None:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planner.catalog.loading import Catalog, load_catalog
 from planner.estimate.load import Workload
 from planner.finetune.planner import TrainingAsk
-from planner.plan.constraints import Constraints, GpuCount
+from planner.plan.constraints import PRODUCTION_REQUESTS_PER_DAY, Constraints, GpuCount
+
+SMALL_TEAM_CONCURRENCY = 4  # requests in flight at the peak beyond which llama.cpp/Ollama is not a production engine
+DESK_KINDS = {"consumer", "apple", "edge", "unified"}  # devices that live on a desk or in a device, not in a rack
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,14 @@ class Filters:
     commercial_use: bool
     owned: tuple[GpuCount, ...] | None  # the GPUs the architect owns; None = rent (or buy, on premises)
     budget_usd_per_month: float | None
+    deployment: str = "datacenter"  # datacenter | office | edge
+    deployment_reason: str = "stated"
+    min_replicas: int = 1
+
+    @property
+    def geforce_allowed(self) -> bool:
+        """NVIDIA's GeForce driver licence forbids datacenter deployment (https://www.nvidia.com/en-us/drivers/geforce-license/)."""
+        return self.deployment != "datacenter"
 
     @property
     def buy(self) -> bool:
@@ -41,9 +53,28 @@ def workload_from(c: Constraints) -> Workload:
                     min_tokens_per_s=c.min_tokens_per_s, kv_cache_dtype=c.kv_cache_dtype)
 
 
-def filters_from(c: Constraints) -> Filters:
+def filters_from(c: Constraints, catalog: Catalog | None = None) -> Filters:
     owned = tuple(c.gpus_available) if c.gpus_available is not None else None
-    return Filters(privacy=c.privacy, commercial_use=c.commercial_use, owned=owned, budget_usd_per_month=c.budget_usd_per_month)
+    deployment, reason = deployment_for(c, catalog or load_catalog())
+    if c.min_replicas is not None:
+        replicas = c.min_replicas
+    else:  # a production service keeps a second replica, so that one can fail or be upgraded
+        replicas = 2 if deployment == "datacenter" and c.requests_per_day >= PRODUCTION_REQUESTS_PER_DAY else 1
+    return Filters(privacy=c.privacy, commercial_use=c.commercial_use, owned=owned, budget_usd_per_month=c.budget_usd_per_month,
+                   deployment=deployment, deployment_reason=reason, min_replicas=replicas)
+
+
+def deployment_for(c: Constraints, catalog: Catalog) -> tuple[str, str]:
+    """Where the service runs, and why: as stated, else inferred from the task and the GPUs owned."""
+    if c.deployment is not None:
+        return c.deployment, "stated"
+    if c.task == "edge":
+        return "edge", "inferred from the edge task"
+    if c.gpus_available:
+        kinds = {catalog.gpu(g.gpu).kind for g in c.gpus_available}
+        if kinds and kinds <= DESK_KINDS:
+            return "office", "inferred: the GPUs you own are desktop or device parts"
+    return "datacenter", "the default for a service"
 
 
 def training_ask_from(c: Constraints) -> TrainingAsk:

@@ -1,0 +1,118 @@
+"""One grid row made into a Candidate: the scalar estimators' figures, the basis lines that say where
+each came from, and the findings particular to it."""
+
+from __future__ import annotations
+
+from planner.catalog.loading import Catalog
+from planner.catalog.records import ModelSpec, Quant
+from planner.estimate.cost import CostAssumptions, owned_cost, rented_cost
+from planner.estimate.load import Load, Workload
+from planner.estimate.memory import estimate_memory, experts_only_other_bits, expert_params
+from planner.estimate.speed import estimate_speed
+from planner.findings import Finding
+from planner.plan.capability import Capability, CapabilityTable
+from planner.plan.constraints import Constraints
+from planner.plan.grid import Grid
+from planner.plan.model import Candidate
+from planner.plan.rules import quality_proxy, quant_penalty, restricted_licence
+from planner.plan.workload import Filters
+from planner.units import MILLION
+
+
+def _weights_line(model: ModelSpec, quant: Quant, engine_id: str, weights_gib: float) -> str:
+    """How the weights' size was computed, in the terms planner.estimate.memory.model_weight_bytes uses."""
+    other = experts_only_other_bits(model, quant, engine_id)
+    if other is not None:
+        experts = expert_params(model, model.experts_total) / 1e9
+        return (f"Weights: {experts:.1f} B expert parameters × {quant.bits_per_weight:g} bits + {model.params_total_b - experts:.1f} B other "
+                f"× {other:g} bits, / 8 = {weights_gib:.1f} GiB ({quant.id}: experts from {quant.bits_source}; the rest from "
+                f"{(quant.other_bits_source or '').split(' ')[0]}).")
+    return (f"Weights: {model.params_total_b:g} B parameters × {quant.bits_per_weight:g} bits / 8 = {weights_gib:.1f} GiB "
+            f"({quant.id}, bits per weight from {quant.bits_source}).")
+
+
+def _sustained_words(share: float, basis: str, what: str) -> str:
+    """The rate an estimate starts from: the datasheet's, or the share of it the device sustains."""
+    if share < 1:
+        return f"the {share:.0%} of its datasheet {what} the device sustains ({basis})"
+    return f"the datasheet {what} ({'no measured rate in data/gpus.csv' if basis.startswith('not measured') else basis})"
+
+
+def build_candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraints, w: Workload, f: Filters, a: CostAssumptions,
+               load: Load, calibrations: list[dict] | None, table: CapabilityTable) -> Candidate:
+    """Full numbers for one grid row, from the single-configuration estimators."""
+    model = grid.models[grid.m[i]]
+    quant, engine = grid.pairs[grid.p[i]]
+    hw = grid.hardware[grid.h[i]]
+    v = grid.values
+    replicas = int(v["replicas"][i])
+    in_flight = int(v["in_flight"][i])
+    memory = estimate_memory(model, quant, hw.gpu, engine, hw.count, w.context_needed, in_flight, w.kv_cache_dtype)
+    speed = estimate_speed(catalog, model, quant, hw.gpu, engine, hw.count, w.input_tokens, w.output_tokens, in_flight,
+                           1.0 if memory.gpu_layers >= model.layers else memory.gpu_layers / model.layers,
+                           memory.kv_cache_dtype, calibrations, load.peak_requests_per_s / replicas)
+    total_gpus = replicas * hw.count
+    owning = f.owning
+    cost = owned_cost(catalog, hw.gpu, total_gpus, a) if owning else rented_cost(catalog, hw.gpu, total_gpus, a)
+    tokens = load.tokens_per_month
+    cost = cost.model_copy(update={"usd_per_mtok": cost.usd_per_month / tokens * MILLION if tokens else None})
+    capability = table.of(model.id)
+    findings = _candidate_findings(model, quant, engine.id, hw, memory, speed, c, w, catalog.quants, capability)
+    basis = [
+        _weights_line(model, quant, engine.id, memory.weights_gib),
+        f"KV cache: {in_flight} sequence(s) × {w.context_needed:,} tokens at {memory.kv_cache_dtype} = {memory.kv_cache_gib:.2f} GiB "
+        f"(layers, KV heads and head size from {model.source}).",
+        f"Overhead: {engine.overhead_gib:g} GiB per GPU for {engine.name} ({engine.overhead_source}).",
+        f"Decode: {hw.gpu.memory_bandwidth_gb_s:g} GB/s × {hw.count} GPU(s) ({hw.gpu.source}); "
+        f"{_sustained_words(catalog.bandwidth_share(hw.gpu), catalog.bandwidth_basis(hw.gpu), 'bandwidth')} over bytes read per token, "
+        f"at {speed.efficiency['decode_bandwidth']:.0%} of that ({speed.efficiency_basis['decode_bandwidth']}).",
+        f"Prefill: {speed.efficiency['prefill_compute']:.0%} of "
+        f"{_sustained_words(catalog.sustained_share(hw.gpu, quant.compute_dtype), catalog.sustained_basis(hw.gpu, quant.compute_dtype), 'dense compute')} "
+        f"({speed.efficiency_basis['prefill_compute']}).",
+        *([f"Mixture of experts: decode and prefill at {speed.efficiency['moe_kernels']:.0%} of that speed on {engine.name} "
+           f"(expert kernels; {speed.efficiency_basis['moe_kernels']})."]
+          if (model.experts_total or 1) > (model.experts_active or 1) and speed.efficiency["moe_kernels"] < 1 else []),
+        f"Load: {load.peak_requests_per_s:.3f} requests/s at peak; Little's law gives {in_flight} in flight per replica across {replicas} replica(s).",
+        f"Cost: {total_gpus} GPU(s) × ${hw.usd_per_gpu_month:,.0f}/month each ({hw.price_basis}).",
+    ]
+    return Candidate(
+        model=model.id, model_name=model.name, quant=quant.id, engine=engine.id, gpu=hw.gpu.id, gpu_name=hw.gpu.name,
+        gpus=hw.count, replicas=replicas, total_gpus=total_gpus, memory=memory, speed=speed, cost=cost,
+        capability_score=capability.score, capability_benchmark=capability.benchmark, score=round(score, 2),
+        capability=capability.as_json(),
+        findings=findings, basis=basis, equivalent_engines=(grid.twins or {}).get(engine.id, []),
+        replica_tokens_per_month=float(v["replica_tokens_per_month"][i]) / w.peak_to_average,
+    )
+
+
+def _candidate_findings(model, quant, engine_id, hw, memory, speed, c: Constraints, w: Workload, catalog_quants,
+                        capability: Capability) -> list[Finding]:
+    out = []
+    licence = restricted_licence(model)
+    if licence:
+        out.append(licence)
+    if not capability.published:
+        out.append(Finding(rule="prefer.capability", effect="warning" if capability.score is None else "info", subject=model.id,
+                           message=f"{model.name} has no published {capability.benchmark or c.task} score for {c.task}: "
+                                   f"ranked by {capability.words()}."))
+    elif c.task in model.strengths:
+        out.append(Finding(rule="prefer.capability", effect="preferred", subject=model.id,
+                           message=f"{model.name} lists {c.task} among its strengths ({capability.words()})."))
+    if memory.cpu_offload_gib > 0:
+        out.append(Finding(rule="memory.fits", effect="warning", subject=model.id,
+                           message=f"Only {memory.gpu_layers} of {model.layers} layers fit on the GPU; {memory.cpu_offload_gib:.1f} GiB run from CPU memory, which is slow."))
+    if memory.per_gpu_gib > 0.9 * memory.capacity_gib:
+        out.append(Finding(rule="prefer.headroom", effect="warning", subject=model.id,
+                           message=f"Memory is {memory.per_gpu_gib / memory.capacity_gib:.0%} full per GPU; longer prompts or more users may not fit."))
+    if quant.quality_value is not None and quant_penalty(quant) >= 3:
+        out.append(Finding(rule="prefer.quant-quality", effect="warning", subject=model.id,
+                           message=f"{quant.name} loses measurable quality ({quant.quality_metric} {quant.quality_value:g} on {quant.quality_model})."))
+    proxy = quality_proxy(quant, catalog_quants)
+    if proxy is not None:
+        out.append(Finding(rule="prefer.quant-quality", effect="info", subject=model.id,
+                           message=f"No published quality measurement for {quant.name}; it is ranked as if it lost as much as {proxy.name} "
+                                   f"({proxy.quality_metric} {proxy.quality_value:g} on {proxy.quality_model})."))
+    if w.max_ttft_s and speed.ttft_s > w.max_ttft_s:
+        out.append(Finding(rule="latency.targets", effect="warning", subject=model.id,
+                           message=f"At the peak, queueing for prefill lifts time to first token to {speed.ttft_s:.2f} s (target {w.max_ttft_s:g} s)."))
+    return out

@@ -1,0 +1,84 @@
+"""The objective: which feasible candidate a plan picks, and why.
+
+Every candidate here has passed the hard rules (privacy, fit, latency at the pessimistic end of the
+band, engine, redundancy, budget, licence). `priority` then decides:
+
+- quality: the most capable model for the task, then the cheapest configuration of it whose weight
+  format loses no measurable quality (quant penalty below QUALITY_LOSS_POINTS);
+- cost: the cheapest configuration whose model meets `min_capability`;
+- balanced: on the Pareto front of capability against monthly cost, the point that buys the most
+  capability per dollar over the cheapest point (the steepest step up from it), stated as such.
+
+Owned GPUs are sunk cost: with hardware given, quality and balanced both rank by what the hardware
+can serve (capability, then redundancy and headroom: more replicas), and cost by the running cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+QUALITY_LOSS_POINTS = 3.0  # a format losing this much (1 point per 1% perplexity) is "lossy" (planner.plan.rules.quant_penalty)
+UNSCORED = -1e9  # models with no capability figure rank below every scored model
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The feasible rows in the order the objective ranks them, with the Pareto front marked."""
+
+    order: np.ndarray  # indices into the feasible arrays, best first
+    front: np.ndarray  # bool per feasible row: on the capability x cost Pareto front
+    rule: str  # the objective in one sentence
+
+
+def rank(priority: str, capability: np.ndarray, penalty: np.ndarray, usd: np.ndarray, replicas: np.ndarray,
+         simplicity: np.ndarray, owned: bool) -> Choice:
+    """Order feasible candidates by the objective (arrays are per feasible candidate)."""
+    cap = np.where(np.isnan(capability), UNSCORED, capability)
+    lossy = (penalty >= QUALITY_LOSS_POINTS).astype(float)
+    front = pareto_front(cap, usd)
+    if priority == "cost":
+        order = np.lexsort((simplicity, lossy, -cap, usd))
+        rule = "cost: the cheapest configuration that meets every hard rule" + (" (running cost of the GPUs you own)" if owned else "")
+    elif priority == "quality" or owned:
+        tie = -replicas if owned else usd  # owned hardware is sunk cost: redundancy and headroom break ties, not price
+        order = np.lexsort((simplicity, usd, tie, lossy, -cap))
+        rule = ("quality: the most capable model for the task, then the cheapest configuration of it without a lossy format"
+                if not owned else f"{priority}: your GPUs are sunk cost, so the most capable model they can serve, "
+                "then the most replicas (redundancy, headroom) and the lowest running cost")
+    else:
+        pick = steepest_step(cap, usd, front, lossy)
+        rest = np.lexsort((simplicity, usd, lossy, -cap))
+        order = np.concatenate(([pick], rest[rest != pick]))
+        rule = ("balanced: on the Pareto front of capability against monthly cost, the point that buys the most capability "
+                "per dollar over the cheapest point")
+    return Choice(order=order, front=front, rule=rule)
+
+
+def pareto_front(capability: np.ndarray, usd: np.ndarray) -> np.ndarray:
+    """Rows no other row beats on both capability (higher) and cost (lower), ties kept once."""
+    order = np.lexsort((-capability, usd))  # cheapest first, the most capable of equal cost first
+    on = np.zeros(len(usd), dtype=bool)
+    best = -np.inf
+    for i in order:
+        if capability[i] > best:
+            on[i] = True
+            best = capability[i]
+    return on
+
+
+def steepest_step(capability: np.ndarray, usd: np.ndarray, front: np.ndarray, lossy: np.ndarray) -> int:
+    """The front point with the most capability gained per dollar over the front's cheapest point
+    (preferring formats without measurable loss); the cheapest point when the front has one point."""
+    points = np.nonzero(front & (lossy == 0))[0]
+    if not len(points):
+        points = np.nonzero(front)[0]
+    cheapest = points[np.argmin(usd[points])]
+    gain = capability[points] - capability[cheapest]
+    extra = usd[points] - usd[cheapest]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_dollar = np.where((extra > 0) & (gain > 0), gain / extra, -np.inf)
+    if not np.isfinite(per_dollar).any():
+        return int(cheapest)
+    return int(points[np.argmax(per_dollar)])
