@@ -128,7 +128,8 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     def prefill_time(requests):  # one request's prefill with `requests` in flight sharing the weight read (planner.estimate.speed.prefill_s)
         seconds = prefill_s(w.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
                             weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph), requests) / moe_speed
-        return np.where(offload, seconds / np.maximum(gpu_fraction, 1e-6), seconds)
+        # as planner.estimate.speed.estimate_speed: offloaded layers make prefill at least 2x slower, 1/f below half on the GPU
+        return np.where(offload, seconds * np.maximum(2.0, 1 / np.maximum(gpu_fraction, 1e-6)), seconds)
 
     prefill = prefill_time(1)
     # The targets must hold at the pessimistic end of the estimate's band (planner.estimate.speed

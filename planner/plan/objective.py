@@ -6,8 +6,8 @@ band, engine, redundancy, budget, licence). `priority` then decides:
 - quality: the most capable model for the task, then the cheapest configuration of it whose weight
   format loses no measurable quality (quant penalty below QUALITY_LOSS_POINTS);
 - cost: the cheapest configuration whose model meets `min_capability`;
-- balanced: on the Pareto front of capability against monthly cost, the point that buys the most
-  capability per dollar over the cheapest point (the steepest step up from it), stated as such.
+- balanced: on the Pareto front of capability against monthly cost, the knee: the point whose share of
+  the front's capability range most exceeds its share of the front's (log) cost range, stated as such.
 
 Owned GPUs are sunk cost: with hardware given, quality and balanced both rank by what the hardware
 can serve (capability, then redundancy and headroom: more replicas), and cost by the running cost.
@@ -51,8 +51,8 @@ def rank(priority: str, capability: np.ndarray, penalty: np.ndarray, usd: np.nda
         pick = steepest_step(cap, usd, front, lossy)
         rest = np.lexsort((simplicity, usd, lossy, -cap))
         order = np.concatenate(([pick], rest[rest != pick]))
-        rule = ("balanced: on the Pareto front of capability against monthly cost, the point that buys the most capability "
-                "per dollar over the cheapest point")
+        rule = ("balanced: the knee of the Pareto front of capability against monthly cost, where the share of the front's "
+                "capability range gained most exceeds the share of its cost range (log scale) paid")
     return Choice(order=order, front=front, rule=rule)
 
 
@@ -69,16 +69,18 @@ def pareto_front(capability: np.ndarray, usd: np.ndarray) -> np.ndarray:
 
 
 def steepest_step(capability: np.ndarray, usd: np.ndarray, front: np.ndarray, lossy: np.ndarray) -> int:
-    """The front point with the most capability gained per dollar over the front's cheapest point
-    (preferring formats without measurable loss); the cheapest point when the front has one point."""
+    """The knee of the front: the point with the largest lead of capability over cost, each as its share
+    of the front's range (cost on a log scale, since a doubling costs the same wherever it happens);
+    formats without measurable loss first. The cheapest point when the front has one point."""
     points = np.nonzero(front & (lossy == 0))[0]
     if not len(points):
         points = np.nonzero(front)[0]
-    cheapest = points[np.argmin(usd[points])]
-    gain = capability[points] - capability[cheapest]
-    extra = usd[points] - usd[cheapest]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_dollar = np.where((extra > 0) & (gain > 0), gain / extra, -np.inf)
-    if not np.isfinite(per_dollar).any():
-        return int(cheapest)
-    return int(points[np.argmax(per_dollar)])
+    cap = capability[points]
+    scored = cap > UNSCORED / 2
+    if len(points) == 1 or not scored.any():
+        return int(points[np.argmin(usd[points])])
+    cost = np.log(np.maximum(usd[points], 1.0))
+    span_cap = max(float(np.ptp(cap[scored])), 1e-9)
+    span_cost = max(float(np.ptp(cost)), 1e-9)
+    lead = np.where(scored, (cap - cap[scored].min()) / span_cap - (cost - cost.min()) / span_cost, -np.inf)
+    return int(points[np.argmax(lead)])
