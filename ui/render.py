@@ -159,6 +159,7 @@ def plan_charts(plan: Plan, key: str = "plan") -> None:
         st.plotly_chart(charts.memory_figure(plan), key=f"{key}_memory_chart", config=PLOTLY_CONFIG)
     with right:
         st.plotly_chart(charts.cost_figure(plan), key=f"{key}_cost_chart", config=PLOTLY_CONFIG)
+        _decision(plan, key)
         for point in charts.break_even_points(plan):
             st.caption(point["text"])
 
@@ -257,3 +258,17 @@ def shared_sidebar() -> None:
                 scenarios.append({"name": label, "values": copy.deepcopy(state.values())})
                 st.toast(f"Saved scenario '{label}'.")
         st.caption(f"{len(scenarios)} of {state.MAX_SCENARIOS} scenarios saved" + (" (remove one on Compare to save more)." if full else "; see Compare."))
+
+
+def _decision(plan, key: str) -> None:
+    """The objective, the capability x cost chart with the Pareto front and the pick, and why not the neighbours."""
+    from planner.charts.decision import decision_figure
+
+    if plan.objective:
+        st.markdown(f"**Objective** — {plan.objective.get('rule') or plan.objective.get('priority')}")
+    st.plotly_chart(decision_figure(plan), key=f"{key}_decision_chart", config=PLOTLY_CONFIG)
+    for label, part in (("More capable", "more_capable"), ("Cheaper", "cheaper")):
+        if part in plan.decision:
+            st.markdown(f"*{label}:* {plan.decision[part]['why']}")
+    if plan.idle_hardware:
+        st.info(plan.idle_hardware)

@@ -178,6 +178,8 @@ def _user_calibrations() -> list[dict]:
 def summary(plan) -> str:
     """A few lines a person reads in a terminal."""
     lines = [f"verdict: {plan.verdict}"] + [f"  {r}" for r in plan.verdict_reasons]
+    if plan.objective.get("rule"):
+        lines.append(f"objective: {plan.objective['rule']} (capability: {plan.objective.get('benchmark')})")
     top = plan.recommendation
     if top:
         lines.append(
@@ -195,6 +197,11 @@ def summary(plan) -> str:
                      f"${ft['plan']['cost_usd']:,.2f}")
     for out in plan.ruled_out[:10]:
         lines.append(f"ruled out: {out.model_name}: {out.reason}")
+    for part in ("more_capable", "cheaper"):
+        if part in plan.decision:
+            lines.append(f"why not: {plan.decision[part]['why']}")
+    if plan.idle_hardware:
+        lines.append(f"idle: {plan.idle_hardware}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,38 @@
+"""The decision as a figure: feasible models on capability for the task against monthly cost, the
+Pareto front joined, the pick marked (the plan's `decision` points)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from planner.plan.model import Plan
+
+
+def decision_frame(plan: Plan) -> pd.DataFrame:
+    """One row per feasible model: its best configuration's capability and monthly cost, front and pick flags."""
+    rows = [p for p in plan.decision.get("points", []) if p.get("capability") is not None]
+    return pd.DataFrame(rows, columns=["model", "model_name", "capability", "usd_per_month", "on_front", "picked", "setup"])
+
+
+def decision_figure(plan: Plan) -> go.Figure:
+    frame = decision_frame(plan)
+    fig = go.Figure()
+    benchmark = plan.objective.get("benchmark") or "capability"
+    if frame.empty:
+        fig.add_annotation(text="No feasible configuration to compare.", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        return fig
+    others = frame[~frame["on_front"]]
+    front = frame[frame["on_front"]].sort_values("usd_per_month")
+    pick = frame[frame["picked"]]
+    fig.add_trace(go.Scatter(x=others["usd_per_month"], y=others["capability"], mode="markers", name="feasible",
+                             marker={"color": "#adb5bd", "size": 8}, text=others["model_name"] + "<br>" + others["setup"],
+                             hovertemplate="%{text}<br>$%{x:,.0f}/month<br>%{y:,.1f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=front["usd_per_month"], y=front["capability"], mode="lines+markers", name="Pareto front",
+                             line={"color": "#1c7ed6"}, marker={"size": 9}, text=front["model_name"] + "<br>" + front["setup"],
+                             hovertemplate="%{text}<br>$%{x:,.0f}/month<br>%{y:,.1f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=pick["usd_per_month"], y=pick["capability"], mode="markers+text", name="the pick",
+                             marker={"color": "#e8590c", "size": 15, "symbol": "star"}, text=pick["model_name"], textposition="top center"))
+    fig.update_layout(title=f"Capability ({benchmark}) against monthly cost", xaxis={"title": "USD per month", "type": "log"},
+                      yaxis={"title": benchmark}, template="plotly_white", height=420, margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    return fig
