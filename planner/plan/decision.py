@@ -17,18 +17,19 @@ def decision_points(grid: Grid, feasible: np.ndarray, choice: Choice | None, tab
     if choice is None:
         return []
     v = grid.values
+    models_in_order = grid.m[feasible[choice.order]]
+    _, first = np.unique(models_in_order, return_index=True)  # each model's best-ranked row
+    on_front = set(grid.m[feasible[choice.front]].tolist())
     seen: dict[int, dict] = {}
-    for rank_index, k in enumerate(choice.order):
+    for rank_index in sorted(first.tolist()):
+        k = choice.order[rank_index]
         i = int(feasible[k])
         mi = int(grid.m[i])
-        if mi in seen:
-            seen[mi]["on_front"] |= bool(choice.front[k])
-            continue
         model = grid.models[mi]
         quant, engine = grid.pairs[grid.p[i]]
         hw = grid.hardware[grid.h[i]]
         seen[mi] = {"model": model.id, "model_name": model.name, "capability": table.of(model.id).score,
-                    "usd_per_month": round(float(v["usd_per_month"][i]), 2), "on_front": bool(choice.front[k]),
+                    "usd_per_month": round(float(v["usd_per_month"][i]), 2), "on_front": mi in on_front,
                     "picked": rank_index == 0, "setup": f"{quant.id} · {engine.id} · {hw.count}× {hw.gpu.name} × {int(v['replicas'][i])}"}
     return sorted(seen.values(), key=lambda p: p["usd_per_month"])
 

@@ -59,12 +59,10 @@ def rank(priority: str, capability: np.ndarray, penalty: np.ndarray, usd: np.nda
 def pareto_front(capability: np.ndarray, usd: np.ndarray) -> np.ndarray:
     """Rows no other row beats on both capability (higher) and cost (lower), ties kept once."""
     order = np.lexsort((-capability, usd))  # cheapest first, the most capable of equal cost first
+    ordered = capability[order]
+    before = np.concatenate(([-np.inf], np.maximum.accumulate(ordered)[:-1]))  # the best capability of every cheaper row
     on = np.zeros(len(usd), dtype=bool)
-    best = -np.inf
-    for i in order:
-        if capability[i] > best:
-            on[i] = True
-            best = capability[i]
+    on[order] = ordered > before
     return on
 
 
