@@ -1,0 +1,72 @@
+"""Where every generated flag was checked: the documentation pages and the (engine, flag, page) list.
+
+Only flags in `VERIFIED_FLAGS` appear in the generated files; each README repeats the rows for its engine.
+"""
+
+from __future__ import annotations
+
+DOCS = {
+    "vllm-args": "https://docs.vllm.ai/en/latest/configuration/engine_args.html",
+    "vllm-parallel": "https://docs.vllm.ai/en/latest/serving/parallelism_scaling.html",
+    "vllm-bnb": "https://docs.vllm.ai/en/latest/features/quantization/bnb.html",
+    "vllm-lws": "https://docs.vllm.ai/en/latest/deployment/frameworks/lws.html",
+    "lws-example": "https://github.com/kubernetes-sigs/lws/blob/main/docs/examples/vllm/GPU/lws.yaml",
+    "llama-server": "https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md",
+    "llama-docker": "https://github.com/ggml-org/llama.cpp/blob/master/docs/docker.md",
+    "llama-quantize": "https://github.com/ggml-org/llama.cpp/blob/master/tools/quantize/README.md",
+    "gpt-oss-gguf": "https://github.com/ggml-org/llama.cpp/discussions/15396",
+    "ollama-modelfile": "https://github.com/ollama/ollama/blob/main/docs/local/modelfile.mdx",
+    "ollama-faq": "https://github.com/ollama/ollama/blob/main/docs/faq.mdx",
+    "ollama-env": "https://github.com/ollama/ollama/blob/main/envconfig/config.go",
+    "sglang": "https://docs.sglang.io/advanced_features/server_arguments.html",
+    "tgi": "https://github.com/huggingface/text-generation-inference/blob/main/docs/source/reference/launcher.md",
+    "trtllm": "https://github.com/NVIDIA/TensorRT-LLM/blob/main/tensorrt_llm/commands/serve.py",
+    "compose-gpu": "https://docs.docker.com/compose/how-tos/gpu-support/",
+    "k8s-gpu": "https://kubernetes.io/docs/tasks/manage-gpus/scheduling-gpus/",
+}
+
+# (engine, flag, where it was verified). Only these flags appear in the generated files.
+VERIFIED_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("vllm", "vllm serve MODEL", DOCS["vllm-args"]),
+    ("vllm", "--served-model-name", DOCS["vllm-args"]),
+    ("vllm", "--host / --port", DOCS["vllm-args"]),
+    ("vllm", "--tensor-parallel-size", DOCS["vllm-parallel"]),
+    ("vllm", "--pipeline-parallel-size", DOCS["vllm-parallel"]),
+    ("vllm", "--distributed-executor-backend ray", DOCS["vllm-parallel"]),
+    ("vllm", "--max-model-len", DOCS["vllm-args"]),
+    ("vllm", "--quantization {fp8,bitsandbytes,awq,awq_marlin,gptq,gptq_marlin}", DOCS["vllm-args"]),
+    ("vllm", "--quantization bitsandbytes (in-flight 4-bit)", DOCS["vllm-bnb"]),
+    ("vllm", "--kv-cache-dtype {auto,fp8}", DOCS["vllm-args"]),
+    ("vllm", "--gpu-memory-utilization", DOCS["vllm-args"]),
+    ("vllm", "--max-num-seqs", DOCS["vllm-args"]),
+    ("vllm", "--cpu-offload-gb", DOCS["vllm-args"]),
+    ("vllm", "--tokenizer (GGUF files)", DOCS["vllm-args"]),
+    ("vllm", "multi-node-serving.sh leader --ray_cluster_size / worker --ray_address", DOCS["vllm-lws"]),
+    ("llama.cpp", "-m / --model, -hf / --hf-repo", DOCS["llama-server"]),
+    ("llama.cpp", "-ngl / --n-gpu-layers", DOCS["llama-server"]),
+    ("llama.cpp", "-c / --ctx-size", DOCS["llama-server"]),
+    ("llama.cpp", "-np / --parallel", DOCS["llama-server"]),
+    ("llama.cpp", "-sm / --split-mode layer", DOCS["llama-server"]),
+    ("llama.cpp", "-ctk / --cache-type-k, -ctv / --cache-type-v q8_0", DOCS["llama-server"]),
+    ("llama.cpp", "-fa / --flash-attn on", DOCS["llama-server"]),
+    ("llama.cpp", "--host / --port", DOCS["llama-server"]),
+    ("llama.cpp", "-a / --alias", DOCS["llama-server"]),
+    ("llama.cpp", "convert_hf_to_gguf.py --outtype --outfile; llama-quantize IN OUT TYPE", DOCS["llama-quantize"]),
+    ("llama.cpp", "images server-cuda / server-rocm / server", DOCS["llama-docker"]),
+    ("ollama", "Modelfile FROM <tag> or FROM /path/file.gguf; PARAMETER num_ctx", DOCS["ollama-modelfile"]),
+    ("ollama", "ollama create NAME -f Modelfile", DOCS["ollama-modelfile"]),
+    ("ollama", "OLLAMA_NUM_PARALLEL, OLLAMA_KV_CACHE_TYPE, OLLAMA_FLASH_ATTENTION, OLLAMA_SCHED_SPREAD, OLLAMA_HOST", DOCS["ollama-env"]),
+    ("sglang", "python -m sglang.launch_server --model-path --tp --context-length", DOCS["sglang"]),
+    ("sglang", "--mem-fraction-static, --max-running-requests, --served-model-name, --host, --port", DOCS["sglang"]),
+    ("sglang", "--quantization fp8, --load-format bitsandbytes, --kv-cache-dtype fp8_e4m3", DOCS["sglang"]),
+    ("sglang", "--nnodes --node-rank --dist-init-addr", DOCS["sglang"]),
+    ("tgi", "--model-id --num-shard --max-input-tokens --max-total-tokens", DOCS["tgi"]),
+    ("tgi", "--quantize {awq,gptq,bitsandbytes-nf4,fp8}, --kv-cache-dtype fp8_e4m3fn", DOCS["tgi"]),
+    ("tgi", "--hostname --port", DOCS["tgi"]),
+    ("tensorrt-llm", "trtllm-serve MODEL --backend pytorch --tp_size --pp_size", DOCS["trtllm"]),
+    ("tensorrt-llm", "--max_seq_len --max_batch_size --kv_cache_free_gpu_memory_fraction --host --port", DOCS["trtllm"]),
+    ("tensorrt-llm", "--extra_llm_api_options FILE (kv_cache_config.dtype)", DOCS["trtllm"]),
+    ("compose", "deploy.resources.reservations.devices: driver, count, capabilities [gpu]", DOCS["compose-gpu"]),
+    ("kubernetes", "resources.limits nvidia.com/gpu / amd.com/gpu", DOCS["k8s-gpu"]),
+    ("kubernetes", "LeaderWorkerSet leaderworkerset.x-k8s.io/v1 (size, leaderTemplate, workerTemplate)", DOCS["lws-example"]),
+)

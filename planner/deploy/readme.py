@@ -1,0 +1,63 @@
+"""README.md of the deployment files: what is deployed, the files, notes, and the flags with their sources."""
+
+from __future__ import annotations
+
+from planner.deploy.flags import DOCS, VERIFIED_FLAGS
+from planner.deploy.layout import GGUF_REPOS, Layout, describe, gguf_path, needs_prequantized, served_path
+from planner.plan.model import Plan
+
+
+def readme(plan: Plan, lay: Layout, names: list[str]) -> str:
+    title = _one_line(str(plan.constraints.get("name", "Untitled plan")), 120)
+    rows = [
+        ("Model", f"{lay.model_name} (`{lay.model}`)"),
+        ("Quantization", lay.quant),
+        ("Engine", lay.engine),
+        ("Hardware", f"{lay.gpus} × {lay.gpu_name} per replica, {lay.replicas} replica(s)"),
+        ("Layout", _parallel_text(lay)),
+        ("Context", f"{lay.context_tokens:,} tokens per sequence, {lay.sequences} sequence(s) in flight per replica"),
+        ("KV cache", lay.kv_cache_dtype),
+    ]
+    lines = [f"# Deployment files: {title}", "", f"Generated from the plan's top pick. {describe(lay)}.", "",
+             "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], "", "## Files", ""]
+    lines += [f"- `{n}`" for n in [*names, "README.md"]]
+    lines += ["", "## Notes", ""]
+    if needs_prequantized(lay):
+        lines.append(f"- {lay.quant} weights are loaded from `{served_path(lay)}`: a checkpoint of `{lay.model}` in that format "
+                     "must be there first; the server answers under the plan's model id.")
+    if lay.is_gguf and not (lay.quant == "mxfp4" and lay.model in GGUF_REPOS):
+        lines.append(f"- llama.cpp and Ollama serve `{gguf_path(lay)}`; `prepare-gguf.sh` makes it from the Hugging Face checkpoint.")
+    if lay.multi_node:
+        lines.append(f"- One replica spans {lay.nodes} nodes of {lay.gpus_per_node} GPUs; the Kubernetes manifest is a "
+                     f"LeaderWorkerSet per {DOCS['vllm-lws']}.")
+    lines += ["- Secrets are never written into these files: pass `HF_TOKEN` through the environment or the `hf-token` Secret.",
+              "- Image tags follow each project's documentation; pin a digest for production.", "",
+              "## Flags used and where they were checked", "", "| Engine | Flag | Documentation |", "|---|---|---|"]
+    relevant = {lay.engine, "compose", "kubernetes"} | ({"llama.cpp", "ollama"} if lay.is_gguf else set())
+    lines += [f"| {e} | `{f}` | {u} |" for e, f, u in VERIFIED_FLAGS if e in relevant]
+    return "\n".join(lines) + "\n"
+
+
+def readme_without_pick(plan: Plan) -> str:
+    title = _one_line(str(plan.constraints.get("name", "Untitled plan")), 120)
+    reasons = "\n".join(f"- {_one_line(r, 300)}" for r in plan.verdict_reasons) or "- (no reasons recorded)"
+    return (f"# Deployment files: {title}\n\nNo self-hosted configuration meets the constraints (verdict: {plan.verdict}), "
+            f"so there is nothing to deploy.\n\n{reasons}\n")
+
+
+def _parallel_text(lay: Layout) -> str:
+    if lay.gpus == 1:
+        return "single GPU" + (f", {lay.gpu_layers} of {lay.layers} layers on the GPU" if lay.gpu_layers < lay.layers else "")
+    if lay.engine in {"llama.cpp", "ollama"}:
+        return f"layers split over {lay.gpus} GPUs"
+    text = f"tensor parallel {lay.tensor_parallel}"
+    if lay.pipeline_parallel > 1:
+        text += f" × pipeline parallel {lay.pipeline_parallel}"
+    if lay.multi_node:
+        text += f" over {lay.nodes} nodes of {lay.gpus_per_node} GPUs"
+    return text
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
