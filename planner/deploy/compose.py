@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+from planner.deploy.container import container_args
 from planner.deploy.flags import DOCS
 from planner.deploy.layout import GPUS_PER_NODE, PORTS, Layout, describe, engine_image, hf_cache_dir
-from planner.deploy.llama_cpp import llama_server_args
 from planner.deploy.ollama import ollama_env, ollama_name
 from planner.deploy.render import join, to_yaml
 from planner.deploy.sglang import sglang_args
-from planner.deploy.tensorrt_llm import trtllm_args
-from planner.deploy.tgi import tgi_launcher_args
 from planner.deploy.vllm import vllm_args
 
 
@@ -51,16 +49,9 @@ def _replica_gpu_blocks(lay: Layout) -> list[dict]:
 
 def _compose_service(lay: Layout, devices: dict, host_port: int) -> dict:
     service: dict = {"image": engine_image(lay)}
-    if lay.engine == "vllm":
-        service["command"] = ["--model", *vllm_args(lay, program=())]  # the image's entrypoint serves --model
-    elif lay.engine == "sglang":
-        service["command"] = sglang_args(lay)
-    elif lay.engine == "tgi":
-        service["command"] = tgi_launcher_args(lay)
-    elif lay.engine == "tensorrt-llm":
-        service["command"] = trtllm_args(lay)
-    elif lay.engine == "llama.cpp":
-        service["command"] = llama_server_args(lay)[1:]  # the image's entrypoint is llama-server
+    if lay.engine != "ollama":  # Ollama's image serves by itself; a second service creates the model
+        command, args = container_args(lay)
+        service["command"] = command or args
     if lay.engine == "ollama":
         service["environment"] = ollama_env(lay)
         service["volumes"] = ["ollama:/root/.ollama"]

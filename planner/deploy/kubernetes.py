@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from planner.deploy.container import container_args
 from planner.deploy.flags import DOCS
 from planner.deploy.layout import (
     HEALTH_PATHS,
@@ -19,13 +20,9 @@ from planner.deploy.layout import (
     served_path,
 )
 from planner.deploy.leaderworkerset import leaderworkerset
-from planner.deploy.llama_cpp import llama_server_args
-from planner.deploy.ollama import modelfile, ollama_env, ollama_name
+from planner.deploy.ollama import modelfile, ollama_env
 from planner.deploy.render import to_yaml_all
-from planner.deploy.sglang import sglang_args
-from planner.deploy.tensorrt_llm import trtllm_args, trtllm_extra
-from planner.deploy.tgi import tgi_launcher_args
-from planner.deploy.vllm import vllm_args
+from planner.deploy.tensorrt_llm import trtllm_extra
 
 
 def kubernetes_yaml(lay: Layout) -> str:
@@ -49,26 +46,8 @@ def kubernetes_yaml(lay: Layout) -> str:
     return "\n".join(header) + "\n" + to_yaml_all(docs)
 
 
-def _k8s_container_args(lay: Layout) -> tuple[list[str] | None, list[str]]:
-    """(command, args) for the container: None keeps the image's entrypoint."""
-    if lay.engine == "vllm":
-        return None, ["--model", *vllm_args(lay, program=())]
-    if lay.engine == "sglang":
-        return sglang_args(lay), []
-    if lay.engine == "tgi":
-        return None, tgi_launcher_args(lay)
-    if lay.engine == "tensorrt-llm":
-        return trtllm_args(lay), []
-    if lay.engine == "llama.cpp":
-        return None, llama_server_args(lay)[1:]
-    name = ollama_name(lay)
-    script = (f"ollama serve & until ollama list >/dev/null 2>&1; do sleep 1; done; "
-              f"cd /models && ollama create {name} -f Modelfile && wait")
-    return ["sh", "-c", script], []
-
-
 def _k8s_deployment(lay: Layout) -> dict:
-    command, args = _k8s_container_args(lay)
+    command, args = container_args(lay)
     container: dict = {"name": lay.engine.replace(".", ""), "image": engine_image(lay)}
     if command:
         container["command"] = command
