@@ -231,3 +231,16 @@ def test_a_plan_never_meets_a_latency_target_only_at_its_optimistic_band(rpd, tt
     top = plan(requests_per_day=rpd, max_ttft_s=ttft, min_tokens_per_s=tps, priority=prio).recommendation
     if top is not None:
         assert meets_targets_pessimistically(top, ttft, tps), (top.model, top.speed.ranges)
+
+
+def test_the_pdf_shows_the_decision(tmp_path):
+    import subprocess
+
+    from planner.report.document import plan_pdf
+
+    p = plan(requests_per_day=20_000)
+    path = tmp_path / "plan.pdf"
+    path.write_bytes(plan_pdf(p, CATALOG))
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "The decision: capability against cost" in text and "Objective: balanced" in text
+    assert any(p.decision[k]["why"][:30] in " ".join(text.split()) for k in ("cheaper", "more_capable") if k in p.decision)

@@ -374,6 +374,7 @@ class _Report:
         self._latency()
         self._alternatives()
         self._cost()
+        self._decision()
         if self.plan.fine_tuning:
             self._fine_tuning()
         self._deployment()
@@ -620,6 +621,21 @@ class _Report:
             self.table(["API (cheapest 10 at your volume)", "Weights", "$ per M tokens", "$/month at your volume",
                         "Break-even (tokens/month)", "Allowed"], rows, (38, 9, 12, 14, 15, 12), size=7.4,
                        align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "LEFT"))
+
+    def _decision(self) -> None:
+        plan = self.plan
+        if not plan.decision.get("points"):
+            return
+        from planner.charts.decision import decision_frame
+        from planner.report.decision_chart import decision_chart_png
+
+        png = decision_chart_png(decision_frame(plan), plan.objective.get("benchmark"))
+        self.heading("The decision: capability against cost", keep=self.image_height(png) + 4)
+        if plan.objective.get("rule"):
+            self.para(f"Objective: {plan.objective['rule']}.", size=8.5)
+        self.image(png, alt="No feasible configuration to compare.")
+        self.bullets([plan.decision[k]["why"] for k in ("more_capable", "cheaper") if k in plan.decision]
+                     + ([plan.idle_hardware] if plan.idle_hardware else []), size=8.5)
 
     def _fine_tuning(self) -> None:
         ft = self.plan.fine_tuning
