@@ -18,11 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from planner.catalog.loading import load_catalog  # noqa: E402
-from planner.finetune.planner import (  # noqa: E402
-    FineTuneReference,
-    load_finetune_data,
-    plan_finetune,
-)
+from planner.finetune.data import FineTuneReference, load_finetune_data  # noqa: E402
+from planner.finetune.planner import plan_finetune  # noqa: E402
 
 
 def main() -> int:

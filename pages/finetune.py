@@ -7,14 +7,8 @@ app's navigation, so it runs inside the entry file like every page (`state.ensur
 import streamlit as st
 
 from planner.charts.finetune import memory_figure, methods_frame, services_frame
-from planner.finetune.planner import (
-    METHOD_NAMES,
-    METHODS,
-    TARGET_PRESETS,
-    compare_methods,
-    default_training_gpu,
-    min_gpus_for,
-)
+from planner.finetune.planner import compare_methods, default_training_gpu, min_gpus_for
+from planner.finetune.request import METHOD_NAMES, METHODS, TARGET_PRESETS
 from ui import state
 
 PLOTLY_CONFIG = {"displaylogo": False}

@@ -15,18 +15,15 @@ from planner.catalog.loading import load_catalog
 from planner.catalog.records import ModelSpec
 from planner.charts.finetune import memory_figure, methods_frame, services_frame
 from planner.errors import ConstraintError, LookupFailed
-from planner.finetune.planner import (
-    METHODS,
+from planner.finetune.data import load_finetune_data
+from planner.finetune.memory import (
     activation_bytes,
-    finetune_findings,
-    finetune_section,
-    load_finetune_data,
     lora_trainable_params,
-    min_gpus_for,
-    plan_finetune,
     qlora_base_bytes,
-    training_tflops,
 )
+from planner.finetune.planner import min_gpus_for, plan_finetune, training_tflops
+from planner.finetune.request import METHODS
+from planner.finetune.section import finetune_findings, finetune_section
 from planner.plan.constraints import Constraints, GpuCount
 from planner.plan.workload import training_ask_from
 from planner.units import GIB

@@ -180,7 +180,7 @@ def basis(plan: Plan) -> None:
 
 
 def fine_tuning(plan: Plan) -> None:
-    """The fine-tuning section, when the constraints plan fine-tuning (planner.finetune.planner)."""
+    """The fine-tuning section, when the constraints plan fine-tuning (planner.finetune.section)."""
     ft = plan.fine_tuning
     if not ft:
         return

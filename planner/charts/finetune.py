@@ -8,7 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from planner.finetune.planner import METHOD_NAMES, FineTunePlan
+from planner.finetune.planner import FineTunePlan
+from planner.finetune.request import METHOD_NAMES
 
 MEMORY_PARTS = ("weights_gib", "gradients_gib", "optimizer_gib", "adapter_gib", "activations_gib", "logits_gib",
                 "overhead_gib")

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 from planner.catalog.loading import load_catalog
 from planner.errors import PlannerError
-from planner.finetune.planner import METHODS, FineTunePlan, plan_finetune
+from planner.finetune.planner import FineTunePlan, plan_finetune
+from planner.finetune.request import METHODS
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -90,7 +90,7 @@ class Plan(BaseModel):
     assumptions: CostAssumptions
     candidates_evaluated: int
     data_as_of: dict[str, str]
-    fine_tuning: dict = {}  # planner.finetune.planner.finetune_section for the top pick, when fine-tuning is planned
+    fine_tuning: dict = {}  # planner.finetune.section.finetune_section for the top pick, when fine-tuning is planned
     objective: dict = {}  # priority, the rule that picked, the task's benchmark, deployment, replicas (planner.plan.objective)
     idle_hardware: str | None = None  # owned GPUs the pick leaves idle, and what they could serve instead
     decision: dict = {}  # capability x cost points of the feasible models, the Pareto front, the pick, why this and not that

@@ -14,7 +14,7 @@ from planner.errors import ConstraintError, LookupFailed
 from planner.estimate.cost import resolve_assumptions
 from planner.estimate.load import Workload, load_from_workload
 from planner.findings import Finding
-from planner.finetune.planner import finetune_section
+from planner.finetune.section import finetune_section
 from planner.plan.api_options import api_options
 from planner.plan.candidate import build_candidate
 from planner.plan.capability import CapabilityTable

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from planner.catalog.loading import Catalog, load_catalog
 from planner.estimate.load import Workload
-from planner.finetune.planner import TrainingAsk
+from planner.finetune.section import TrainingAsk
 from planner.plan.constraints import PRODUCTION_REQUESTS_PER_DAY, Constraints, GpuCount
 
 SMALL_TEAM_CONCURRENCY = 4  # requests in flight at the peak beyond which llama.cpp/Ollama is not a production engine
