@@ -17,13 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from planner.catalog.loading import load_catalog  # noqa: E402
-from planner.estimate.calibration_fit import (  # noqa: E402
-    leave_one_source_out,
+from planner.estimate.backtest import (  # noqa: E402
     not_predicted_reason,
     predict,
     source_family,
     usable_rows,
 )
+from planner.estimate.fit import leave_one_source_out  # noqa: E402
 
 METRICS = ("weights_gib", "memory_gib", "decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 

@@ -16,12 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import dataclasses  # noqa: E402
 
 from planner.catalog.loading import DATA_DIR, load_catalog  # noqa: E402
-from planner.estimate.calibration_fit import (  # noqa: E402
-    accuracy_bands,
-    fit_efficiencies,
-    leave_one_source_out,
-    usable_rows,
-)
+from planner.estimate.backtest import accuracy_bands, usable_rows  # noqa: E402
+from planner.estimate.fit import fit_efficiencies, leave_one_source_out  # noqa: E402
 
 BAND_FIELDS = ["metric", "method", "n_rows", "ratio_p10", "ratio_p50", "ratio_p90", "median_abs_error_pct", "p90_abs_error_pct", "source", "as_of", "notes"]
 FIELDS = ["factor", "engine", "hardware_family", "value", "n_rows", "median_abs_error_pct", "source", "as_of", "notes"]

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from planner.catalog.loading import load_catalog
 from planner.charts import accuracy as ac
-from planner.estimate.calibration_fit import SPEED_METRICS, usable_rows
+from planner.estimate.backtest import SPEED_METRICS, usable_rows
 from planner.estimate.speed import efficiencies
 from planner.probe.calibration import CALIBRATION_FILE_ENV
 
@@ -280,7 +280,7 @@ def test_page_toggles_to_in_sample_and_lists_probe_calibrations(tmp_path, monkey
 
 
 def test_rows_kept_but_not_predicted_are_listed_with_their_reason(catalog):
-    from planner.estimate.calibration_fit import SHORT_OUTPUT, VARIED_DRAIN
+    from planner.estimate.backtest import SHORT_OUTPUT, VARIED_DRAIN
 
     frame = ac.not_predicted_frame(catalog)
     assert list(frame.columns) == ["reason", "source_family", "rows"]

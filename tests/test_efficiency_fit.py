@@ -3,11 +3,8 @@
 import pytest
 
 from planner.catalog.loading import load_catalog
-from planner.estimate.calibration_fit import (
-    fit_efficiencies,
-    source_family,
-    usable_rows,
-)
+from planner.estimate.backtest import source_family, usable_rows
+from planner.estimate.fit import fit_efficiencies
 
 
 def test_same_data_gives_the_same_factors():
@@ -39,7 +36,8 @@ def test_benchmarks_come_from_at_least_four_independent_sources():
 
 
 def test_shipped_accuracy_bands_match_a_fresh_leave_one_source_out_run():
-    from planner.estimate.calibration_fit import accuracy_bands, leave_one_source_out
+    from planner.estimate.backtest import accuracy_bands
+    from planner.estimate.fit import leave_one_source_out
 
     catalog = load_catalog()
     fresh = {b.metric: (b.ratio_p10, b.ratio_p90) for b in accuracy_bands(leave_one_source_out(catalog))}
@@ -71,7 +69,7 @@ def test_closed_loop_throughput_counts_each_prefill_and_shares_the_steps():
 
 
 def test_a_run_with_more_users_than_the_kv_cache_holds_decodes_only_what_fits():
-    from planner.estimate.calibration_fit import running_batch
+    from planner.estimate.backtest import running_batch
     from planner.estimate.memory import sequences_that_fit
 
     catalog = load_catalog()
@@ -88,7 +86,7 @@ def test_a_run_with_more_users_than_the_kv_cache_holds_decodes_only_what_fits():
 
 
 def test_the_kv_cache_precision_of_a_row_changes_its_prediction():
-    from planner.estimate.calibration_fit import predict
+    from planner.estimate.backtest import predict
 
     catalog = load_catalog()
     row = next(r for r in catalog.benchmarks if r.id == "b001")  # TensorRT-LLM, batch 768, FP8 KV cache
@@ -98,7 +96,7 @@ def test_the_kv_cache_precision_of_a_row_changes_its_prediction():
 
 
 def test_prefill_is_fitted_from_times_to_first_token_where_compute_binds():
-    from planner.estimate.calibration_fit import _ttft_prefill_ratio
+    from planner.estimate.fit import _ttft_prefill_ratio
 
     catalog = load_catalog()
     by_id = {r.id: r for r in catalog.benchmarks}
@@ -121,7 +119,7 @@ def test_prompts_in_flight_together_share_one_weight_read():
 
 
 def test_runs_of_a_few_output_tokens_are_kept_but_not_predicted():
-    from planner.estimate.calibration_fit import predict
+    from planner.estimate.backtest import predict
 
     catalog = load_catalog()
     row = next(r for r in catalog.benchmarks if r.id == "b431")  # 1,000 requests of 128 in / 4 out
@@ -139,7 +137,7 @@ def test_batch_compute_counts_rows_whose_memory_time_already_explains_them():
 
 
 def test_prefill_is_fitted_from_throughput_runs_that_are_mostly_prefill():
-    from planner.estimate.calibration_fit import _throughput_prefill_ratio
+    from planner.estimate.fit import _throughput_prefill_ratio
 
     catalog = load_catalog()
     by_id = {r.id: r for r in catalog.benchmarks}
@@ -165,7 +163,7 @@ def test_a_group_gets_its_own_factor_only_from_two_independent_sources():
 
 
 def test_vllm_runs_at_most_its_default_number_of_sequences_for_the_device():
-    from planner.estimate.calibration_fit import running_batch
+    from planner.estimate.backtest import running_batch
     from planner.estimate.speed import max_running_sequences
 
     catalog = load_catalog()
@@ -180,7 +178,7 @@ def test_vllm_runs_at_most_its_default_number_of_sequences_for_the_device():
 
 
 def test_a_drain_of_varied_lengths_is_kept_but_not_predicted():
-    from planner.estimate.calibration_fit import predict
+    from planner.estimate.backtest import predict
 
     catalog = load_catalog()
     by_id = {r.id: r for r in catalog.benchmarks}
@@ -236,7 +234,7 @@ def test_tensor_parallel_scaling_is_fitted_on_dense_models_only():
 
 
 def test_runs_that_split_gpus_otherwise_than_tensor_parallel_are_kept_but_not_predicted():
-    from planner.estimate.calibration_fit import (
+    from planner.estimate.backtest import (
         OTHER_LAYOUT,
         not_predicted_reason,
         predict,

@@ -120,7 +120,7 @@ def test_gguf_weights_within_3_percent_of_published_file_sizes(catalog):
 def test_published_memory_figures_within_10_percent(catalog):
     # The published figures found are vLLM pools (gpu_memory_utilization x the card); the estimator's
     # capacity model must land within 10% of each, and in the median within 5%.
-    from planner.estimate.calibration_fit import predict
+    from planner.estimate.backtest import predict
 
     errors = [abs(predict(catalog, r) / r.value - 1) for r in catalog.benchmarks if r.metric == "memory_gib"]
     assert len(errors) >= 5

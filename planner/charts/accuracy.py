@@ -20,14 +20,14 @@ import plotly.graph_objects as go
 
 from planner.catalog.loading import Catalog
 from planner.catalog.records import AccuracyBand, Benchmark
-from planner.estimate.calibration_fit import (
+from planner.estimate.backtest import (
     SPEED_METRICS,
-    leave_one_source_out,
     not_predicted_reason,
     predict,
     source_family,
     usable_rows,
 )
+from planner.estimate.fit import leave_one_source_out
 from planner.estimate.speed import calibrated_decode_factor, efficiencies
 
 IN_SAMPLE = "in-sample"
@@ -93,7 +93,7 @@ def _prediction_record(catalog: Catalog, r: Benchmark, predicted: float) -> dict
 def error_summary(predictions: pd.DataFrame, by: Iterable[str] = ("metric",)) -> pd.DataFrame:
     """Median and 90th-percentile absolute percentage error and the row count, per group.
 
-    Percentiles interpolate linearly, as `calibration_fit.accuracy_bands` does, so the per-metric
+    Percentiles interpolate linearly, as `backtest.accuracy_bands` does, so the per-metric
     leave-one-source-out figures match the bands in data/accuracy.csv.
     """
     by = list(by)

@@ -1,10 +1,12 @@
-"""Fit the estimator's efficiency factors to published measurements, and predict them back.
+"""Fit the estimator's efficiency factors to published measurements.
 
 Each measurement in `data/benchmarks.csv` is turned into the fraction of the physical roofline it
 reached; a factor is the median fraction over the rows of its (engine, hardware family) group,
 with coarser groups as fallbacks. Medians (and, for the batch factor, least absolute error) are used
 because a few rows with odd settings must not drag a factor. `bench/calibrate.py` writes the result
 to `data/efficiency.csv`; `bench/accuracy.py` reports in-sample and leave-one-source-out error.
+`leave_one_source_out` refits without each source and predicts its rows back with
+planner.estimate.backtest.predict.
 """
 
 from __future__ import annotations
@@ -14,18 +16,23 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from urllib.parse import urlparse
 
 import numpy as np
 
 from planner.catalog.loading import Catalog
-from planner.catalog.records import AccuracyBand, Benchmark, EfficiencyFactor
-from planner.errors import PlannerError
+from planner.catalog.records import Benchmark, EfficiencyFactor
+from planner.estimate.backtest import (
+    AGGREGATE_METRICS,
+    predict,
+    row_kv_dtype,
+    running_batch,
+    source_family,
+    usable_rows,
+    workload_stated,
+)
 from planner.estimate.memory import (
-    estimate_memory,
     model_weight_bytes,
     prefill_attention_flops_per_token,
-    sequences_that_fit,
 )
 from planner.estimate.speed import (
     DecodeStep,
@@ -33,43 +40,15 @@ from planner.estimate.speed import (
     decode_step,
     efficiencies,
     estimate_speed,
-    max_running_sequences,
     prefill_flops_per_token,
     sustained_bandwidth,
     sustained_flops,
     tensor_parallel_scale,
 )
-from planner.units import GIB
 
-SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
-AGGREGATE_METRICS = ("throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 MIN_ROWS = 3  # a group needs this many rows to get its own factor
 MIN_SOURCES = 2  # ... from at least this many independent sources
 PREFILL_DOMINATED = 10  # prompt / answer length from which a kept-full run's time is mostly prefill
-MIN_OUTPUT_TOKENS = 16  # aggregate runs with fewer output tokens a request measure the API server, not the GPU
-
-
-def source_family(url: str) -> str:
-    """The independent source a row comes from: host plus owner/repository for code hosts."""
-    parsed = urlparse(url.split()[0])
-    parts = [p for p in parsed.path.split("/") if p]
-    if parsed.netloc in {"github.com", "huggingface.co"} and len(parts) >= 2:
-        return f"{parsed.netloc}/{parts[0]}/{parts[1]}".lower()
-    return parsed.netloc.lower() or url
-
-
-def usable_rows(catalog: Catalog, rows: Iterable[Benchmark] | None = None) -> list[Benchmark]:
-    """Rows whose model, quantization, device and engine are all in the catalogue."""
-    rows = catalog.benchmarks if rows is None else rows
-    return [r for r in rows if _resolvable(catalog, r)]
-
-
-def _resolvable(catalog: Catalog, r: Benchmark) -> bool:
-    try:
-        catalog.model(r.model)
-    except PlannerError:
-        return False
-    return r.gpu in catalog.gpus and r.quant in catalog.quants and r.engine in catalog.engines
 
 
 def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, as_of=None) -> list[EfficiencyFactor]:
@@ -89,7 +68,7 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
                                 and catalog.gpus[r.gpu].fp16_tflops_dense], _prefill_ratio)
     prefill += _ratios(with_tp, [r for r in rows if r.metric == "ttft_s" and r.concurrency == 1
                                  and catalog.gpus[r.gpu].fp16_tflops_dense], _ttft_prefill_ratio)
-    prefill += _ratios(with_tp, [r for r in rows if r.metric == "throughput_tokens_per_s" and _workload_stated(r)
+    prefill += _ratios(with_tp, [r for r in rows if r.metric == "throughput_tokens_per_s" and workload_stated(r)
                                  and catalog.gpus[r.gpu].fp16_tflops_dense], _throughput_prefill_ratio)
     factors += _grouped("prefill_compute", prefill, as_of)
     factors += _effective_tflops(base, [r for r in rows if r.metric == "prefill_tokens_per_s" and r.gpus == 1
@@ -262,117 +241,6 @@ def leave_one_source_out(catalog: Catalog, rows: list[Benchmark] | None = None) 
     return out
 
 
-def accuracy_bands(pairs: list[tuple[Benchmark, float]], as_of=None) -> list[AccuracyBand]:
-    """Per metric, the 10th/50th/90th percentile of measured ÷ predicted: an 80% band for new estimates."""
-    by_metric: dict[str, list[tuple[Benchmark, float]]] = defaultdict(list)
-    for r, predicted in pairs:
-        if r.metric in SPEED_METRICS and predicted > 0:
-            by_metric[r.metric].append((r, r.value / predicted))
-    out = []
-    for metric, members in sorted(by_metric.items()):
-        ratios = sorted(v for _, v in members)
-        errors = sorted(abs(1 / v - 1) * 100 for v in ratios)
-        out.append(AccuracyBand(
-            metric=metric, method="leave-one-source-out", n_rows=len(ratios),
-            ratio_p10=round(_quantile(ratios, 0.1), 4), ratio_p50=round(_quantile(ratios, 0.5), 4), ratio_p90=round(_quantile(ratios, 0.9), 4),
-            median_abs_error_pct=round(_quantile(errors, 0.5), 1), p90_abs_error_pct=round(_quantile(errors, 0.9), 1),
-            source=f"bench/calibrate.py: leave-one-source-out predictions of {len(ratios)} rows of data/benchmarks.csv",
-            as_of=as_of or max(r.as_of for r, _ in members)))
-    return out
-
-
-def _quantile(ordered: list[float], q: float) -> float:
-    """Linear-interpolated quantile of an ascending list."""
-    if not ordered:
-        return float("nan")
-    pos = q * (len(ordered) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def predict(catalog: Catalog, r: Benchmark) -> float | None:
-    """The estimator's figure for a benchmark row's metric, with the catalogue's efficiency factors."""
-    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
-    if r.metric == "weights_gib":
-        return model_weight_bytes(model, quant, engine.id)[0] / GIB
-    if r.metric == "memory_gib":
-        return _total_memory_gib(model, quant, gpu, engine, r)
-    if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not _workload_stated(r)):
-        return None
-    concurrency = running_batch(catalog, r) if r.metric in AGGREGATE_METRICS else 1
-    speed = estimate_speed(catalog, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1),
-                           concurrency, kv_cache_dtype=_kv_dtype(r))
-    if r.metric == "decode_tokens_per_s":
-        return speed.decode_tokens_per_s
-    if r.metric == "prefill_tokens_per_s":
-        return speed.prefill_tokens_per_s
-    if r.metric == "decode_throughput_tokens_per_s":
-        return speed.decode_throughput_tokens_per_s
-    return float(closed_loop_tokens_per_s(concurrency, max(r.output_tokens, 1), speed.prefill_share_s, 1 / speed.decode_tokens_per_s_at_concurrency))
-
-
-def running_batch(catalog: Catalog, r: Benchmark) -> int:
-    """Sequences decoding together in a row's run: its concurrency, unless the KV cache holds fewer
-    (then the rest wait their turn, as the engine's scheduler makes them)."""
-    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
-    fit = sequences_that_fit(model, quant, gpu, engine, r.gpus, (r.input_tokens or 0) + (r.output_tokens or 0), _kv_dtype(r))
-    cap = max_running_sequences(engine.id, gpu) or fit
-    return max(1, min(r.concurrency or 1, fit, cap))
-
-
-def _kv_dtype(r: Benchmark) -> str:
-    return r.kv_cache_dtype or "fp16"
-
-
-def _workload_stated(r: Benchmark) -> bool:
-    return not_predicted_reason(r) is None
-
-
-# Why an aggregate-throughput row is kept in data/benchmarks.csv but not predicted.
-NO_WORKLOAD = "concurrency or request lengths not stated"
-SHORT_OUTPUT = f"under {MIN_OUTPUT_TOKENS} output tokens a request (times the API server, not the GPU)"
-VARIED_DRAIN = "all requests sent at once, lengths varied (lasts as long as the longest)"
-OTHER_LAYOUT = "GPUs split otherwise than tensor parallel (data-parallel attention, expert parallel)"
-
-
-def not_predicted_reason(r: Benchmark) -> str | None:
-    """Why an aggregate figure cannot be predicted from its workload, or None when it can.
-
-    - Its concurrency and request lengths must be stated.
-    - It needs enough output per request to time the GPU: a run of a few output tokens a request
-      times the API server's own work per request (tokenising, scheduling, HTTP), which the estimator
-      does not model (gpustack's 128-in/4-out runs: 5-33 ms a request, whatever the model's size).
-    - It must not be a drain of varied lengths: when every request is sent at once and lengths vary
-      (ShareGPT), the run lasts as long as its longest requests, at ever smaller batches at the end,
-      and per-request means cannot tell how long that is. Varied lengths kept at a fixed concurrency
-      over more requests than that are a steady state, which the means do describe.
-    - Its GPUs must split the model the way the estimator does (tensor parallel): data-parallel
-      attention or expert parallelism moves different bytes per GPU.
-    """
-    if r.metric not in AGGREGATE_METRICS:
-        return None
-    if not (r.concurrency and r.output_tokens and r.input_tokens is not None):
-        return NO_WORKLOAD
-    if r.output_tokens < MIN_OUTPUT_TOKENS:
-        return SHORT_OUTPUT
-    if r.lengths == "varied" and (r.requests is None or r.requests <= r.concurrency):
-        return VARIED_DRAIN
-    if r.parallel is not None:
-        return OTHER_LAYOUT
-    return None
-
-
-def _total_memory_gib(model, quant, gpu, engine, r: Benchmark) -> float | None:
-    """GPU memory in use: what the engine pre-allocates when it sizes a pool (vLLM, SGLang: that
-    fraction of every GPU, when the row reports the whole pool), else weights + KV cache + overhead
-    for the row's context and sequences (planner.estimate.memory)."""
-    memory = estimate_memory(model, quant, gpu, engine, r.gpus, r.input_tokens or 1, r.concurrency or 1)
-    if r.concurrency is None and engine.default_gpu_memory_utilization:
-        return max(memory.capacity_gib * r.gpus, memory.total_gib)
-    return memory.total_gib if r.input_tokens else None
-
-
 def _roofline_step_s(catalog: Catalog, r: Benchmark) -> float | None:
     """Seconds per token reading the bytes at the bandwidth the device sustains (no overhead)."""
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
@@ -414,7 +282,7 @@ def _throughput_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     if (r.gpus > 1 and not engine.tensor_parallel) or r.input_tokens < PREFILL_DOMINATED * r.output_tokens:
         return None
     batch = running_batch(catalog, r)
-    step = decode_step(catalog, model, quant, gpu, engine, r.gpus, r.input_tokens, r.output_tokens, batch, _kv_dtype(r))
+    step = decode_step(catalog, model, quant, gpu, engine, r.gpus, r.input_tokens, r.output_tokens, batch, row_kv_dtype(r))
     decode_share = r.output_tokens * (step.reads_s + step.fixed_s) / batch
     prefill = r.output_tokens / r.value - decode_share
     if prefill < 2 * decode_share:
@@ -460,14 +328,14 @@ class _BatchTerms:
 
 
 def _batch_terms(catalog: Catalog, r: Benchmark) -> _BatchTerms | None:
-    if not _workload_stated(r):
+    if not workload_stated(r):
         return None
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     if (r.gpus > 1 and not engine.tensor_parallel) or not gpu.fp16_tflops_dense:
         return None
     batch = running_batch(catalog, r)
     prefill = _prefill_share_s(catalog, model, quant, gpu, engine, r, batch) if r.metric == "throughput_tokens_per_s" else 0.0
-    step = decode_step(catalog, model, quant, gpu, engine, r.gpus, r.input_tokens, r.output_tokens, batch, _kv_dtype(r))
+    step = decode_step(catalog, model, quant, gpu, engine, r.gpus, r.input_tokens, r.output_tokens, batch, row_kv_dtype(r))
     return _BatchTerms(r, gpu.family, batch, r.output_tokens, prefill, step)
 
 
