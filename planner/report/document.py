@@ -21,10 +21,7 @@ import io
 import json
 import logging
 import re
-import shutil
-import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from fpdf import FPDF, FontFace
@@ -36,11 +33,11 @@ from planner.deploy.files import DeploymentError, launch_commands
 from planner.errors import LookupFailed
 from planner.plan.model import Candidate, Plan
 from planner.report.charts import cost_chart_png, memory_chart_png
+from planner.report.fonts import FontFile, find_font, font_codepoints, load_fonts  # noqa: F401 (public here too)
 from planner.report.sanitize import is_secret_key, sanitize_probe  # noqa: F401 (is_secret_key: public here too)
 
 log = logging.getLogger(__name__)
 
-FONT_DIR = Path(__file__).resolve().parents[2] / "data" / "fonts"
 TITLE_CHARS = 140  # the title shows this much of the name (the constraints allow 200)
 LABEL_CHARS = 120
 CELL_CHARS = 600  # no table cell grows beyond this (a pasted essay must not fill pages)
@@ -81,75 +78,6 @@ def write_pdf(plan: Plan, path: str | Path, probe: dict | None = None, catalog: 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-# --- fonts --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FontFile:
-    """A font file and, for a collection (.ttc), which font in it."""
-
-    path: str
-    number: int = 0
-
-
-_NOTO = "/usr/share/fonts/truetype/noto"
-_DEJAVU = "/usr/share/fonts/truetype/dejavu"
-_NOTO_OT = "/usr/share/fonts/opentype/noto"
-# (family name, style -> candidate paths, fontconfig pattern used when no path exists)
-_BODY = {
-    "": ([f"{FONT_DIR}/NotoSans-Regular.ttf", f"{_NOTO}/NotoSans-Regular.ttf", f"{_DEJAVU}/DejaVuSans.ttf"], "Noto Sans:style=Regular"),
-    "B": ([f"{FONT_DIR}/NotoSans-Bold.ttf", f"{_NOTO}/NotoSans-Bold.ttf", f"{_DEJAVU}/DejaVuSans-Bold.ttf"], "Noto Sans:style=Bold"),
-    "I": ([f"{FONT_DIR}/NotoSans-Italic.ttf", f"{_NOTO}/NotoSans-Italic.ttf", f"{_DEJAVU}/DejaVuSans-Oblique.ttf"], "Noto Sans:style=Italic"),
-}
-_MONO = ([f"{FONT_DIR}/DejaVuSansMono.ttf", f"{_DEJAVU}/DejaVuSansMono.ttf", f"{_NOTO}/NotoSansMono-Regular.ttf"], "DejaVu Sans Mono")
-_FALLBACKS: tuple[tuple[str, list[str], str], ...] = (
-    ("FbDejaVu", [f"{_DEJAVU}/DejaVuSans.ttf"], "DejaVu Sans"),
-    ("FbArabic", [f"{_NOTO}/NotoSansArabic-Regular.ttf", f"{_NOTO}/NotoNaskhArabic-Regular.ttf"], "Noto Sans Arabic"),
-    ("FbHebrew", [f"{_NOTO}/NotoSansHebrew-Regular.ttf"], "Noto Sans Hebrew"),
-    ("FbDevanagari", [f"{_NOTO}/NotoSansDevanagari-Regular.ttf"], "Noto Sans Devanagari"),
-    ("FbThai", [f"{_NOTO}/NotoSansThai-Regular.ttf"], "Noto Sans Thai"),
-    ("FbSymbols", [f"{_NOTO}/NotoSansSymbols-Regular.ttf"], "Noto Sans Symbols"),
-    ("FbSymbols2", [f"{_NOTO}/NotoSansSymbols2-Regular.ttf"], "Noto Sans Symbols 2"),
-    ("FbCJK", [f"{FONT_DIR}/NotoSansCJK-Regular.ttc", f"{_NOTO_OT}/NotoSansCJK-Regular.ttc",
-               "/usr/share/fonts/opentype/noto/NotoSansCJKjp-Regular.otf", "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"],
-     "Noto Sans CJK JP"),
-)
-
-
-@functools.lru_cache(maxsize=64)
-def find_font(candidates: tuple[str, ...], pattern: str) -> FontFile | None:
-    """The first existing candidate path, else what fontconfig's fc-match returns for `pattern`
-    (only if its family matches), else None."""
-    for path in candidates:
-        if Path(path).is_file():
-            return FontFile(path)
-    if shutil.which("fc-match"):
-        try:
-            out = subprocess.run(["fc-match", "-f", "%{family}|%{file}|%{index}", pattern], capture_output=True,
-                                 text=True, timeout=5, check=False).stdout
-        except (OSError, subprocess.SubprocessError):
-            return None
-        family, _, rest = out.partition("|")
-        file, _, index = rest.partition("|")
-        wanted = pattern.split(":")[0].lower()
-        if file and Path(file).is_file() and wanted.split()[0] in family.lower() and file.lower().endswith((".ttf", ".otf", ".ttc")):
-            return FontFile(file, int(index or 0))
-    return None
-
-
-@functools.lru_cache(maxsize=64)
-def font_codepoints(font: FontFile) -> frozenset[int]:
-    """The code points a font has glyphs for (its best cmap)."""
-    from fontTools.ttLib import TTFont
-
-    try:
-        with TTFont(font.path, fontNumber=font.number, lazy=True) as tt:
-            return frozenset(tt.getBestCmap() or {})
-    except Exception as exc:  # a broken font file must not break the report
-        log.warning("cannot read the character map of %s: %s", font.path, exc)
-        return frozenset()
-
-
 # --- the document ---------------------------------------------------------------------------------
 
 
@@ -186,57 +114,9 @@ class _Report:
     # fonts and text
 
     def _setup_fonts(self) -> None:
-        regular = find_font(tuple(_BODY[""][0]), _BODY[""][1])
-        if regular is None:
-            log.warning("no Unicode TrueType font found (install fonts-noto-core or fonts-dejavu-core); "
-                        "the PDF falls back to Helvetica and prints non-Latin-1 text as '?'")
-            self.body = self.mono = "helvetica"
-            self.covered = frozenset(range(32, 256))
-            self.fallbacks = []
-            self.pdf.footer_font = "helvetica"
-            return
-        self.body, self.mono = "Body", "Mono"
-        self.pdf.add_font(self.body, "", regular.path, collection_font_number=regular.number)
-        for style in ("B", "I"):
-            found = find_font(tuple(_BODY[style][0]), _BODY[style][1]) or regular
-            self.pdf.add_font(self.body, style, found.path, collection_font_number=found.number)
-        mono = find_font(tuple(_MONO[0]), _MONO[1]) or regular
-        self.pdf.add_font(self.mono, "", mono.path, collection_font_number=mono.number)
-        self.pdf.footer_font = self.body
-        covered = set(font_codepoints(regular))
-        needed = {ord(ch) for ch in self._all_text() if ord(ch) >= 32} - covered
-        fallbacks = []
-        for name, paths, pattern in _FALLBACKS:
-            if not needed:
-                break
-            font = find_font(tuple(paths), pattern)
-            if font is None:
-                continue
-            gain = needed & font_codepoints(font)
-            if gain:
-                # only the code points this document needs: a CJK font maps ~65k, and fpdf2 reads each
-                self.pdf.add_font(name, "", font.path, collection_font_number=font.number, unicode_range=sorted(gain))
-                fallbacks.append(name)
-                covered |= gain
-                needed -= gain
-        if fallbacks:
-            self.pdf.set_fallback_fonts(fallbacks, exact_match=False)
-        self.fallbacks = fallbacks
-        self.pdf.pin_font = bool(fallbacks)
-        self.covered = frozenset(covered)
-        self._maybe_shape()
-
-    def _maybe_shape(self) -> None:
-        """Right-to-left and complex scripts need a shaping engine; use uharfbuzz when installed."""
-        text = self._all_text()
-        if not any(0x0590 <= ord(ch) <= 0x08FF or 0x0900 <= ord(ch) <= 0x0DFF for ch in text):
-            return
-        try:
-            import uharfbuzz  # noqa: F401
-        except ImportError:
-            log.info("uharfbuzz is not installed: right-to-left text is printed unshaped")
-            return
-        self.pdf.set_text_shaping(True)
+        fonts = load_fonts(self.pdf, self._all_text())
+        self.body, self.mono = fonts.body, fonts.mono
+        self.covered, self.fallbacks = fonts.covered, fonts.fallbacks
 
     @functools.cached_property
     def _text_sources(self) -> str:
