@@ -1,0 +1,28 @@
+"""The alternatives that passed every hard rule, and the models ruled out with the reason."""
+
+from __future__ import annotations
+
+from planner.charts import plan as charts
+from planner.report.canvas import MUTED, Canvas
+from planner.report.context import ReportData
+
+
+def render(doc: Canvas, data: ReportData) -> None:
+    plan = data.plan
+    doc.heading("Alternatives and what was ruled out")
+    if plan.alternatives:
+        rows = []
+        for cand in plan.alternatives:
+            notes = "; ".join(f.message for f in cand.findings if f.effect in {"warning", "excluded"})
+            rows.append([charts.candidate_label(cand), f"{cand.score:g}", f"${cand.cost.usd_per_month:,.0f}",
+                         f"{cand.memory.per_gpu_gib:.1f}/{cand.memory.capacity_gib:.0f}", notes or "—"])
+        doc.table(["Alternative", "Score", "$/month", "GiB/GPU", "Cautions"], rows, (36, 7, 10, 9, 38), size=7.4,
+                  align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "LEFT"), limit=400)
+    else:
+        doc.para("No alternative configuration passed every hard rule.", colour=MUTED, style="I")
+    if plan.ruled_out:
+        doc.para(f"Ruled out ({len(plan.ruled_out)} model(s))", size=9.5, style="B")
+        rows = [[r.model_name, r.rule, r.reason] for r in plan.ruled_out[:40]]
+        doc.table(["Model", "Rule", "Reason"], rows, (24, 16, 60), size=7.4, limit=400)
+        if len(plan.ruled_out) > 40:
+            doc.para(f"… and {len(plan.ruled_out) - 40} more.", size=8, colour=MUTED)

@@ -1,0 +1,61 @@
+"""Where every figure came from: the data files' dates and the rows the top pick used."""
+
+from __future__ import annotations
+
+import re
+
+from planner.charts import plan as charts
+from planner.errors import LookupFailed
+from planner.plan.model import Candidate, Plan
+from planner.report.canvas import Canvas
+from planner.report.context import ReportData
+
+_DATA_FILES = {"models": "models.csv", "gpus": "gpus.csv", "gpu_prices": "gpu_prices.csv", "quants": "quants.csv",
+               "engines": "engines.csv", "apis": "api_prices.csv", "benchmarks": "benchmarks.csv"}
+
+
+def render(doc: Canvas, data: ReportData) -> None:
+    plan = data.plan
+    doc.heading("Data sources")
+    rows = [[f"{kind} (newest row)", "data/" + _DATA_FILES.get(kind, kind + ".csv"), as_of]
+            for kind, as_of in sorted(plan.data_as_of.items())]
+    top = plan.recommendation
+    if top is not None:
+        rows += _rows_used(data, top)
+    for api in charts.competing_apis(plan):
+        rows.append([f"API price: {api.id}", api.source, api.as_of])
+    doc.table(["What", "Source", "As of"], rows, (30, 56, 14), size=7.4, limit=400)
+
+
+def _rows_used(data: ReportData, top: Candidate) -> list[list[str]]:
+    rows: list[list[str]] = []
+    cat = data.catalog
+    try:
+        model = cat.model(top.model)
+        rows.append([f"Model: {model.name}", model.source, model.as_of.isoformat()])
+        if model.capability_source:
+            rows.append([f"Capability score ({model.capability_benchmark})", model.capability_source, model.as_of.isoformat()])
+    except LookupFailed:
+        rows.append([f"Model: {top.model}", "custom model (from its config.json)", "—"])
+    for kind, getter in (("GPU", cat.gpu), ("Quantization", cat.quant), ("Engine", cat.engine)):
+        key = {"GPU": top.gpu, "Quantization": top.quant, "Engine": top.engine}[kind]
+        try:
+            rec = getter(key)
+            rows.append([f"{kind}: {getattr(rec, 'name', key)}", rec.source, rec.as_of.isoformat()])
+            if kind == "Quantization" and getattr(rec, "bits_source", None) and rec.bits_source != rec.source:
+                rows.append(["Bits per weight", rec.bits_source, rec.as_of.isoformat()])
+        except LookupFailed:
+            rows.append([f"{kind}: {key}", "not in the catalogue", "—"])
+    rows.append(["GPU price", top.cost.price_source, _date_in(top.cost.price_source) or "—"])
+    for factor, basis in top.speed.efficiency_basis.items():
+        rows.append([f"Efficiency: {factor.replace('_', ' ')}", basis, plan_date(data.plan, "benchmarks")])
+    return rows
+
+
+def plan_date(plan: Plan, kind: str) -> str:
+    return plan.data_as_of.get(kind, "—")
+
+
+def _date_in(text: str) -> str | None:
+    found = re.search(r"\d{4}-\d{2}-\d{2}", text or "")
+    return found.group(0) if found else None
