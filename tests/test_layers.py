@@ -89,7 +89,7 @@ def test_no_import_circle():
     assert not cycle, " -> ".join(cycle)
 
 
-AWAITING_SPLIT = {"report/document.py"}
+AWAITING_SPLIT: set[str] = set()
 
 
 def test_no_module_is_over_400_lines():
