@@ -105,6 +105,10 @@ class Canvas:
         pdf.set_text_color(*colour)
         pdf.multi_cell(0, height, self.t(text, limit), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
+    def note(self, text: str) -> None:
+        """A muted, italic line: there is nothing to show here, or why not."""
+        self.para(text, colour=MUTED, style="I")
+
     def bullets(self, items: Iterable[str], size: float = 9, limit: int = 700) -> None:
         pdf = self.pdf
         self.font(self.body, "", size)
@@ -154,7 +158,7 @@ class Canvas:
     def image(self, png: bytes | None, width: float | None = None, alt: str = "") -> None:
         pdf = self.pdf
         if png is None:
-            self.para(alt or "No chart: nothing to draw.", colour=MUTED, style="I")
+            self.note(alt or "No chart: nothing to draw.")
             return
         width = width or pdf.epw
         height = self.image_height(png, width)

@@ -19,7 +19,7 @@ def render(doc: Canvas, data: ReportData) -> None:
         doc.table(["Alternative", "Score", "$/month", "GiB/GPU", "Cautions"], rows, (36, 7, 10, 9, 38), size=7.4,
                   align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "LEFT"), limit=400)
     else:
-        doc.para("No alternative configuration passed every hard rule.", colour=MUTED, style="I")
+        doc.note("No alternative configuration passed every hard rule.")
     if plan.ruled_out:
         doc.para(f"Ruled out ({len(plan.ruled_out)} model(s))", size=9.5, style="B")
         rows = [[r.model_name, r.rule, r.reason] for r in plan.ruled_out[:40]]

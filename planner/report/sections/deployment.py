@@ -12,10 +12,10 @@ def render(doc: Canvas, data: ReportData) -> None:
     try:
         commands = launch_commands(data.plan, data.catalog)
     except DeploymentError as exc:
-        doc.para(str(exc), colour=MUTED, style="I")
+        doc.note(str(exc))
         return
     if not commands:
-        doc.para("Nothing to deploy: no self-hosted configuration meets the constraints.", colour=MUTED, style="I")
+        doc.note("Nothing to deploy: no self-hosted configuration meets the constraints.")
         return
     doc.para("Launch commands for the top pick. All the files (compose, Kubernetes manifests, Modelfile, README with the "
              "documentation of every flag) come from: python -m planner plan --constraints FILE --deploy-dir DIR, "

@@ -12,7 +12,7 @@ def render(doc: Canvas, data: ReportData) -> None:
     doc.heading("Latency and throughput")
     candidates = _candidates(data.plan)
     if not candidates:
-        doc.para("No configuration to show.", colour=MUTED, style="I")
+        doc.note("No configuration to show.")
         return
     rows = []
     for i, cand in enumerate(candidates):

@@ -4,7 +4,7 @@ comparison with the plan (derived from the top pick when the probe carried none)
 from __future__ import annotations
 
 from planner.plan.model import Candidate
-from planner.report.canvas import MUTED, Canvas
+from planner.report.canvas import Canvas
 from planner.report.context import ReportData
 
 
@@ -37,7 +37,7 @@ def render(doc: Canvas, data: ReportData) -> None:
         doc.table(["Target", "Predicted", "Measured", "Error", "Concurrency", "Verdict", "In words"], rows,
                   (16, 10, 10, 8, 12, 9, 35), size=7.4, align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "LEFT", "LEFT"))
     if not levels and not comparison:
-        doc.para("The probe result holds no measurements.", colour=MUTED, style="I")
+        doc.note("The probe result holds no measurements.")
 
 
 def _fmt(value: object, digits: int) -> str:
