@@ -53,7 +53,8 @@ class CapabilityTable:
     def __init__(self, scores: dict[tuple[str, str], TaskScore], models: dict[str, ModelSpec], apis: dict[str, ApiPrice], task: str):
         self.task = TASK_ALIAS.get(task, task)
         self.note = f"{task} is ranked on {self.task}'s benchmark" if self.task != task else None
-        open_scored = sum(1 for (m, t) in scores if t == self.task and m in {k.lower() for k in models})
+        open_ids = {k.lower() for k in models}
+        open_scored = sum(1 for (m, t) in scores if t == self.task and m in open_ids)
         if self.task != CHAT_BENCHMARK_TASK and open_scored < MIN_FIT_POINTS:
             self.note = (f"{task} has published scores for only {open_scored} open models in the catalogue, too few to rank by; "
                          f"ranked on {CHAT_BENCHMARK_TASK}'s benchmark instead")

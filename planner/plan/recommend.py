@@ -202,24 +202,24 @@ def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, tab
 
 
 def _pick(grid: Grid, feasible: np.ndarray, scores: np.ndarray, order: np.ndarray) -> list[tuple[int, float]]:
-    """Walk candidates best first, keeping at most MAX_PER_MODEL per model and no repeats."""
-    chosen: list[tuple[int, float]] = []
-    seen: set[tuple] = set()
-    per_model: dict[int, int] = {}
-    for k in order:
-        i = int(feasible[k])
-        quant, engine = grid.pairs[grid.p[i]]
-        key = (grid.m[i], quant.id, grid.hardware[grid.h[i]].gpu.id)
-        if key in seen or per_model.get(grid.m[i], 0) >= MAX_PER_MODEL:
-            continue
-        seen.add(key)
-        per_model[grid.m[i]] = per_model.get(grid.m[i], 0) + 1
-        chosen.append((i, float(scores[k])))
-        if len(chosen) > MAX_ALTERNATIVES:
-            break
-    return chosen
-
-
+    """Candidates best first, keeping at most MAX_PER_MODEL per model and one per (model, format, device)."""
+    rows = feasible[order]
+    quant_index = {q.id: j for j, q in enumerate(sorted({q for q, _ in grid.pairs}, key=lambda q: q.id))}
+    device_index = {d: j for j, d in enumerate(sorted({hw.gpu.id for hw in grid.hardware}))}
+    pair_quant = np.array([quant_index[q.id] for q, _ in grid.pairs])
+    hw_device = np.array([device_index[hw.gpu.id] for hw in grid.hardware])
+    key = (grid.m[rows].astype(np.int64) * len(quant_index) + pair_quant[grid.p[rows]]) * len(device_index) + hw_device[grid.h[rows]]
+    _, first = np.unique(key, return_index=True)
+    first.sort()  # the best-ranked row of each (model, format, device), in rank order
+    models = grid.m[rows[first]]
+    # rank of each kept row among its model's kept rows: a stable sort by model keeps the rank order inside a model
+    by_model = np.argsort(models, kind="stable")
+    sorted_models = models[by_model]
+    starts = np.searchsorted(sorted_models, sorted_models, side="left")
+    within = np.empty(len(models), dtype=np.int64)
+    within[by_model] = np.arange(len(models)) - starts
+    kept = first[within < MAX_PER_MODEL][: MAX_ALTERNATIVES + 1]
+    return [(int(feasible[order[k]]), float(scores[order[k]])) for k in kept]
 
 
 def _apply_min_capability(grid: Grid, codes: np.ndarray, table: CapabilityTable, minimum: float | None) -> tuple[np.ndarray, set[int]]:
