@@ -253,3 +253,20 @@ def test_hardware_page_says_plainly_when_there_is_no_gpu(monkeypatch):
     at.switch_page("pages/hardware.py").run()
     assert_clean(at)
     assert any("No NVIDIA GPU was found" in i.value for i in at.info)
+
+
+def test_plan_page_sets_the_objective_and_shows_the_decision():
+    at = app({"requests_per_day": "20000"})
+    at.selectbox(key="priority").set_value("quality").run()
+    assert not at.exception
+    objective = [m.value for m in at.markdown if m.value.startswith("**Objective**")]
+    assert objective and "quality" in objective[0]
+    assert any(m.value.startswith(("*More capable:*", "*Cheaper:*")) for m in at.markdown)
+    assert at.query_params.get("priority") in ("quality", ["quality"])
+
+
+def test_a_link_carries_the_objective_fields():
+    at = app({"priority": "cost", "deployment": "office", "min_replicas": "3", "needs_max_capability": "true"})
+    assert not at.exception
+    assert at.selectbox(key="priority").value == "cost" and at.selectbox(key="deployment").value == "office"
+    assert at.number_input(key="min_replicas").value == 3 and at.toggle(key="needs_max_capability").value is True

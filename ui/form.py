@@ -9,7 +9,7 @@ import streamlit as st
 
 from planner.catalog.loading import Catalog
 from planner.errors import ConstraintError, LookupFailed
-from planner.plan.constraints import FINE_TUNING, PRIVACY_LEVELS, TASKS
+from planner.plan.constraints import DEPLOYMENTS, FINE_TUNING, PRIORITIES, PRIVACY_LEVELS, TASKS
 from ui import state
 
 PRIVACY_LABELS = {
@@ -19,6 +19,10 @@ PRIVACY_LABELS = {
     "offline": "Offline / air-gapped",
 }
 FINE_TUNING_LABELS = {"none": "None", "lora": "LoRA", "qlora": "QLoRA", "full": "Full fine-tune"}
+PRIORITY_LABELS = {"quality": "Quality: the most capable model that fits", "balanced": "Balanced: the knee of capability vs cost",
+                   "cost": "Cost: the cheapest that meets the minimum"}
+DEPLOYMENT_LABELS = {None: "Infer from the GPUs and task", "datacenter": "Datacenter service", "office": "Office / desk-side",
+                     "edge": "Edge device"}
 KV_LABELS = {"auto": "Auto (engine default)", "fp16": "FP16", "fp8": "FP8", "q8_0": "Q8_0 (llama.cpp)"}
 GENERAL = "_general"
 # Where a message for each field goes: the widget slot it is drawn under.
@@ -76,6 +80,22 @@ def constraints_form(catalog: Catalog, error: ConstraintError | None = None, whe
         state.seed_widget("commercial_use", values["commercial_use"])
         st.toggle("Commercial use", key="commercial_use")
         slots["commercial_use"] = st.empty()
+
+        st.subheader("Objective")
+        _select("priority", "Priority", values, slots, PRIORITIES, PRIORITY_LABELS)
+        cols = st.columns(2)
+        with cols[0]:
+            _number("min_capability", "Min capability", values, slots, min_value=0.0, max_value=5000.0, step=1.0, placeholder="none",
+                    help="On the task's benchmark (e.g. GPQA Diamond % for reasoning, LMArena Elo for chat).")
+        with cols[1]:
+            _number("min_replicas", "Min replicas", values, slots, min_value=1, max_value=1024, step=1, placeholder="auto",
+                    help="Empty: 2 for a datacenter service of 1,000+ requests a day, else 1.")
+        _select("deployment", "Deployment", values, slots, (None, *DEPLOYMENTS), DEPLOYMENT_LABELS)
+        for key, label in (("needs_max_capability", "Maximum capability needed"), ("rapid_development", "Rapid development"),
+                           ("embedded_in_product", "Model ships in our product")):
+            state.seed_widget(key, values.get(key, False))
+            st.toggle(label, key=key)
+            slots[key] = st.empty()
 
         st.subheader("Hardware and budget")
         _hardware(catalog, values, slots)

@@ -44,13 +44,16 @@ SIMPLE_FIELDS = ("name", "privacy", "requests_per_day", "input_tokens", "output_
                  "min_tokens_per_s", "context_tokens", "budget_usd_per_month", "task", "fine_tuning", "fine_tuning_tokens",
                  "fine_tuning_epochs", "commercial_use",
                  "models", "kv_cache_dtype", "gpu_usd_per_hour", "gpu_price_for", "utilisation", "amortisation_months",
-                 "power_usd_per_kwh")
+                 "power_usd_per_kwh", "priority", "min_capability", "max_capability_gap", "needs_max_capability",
+                 "rapid_development", "embedded_in_product", "deployment", "min_replicas")
 HARDWARE_MODE = "hardware_mode"  # "rent" or "own"
 GPUS_OWNED = "gpus_owned"  # catalogue ids
 GPU_COUNT_PREFIX = "gpu_count__"
-INT_FIELDS = {"input_tokens", "output_tokens", "context_tokens"}
+INT_FIELDS = {"input_tokens", "output_tokens", "context_tokens", "min_replicas"}
+BOOL_FIELDS = {"commercial_use", "needs_max_capability", "rapid_development", "embedded_in_product"}
 FLOAT_FIELDS = {"fine_tuning_tokens", "fine_tuning_epochs", "requests_per_day", "peak_to_average", "max_ttft_s", "min_tokens_per_s", "budget_usd_per_month",
-                "gpu_usd_per_hour", "utilisation", "amortisation_months", "power_usd_per_kwh"}
+                "gpu_usd_per_hour", "utilisation", "amortisation_months", "power_usd_per_kwh", "min_capability",
+                "max_capability_gap"}
 # Streamlit's own URL parameters, never constraints.
 _FOREIGN_PARAMS = {"embed", "embed_options"}
 
@@ -238,7 +241,7 @@ def _decode(key: str, text: str) -> Any:
         return out
     if key == "models":
         return [m.strip() for m in text.split(",") if m.strip()]
-    if key == "commercial_use":
+    if key in BOOL_FIELDS:
         if text.lower() not in {"true", "false"}:
             raise ConstraintError(f"Field 'commercial_use': must be true or false (got {text!r}).", field=key)
         return text.lower() == "true"

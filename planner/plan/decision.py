@@ -9,7 +9,7 @@ import numpy as np
 from planner.plan.capability import CapabilityTable
 from planner.plan.grid import Grid
 from planner.plan.model import Candidate, RuledOut
-from planner.plan.objective import Choice
+from planner.plan.objective import UNSCORED, Choice, pareto_front
 
 
 def decision_points(grid: Grid, feasible: np.ndarray, choice: Choice | None, table: CapabilityTable) -> list[dict]:
@@ -19,7 +19,6 @@ def decision_points(grid: Grid, feasible: np.ndarray, choice: Choice | None, tab
     v = grid.values
     models_in_order = grid.m[feasible[choice.order]]
     _, first = np.unique(models_in_order, return_index=True)  # each model's best-ranked row
-    on_front = set(grid.m[feasible[choice.front]].tolist())
     seen: dict[int, dict] = {}
     for rank_index in sorted(first.tolist()):
         k = choice.order[rank_index]
@@ -29,9 +28,16 @@ def decision_points(grid: Grid, feasible: np.ndarray, choice: Choice | None, tab
         quant, engine = grid.pairs[grid.p[i]]
         hw = grid.hardware[grid.h[i]]
         seen[mi] = {"model": model.id, "model_name": model.name, "capability": table.of(model.id).score,
-                    "usd_per_month": round(float(v["usd_per_month"][i]), 2), "on_front": mi in on_front,
+                    "usd_per_month": round(float(v["usd_per_month"][i]), 2), "on_front": False,
                     "picked": rank_index == 0, "setup": f"{quant.id} · {engine.id} · {hw.count}× {hw.gpu.name} × {int(v['replicas'][i])}"}
-    return sorted(seen.values(), key=lambda p: p["usd_per_month"])
+    points = sorted(seen.values(), key=lambda p: p["usd_per_month"])
+    # the front of the points shown (each model at the configuration the objective ranks first for it)
+    if points:
+        cap = np.array([UNSCORED if p["capability"] is None else p["capability"] for p in points])
+        front = pareto_front(cap, np.array([p["usd_per_month"] for p in points]))
+        for p, on in zip(points, front):
+            p["on_front"] = bool(on) and p["capability"] is not None
+    return points
 
 
 def why_not(points: list[dict], top: Candidate | None, ruled_out: list[RuledOut], table: CapabilityTable, benchmark: str | None) -> dict:
