@@ -53,7 +53,7 @@ def why_not(points: list[dict], top: Candidate | None, ruled_out: list[RuledOut]
         extra = best["usd_per_month"] - top.cost.usd_per_month
         out["more_capable"] = best | {"why": (
             f"{best['model_name']} scores {_pts(best['capability'] - mine)} more on {name} but costs "
-            f"${extra:,.0f}/month more ({best['setup']}); the objective ({top.model_name}'s {name} {_fmt(mine)}) was preferred.")}
+            f"${extra:,.0f}/month more ({best['setup']}); the objective preferred {top.model_name} ({name} {_fmt(mine)}) at its cost.")}
     else:
         blocked = [(table.of(r.model).score, r) for r in ruled_out if mine is not None and (table.of(r.model).score or -1) > mine]
         if blocked:
