@@ -24,7 +24,7 @@ from pydantic import SecretStr, ValidationError
 
 from planner.plan.model import Plan
 from planner.probe import ProbeConfig, ProbeConfigError, ProgressEvent
-from planner.probe.clients import make_client
+from planner.probe.factory import make_client
 from planner.probe.config import DEFAULT_API_KEY_ENV
 from planner.probe.endpoint import (
     ALLOWED_HOSTS_ENV,

@@ -17,6 +17,7 @@ from planner.probe.cli import register, run_cli
 from planner.probe.compare import compare, with_comparison
 from planner.probe.config import ProbeConfig
 from planner.probe.endpoint import Endpoint, detect_api
+from planner.probe.factory import make_client
 from planner.probe.faults import (
     FaultKind,
     HostNotAllowedError,
@@ -53,6 +54,7 @@ __all__ = [
     "delete_calibrations",
     "detect_api",
     "load_calibrations",
+    "make_client",
     "register",
     "run_cli",
     "run_probe",

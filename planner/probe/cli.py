@@ -101,7 +101,7 @@ def _load_plan(path: Path) -> dict[str, Any]:
 def _list_models(config: ProbeConfig) -> int:
     import requests
 
-    from planner.probe.clients import make_client
+    from planner.probe.factory import make_client
 
     endpoint = Endpoint.parse(config.url, config.api)
     check_host_allowed(endpoint.host)

@@ -2,7 +2,9 @@
 
 Subclasses (OpenAIClient, OllamaClient) say which URL and body to send and
 how to read one line of the stream; `run_request` does the rest and turns
-every failure into a classified `RequestRecord`.
+every failure into a classified `RequestRecord`. This module never imports
+its subclasses: `planner.probe.factory.make_client` picks one, so no probe
+module imports one that imports it back (tests/probe/test_import_graph.py).
 """
 
 from __future__ import annotations
@@ -245,15 +247,6 @@ class StreamingClient:
             server_decode_tokens_per_s=state.server_decode_tokens_per_s,
             client_cpu_s=time.thread_time() - cpu0_s,
         )
-
-
-def make_client(endpoint: Endpoint, **kwargs: Any) -> StreamingClient:
-    """The client for the endpoint's API type."""
-    from planner.probe.ollama_client import OllamaClient
-    from planner.probe.openai_client import OpenAIClient
-
-    cls = OllamaClient if endpoint.api == "ollama" else OpenAIClient
-    return cls(endpoint, **kwargs)
 
 
 def parse_stream_object(data: bytes, what: str) -> dict:

@@ -21,7 +21,8 @@ from datetime import datetime, timezone
 
 import requests
 
-from planner.probe.clients import StreamingClient, make_client
+from planner.probe.clients import StreamingClient
+from planner.probe.factory import make_client
 from planner.probe.config import ProbeConfig
 from planner.probe.endpoint import Endpoint, check_host_allowed
 from planner.probe.faults import FaultKind, RequestFailed

@@ -20,7 +20,7 @@ import requests
 from llama_support import LLAMA_MODEL_ALIAS, requires_llama_cpp
 
 from planner.probe import Endpoint, ProbeConfig, run_probe
-from planner.probe.clients import make_client
+from planner.probe.factory import make_client
 
 pytestmark = requires_llama_cpp
 

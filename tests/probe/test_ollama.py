@@ -14,7 +14,7 @@ import requests
 from probe_fakes import OLLAMA_EVAL_NS_PER_TOKEN, OLLAMA_PROMPT_EVAL_NS
 
 from planner.probe import Endpoint, ProbeConfig, run_probe
-from planner.probe.clients import make_client
+from planner.probe.factory import make_client
 
 
 @pytest.mark.parametrize("endpoint", ["chat", "completions"])

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from planner.probe import Endpoint, ProbeConfig, run_probe
-from planner.probe.clients import make_client
+from planner.probe.factory import make_client
 from planner.probe.redaction import Redactor, display_url
 
 KEY = "sk-probe-TOPSECRET-0123456789abcdef"
