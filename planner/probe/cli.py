@@ -19,13 +19,15 @@ from pydantic import ValidationError
 
 from planner.cli_args import non_negative_int, positive_float, positive_int
 from planner.probe.calibration import calibration_entry, save_calibration
-from planner.probe.compare import plan_parts, with_comparison
-from planner.probe.config import DEFAULT_API_KEY_ENV, ProbeConfig
+from planner.probe.compare import with_comparison
+from planner.probe.config import DEFAULT_API_KEY_ENV, DEFAULT_CONCURRENCY, MAX_STREAMS, ProbeConfig
 from planner.probe.endpoint import Endpoint, check_host_allowed
 from planner.probe.faults import HostNotAllowedError, ProbeConfigError, RequestFailed
 from planner.probe.redaction import Redactor
 from planner.probe.report import ProgressLine, format_table
 from planner.probe.runner import build_redactor, run_probe
+from planner.probe.verify import DEFAULT_ATTAINMENT, MULTIPLES, plan_document, verification, verify_config, \
+    workload_from_plan
 
 EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2
 
@@ -35,21 +37,58 @@ def _concurrency_list(text: str) -> tuple[int, ...]:
     if not parts:
         raise argparse.ArgumentTypeError("give levels like 1,2,4,8")
     levels = tuple(positive_int(p) for p in parts)
-    if max(levels) > 1024:
-        raise argparse.ArgumentTypeError("concurrency above 1024 is not supported")
+    if max(levels) > MAX_STREAMS:
+        raise argparse.ArgumentTypeError(f"concurrency above {MAX_STREAMS:,} is not supported")
     return levels
+
+
+def _rate_list(text: str) -> tuple[float, ...]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("give rates like 0.5,1,2")
+    return tuple(positive_float(p) for p in parts)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The probe's options, shared by the `probe` subcommand and `python -m planner.probe`."""
-    parser.add_argument("--url", required=True, help="endpoint URL, e.g. http://127.0.0.1:8000/v1")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="endpoint URL, e.g. http://127.0.0.1:8000/v1")
+    target.add_argument("--import", dest="import_file", type=Path, metavar="FILE",
+                        help="read a GuideLLM, vLLM bench (--save-result), AIPerf or GenAI-Perf result instead of "
+                             "measuring (compare it with --plan, store it with --calibrate)")
     parser.add_argument("--api", choices=("openai", "ollama"),
                         help="API type (default: from the URL: port 11434 or /api → ollama, else openai)")
     parser.add_argument("--model", help="model name (default: the first model the server lists)")
     parser.add_argument("--endpoint", choices=("chat", "completions"), default="chat",
                         help="chat or plain completions (default: chat)")
-    parser.add_argument("--concurrency", type=_concurrency_list, default=(1, 2, 4, 8),
-                        help="comma-separated concurrency levels (default: 1,2,4,8)")
+    parser.add_argument("--concurrency", type=_concurrency_list, default=None,
+                        help="comma-separated closed-loop concurrency levels (default: 1,2,4,8; with --plan and "
+                             "no --concurrency or --rates, the plan's rate sweep is run instead)")
+    parser.add_argument("--rates", type=_rate_list, default=None,
+                        help="open-loop request rates to sweep, requests/s, e.g. 0.5,1,2 (instead of --concurrency)")
+    parser.add_argument("--arrival", choices=("poisson", "constant"), default="poisson",
+                        help="open-loop arrivals: poisson (default) or constant rate")
+    parser.add_argument("--burstiness", type=positive_float, default=1.0,
+                        help="gamma shape of arrival gaps as vLLM bench's --burstiness (1 = Poisson; <1 burstier)")
+    parser.add_argument("--level-duration-s", type=positive_float, default=None,
+                        help="open loop: seconds of arrivals per level (requests = rate × this; else --requests)")
+    parser.add_argument("--max-in-flight", type=positive_int, default=None,
+                        help="open loop: cap on streams in flight (default: none, as real users)")
+    parser.add_argument("--lengths", choices=("fixed", "normal", "lognormal"), default="fixed",
+                        help="per-request prompt and output lengths around the means (default: fixed)")
+    parser.add_argument("--length-cv", type=float, default=0.25,
+                        help="std ÷ mean of drawn lengths (default 0.25)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of arrivals and lengths (default 0)")
+    parser.add_argument("--slo-ttft-s", type=positive_float, default=None,
+                        help="target TTFT for goodput (default: the plan's max_ttft_s)")
+    parser.add_argument("--slo-tokens-per-s", type=positive_float, default=None,
+                        help="target per-stream tokens/s for goodput (default: the plan's min_tokens_per_s)")
+    parser.add_argument("--slo-attainment", type=float, default=None,
+                        help="share of requests that must meet both targets (default 0.9)")
+    parser.add_argument("--multiples", type=_rate_list, default=None,
+                        help="verify: multiples of the plan's peak to sweep (default 0.25,0.5,1,1.5,2)")
+    parser.add_argument("--per-replica", action="store_true",
+                        help="verify: the URL is one replica, so it gets the plan's peak ÷ its replicas")
     parser.add_argument("--requests", type=positive_int, default=16,
                         help="requests per level, at least the level's concurrency (default: 16)")
     parser.add_argument("--prompt-tokens", type=positive_int, default=256,
@@ -94,8 +133,10 @@ def _load_plan(path: Path) -> dict[str, Any]:
         raise ProbeConfigError(f"cannot read plan {path}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise ProbeConfigError(f"plan {path} is not valid JSON: {exc}") from None
-    plan_parts(plan)  # fails early, before any load is sent
-    return plan
+    try:
+        return plan_document(plan)  # fails early, before any load is sent
+    except ProbeConfigError as exc:
+        raise ProbeConfigError(f"plan {path}: {exc}") from None
 
 
 def _list_models(config: ProbeConfig) -> int:
@@ -122,14 +163,32 @@ def run_cli(args: argparse.Namespace) -> int:
     """Run the probe from parsed arguments; returns the process exit code."""
     if args.calibrate and args.plan is None:
         return _fail("--calibrate needs --plan (the plan says which engine and GPU to calibrate)", EXIT_USAGE)
+    if args.concurrency is not None and args.rates is not None:
+        return _fail("give --concurrency (closed loop) or --rates (open loop), not both", EXIT_USAGE)
+    attainment = DEFAULT_ATTAINMENT if args.slo_attainment is None else args.slo_attainment
+    if not 0 < attainment <= 1:
+        return _fail(f"--slo-attainment must be a share between 0 and 1, got {attainment:g}", EXIT_USAGE)
+    verify = args.plan is not None and args.concurrency is None and args.rates is None
+    workload = None
     try:
         plan = _load_plan(args.plan) if args.plan is not None else None
+        if args.import_file is not None:
+            return _run_import(args, plan, attainment)
+        if verify:
+            workload = workload_from_plan(plan, per_replica=args.per_replica)
         config = ProbeConfig(
             url=args.url, api=args.api, model=args.model, endpoint=args.endpoint,
-            concurrency=args.concurrency, requests_per_level=args.requests,
+            concurrency=args.concurrency or DEFAULT_CONCURRENCY, rates=args.rates, requests_per_level=args.requests,
             prompt_tokens=args.prompt_tokens, max_tokens=args.max_tokens, timeout_s=args.timeout_s,
             run_timeout_s=args.run_timeout_s, warmup_requests=args.warmup, api_key_env=args.api_key_env,
+            arrival=args.arrival, burstiness=args.burstiness, level_duration_s=args.level_duration_s,
+            max_in_flight=args.max_in_flight, lengths=args.lengths, length_cv=args.length_cv, seed=args.seed,
+            slo_ttft_s=args.slo_ttft_s, slo_tokens_per_s=args.slo_tokens_per_s,
         )
+        if workload is not None:
+            targets = {k: v for k, v in (("slo_ttft_s", args.slo_ttft_s), ("slo_tokens_per_s", args.slo_tokens_per_s))
+                       if v is not None}
+            config = verify_config(config, workload, multiples=args.multiples or MULTIPLES, **targets)
     except ProbeConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except ValidationError as exc:
@@ -155,6 +214,9 @@ def run_cli(args: argparse.Namespace) -> int:
 
     if plan is not None:
         result = with_comparison(result, plan)
+    if workload is not None and result.reached_endpoint:
+        result = result.model_copy(update={"verification": verification(result, workload, plan,
+                                                                        attainment=attainment)})
     calibration_note = None
     calibration_failed = False
     if args.calibrate and result.reached_endpoint:
@@ -179,6 +241,29 @@ def run_cli(args: argparse.Namespace) -> int:
             reason = result.stopped_reason or "no request succeeded"
         return _fail(f"cannot use {result.url}: {reason}", EXIT_UNREACHABLE)
     return EXIT_UNREACHABLE if calibration_failed else EXIT_OK
+
+
+def _run_import(args: argparse.Namespace, plan: dict[str, Any] | None, attainment: float) -> int:
+    """--import: a peer tool's result in the probe's model, compared and calibrated like a run."""
+    from planner.probe.imports import import_result_file
+
+    result = import_result_file(args.import_file)  # ProbeConfigError (exit 2) when it is not one
+    if plan is not None:
+        result = with_comparison(result, plan)
+        if any(level.request_rate_rps is not None for level in result.levels):
+            workload = workload_from_plan(plan, per_replica=args.per_replica)
+            result = result.model_copy(update={"verification": verification(result, workload, plan,
+                                                                            attainment=attainment)})
+    note, failed = None, False
+    if args.calibrate:
+        try:
+            note = f"calibration saved to {save_calibration(calibration_entry(plan, result))}"
+        except ProbeConfigError as exc:
+            note, failed = f"not calibrated: {exc}", True
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_table(result))
+    if note:
+        print(f"probe: {note}", file=sys.stderr)
+    return EXIT_UNREACHABLE if failed else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,6 +49,7 @@ class StreamState:
     output_source: UsageSource = "chunks"
     server_prefill_s: float | None = None
     server_decode_tokens_per_s: float | None = None
+    server_queue_s: float | None = None  # time the server says the request waited for a slot
 
     def add_text(self, now_s: float) -> None:
         self.token_times_s.append(now_s)
@@ -94,7 +95,8 @@ class StreamingClient:
         return f"{type(self).__name__}({self.endpoint!r}, model={self.model!r})"
 
     # -- what subclasses provide -------------------------------------------------
-    def request_url_and_body(self, prompt: str) -> tuple[str, dict[str, Any]]:
+    def request_url_and_body(self, prompt: str, max_tokens: int | None = None) -> tuple[str, dict[str, Any]]:
+        """URL and JSON body of one streamed request; `max_tokens` overrides the client's for this one."""
         raise NotImplementedError
 
     def handle_line(self, line: bytes, now_s: float, state: StreamState) -> None:
@@ -160,9 +162,12 @@ class StreamingClient:
             body = resp.text[:_ERROR_BODY_CHARS]
         except Exception:  # noqa: BLE001 - the status alone is enough
             body = ""
-        body = " ".join(body.split())
-        reason = resp.reason or ""
-        msg = f"HTTP {resp.status_code} {reason}".strip()
+        return self.status_message(resp.status_code, resp.reason, body)
+
+    def status_message(self, status: int, reason: str | None, body: str) -> str:
+        """'HTTP 401 Unauthorized: <start of the body>', redacted (shared by both transports)."""
+        body = " ".join(body[:_ERROR_BODY_CHARS].split())
+        msg = f"HTTP {status} {reason or ''}".strip()
         return self.redact(f"{msg}: {body}" if body else msg)
 
     def run_request(

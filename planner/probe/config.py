@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 DEFAULT_API_KEY_ENV = "PLANNER_PROBE_API_KEY"
 DEFAULT_CONCURRENCY = (1, 2, 4, 8)
+#: Most streams one level may hold open (the asyncio client; see bench/probe_overhead.py).
+MAX_STREAMS = 8192
 
 
 class ProbeConfig(BaseModel):
@@ -25,6 +27,19 @@ class ProbeConfig(BaseModel):
     model: str | None = Field(None, description="model name; None: the first one the server lists")
     endpoint: Literal["chat", "completions"] = "chat"
     concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY
+    rates: tuple[float, ...] | None = Field(None, description="open-loop levels, requests/s (then `concurrency` "
+                                                              "is not swept); None: the closed-loop sweep")
+    arrival: Literal["poisson", "constant"] = Field("poisson", description="open-loop arrival process")
+    burstiness: float = Field(1.0, gt=0, le=100, description="gamma shape of arrival gaps; 1 = Poisson")
+    max_in_flight: int | None = Field(None, ge=1, le=MAX_STREAMS, description="open loop: cap on streams in flight")
+    level_duration_s: float | None = Field(None, gt=0, description="open loop: requests = rate × this "
+                                                                   "(else requests_per_level)")
+    lengths: Literal["fixed", "normal", "lognormal"] = Field("fixed", description="per-request length distribution")
+    length_cv: float = Field(0.25, ge=0, le=3, description="std ÷ mean of drawn lengths")
+    context_tokens: int | None = Field(None, ge=2, description="prompt + output are clipped to fit this")
+    seed: int = Field(0, description="seeds arrivals and lengths, so a rerun replays the same load")
+    slo_ttft_s: float | None = Field(None, gt=0, description="target: time to first token at most this")
+    slo_tokens_per_s: float | None = Field(None, gt=0, description="target: per-stream decode at least this")
     requests_per_level: int = Field(16, ge=1, le=100_000,
                                     description="requests per level (raised to the level's concurrency)")
     prompt_tokens: int = Field(256, ge=1, le=1_000_000, description="target prompt length, tokens")
@@ -55,9 +70,33 @@ class ProbeConfig(BaseModel):
     def _check_concurrency(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if not value:
             raise ValueError("at least one concurrency level is needed")
-        if any(c < 1 or c > 1024 for c in value):
-            raise ValueError("concurrency levels must be between 1 and 1024")
+        if any(c < 1 or c > MAX_STREAMS for c in value):
+            raise ValueError(f"concurrency levels must be between 1 and {MAX_STREAMS}")
         return value
+
+    @field_validator("rates", mode="before")
+    @classmethod
+    def _parse_rates(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [float(part) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rates")
+    @classmethod
+    def _check_rates(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is not None and (not value or any(not r > 0 for r in value)):
+            raise ValueError("request rates must be positive numbers of requests/s")
+        return value
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rates is not None
+
+    def requests_at_rate(self, rate_rps: float) -> int:
+        """Requests an open-loop level sends: rate × level_duration_s, else requests_per_level."""
+        if self.level_duration_s is None:
+            return self.requests_per_level
+        return max(1, round(rate_rps * self.level_duration_s))
 
     def resolved_api_key(self) -> str | None:
         """The key to send: the explicit one, else the environment variable's value, else None."""

@@ -14,6 +14,7 @@ import socket
 import ssl
 from enum import Enum
 
+import aiohttp
 import requests
 import urllib3.exceptions as u3
 
@@ -112,7 +113,9 @@ def classify_exception(exc: BaseException, *, streaming: bool) -> FaultKind:
     """Classify an exception raised while sending a request or reading its stream.
 
     `streaming` is True once the response headers arrived: a dropped
-    connection then is a `stream_cut`, not an unreachable host.
+    connection then is a `stream_cut`, not an unreachable host. Knows the
+    exceptions of both transports: requests/urllib3 (the threaded client, the
+    JSON calls) and aiohttp (the asyncio client).
     """
     if isinstance(exc, RequestFailed):
         return exc.kind
@@ -127,7 +130,7 @@ def classify_exception(exc: BaseException, *, streaming: bool) -> FaultKind:
     # ConnectTimeoutError, so a refused connection would otherwise look like a timeout.
     if has(ssl.SSLError, requests.exceptions.SSLError, u3.SSLError):
         return FaultKind.TLS
-    if has(socket.gaierror, u3.NameResolutionError):
+    if has(socket.gaierror, u3.NameResolutionError, aiohttp.ClientConnectorDNSError):
         return FaultKind.DNS
     if has(ConnectionRefusedError):
         return FaultKind.REFUSED
@@ -135,19 +138,22 @@ def classify_exception(exc: BaseException, *, streaming: bool) -> FaultKind:
         if isinstance(e, OSError) and e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
             return FaultKind.UNREACHABLE
     # A connect timeout means nothing answered at all: the host is unreachable.
-    if has(requests.exceptions.ConnectTimeout) or any(
+    if has(requests.exceptions.ConnectTimeout, aiohttp.ConnectionTimeoutError) or any(
             isinstance(e, u3.ConnectTimeoutError) and not isinstance(e, u3.NewConnectionError) for e in chain):
         return FaultKind.UNREACHABLE
     if has(requests.exceptions.ReadTimeout, u3.ReadTimeoutError, socket.timeout, TimeoutError):
         return FaultKind.TIMEOUT
     if streaming and has(requests.exceptions.ChunkedEncodingError, u3.ProtocolError,
                          ConnectionError, requests.exceptions.ConnectionError,
-                         u3.IncompleteRead, OSError):
+                         u3.IncompleteRead, OSError, aiohttp.ClientPayloadError,
+                         aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
         return FaultKind.STREAM_CUT
     # A server that accepts and then drops the connection before answering.
-    if has(u3.ProtocolError, ConnectionResetError, ConnectionAbortedError):
+    if has(u3.ProtocolError, ConnectionResetError, ConnectionAbortedError, aiohttp.ServerDisconnectedError):
         return FaultKind.STREAM_CUT
-    if has(requests.exceptions.ConnectionError, ConnectionError):
+    if has(aiohttp.ClientResponseError):  # a response aiohttp could not parse (not HTTP at all)
+        return FaultKind.MALFORMED
+    if has(requests.exceptions.ConnectionError, ConnectionError, aiohttp.ClientConnectorError):
         return FaultKind.UNREACHABLE
     return FaultKind.OTHER
 

@@ -29,8 +29,8 @@ class OllamaClient(StreamingClient):
     def accept(self) -> str:
         return "application/x-ndjson"
 
-    def request_url_and_body(self, prompt: str) -> tuple[str, dict[str, Any]]:
-        options: dict[str, Any] = {"num_predict": self.max_tokens}
+    def request_url_and_body(self, prompt: str, max_tokens: int | None = None) -> tuple[str, dict[str, Any]]:
+        options: dict[str, Any] = {"num_predict": max_tokens or self.max_tokens}
         if self.temperature is not None:
             options["temperature"] = self.temperature
         extra = dict(self.extra_body)
@@ -75,6 +75,7 @@ class OllamaClient(StreamingClient):
                 state.prompt_tokens = prompt_count
             if prompt_ns is not None:
                 state.server_prefill_s = prompt_ns / _NS_PER_S
+            state.server_queue_s = queue_wait_s(obj)
 
     def list_models(self, session: requests.Session) -> list[str]:
         doc = self.get_json(session, "/api/tags")
@@ -82,3 +83,19 @@ class OllamaClient(StreamingClient):
         if not isinstance(models, list):
             raise RequestFailed(FaultKind.MALFORMED, "/api/tags did not list models")
         return [str(m.get("name") or m.get("model")) for m in models if isinstance(m, dict)]
+
+
+def queue_wait_s(final: dict[str, Any]) -> float | None:
+    """Seconds a request waited for one of Ollama's parallel slots, from its final line.
+
+    `total_duration` runs from the handler's start to the end; loading the model
+    (`load_duration`), the prompt (`prompt_eval_duration`) and the answer (`eval_duration`)
+    are inside it, and what is left is time spent waiting: for a free slot
+    (OLLAMA_NUM_PARALLEL) while the request sat in the queue (OLLAMA_MAX_QUEUE).
+    """
+    parts = [_count(final.get(k)) for k in ("total_duration", "load_duration", "prompt_eval_duration",
+                                            "eval_duration")]
+    if any(p is None for p in parts):
+        return None
+    total, load, prompt, decode = parts
+    return max(0, total - load - prompt - decode) / _NS_PER_S

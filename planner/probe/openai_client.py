@@ -39,8 +39,8 @@ class OpenAIClient(StreamingClient):
     def accept(self) -> str:
         return "text/event-stream"
 
-    def request_url_and_body(self, prompt: str) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {"max_tokens": self.max_tokens, "stream": True}
+    def request_url_and_body(self, prompt: str, max_tokens: int | None = None) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"max_tokens": max_tokens or self.max_tokens, "stream": True}
         if self.model:
             body["model"] = self.model
         if self.endpoint_kind == "chat":

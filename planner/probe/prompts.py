@@ -25,6 +25,7 @@ _WORDS = (
 
 _INSTRUCTION = "\nContinue the list of words above."
 _MAX_ROUNDS = 5
+_OVERHEAD_TOKENS = 12  # the unique tag and the instruction
 
 
 def filler_words(n_words: int) -> str:
@@ -47,6 +48,16 @@ class PromptTemplate:
         """The prompt for one request: a unique tag first (defeats prefix caching), then the body."""
         return f"[{request_id:06d}] {self.body}"
 
+    def render_tokens(self, request_id: int, tokens: int) -> str:
+        """A prompt of about `tokens` tokens (for per-request lengths drawn around the target),
+        at the words-per-token ratio the sizing found."""
+        if tokens == self.target_tokens:
+            return self.render(request_id)
+        words = len(self.body.split()) - len(_INSTRUCTION.split())
+        per_token = words / max(1, (self.measured_tokens or self.target_tokens) - _OVERHEAD_TOKENS)
+        n_words = max(1, round(per_token * (tokens - _OVERHEAD_TOKENS)))
+        return f"[{request_id:06d}] {filler_words(n_words)}{_INSTRUCTION}"
+
     def describe(self) -> dict[str, object]:
         return {"target_tokens": self.target_tokens, "measured_tokens": self.measured_tokens,
                 "method": self.method}
@@ -56,7 +67,7 @@ def build_prompt(target_tokens: int, count_tokens: Callable[[str], int | None] |
     """A prompt template of about `target_tokens` tokens (the unique tag adds a few)."""
     target_tokens = max(1, target_tokens)
     # The tag and the instruction take a handful of tokens of the budget.
-    overhead = 12
+    overhead = _OVERHEAD_TOKENS
     n_words = max(1, target_tokens - overhead)
 
     def text_for(n: int) -> str:

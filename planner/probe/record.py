@@ -29,7 +29,9 @@ class RequestRecord:
     cancelled: bool = False  # stopped by the run deadline or a stop request
     server_prefill_s: float | None = None  # server-reported prompt processing time
     server_decode_tokens_per_s: float | None = None  # server-reported decode rate
-    client_cpu_s: float = 0.0  # CPU time of the worker thread during this request
+    client_cpu_s: float = 0.0  # CPU time of the worker thread during this request (threaded transport)
+    scheduled_s: float | None = None  # when an open-loop schedule wanted it sent
+    server_queue_s: float | None = None  # server-reported time waiting for a slot (Ollama)
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -40,6 +42,24 @@ class RequestRecord:
     def ttft_s(self) -> float | None:
         """Seconds from sending the request to the first text chunk."""
         return None if self.first_token_s is None else self.first_token_s - self.start_s
+
+    @property
+    def e2e_s(self) -> float:
+        """Seconds from sending the request to its last token (or its end)."""
+        return self.end_s - self.start_s
+
+    @property
+    def tpot_s(self) -> float | None:
+        """Time per output token after the first, as vLLM's benchmark defines it:
+        (end-to-end − TTFT) ÷ (output tokens − 1)."""
+        if self.first_token_s is None or self.output_tokens < 2:
+            return None
+        return (self.end_s - self.first_token_s) / (self.output_tokens - 1)
+
+    @property
+    def send_lag_s(self) -> float | None:
+        """How late the client sent an open-loop request against its schedule."""
+        return None if self.scheduled_s is None else max(0.0, self.start_s - self.scheduled_s)
 
     @property
     def decode_tokens_per_s(self) -> float | None:

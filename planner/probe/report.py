@@ -27,7 +27,24 @@ _COLUMNS = ("conc", "ok/req", "errors", "TTFT p50", "TTFT p90", "TTFT p99", "ITL
             "tok/s/stream", "agg tok/s", "req/s")
 
 
+_RATE_COLUMNS = ("offered/s", "in flight", "ok/req", "errors", "TTFT p50", "TTFT p90", "TTFT p99", "ITL p50",
+                 "ITL p90", "tok/s/stream", "agg tok/s", "req/s", "SLO met", "goodput/s")
+
+
+def _pct_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def _level_row(level: LevelResult) -> tuple[str, ...]:
+    if level.mode == "rate":
+        slo = level.slo
+        return (f"{level.request_rate_rps:.3g}", str(level.max_in_flight), *_level_row_common(level)[1:],
+                _pct_text(slo.attainment if slo else None),
+                "-" if slo is None or slo.goodput_rps is None else f"{slo.goodput_rps:.3g}")
+    return _level_row_common(level)
+
+
+def _level_row_common(level: LevelResult) -> tuple[str, ...]:
     return (
         str(level.concurrency),
         f"{level.succeeded}/{level.requests}",
@@ -46,9 +63,12 @@ def format_table(result: ProbeResult) -> str:
     prompt = result.prompt or {}
     lines.append(f"Prompt ≈ {prompt.get('measured_tokens') or prompt.get('target_tokens')} tokens "
                  f"({prompt.get('method', '?')}), max {result.settings.get('max_tokens')} output tokens")
+    if result.source != "probe":
+        lines.append(f"Imported from {result.source}: {result.settings.get('file', '')}")
     if result.levels:
-        rows = [_COLUMNS] + [_level_row(level) for level in result.levels]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+        columns = _RATE_COLUMNS if result.mode == "rate" else _COLUMNS
+        rows = [columns] + [_level_row(level) for level in result.levels]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
         lines.append("")
         for row in rows:
             lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
@@ -77,11 +97,22 @@ def format_table(result: ProbeResult) -> str:
         lines.append(f"Stopped early: {result.stopped_reason}")
     if result.fatal_error:
         lines.append(f"Error: {result.fatal_error.kind}: {result.fatal_error.message}")
+    queued = [level for level in result.levels if level.server_queue_s is not None]
+    for level in queued:
+        lines.append(f"Server queue wait at {level.concurrency} streams: p50 {_s(level.server_queue_s.p50)}, "
+                     f"p90 {_s(level.server_queue_s.p90)} of TTFT p90 {_s(level.ttft_s.p90)} "
+                     "(waiting for one of Ollama's OLLAMA_NUM_PARALLEL slots)")
     if result.comparison:
         lines.append("")
         lines.append("Compared with the plan:")
         for row in result.comparison:
             lines.append(f"  [{row.verdict}] {row.sentence}")
+    verification = result.verification
+    if verification:
+        lines.append("")
+        lines.append(f"Verify the plan [{verification['verdict']}]: {verification['sentence']}")
+        for advice in verification.get("advice") or []:
+            lines.append(f"  - {advice}")
     return "\n".join(lines)
 
 
@@ -111,7 +142,9 @@ class ProgressLine:
             return
         level = event.level
         errors = level.errors if level else 0
-        text = (f"level {(event.level_index or 0) + 1}/{event.level_count} (concurrency {event.concurrency}): "
+        what = (f"{event.request_rate_rps:g} requests/s" if event.request_rate_rps is not None
+                else f"concurrency {event.concurrency}")
+        text = (f"level {(event.level_index or 0) + 1}/{event.level_count} ({what}): "
                 f"{event.done}/{event.total} requests, {errors} errors, {event.elapsed_s:.1f} s")
         if self.interactive:
             self._write_line(text)

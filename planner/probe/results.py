@@ -29,10 +29,30 @@ class RequestLogEntry(_Frozen):
     error_kind: str | None = None
 
 
-class LevelResult(_Frozen):
-    """Measurements at one concurrency level. Times in seconds, rates in tokens/s."""
+class SloResult(_Frozen):
+    """How many requests of a level met the targets. Errors count as misses in the attainment
+    shares but are never timed (their latencies are not in any percentile)."""
 
-    concurrency: int
+    ttft_s: float | None = Field(description="target: time to first token at most this")
+    tokens_per_s: float | None = Field(description="target: per-stream decode speed at least this")
+    judged: int = Field(description="requests judged: succeeded + errors (cancelled ones are not)")
+    met_ttft: int
+    met_tokens_per_s: int
+    met_both: int
+    attainment: float | None = Field(description="met_both ÷ judged")
+    ttft_attainment: float | None
+    tokens_per_s_attainment: float | None
+    goodput_rps: float | None = Field(description="requests/s that met both targets")
+
+
+class LevelResult(_Frozen):
+    """Measurements at one level (closed-loop concurrency, or an open-loop request rate).
+    Times in seconds, rates in tokens/s."""
+
+    concurrency: int = Field(description="closed loop: streams kept in flight; open loop: most seen in flight")
+    mode: Literal["concurrency", "rate"] = "concurrency"
+    request_rate_rps: float | None = Field(None, description="open loop: the offered arrival rate")
+    arrival: str | None = Field(None, description="open loop: poisson | constant (with its burstiness)")
     requests: int = Field(description="requests planned at this level")
     succeeded: int
     errors: int
@@ -51,12 +71,20 @@ class LevelResult(_Frozen):
     usage_source: str | None = Field(None, description="usage | chunks | server | mixed")
     server_prefill_s: Percentiles | None = Field(None, description="server-reported prompt time")
     server_decode_tokens_per_s: Percentiles | None = Field(None, description="server-reported decode rate")
+    e2e_s: Percentiles = Field(default_factory=Percentiles, description="request start to last token")
+    tpot_s: Percentiles = Field(default_factory=Percentiles,
+                                description="vLLM's TPOT: (E2E − TTFT) ÷ (output tokens − 1), per request")
+    send_lag_s: Percentiles | None = Field(None, description="open loop: how late the client sent against "
+                                                             "the schedule (large = the client fell behind)")
+    server_queue_s: Percentiles | None = Field(None, description="server-reported wait for a slot (Ollama)")
+    slo: SloResult | None = None
     max_in_flight: int = 0
-    client_cpu_s: float = Field(0.0, description="CPU seconds the probe's worker threads spent")
+    client_cpu_s: float = Field(0.0, description="CPU seconds the probe's client spent (its event-loop thread)")
     client_cpu_s_per_token: float | None = None
     client_busy_cores: float | None = Field(None, description="client CPU seconds per wall second")
-    client_saturated: bool = Field(False, description="the probe was near one core (GIL): "
-                                                      "its throughput may be client-limited")
+    client_saturated: bool = Field(False, description="the probe was near one core (one event loop), or "
+                                                      "fell behind its open-loop schedule: its throughput "
+                                                      "may be client-limited")
     request_log: list[RequestLogEntry] = Field(default_factory=list)
 
 
@@ -125,6 +153,10 @@ class ProbeResult(_Frozen):
     warmup: WarmupSummary | None = None
     levels: list[LevelResult] = Field(default_factory=list)
     comparison: list[ComparisonRow] = Field(default_factory=list)
+    mode: Literal["concurrency", "rate"] = "concurrency"
+    workload: dict[str, Any] = Field(default_factory=dict, description="lengths, arrivals and targets sent")
+    verification: dict[str, Any] | None = Field(None, description="verify-this-plan verdict (planner.probe.verify)")
+    source: str = Field("probe", description="probe | locust | guidellm | vllm-bench | aiperf | genai-perf")
     gpu_telemetry: GpuTelemetry
     client_cpu_s: float = Field(0.0, description="worker-thread CPU seconds over all levels")
     client_cpu_s_per_token: float | None = Field(None, description="client CPU seconds per streamed token")
@@ -150,6 +182,7 @@ class ProgressEvent(_Frozen):
 
     kind: Literal["warmup", "request", "level", "finished"]
     concurrency: int | None = None
+    request_rate_rps: float | None = None  # set instead of concurrency for an open-loop level
     done: int = 0
     total: int = 0
     level_index: int | None = None

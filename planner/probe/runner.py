@@ -1,10 +1,11 @@
-"""run_probe: warm up, then sweep concurrency levels, and return a ProbeResult.
+"""run_probe: warm up, then sweep levels of load, and return a ProbeResult.
 
-Concurrency is closed-loop: at level c, c worker threads each send a
-request, wait for its stream to finish, and send the next, until the
-level's requests are done. Requests are timed in the worker threads;
-results, progress callbacks and stop decisions happen in the calling
-thread (a dashboard's callbacks must run in its own thread).
+A level is either closed-loop (c streams, each sending its next request when the last ends:
+today's concurrency sweep) or open-loop (requests sent at a rate, Poisson or constant, whatever the
+server does: a plan's peak). Requests stream on one asyncio event loop in a worker thread
+(planner.probe.engine, planner.probe.async_transport); results, progress callbacks and stop
+decisions happen in the calling thread (a dashboard's callbacks must run in its own thread, and a
+slow one must not delay the timing of the streams).
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 
 import requests
 
+from planner.probe.async_transport import new_session, stream_request
 from planner.probe.clients import StreamingClient
-from planner.probe.factory import make_client
 from planner.probe.config import ProbeConfig
 from planner.probe.endpoint import Endpoint, check_host_allowed
+from planner.probe.engine import LoadShape, LoopThread, drive_level
+from planner.probe.factory import make_client
 from planner.probe.faults import FaultKind, RequestFailed
 from planner.probe.openai_client import OpenAIClient
 from planner.probe.prompts import PromptTemplate, build_prompt
@@ -39,44 +41,14 @@ from planner.probe.results import (
 )
 from planner.probe.stats import summarise_level
 from planner.probe.telemetry import GpuSampler
+from planner.probe.workload import Lengths
 
 log = logging.getLogger("planner.probe")
 
 ProgressCallback = Callable[[ProgressEvent], None]
 
-# How often the waiting loop wakes to notice an external stop request, seconds.
-_POLL_S = 0.25
-# How long to wait for in-flight requests after a stop, seconds (their reads
-# are bounded by the deadline, so this is normally not reached).
-_STOP_GRACE_S = 2.0
-
-
-class _SessionPool:
-    """One requests.Session per concurrent worker, reused across levels so
-    connections (and TLS handshakes) are not paid again on every request."""
-
-    def __init__(self) -> None:
-        self._free: queue.SimpleQueue[requests.Session] = queue.SimpleQueue()
-        self._all: list[requests.Session] = []
-        self._lock = threading.Lock()
-
-    def acquire(self) -> requests.Session:
-        try:
-            return self._free.get_nowait()
-        except queue.Empty:
-            session = requests.Session()
-            with self._lock:
-                self._all.append(session)
-            return session
-
-    def release(self, session: requests.Session) -> None:
-        self._free.put(session)
-
-    def close(self) -> None:
-        with self._lock:
-            for session in self._all:
-                session.close()
-            self._all.clear()
+# How often the calling thread wakes to notice a finished level, seconds.
+_POLL_S = 0.1
 
 
 class _Run:
@@ -89,11 +61,17 @@ class _Run:
         self.redact = redactor
         self.on_progress = on_progress
         self.external_stop = stop_event
-        self.sessions = _SessionPool()
+        # JSON one-offs (list models, tokenize) go through requests; streams through aiohttp.
+        self.session = requests.Session()
+        self.loop = LoopThread()
+        self.http = self.loop.run(_open_session())
         self.ids = itertools.count(1)
         self.start_s = time.perf_counter()
         self.deadline_s = None if config.run_timeout_s is None else self.start_s + config.run_timeout_s
         self.template: PromptTemplate = build_prompt(config.prompt_tokens)
+        self.lengths = Lengths(prompt_tokens=config.prompt_tokens, output_tokens=config.max_tokens,
+                               distribution=config.lengths, cv=config.length_cv,
+                               context_tokens=config.context_tokens, seed=config.seed)
         self.tokens_received = 0  # output tokens of all measured requests, for CPU per token
         self.client: StreamingClient = make_client(
             endpoint, model=config.model, endpoint_kind=config.endpoint, max_tokens=config.max_tokens,
@@ -112,29 +90,34 @@ class _Run:
     def past_deadline(self) -> bool:
         return self.deadline_s is not None and time.perf_counter() >= self.deadline_s
 
+    def stop_reason(self) -> str | None:
+        if self.past_deadline():
+            return "run_timeout"
+        if self.stop_requested():
+            return "stopped"
+        return None
+
     def emit(self, event: ProgressEvent) -> None:
         if self.on_progress is not None:
             self.on_progress(event)
 
-    def one_request(self, template: PromptTemplate, stop: threading.Event | None = None) -> RequestRecord:
-        session = self.sessions.acquire()
-        try:
-            return self.client.run_request(session, template.render(next(self.ids)),
-                                           deadline_s=self.deadline_s, stop_event=stop or self.external_stop)
-        finally:
-            self.sessions.release(session)
+    def one_request(self, template: PromptTemplate) -> RequestRecord:
+        prompt = template.render(next(self.ids))
+        return self.loop.run(stream_request(self.client, self.http, prompt, deadline_s=self.deadline_s,
+                                            stop=self.stop_requested))
+
+    def close(self) -> None:
+        self.loop.close(cleanup=self.http.close())
+        self.session.close()
 
     # -- phases ------------------------------------------------------------------
     def resolve_model(self) -> FatalError | None:
         if self.client.model:
             return None
-        session = self.sessions.acquire()
         try:
-            models = self.client.list_models(session)
+            models = self.client.list_models(self.session)
         except RequestFailed as exc:
             return FatalError(kind=exc.kind.value, message=f"could not list models: {exc.message}")
-        finally:
-            self.sessions.release(session)
         if not models:
             return FatalError(kind=FaultKind.MODEL_NOT_FOUND.value, message="the server lists no models")
         self.client.model = models[0]
@@ -143,11 +126,7 @@ class _Run:
     def size_prompt(self) -> PromptTemplate:
         if not self.config.use_tokenizer:
             return build_prompt(self.config.prompt_tokens)
-        session = self.sessions.acquire()
-        try:
-            return build_prompt(self.config.prompt_tokens, lambda text: self.client.count_tokens(session, text))
-        finally:
-            self.sessions.release(session)
+        return build_prompt(self.config.prompt_tokens, lambda text: self.client.count_tokens(self.session, text))
 
     def warm_up(self, template: PromptTemplate) -> tuple[WarmupSummary, FatalError | None]:
         records: list[RequestRecord] = []
@@ -181,94 +160,89 @@ class _Run:
                 fatal = FatalError(kind=str(first.error_kind), message=first.error_message or "")
         return summary, fatal
 
-    def run_level(self, index: int, level_count: int, concurrency: int) -> tuple[LevelResult, str | None]:
-        n_requests = max(self.config.requests_per_level, concurrency)
-        template = self.template
-        stop_level = threading.Event()
-        lock = threading.Lock()
-        in_flight = 0
-        max_in_flight = 0
+    def shapes(self) -> list[LoadShape]:
+        """The levels to run, in order."""
+        config = self.config
+        if config.rates is None:
+            return [LoadShape(requests=max(config.requests_per_level, c), concurrency=c)
+                    for c in config.concurrency]
+        return [LoadShape(requests=config.requests_at_rate(rate), rate_rps=rate, arrival=config.arrival,
+                          burstiness=config.burstiness, max_in_flight=config.max_in_flight,
+                          seed=config.seed + index)
+                for index, rate in enumerate(config.rates)]
+
+    def run_level(self, index: int, level_count: int, shape: LoadShape) -> tuple[LevelResult, str | None]:
+        pairs = self.lengths.sample(shape.requests, offset=sum(s.requests for s in self.shapes()[:index]))
         records: list[RequestRecord] = []
+        finished: queue.SimpleQueue[RequestRecord] = queue.SimpleQueue()
+        deadline_s, external = self.deadline_s, self.stop_requested
 
-        def task() -> RequestRecord | None:
-            nonlocal in_flight, max_in_flight
-            if stop_level.is_set() or self.past_deadline() or self.stop_requested():
-                return None
-            with lock:
-                in_flight += 1
-                max_in_flight = max(max_in_flight, in_flight)
-            try:
-                return self.one_request(template, stop=stop_level)
-            finally:
-                with lock:
-                    in_flight -= 1
+        async def send(i: int, scheduled_s: float | None, stopping: Callable[[], bool]) -> RequestRecord:
+            prompt_tokens, output_tokens = pairs[i]
+            prompt = self.template.render_tokens(next(self.ids), prompt_tokens)
+            return await stream_request(self.client, self.http, prompt, max_tokens=output_tokens,
+                                        deadline_s=deadline_s, stop=lambda: stopping() or external(),
+                                        scheduled_s=scheduled_s)
 
-        stopped: str | None = None
+        future = self.loop.submit(drive_level(shape, send, should_stop=self.stop_reason, on_record=finished.put))
         level_start_s = time.perf_counter()
-        executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"probe-c{concurrency}")
-        pending: set[Future] = {executor.submit(task) for _ in range(n_requests)}
-        try:
-            while pending:
-                wait_s = _POLL_S
-                if self.deadline_s is not None:
-                    wait_s = min(wait_s, max(0.0, self.deadline_s - time.perf_counter()))
-                done, pending = wait(pending, timeout=wait_s, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    record = fut.result()
-                    if record is not None:
-                        records.append(record)
-                if done and self.on_progress is not None:
-                    snapshot = summarise_level(
-                        concurrency, n_requests, records, wall_s=time.perf_counter() - level_start_s,
-                        run_start_s=self.start_s, max_in_flight=max_in_flight, complete=False, keep_log=False)
-                    self.emit(ProgressEvent(kind="request", concurrency=concurrency, done=len(records),
-                                            total=n_requests, level_index=index, level_count=level_count,
-                                            elapsed_s=self.elapsed_s(), level=snapshot))
-                if pending and self.past_deadline():
-                    stopped = "run_timeout"
-                elif pending and self.stop_requested():
-                    stopped = "stopped"
-                if stopped:
-                    stop_level.set()
-                    # Collect what the in-flight requests measured before they stopped.
-                    done, pending = wait(pending, timeout=_STOP_GRACE_S)
-                    for fut in done:
-                        record = fut.result()
-                        if record is not None:
-                            records.append(record)
-                    break
-        finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+        label = dict(concurrency=shape.concurrency, request_rate_rps=shape.rate_rps)
+        while not (future.done() and finished.empty()):
+            try:
+                record = finished.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+            records.append(record)
+            if self.on_progress is not None:
+                snapshot = self._summary(shape, records, time.perf_counter() - level_start_s, 0, None,
+                                         complete=False, keep_log=False)
+                self.emit(ProgressEvent(kind="request", done=len(records), total=shape.requests,
+                                        level_index=index, level_count=level_count, elapsed_s=self.elapsed_s(),
+                                        level=snapshot, **label))
+        run = future.result()
         self.tokens_received += sum(r.output_tokens for r in records)
-        wall_s = time.perf_counter() - level_start_s
-        # The level ended when its last request did, not when the poll loop noticed.
-        if records:
-            wall_s = max(r.end_s for r in records) - level_start_s
-        level = summarise_level(concurrency, n_requests, records, wall_s=wall_s, run_start_s=self.start_s,
-                                max_in_flight=max_in_flight, complete=stopped is None,
-                                keep_log=self.config.keep_request_log)
-        return level, stopped
+        # The level ended when its last request did, not when the loop noticed.
+        wall_s = (max(r.end_s for r in records) if records else time.perf_counter()) - run.started_s
+        level = self._summary(shape, records, wall_s, run.max_in_flight, run.loop_cpu_s,
+                              complete=run.stopped is None, keep_log=self.config.keep_request_log,
+                              started_s=run.started_s)
+        return level, run.stopped
+
+    def _summary(self, shape: LoadShape, records: list[RequestRecord], wall_s: float, max_in_flight: int,
+                 cpu_s: float | None, *, complete: bool, keep_log: bool,
+                 started_s: float | None = None) -> LevelResult:
+        arrival = None
+        if shape.open_loop:
+            arrival = shape.arrival if shape.arrival == "constant" or shape.burstiness == 1 else (
+                f"gamma (burstiness {shape.burstiness:g})")
+        return summarise_level(
+            shape.concurrency or max_in_flight, shape.requests, records, wall_s=wall_s, run_start_s=self.start_s,
+            max_in_flight=max_in_flight, complete=complete, keep_log=keep_log, client_cpu_s=cpu_s,
+            rate_rps=shape.rate_rps, arrival=arrival, slo_ttft_s=self.config.slo_ttft_s,
+            slo_tokens_per_s=self.config.slo_tokens_per_s)
 
     def sweep(self) -> tuple[list[LevelResult], str | None]:
         levels: list[LevelResult] = []
-        stopped: str | None = None
-        count = len(self.config.concurrency)
-        for index, concurrency in enumerate(self.config.concurrency):
-            if self.past_deadline():
-                return levels, "run_timeout"
-            if self.stop_requested():
-                return levels, "stopped"
-            level, stopped = self.run_level(index, count, concurrency)
+        shapes = self.shapes()
+        for index, shape in enumerate(shapes):
+            if (reason := self.stop_reason()) is not None:
+                return levels, reason
+            level, stopped = self.run_level(index, len(shapes), shape)
             levels.append(level)
-            self.emit(ProgressEvent(kind="level", concurrency=concurrency, done=level.succeeded + level.errors,
-                                    total=level.requests, level_index=index, level_count=count,
-                                    elapsed_s=self.elapsed_s(), level=level))
+            self.emit(ProgressEvent(kind="level", concurrency=shape.concurrency, request_rate_rps=shape.rate_rps,
+                                    done=level.succeeded + level.errors, total=level.requests, level_index=index,
+                                    level_count=len(shapes), elapsed_s=self.elapsed_s(), level=level))
             if stopped:
                 return levels, stopped
             if level.succeeded == 0 and level.errors:
                 top_kind = max(level.errors_by_kind.items(), key=lambda kv: kv[1])[0]
-                return levels, f"every request failed at concurrency {concurrency} ({top_kind})"
+                at = (f"{shape.rate_rps:g} requests/s" if shape.open_loop else f"concurrency {shape.concurrency}")
+                return levels, f"every request failed at {at} ({top_kind})"
         return levels, None
+
+
+async def _open_session():
+    return new_session()
 
 
 def build_redactor(config: ProbeConfig) -> Redactor:
@@ -322,7 +296,7 @@ def run_probe(
                 stopped = f"endpoint unusable ({fatal.kind})"
         finally:
             sampler.stop()
-            run.sessions.close()
+            run.close()
         cpu_s = sum(level.client_cpu_s for level in levels)
         tokens = run.tokens_received
         result = ProbeResult(
@@ -341,10 +315,18 @@ def run_probe(
                 "warmup_requests": config.warmup_requests,
                 "temperature": config.temperature,
                 "stream_options_include_usage": getattr(run.client, "include_usage", None),
+                "rates": list(config.rates) if config.rates is not None else None,
+                "arrival": config.arrival if config.open_loop else None,
+                "burstiness": config.burstiness if config.open_loop else None,
+                "level_duration_s": config.level_duration_s,
+                "seed": config.seed,
             },
             prompt=template.describe(),
             warmup=warmup,
             levels=levels,
+            mode="rate" if config.open_loop else "concurrency",
+            workload={"lengths": run.lengths.describe(),
+                      "targets": {"ttft_s": config.slo_ttft_s, "tokens_per_s": config.slo_tokens_per_s}},
             gpu_telemetry=sampler.result(),
             client_cpu_s=cpu_s,
             client_cpu_s_per_token=(cpu_s / tokens) if tokens else None,
@@ -354,5 +336,5 @@ def run_probe(
             wall_s=run.elapsed_s(),
         )
         log.info("probe finished: %d levels, stopped_reason=%s", len(levels), stopped)
-        run.emit(ProgressEvent(kind="finished", level_count=len(config.concurrency), elapsed_s=result.wall_s))
+        run.emit(ProgressEvent(kind="finished", level_count=len(run.shapes()), elapsed_s=result.wall_s))
         return result

@@ -22,6 +22,7 @@ from typing import Any
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
 OLLAMA_PROMPT_EVAL_NS = 25_000_000  # 25 ms
 OLLAMA_EVAL_NS_PER_TOKEN = 10_000_000  # 10 ms → 100 tokens/s server-side
+OLLAMA_TOKEN_GAP_S = 0.002
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -30,6 +31,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:  # keep test output quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        # As uvicorn, llama.cpp and Ollama do: without it, Nagle's algorithm holds each small token
+        # write until the client's delayed ACK, and tokens arrive in bursts 40 ms apart.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     # -- helpers -----------------------------------------------------------------
     def _body(self) -> dict[str, Any]:
@@ -199,6 +206,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(json.dumps(obj).encode() + b"\n")
 
         for i in range(n_tokens):
+            if i:
+                # Tokens a few ms apart, as a real server decodes them: lines written in the same
+                # instant reach the client in one read, with no time between them to measure.
+                time.sleep(OLLAMA_TOKEN_GAP_S)
             if mode == "cut" and i == 2:
                 self._cut()
                 return

@@ -1,0 +1,122 @@
+"""One streamed request over asyncio (aiohttp): send, time, classify, never raise.
+
+The same protocol objects as the threaded transport (`StreamingClient.request_url_and_body`,
+`handle_line`, `check_complete`) say what to send and how to read each line, so OpenAI and Ollama
+streams are parsed by one piece of code whatever carries them. One event loop holds any number of
+streams: a stream waiting for its next token costs a socket and a few hundred bytes, not a thread,
+which is how one process keeps 1,024 and more streams open (`bench/probe_overhead.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import aiohttp
+
+from planner.probe.clients import StreamingClient, StreamState
+from planner.probe.faults import RequestFailed, classify_exception, describe_exception, kind_for_status
+from planner.probe.record import RequestRecord
+
+# Seconds of grace past the run deadline before a blocked read gives up (as the threaded client).
+_DEADLINE_GRACE_S = 0.25
+_ERROR_BODY_BYTES = 2048
+
+
+def new_session(limit: int = 0) -> aiohttp.ClientSession:
+    """A session for a run: one connection per stream in flight (`limit` 0: no cap), kept alive
+    across requests; no cookies, no environment proxies, no decompression (see clients.headers)."""
+    connector = aiohttp.TCPConnector(limit=limit, ttl_dns_cache=300, enable_cleanup_closed=True)
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                 auto_decompress=False, trust_env=False)
+
+
+async def stream_request(
+    client: StreamingClient,
+    session: aiohttp.ClientSession,
+    prompt: str,
+    *,
+    max_tokens: int | None = None,
+    deadline_s: float | None = None,
+    stop: Callable[[], bool] | None = None,
+    scheduled_s: float | None = None,
+) -> RequestRecord:
+    """Send one streamed request and time it; every failure becomes a classified record.
+
+    `deadline_s` (perf_counter seconds) bounds the reads; a request the deadline, `stop()` or a
+    task cancellation ends is `cancelled`, neither a success nor an error. `scheduled_s` is when an
+    open-loop schedule wanted it sent (the gap to the actual send is the client's lag).
+    """
+    state = StreamState()
+    streaming = cancelled = False
+    error_kind: str | None = None
+    error_message: str | None = None
+    start_s = time.perf_counter()
+    try:
+        url, body = client.request_url_and_body(prompt, max_tokens=max_tokens)
+        read_timeout_s = client.timeout_s
+        if deadline_s is not None:
+            read_timeout_s = max(0.05, min(read_timeout_s, deadline_s - start_s + _DEADLINE_GRACE_S))
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(client.connect_timeout_s, read_timeout_s),
+                                        sock_read=read_timeout_s)
+        # Redirects are not followed: a benchmark must measure the host it was given.
+        async with session.post(url, json=body, headers=client.headers(), timeout=timeout,
+                                allow_redirects=False) as resp:
+            if resp.status != 200:
+                raw = await resp.content.read(_ERROR_BODY_BYTES)
+                raise RequestFailed(kind_for_status(resp.status),
+                                    client.status_message(resp.status, resp.reason,
+                                                          raw.decode("utf-8", errors="replace")))
+            streaming = True
+            handle = client.handle_line
+            buffer = b""
+            async for data in resp.content.iter_any():
+                now_s = time.perf_counter()
+                if state.done:
+                    continue  # drain to the end so the connection is reused
+                if (stop is not None and stop()) or (deadline_s is not None and now_s >= deadline_s):
+                    cancelled = True
+                    break
+                buffer += data
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    handle(line, now_s, state)
+                    if state.done:
+                        break
+            if not cancelled:
+                if buffer and not state.done:
+                    handle(buffer, time.perf_counter(), state)
+                client.check_complete(state)
+    except RequestFailed as exc:
+        error_kind, error_message = exc.kind.value, client.redact(exc.message)
+    except asyncio.CancelledError:
+        cancelled = True  # the run stopped this request; what it received is kept
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a result
+        kind = classify_exception(exc, streaming=streaming)
+        if deadline_s is not None and time.perf_counter() >= deadline_s and kind.value in ("timeout", "unreachable"):
+            cancelled = True  # the run deadline, not the server, ended this request
+        else:
+            error_kind, error_message = kind.value, client.redact(describe_exception(exc))
+    end_s = state.done_s if state.done and state.done_s is not None else time.perf_counter()
+    times = tuple(state.token_times_s)
+    if state.output_tokens is not None:
+        output_tokens, source = state.output_tokens, state.output_source
+    else:
+        output_tokens, source = len(times), "chunks"
+    return RequestRecord(
+        start_s=start_s,
+        end_s=end_s,
+        first_token_s=times[0] if times else None,
+        token_times_s=times,
+        prompt_tokens=state.prompt_tokens,
+        output_tokens=output_tokens,
+        usage_source=source,
+        error_kind=None if cancelled else error_kind,
+        error_message=None if cancelled else error_message,
+        cancelled=cancelled,
+        server_prefill_s=state.server_prefill_s,
+        server_decode_tokens_per_s=state.server_decode_tokens_per_s,
+        scheduled_s=scheduled_s,
+        server_queue_s=state.server_queue_s,
+    )
