@@ -212,7 +212,7 @@ def run_cli(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
 
-    if plan is not None:
+    if plan is not None and workload is None:
         result = with_comparison(result, plan)
     if workload is not None and result.reached_endpoint:
         result = result.model_copy(update={"verification": verification(result, workload, plan,
