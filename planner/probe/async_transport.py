@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Callable
 
 import aiohttp
@@ -22,6 +23,43 @@ from planner.probe.record import RequestRecord
 # Seconds of grace past the run deadline before a blocked read gives up (as the threaded client).
 _DEADLINE_GRACE_S = 0.25
 _ERROR_BODY_BYTES = 2048
+
+
+class _Watchdog:
+    """Read timeouts for every stream of an event loop, checked by one task every 0.1 s.
+
+    aiohttp's `sock_read` timeout re-arms a timer on every chunk received; at a thousand streams
+    that is tens of thousands of timer moves a second, a seventh of the client's CPU and enough
+    to make it fall behind an open-loop schedule (bench/probe_overhead.py). Here a stream only
+    notes when its last bytes came; a stream silent for longer than its timeout is cancelled and
+    recorded as a `timeout`.
+    """
+
+    _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    PERIOD_S = 0.1
+
+    def __init__(self) -> None:
+        self.streams: dict[asyncio.Task, tuple[StreamState, float]] = {}
+        self.task: asyncio.Task | None = None
+
+    @classmethod
+    def of_running_loop(cls) -> _Watchdog:
+        loop = asyncio.get_running_loop()
+        watchdog = cls._by_loop.get(loop)
+        if watchdog is None:
+            watchdog = cls._by_loop[loop] = cls()
+        if watchdog.task is None or watchdog.task.done():
+            watchdog.task = loop.create_task(watchdog.run())
+        return watchdog
+
+    async def run(self) -> None:
+        while self.streams:
+            await asyncio.sleep(self.PERIOD_S)
+            now_s = time.perf_counter()
+            for task, (state, timeout_s) in list(self.streams.items()):
+                if now_s - state.last_s > timeout_s and not state.timed_out:
+                    state.timed_out = True
+                    task.cancel()
 
 
 def new_session(limit: int = 0) -> aiohttp.ClientSession:
@@ -52,14 +90,16 @@ async def stream_request(
     streaming = cancelled = False
     error_kind: str | None = None
     error_message: str | None = None
-    start_s = time.perf_counter()
+    start_s = state.last_s = time.perf_counter()
+    watchdog = _Watchdog.of_running_loop()
+    me = asyncio.current_task()
     try:
         url, body = client.request_url_and_body(prompt, max_tokens=max_tokens)
         read_timeout_s = client.timeout_s
         if deadline_s is not None:
             read_timeout_s = max(0.05, min(read_timeout_s, deadline_s - start_s + _DEADLINE_GRACE_S))
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(client.connect_timeout_s, read_timeout_s),
-                                        sock_read=read_timeout_s)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(client.connect_timeout_s, read_timeout_s))
+        watchdog.streams[me] = (state, read_timeout_s)  # the read timeout: see _Watchdog
         # Redirects are not followed: a benchmark must measure the host it was given.
         async with session.post(url, json=body, headers=client.headers(), timeout=timeout,
                                 allow_redirects=False) as resp:
@@ -72,7 +112,7 @@ async def stream_request(
             handle = client.handle_line
             buffer = b""
             async for data in resp.content.iter_any():
-                now_s = time.perf_counter()
+                now_s = state.last_s = time.perf_counter()
                 if state.done:
                     continue  # drain to the end so the connection is reused
                 if (stop is not None and stop()) or (deadline_s is not None and now_s >= deadline_s):
@@ -91,13 +131,19 @@ async def stream_request(
     except RequestFailed as exc:
         error_kind, error_message = exc.kind.value, client.redact(exc.message)
     except asyncio.CancelledError:
-        cancelled = True  # the run stopped this request; what it received is kept
+        if state.timed_out and not (deadline_s is not None and time.perf_counter() >= deadline_s):
+            error_kind = "timeout"
+            error_message = f"no data from the server for {client.timeout_s:g} s (the read timeout)"
+        else:
+            cancelled = True  # the run (or its deadline) stopped this request; what it received is kept
     except Exception as exc:  # noqa: BLE001 - every failure becomes a result
         kind = classify_exception(exc, streaming=streaming)
         if deadline_s is not None and time.perf_counter() >= deadline_s and kind.value in ("timeout", "unreachable"):
             cancelled = True  # the run deadline, not the server, ended this request
         else:
             error_kind, error_message = kind.value, client.redact(describe_exception(exc))
+    finally:
+        watchdog.streams.pop(me, None)
     end_s = state.done_s if state.done and state.done_s is not None else time.perf_counter()
     times = tuple(state.token_times_s)
     if state.output_tokens is not None:

@@ -38,6 +38,8 @@ class ProbeConfig(BaseModel):
     length_cv: float = Field(0.25, ge=0, le=3, description="std ÷ mean of drawn lengths")
     context_tokens: int | None = Field(None, ge=2, description="prompt + output are clipped to fit this")
     seed: int = Field(0, description="seeds arrivals and lengths, so a rerun replays the same load")
+    workers: int = Field(1, ge=1, le=64, description="client processes, each with its own event loop "
+                                                     "(planner.probe.workers); 1: streams run in this process")
     slo_ttft_s: float | None = Field(None, gt=0, description="target: time to first token at most this")
     slo_tokens_per_s: float | None = Field(None, gt=0, description="target: per-stream decode at least this")
     requests_per_level: int = Field(16, ge=1, le=100_000,

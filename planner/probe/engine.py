@@ -44,6 +44,7 @@ class LoadShape:
     burstiness: float = 1.0  # gamma shape of the gaps (vLLM's --burstiness); 1 = Poisson
     max_in_flight: int | None = None  # open loop: cap on streams in flight (None: none)
     seed: int = 0
+    offset_s: float = 0.0  # open loop: shift of the whole schedule (interleaves workers' constant schedules)
 
     @property
     def open_loop(self) -> bool:
@@ -61,7 +62,7 @@ def arrival_offsets_s(shape: LoadShape) -> list[float]:
     rng = random.Random(shape.seed)
     offsets, now = [], 0.0
     for i in range(shape.requests):
-        offsets.append(now)
+        offsets.append(now + shape.offset_s)
         if shape.arrival == "constant":
             now = (i + 1) * mean_gap_s
         else:
@@ -91,14 +92,18 @@ async def drive_level(
     should_stop: Callable[[], str | None],
     on_record: Callable[[RequestRecord], None],
     grace_s: float = _STOP_GRACE_S,
+    start_at_s: float | None = None,
 ) -> LevelRun:
     """Run one level; `send(index, scheduled_s, stopping)` sends request `index`.
 
     `should_stop()` is polled; once it names a reason, no new request starts, in-flight ones see
     `stopping()` turn true (and end as cancelled at their next chunk), and those still running
-    after `grace_s` are cancelled. Never raises for request failures (they are records).
+    after `grace_s` are cancelled. `start_at_s` (perf_counter) delays the start to that instant, so
+    worker processes start a level together. Never raises for request failures (they are records).
     """
-    run = LevelRun(started_s=time.perf_counter())
+    if start_at_s is not None and (delay_s := start_at_s - time.perf_counter()) > 0:
+        await asyncio.sleep(delay_s)
+    run = LevelRun(started_s=time.perf_counter() if start_at_s is None else start_at_s)
     cpu0_s = time.thread_time()
     in_flight = 0
     stopping = False
@@ -173,11 +178,28 @@ async def drive_level(
     return run
 
 
+async def _cancel_others() -> None:
+    """Cancel what is still scheduled on the loop (a read-timeout watchdog between checks)."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where it is installed (about twice as fast per streamed chunk), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # Windows, or a machine without it: the standard loop works the same
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class LoopThread:
     """An asyncio event loop in a daemon thread; `submit` runs a coroutine there and returns a Future."""
 
     def __init__(self, name: str = "probe-loop"):
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -193,9 +215,11 @@ class LoopThread:
         return self.submit(coro).result()
 
     def close(self, cleanup: Coroutine[Any, Any, Any] | None = None) -> None:
-        if cleanup is not None:
+        for coro in (cleanup, _cancel_others()):
+            if coro is None:
+                continue
             try:
-                self.run(cleanup)
+                self.run(coro)
             except Exception:  # noqa: BLE001 - closing must not hide the run's result
                 pass
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -73,6 +73,7 @@ class _Run:
                                distribution=config.lengths, cv=config.length_cv,
                                context_tokens=config.context_tokens, seed=config.seed)
         self.tokens_received = 0  # output tokens of all measured requests, for CPU per token
+        self.pool = None  # worker processes, started at the first level when config.workers > 1
         self.client: StreamingClient = make_client(
             endpoint, model=config.model, endpoint_kind=config.endpoint, max_tokens=config.max_tokens,
             temperature=config.temperature, extra_body=config.extra_body,
@@ -107,6 +108,8 @@ class _Run:
                                             stop=self.stop_requested))
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         self.loop.close(cleanup=self.http.close())
         self.session.close()
 
@@ -184,8 +187,10 @@ class _Run:
                                         deadline_s=deadline_s, stop=lambda: stopping() or external(),
                                         scheduled_s=scheduled_s)
 
-        future = self.loop.submit(drive_level(shape, send, should_stop=self.stop_reason, on_record=finished.put))
         level_start_s = time.perf_counter()
+        if self.config.workers > 1:
+            return self._run_level_in_workers(index, level_count, shape, pairs, level_start_s)
+        future = self.loop.submit(drive_level(shape, send, should_stop=self.stop_reason, on_record=finished.put))
         label = dict(concurrency=shape.concurrency, request_rate_rps=shape.rate_rps)
         while not (future.done() and finished.empty()):
             try:
@@ -208,6 +213,33 @@ class _Run:
                               started_s=run.started_s)
         return level, run.stopped
 
+    def _run_level_in_workers(self, index: int, level_count: int, shape: LoadShape, pairs: list[tuple[int, int]],
+                              level_start_s: float) -> tuple[LevelResult, str | None]:
+        from planner.probe.workers import WorkerPool
+
+        if self.pool is None:
+            self.pool = WorkerPool(self.config.workers, self.config, self.client.model,
+                                   getattr(self.client, "include_usage", None), self.template, self.external_stop)
+        records: list[RequestRecord] = []
+        label = dict(concurrency=shape.concurrency, request_rate_rps=shape.rate_rps)
+
+        def on_record(record: RequestRecord) -> None:
+            records.append(record)
+            if self.on_progress is not None:
+                snapshot = self._summary(shape, records, time.perf_counter() - level_start_s, 0, None,
+                                         complete=False, keep_log=False)
+                self.emit(ProgressEvent(kind="request", done=len(records), total=shape.requests, level_index=index,
+                                        level_count=level_count, elapsed_s=self.elapsed_s(), level=snapshot, **label))
+
+        first_id = next(self.ids)
+        self.ids = itertools.count(first_id + shape.requests)
+        run = self.pool.run_level(shape, pairs, first_id, self.deadline_s, on_record)
+        self.tokens_received += sum(r.output_tokens for r in records)
+        wall_s = (max(r.end_s for r in records) if records else time.perf_counter()) - run.started_s
+        level = self._summary(shape, records, wall_s, run.max_in_flight, run.loop_cpu_s,
+                              complete=run.stopped is None, keep_log=self.config.keep_request_log)
+        return level, run.stopped
+
     def _summary(self, shape: LoadShape, records: list[RequestRecord], wall_s: float, max_in_flight: int,
                  cpu_s: float | None, *, complete: bool, keep_log: bool,
                  started_s: float | None = None) -> LevelResult:
@@ -219,7 +251,7 @@ class _Run:
             shape.concurrency or max_in_flight, shape.requests, records, wall_s=wall_s, run_start_s=self.start_s,
             max_in_flight=max_in_flight, complete=complete, keep_log=keep_log, client_cpu_s=cpu_s,
             rate_rps=shape.rate_rps, arrival=arrival, slo_ttft_s=self.config.slo_ttft_s,
-            slo_tokens_per_s=self.config.slo_tokens_per_s)
+            slo_tokens_per_s=self.config.slo_tokens_per_s, client_processes=self.config.workers)
 
     def sweep(self) -> tuple[list[LevelResult], str | None]:
         levels: list[LevelResult] = []
@@ -320,6 +352,7 @@ def run_probe(
                 "burstiness": config.burstiness if config.open_loop else None,
                 "level_duration_s": config.level_duration_s,
                 "seed": config.seed,
+                "workers": config.workers,
             },
             prompt=template.describe(),
             warmup=warmup,

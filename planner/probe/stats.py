@@ -52,6 +52,7 @@ def summarise_level(
     arrival: str | None = None,
     slo_ttft_s: float | None = None,
     slo_tokens_per_s: float | None = None,
+    client_processes: int = 1,
 ) -> LevelResult:
     """Aggregate one level. Latency and rate percentiles use successful requests only.
 
@@ -129,7 +130,7 @@ def summarise_level(
         # Per token the client received, failed and cancelled requests included.
         client_cpu_s_per_token=(cpu_s / streamed_tokens) if streamed_tokens else None,
         client_busy_cores=busy,
-        client_saturated=bool(busy is not None and busy >= CLIENT_SATURATED_CORES) or lagging,
+        client_saturated=bool(busy is not None and busy >= CLIENT_SATURATED_CORES * client_processes) or lagging,
         request_log=log,
     )
 
