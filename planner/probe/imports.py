@@ -272,6 +272,7 @@ def _guidellm(doc: Mapping[str, Any]) -> tuple[list[LevelResult], dict[str, Any]
             output_tokens=int(_num(_gl_dist(metrics, "output_token_count").get("total_sum")) or 0),
             max_in_flight=int(_num(_gl_dist(metrics, "request_concurrency").get("max")) or 0),
         ))
-        info.setdefault("url", _get(bench, "config.backend.target") or _get(doc, "args.target"))
-        info.setdefault("model", _get(bench, "config.backend.model") or _get(doc, "args.model"))
-    return levels, info
+    backend = _get(doc, "config.spec.backend") or {}
+    fmt = str(backend.get("request_format") or "")
+    return levels, {"url": backend.get("target"), "model": backend.get("model"),
+                    "endpoint": "completions" if fmt.endswith("/completions") and "chat" not in fmt else "chat"}

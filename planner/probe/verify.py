@@ -31,6 +31,8 @@ DEFAULT_ATTAINMENT = 0.9
 #: (lenient: a level of a few dozen Poisson arrivals measures its goodput to ±20%).
 GROWTH_SHARE = 0.25
 PLAN_FILE_SCHEMA = "ow-planner/plan"
+#: A level counts as "at the peak" when its rate is within this share of it.
+PEAK_TOLERANCE = 0.05
 
 
 class PlanWorkload(BaseModel):
@@ -155,10 +157,12 @@ def verification(result: ProbeResult, workload: PlanWorkload, plan: Mapping[str,
              "request_rate_rps": lv.request_rate_rps, "attainment": lv.slo.attainment if lv.slo else None,
              "goodput_rps": _goodput(lv), "errors": lv.errors, "ttft_p90_s": lv.ttft_s.p90,
              "tokens_per_s_per_stream_p50": lv.output_tokens_per_s_per_stream.p50} for lv in levels]
-    if peak is None or peak.slo is None or peak.slo.attainment is None:
+    off_peak = peak is not None and abs(peak.request_rate_rps / workload.target_requests_per_s - 1) > PEAK_TOLERANCE
+    if peak is None or peak.slo is None or peak.slo.attainment is None or off_peak:
         verdict = "unmeasured"
+        nearest = f" (the nearest level ran at {fmt(peak.request_rate_rps)})" if off_peak else ""
         sentence = (f"Not shown to meet the plan: no request was judged at the planned peak of "
-                    f"{fmt(workload.target_requests_per_s)} requests/s.")
+                    f"{fmt(workload.target_requests_per_s)} requests/s{nearest}.")
     else:
         verdict = "meets" if peak.slo.attainment >= attainment else "misses"
         sentence = _sentence(verdict, peak, workload, attainment, sat)
