@@ -198,6 +198,9 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("model") not in ("fake-ollama:latest", "fake-ollama"):
             self._json(404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"})
             return
+        if mode == "slots":
+            self._ollama_slots(rest, body)
+            return
         n_tokens = int((body.get("options") or {}).get("num_predict") or 8)
         chat = rest == "/api/chat"
         self._start_stream("application/x-ndjson")
@@ -236,6 +239,45 @@ class _Handler(BaseHTTPRequestHandler):
         self._end_stream()
 
 
+    def _ollama_slots(self, rest: str, body: dict[str, Any]) -> None:
+        """Ollama's scheduling as documented (docs/faq.md, "How does Ollama handle concurrent
+        requests?"): OLLAMA_NUM_PARALLEL requests run at once, up to OLLAMA_MAX_QUEUE wait, and one
+        more is refused with 503 and Ollama's message (server/sched.go ErrMaxQueue). The final
+        line's total_duration includes the wait, as Ollama's handler times from its start."""
+        server = self.server
+        begin = time.monotonic_ns()
+        with server.lock:
+            if server.slots_waiting >= server.ollama_max_queue and server.slots_free.locked():
+                full = True
+            else:
+                full = False
+                server.slots_waiting += 1
+        if full:
+            self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
+            return
+        with server.slots_free_sem:
+            with server.lock:
+                server.slots_waiting -= 1
+            n_tokens = int((body.get("options") or {}).get("num_predict") or 8)
+            self._start_stream("application/x-ndjson")
+            prompt_ns, eval_ns = 5_000_000, 0
+            time.sleep(prompt_ns / 1e9)
+            for i in range(n_tokens):
+                t0 = time.monotonic_ns()
+                time.sleep(server.slot_token_s)
+                eval_ns += time.monotonic_ns() - t0
+                part = {"model": body["model"], "done": False}
+                part.update({"message": {"role": "assistant", "content": WORDS[i % len(WORDS)] + " "}}
+                            if rest == "/api/chat" else {"response": WORDS[i % len(WORDS)] + " "})
+                self._chunk(json.dumps(part).encode() + b"\n")
+            final = {"model": body["model"], "done": True, "done_reason": "length", "load_duration": 1_000_000,
+                     "prompt_eval_count": 37, "prompt_eval_duration": prompt_ns, "eval_count": n_tokens,
+                     "eval_duration": eval_ns, "total_duration": time.monotonic_ns() - begin + 1_000_000}
+            final.update({"message": {"role": "assistant", "content": ""}} if rest == "/api/chat" else {"response": ""})
+            self._chunk(json.dumps(final).encode() + b"\n")
+            self._end_stream()
+
+
 class FakeLLMServer(ThreadingHTTPServer):
     """The fake server; `requests_seen` records (mode, path, headers, body) of each request."""
 
@@ -249,7 +291,15 @@ class FakeLLMServer(ThreadingHTTPServer):
         self.flaky_count = 0
         self.hang_s = 2.0
         self.slow_token_s = 0.05
+        # "slots" mode: Ollama's OLLAMA_NUM_PARALLEL and OLLAMA_MAX_QUEUE (set_slots changes them).
+        self.set_slots(num_parallel=2, max_queue=2, token_s=0.02)
         self._thread: threading.Thread | None = None
+
+    def set_slots(self, *, num_parallel: int, max_queue: int, token_s: float) -> None:
+        self.ollama_num_parallel, self.ollama_max_queue, self.slot_token_s = num_parallel, max_queue, token_s
+        self.slots_free_sem = threading.BoundedSemaphore(num_parallel)
+        self.slots_free = _SlotsView(self.slots_free_sem)
+        self.slots_waiting = 0
 
     @property
     def port(self) -> int:
@@ -278,6 +328,19 @@ class FakeLLMServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+class _SlotsView:
+    """`locked()`: every slot is taken (a BoundedSemaphore has no such test of its own)."""
+
+    def __init__(self, sem: threading.BoundedSemaphore):
+        self.sem = sem
+
+    def locked(self) -> bool:
+        if self.sem.acquire(blocking=False):
+            self.sem.release()
+            return False
+        return True
 
 
 def closed_port() -> int:

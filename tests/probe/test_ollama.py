@@ -4,16 +4,21 @@ No Ollama binary can be installed on this machine, so these tests run the
 client against a local server (tests/probe/probe_fakes.py) that speaks
 Ollama's documented streaming format: JSON lines with `done: false`, then a
 final `done: true` line with prompt_eval_count, prompt_eval_duration,
-eval_count and eval_duration in nanoseconds.
+eval_count and eval_duration in nanoseconds; its "slots" mode schedules as
+Ollama documents (OLLAMA_NUM_PARALLEL slots, OLLAMA_MAX_QUEUE waiting, 503 past it).
 """
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import requests
-from probe_fakes import OLLAMA_EVAL_NS_PER_TOKEN, OLLAMA_PROMPT_EVAL_NS
+from probe_fakes import OLLAMA_EVAL_NS_PER_TOKEN, OLLAMA_PROMPT_EVAL_NS, FakeLLMServer
 
 from planner.probe import Endpoint, ProbeConfig, run_probe
+from planner.probe.ollama_queue import OLLAMA_MAX_QUEUE_DEFAULT, OLLAMA_NUM_PARALLEL_DEFAULT, slot_queue
+from planner.probe.report import format_table
 from planner.probe.factory import make_client
 
 
@@ -74,3 +79,58 @@ def test_ollama_list_models(fake_server):
     client = make_client(Endpoint.parse(f"http://127.0.0.1:{fake_server.port}/ok/api/tags"), model=None)
     with requests.Session() as session:
         assert client.list_models(session) == ["fake-ollama:latest"]
+
+
+def test_ollama_slots_queue_wait_is_reported_beside_ttft():
+    """OLLAMA_NUM_PARALLEL=2 slots, room to queue 8: at 4 streams, two requests wait for a slot, and the
+    server's own durations show how much of their TTFT was that wait."""
+    server = FakeLLMServer().start()
+    server.set_slots(num_parallel=2, max_queue=8, token_s=0.02)
+    try:
+        result = run_probe(ProbeConfig(url=server.url("slots", api="api"), model="fake-ollama", concurrency=(1, 4),
+                                       requests_per_level=8, max_tokens=10, prompt_tokens=8, warmup_requests=0))
+    finally:
+        server.stop()
+    single, four = result.levels
+    assert single.errors == 0 and four.errors == 0
+    assert single.server_queue_s.p90 < 0.05  # one stream never waits
+    service_s = 10 * 0.02
+    assert four.server_queue_s.p90 > 0.5 * service_s  # half the streams wait about one request
+    assert four.ttft_s.p90 >= four.server_queue_s.p90  # the wait is inside the TTFT the client sees
+    assert "Server queue wait at 4 streams" in format_table(result)
+
+
+def test_ollama_full_queue_is_503_errors_with_partial_results_kept():
+    server = FakeLLMServer().start()
+    server.set_slots(num_parallel=1, max_queue=1, token_s=0.02)
+    try:
+        result = run_probe(ProbeConfig(url=server.url("slots", api="api"), model="fake-ollama", concurrency=(6,),
+                                       requests_per_level=6, max_tokens=10, prompt_tokens=8, warmup_requests=0))
+    finally:
+        server.stop()
+    (level,) = result.levels
+    assert level.succeeded >= 2 and level.errors >= 1
+    assert set(level.errors_by_kind) == {"server_error"}
+    assert "maximum pending requests exceeded" in level.error_examples["server_error"]
+    assert level.ttft_s.p50 is not None  # the refused ones are counted, not timed
+
+
+@pytest.mark.parametrize(("arrival", "service", "c", "queue"), [(5.0, 0.1, 1, 10_000), (2.0, 0.5, 2, 0)])
+def test_slot_queue_matches_textbook_formulas(arrival, service, c, queue):
+    model = slot_queue(arrival, service, num_parallel=c, max_queue=queue)
+    a = arrival * service
+    if queue == 0:  # no waiting room: Erlang B, the share of arrivals refused
+        assert model.reject_probability == pytest.approx((a**c / math.factorial(c))
+                                                         / sum(a**k / math.factorial(k) for k in range(c + 1)))
+        assert model.mean_queue_wait_s == 0
+    else:  # M/M/1, an (effectively) endless queue: Wq = ρ / (μ − λ)
+        rho = a
+        assert model.mean_queue_wait_s == pytest.approx(rho / (1 / service - arrival), rel=1e-6)
+        assert model.reject_probability == pytest.approx(0, abs=1e-9)
+
+
+def test_slot_queue_defaults_are_ollamas():
+    assert (OLLAMA_NUM_PARALLEL_DEFAULT, OLLAMA_MAX_QUEUE_DEFAULT) == (1, 512)
+    overloaded = slot_queue(10.0, 0.5)  # 5× what one slot serves: the queue fills, most are refused
+    assert overloaded.reject_probability == pytest.approx(0.8, abs=0.01)
+    assert overloaded.served_requests_per_s == pytest.approx(2.0, rel=0.01)
