@@ -87,6 +87,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of requests that must meet both targets (default 0.9)")
     parser.add_argument("--multiples", type=_rate_list, default=None,
                         help="verify: multiples of the plan's peak to sweep (default 0.25,0.5,1,1.5,2)")
+    parser.add_argument("--workers", type=positive_int, default=1,
+                        help="client processes, each with its own event loop (default 1; more when one core "
+                             "cannot take in the streams: see bench/probe_overhead.py)")
+    parser.add_argument("--locust-workers", type=positive_int, default=None,
+                        help="run each --concurrency level on Locust's distributed mode: a master and this many "
+                             "workers on this machine (planner/probe/locust_load.py; start more on other machines)")
+    parser.add_argument("--locust-run-time-s", type=positive_float, default=20.0,
+                        help="seconds each Locust level runs (default 20)")
     parser.add_argument("--per-replica", action="store_true",
                         help="verify: the URL is one replica, so it gets the plan's peak ÷ its replicas")
     parser.add_argument("--requests", type=positive_int, default=16,
@@ -183,7 +191,7 @@ def run_cli(args: argparse.Namespace) -> int:
             run_timeout_s=args.run_timeout_s, warmup_requests=args.warmup, api_key_env=args.api_key_env,
             arrival=args.arrival, burstiness=args.burstiness, level_duration_s=args.level_duration_s,
             max_in_flight=args.max_in_flight, lengths=args.lengths, length_cv=args.length_cv, seed=args.seed,
-            slo_ttft_s=args.slo_ttft_s, slo_tokens_per_s=args.slo_tokens_per_s,
+            slo_ttft_s=args.slo_ttft_s, slo_tokens_per_s=args.slo_tokens_per_s, workers=args.workers,
         )
         if workload is not None:
             targets = {k: v for k, v in (("slo_ttft_s", args.slo_ttft_s), ("slo_tokens_per_s", args.slo_tokens_per_s))
@@ -206,7 +214,17 @@ def run_cli(args: argparse.Namespace) -> int:
     progress = ProgressLine(sys.stderr, interactive=sys.stderr.isatty())
     show_progress = progress.interactive or not args.json
     try:
-        result = run_probe(config, on_progress=progress if show_progress else None)
+        if args.locust_workers:
+            if config.open_loop or workload is not None:
+                return _fail("--locust-workers runs closed-loop --concurrency levels only", EXIT_USAGE)
+            from planner.probe.distributed import run_locust
+
+            result = run_locust(config, workers=args.locust_workers, run_time_s=args.locust_run_time_s)
+            if not result.reached_endpoint and not result.levels:
+                return _fail(f"Locust sent no request: {'; '.join(result.settings.get('notes') or [])}",
+                             EXIT_UNREACHABLE)
+        else:
+            result = run_probe(config, on_progress=progress if show_progress else None)
     except (ProbeConfigError, HostNotAllowedError) as exc:
         return _fail(redact(exc), EXIT_USAGE)
     except KeyboardInterrupt:

@@ -90,20 +90,21 @@ def test_not_a_plan_is_one_line_and_exit_2(tmp_path, subprocess_env):
 
 @requires_llama_cpp
 def test_rate_sweep_finds_goodput_and_the_saturation_point(llama_server):
-    result = run_probe(ProbeConfig(url=llama_server.url, model=LLAMA_MODEL_ALIAS, rates=(2, 6, 40), requests_per_level=16,
-                                   max_tokens=64, prompt_tokens=48, slo_ttft_s=0.3, slo_tokens_per_s=50, timeout_s=30))
+    result = run_probe(ProbeConfig(url=llama_server.url, model=LLAMA_MODEL_ALIAS, rates=(2, 5, 40), requests_per_level=16,
+                                   max_tokens=64, prompt_tokens=48, slo_ttft_s=0.5, timeout_s=30))
     assert result.mode == "rate" and result.stopped_reason is None
     low, mid, high = result.levels
-    assert [lv.request_rate_rps for lv in result.levels] == [2, 6, 40]
+    assert [lv.request_rate_rps for lv in result.levels] == [2, 5, 40]
     assert all(lv.errors == 0 and lv.succeeded == 16 for lv in result.levels)
-    # Below capacity every request meets the targets and goodput follows the offered rate.
+    # Well below capacity (about 14 requests/s at these lengths) every request meets the target
+    # and goodput follows the offered rate.
     assert low.slo.attainment == 1.0 and mid.slo.attainment == 1.0
     assert mid.slo.goodput_rps > low.slo.goodput_rps
-    # Past it (llama-cpp-python serves one request at a time) requests queue: TTFT grows and
-    # attainment falls, so the sweep saturates at the last rate.
-    assert high.ttft_s.p90 > 0.3 > mid.ttft_s.p90
+    # Far past it (llama-cpp-python serves one request at a time) requests queue: TTFT grows and
+    # attainment falls, so the sweep saturates at the last rate and sustained the one before.
+    assert high.ttft_s.p90 > 0.5 and high.slo.attainment < 0.9
     sat = saturation(result.levels)
-    assert sat["saturated_rps"] == 40 and sat["sustained_rps"] == 6
+    assert sat["saturated_rps"] == 40 and sat["sustained_rps"] == 5
     assert high.max_in_flight > 1 and low.send_lag_s.p90 < 0.05  # the client kept the schedule
 
 
