@@ -19,6 +19,7 @@ from planner.probe.config import DEFAULT_API_KEY_ENV
 from planner.probe.faults import RequestFailed
 from planner.probe.redaction import url_secrets
 from planner.probe.runner import build_redactor
+from ui import probe_verify
 from ui import probe_view as pv
 from ui import render, state
 
@@ -169,6 +170,9 @@ with st.container(border=True, key="probe_form_box"):
                    icon=":material/key:")
     st.caption(pv.allow_list_text())
     run_clicked = st.button("Run probe", key="probe_run", type="primary", icon=":material/speed:")
+
+# ---------------------------------------------------------------- verify this plan (its peak, open loop)
+probe_verify.verify_section(plan_dict, _form_now(), pv.session_api_key(), render.PLOTLY_CONFIG)
 
 # ---------------------------------------------------------------- the run
 progress_slot = st.empty()

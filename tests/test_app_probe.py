@@ -233,3 +233,56 @@ def test_figures_and_scrub_directly():
     assert list(ttft.data[1].y) == [0.2, 0.5]
     dirty = {"url": f"http://h/v1?api_key={KEY}", "note": f"Bearer {KEY}", "headers": {"Authorization": KEY}}
     assert KEY not in json.dumps(probe_view.scrub(dirty, [KEY]))
+
+
+# A plan whose peak is 20 requests/s (576,000 a day × 3 ÷ 86,400) of short requests, so a sweep is quick.
+FAST_PLAN = {"requests_per_day": "576000", "input_tokens": "16", "output_tokens": "6", "max_ttft_s": "2",
+             "min_tokens_per_s": "50"}
+
+
+def verify_against(url: str, multiples=(0.5, 1.0, 2.0), requests=6) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.query_params = dict(FAST_PLAN)
+    at.run()
+    at.switch_page(PAGE).run()
+    at.text_input(key="probe_url").set_value(url)
+    at.text_input(key="probe_model").set_value("fake-model")
+    at.multiselect(key="probe_verify_multiples").set_value(list(multiples))
+    at.number_input(key="probe_verify_requests").set_value(requests)
+    return at.button(key="probe_verify").click().run()
+
+
+def test_verify_this_plan_meets_it(fake_server):
+    fake_server.slow_token_s = 0.005  # 200 tokens/s per stream, above the plan's 50
+    at = verify_against(fake_server.url("slow"))
+    assert_clean(at)
+    assert any("20 requests/s" in c.value and "Poisson" in c.value for c in at.caption)
+    verdicts = [s.value for s in at.success]
+    assert any(v.startswith("Meets the plan at its peak: at 20 requests/s") for v in verdicts), verdicts
+    table = table_with(at, "multiple", "request_rate_rps", "attainment", "goodput_rps")
+    assert list(table["request_rate_rps"]) == [10.0, 20.0, 40.0]
+    assert (table["attainment"] == 1.0).all() and (table["errors"] == 0).all()
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any({t.get("name") for t in f["data"]} >= {"Offered", "Goodput (met both targets)"} for f in figures)
+    stored = at.session_state["probe_verified"]
+    assert stored["verification"]["verdict"] == "meets" and stored["result"]["mode"] == "rate"
+
+
+def test_verify_this_plan_misses_it_and_says_what_to_change(fake_server):
+    fake_server.slow_token_s = 0.05  # 20 tokens/s per stream, below the plan's 50
+    at = verify_against(fake_server.url("slow"), multiples=(0.5, 1.0), requests=4)
+    assert_clean(at)
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("Misses the plan at its peak") and "0% of 4 requests" in e for e in errors), errors
+    assert any("more replicas will not help" in m.value for m in at.markdown)
+    assert at.session_state["probe_verified"]["verification"]["verdict"] == "misses"
+
+
+def test_verify_needs_the_peak_among_the_multiples(fake_server):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.query_params = dict(FAST_PLAN)
+    at.run()
+    at.switch_page(PAGE).run()
+    at.multiselect(key="probe_verify_multiples").set_value([0.5, 2.0]).run()
+    assert_clean(at)
+    assert at.button(key="probe_verify").disabled

@@ -141,7 +141,8 @@ def slo_result(ok: Sequence[RequestRecord], judged: int, wall_s: float, ttft_s: 
 
     A request meets the TTFT target when its TTFT is at most `ttft_s`, and the speed target when
     its own decode rate (tokens after the first ÷ the time after the first) is at least
-    `tokens_per_s`; a one-token answer has no decode rate and is judged on TTFT alone. Failed
+    `tokens_per_s`; a one-token answer, or one whose tokens all arrived in one read, has no
+    measurable decode rate and is judged on TTFT alone. Failed
     requests are in `judged`, so they lower attainment, but they are never timed.
     """
     if ttft_s is None and tokens_per_s is None:
@@ -152,8 +153,13 @@ def slo_result(ok: Sequence[RequestRecord], judged: int, wall_s: float, ttft_s: 
 
     def speed_met(r: RequestRecord) -> bool:
         rate = r.decode_tokens_per_s
-        return tokens_per_s is None or rate is None and r.output_tokens <= 1 or (
-            rate is not None and rate >= tokens_per_s)
+        if tokens_per_s is None:
+            return True
+        if rate is None:
+            # One token has no decode rate; tokens that all came in one read came faster than
+            # the clock can tell, so faster than any target.
+            return r.output_tokens <= 1 or (len(r.token_times_s) >= 1 and r.token_times_s[-1] == r.first_token_s)
+        return rate >= tokens_per_s
 
     met_ttft = sum(1 for r in ok if ttft_met(r))
     met_speed = sum(1 for r in ok if speed_met(r))

@@ -75,3 +75,26 @@ def test_prompt_without_tokenizer_is_approximate():
     template = build_prompt(100)
     assert template.method.startswith("approx")
     assert 80 <= len(template.render(7).split()) <= 110
+
+
+def test_slo_counts_errors_as_misses_but_never_times_them():
+    records = [
+        _record(0.0, 0.10, [0.01] * 9),  # TTFT 0.1 s, 100 tokens/s
+        _record(0.0, 0.50, [0.01] * 9),  # TTFT too slow
+        _record(0.0, 0.10, [0.05] * 9),  # decode too slow (20 tokens/s)
+        _record(0.0, 0.10, [0.0] * 9),  # every token in one read: faster than the clock tells
+        _record(0.0, 9.00, [], error="timeout"),
+    ]
+    level = summarise_level(4, 5, records, wall_s=2.0, run_start_s=0.0, slo_ttft_s=0.2, slo_tokens_per_s=50)
+    slo = level.slo
+    assert (slo.judged, slo.met_ttft, slo.met_tokens_per_s, slo.met_both) == (5, 3, 3, 2)
+    assert slo.attainment == pytest.approx(2 / 5) and slo.goodput_rps == pytest.approx(2 / 2.0)
+    # The failed request's 9 s is in no latency figure.
+    assert level.ttft_s.p99 < 1.0 and level.e2e_s.p99 < 1.0
+    assert summarise_level(1, 1, records[:1], wall_s=1.0, run_start_s=0.0).slo is None
+
+
+def test_vllm_tpot_definition():
+    record = _record(0.0, 0.2, [0.01] * 9)  # 10 tokens, last at 0.29 s
+    assert record.tpot_s == pytest.approx((0.29 - 0.2) / 9)
+    assert record.e2e_s == pytest.approx(0.29)
