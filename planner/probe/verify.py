@@ -227,10 +227,10 @@ def _advice(levels: list[LevelResult], workload: PlanWorkload, sat: dict[str, An
 
 def _replan(plan: Mapping[str, Any], result: ProbeResult) -> str | None:
     """What the planner picks once calibrated with this run's measured decode speed."""
-    from planner.constraints import parse_constraints
     from planner.errors import PlannerError
+    from planner.plan.constraints import parse_constraints
+    from planner.plan.recommend import recommend
     from planner.probe.calibration import calibration_entry
-    from planner.recommend import recommend
 
     try:
         entry = calibration_entry(plan, result)

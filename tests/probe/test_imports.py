@@ -125,7 +125,8 @@ def test_cli_import_with_plan_and_calibrate(subprocess_env, tmp_path):
     # GuideLLM ran 2 and 8 requests/s, not the plan's peak of 4: no verdict is made up.
     assert doc["verification"]["verdict"] == "unmeasured" and "nearest level ran at 2" in doc["verification"]["sentence"]
     assert "calibration saved to" in proc.stderr
-    assert json.loads((tmp_path / "cal.json").read_text())[0]["engine"] == "llama.cpp"
+    plan_engine = json.loads((PLANS / "pass.plan.json").read_text())["recommendation"]["engine"]
+    assert json.loads((tmp_path / "cal.json").read_text())[0]["engine"] == plan_engine
 
 
 def test_cli_import_of_a_foreign_file_is_one_line_exit_2(subprocess_env, tmp_path):
