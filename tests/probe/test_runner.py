@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from planner.probe import ProbeConfig, ProbeResult, run_probe
 
 
@@ -84,3 +86,24 @@ def test_tokenizer_endpoint_sizes_the_prompt(fake_server):
     assert result.prompt["method"] == "tokenizer" and result.prompt["measured_tokens"] == 100
     result = run_probe(_config(fake_server.url("notokenize"), prompt_tokens=100, concurrency=(1,)))
     assert result.prompt["method"].startswith("approx")
+
+
+def test_split_shape_deals_streams_rates_and_schedules():
+    from planner.probe.engine import LoadShape, arrival_offsets_s
+    from planner.probe.workers import split_shape
+
+    closed = split_shape(LoadShape(requests=10, concurrency=5), 2)
+    assert [(s.concurrency, s.requests) for s in closed] == [(3, 5), (2, 5)]
+    constant = split_shape(LoadShape(requests=6, rate_rps=10.0, arrival="constant"), 2)
+    assert [s.rate_rps for s in constant] == [5.0, 5.0]
+    # Interleaved: together the two schedules are the one at 10/s.
+    merged = sorted(t for s in constant for t in arrival_offsets_s(s))
+    assert merged == pytest.approx(arrival_offsets_s(LoadShape(requests=6, rate_rps=10.0, arrival="constant")))
+
+
+def test_two_worker_processes_run_one_level(fake_server):
+    result = run_probe(_config(fake_server.url("ok"), concurrency=(1,), rates=(20.0,), requests_per_level=12,
+                               workers=2, warmup_requests=1))
+    (level,) = result.levels
+    assert level.mode == "rate" and level.succeeded == 12 and level.errors == 0
+    assert result.settings["workers"] == 2 and level.output_tokens == 12 * 4
