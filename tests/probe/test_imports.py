@@ -5,7 +5,7 @@ Fixtures in tests/probe/imports/:
   `guidellm run --profile kind=constant --override profile.rate 2,8 --constraint kind=max_requests,count=8`
   against the tests' tiny llama.cpp server (bench/probe_side_by_side.py shows the invocation).
 - vllm-bench-serve.json: written from the result dict of vLLM's `vllm/benchmarks/serve.py`
-  (`--save-result`; vLLM needs a CUDA torch and cannot be installed here).
+  (`--save-result`; vllm 0.34.0 requires torch==2.14.0 and CUDA packages, so it is not installed here).
 - aiperf-profile-export.json: written from AIPerf 0.13.0's `JsonExportData` / `JsonMetricResult`
   (aiperf/common/models/export_models.py, read from its wheel; not run here).
 - genai-perf-profile-export.json: GenAI-Perf's profile_export_genai_perf.json shape, the one
