@@ -2,8 +2,9 @@
 
 The plan files in tests/probe/plans/ were made by `python -m planner plan --constraints
 plans/{pass,fail}.constraints.json --json`: same lengths (48 in, 64 out), one with a peak of
-4 requests/s and a 1 s TTFT target (the tiny server, about 14 requests/s at these lengths, meets
-it), one with 40 requests/s and 0.3 s (it saturates below that and misses).
+4 requests/s and a 1 s TTFT target (the tiny server, about 14 requests/s at these lengths on a
+2-core runner, meets it), one with 200 requests/s and 0.15 s: 24 requests that arrive within a
+tenth of a second queue behind one another, so it misses on any CPU.
 """
 
 from __future__ import annotations
@@ -88,23 +89,37 @@ def test_not_a_plan_is_one_line_and_exit_2(tmp_path, subprocess_env):
     assert "Traceback" not in proc.stderr
 
 
+def _service_time_s(url: str) -> tuple[float, float]:
+    """One stream's time per request and its TTFT, measured here: the rates below are multiples of
+    this machine's capacity, so the test means the same on a fast CI runner and a slow laptop."""
+    warm = run_probe(ProbeConfig(url=url, model=LLAMA_MODEL_ALIAS, concurrency=(1,), requests_per_level=4,
+                                 max_tokens=64, prompt_tokens=48, timeout_s=30))
+    lv = warm.levels[0]
+    return lv.wall_s / lv.succeeded, lv.ttft_s.p50
+
+
 @requires_llama_cpp
 def test_rate_sweep_finds_goodput_and_the_saturation_point(llama_server):
-    result = run_probe(ProbeConfig(url=llama_server.url, model=LLAMA_MODEL_ALIAS, rates=(2, 5, 40), requests_per_level=16,
-                                   max_tokens=64, prompt_tokens=48, slo_ttft_s=0.5, timeout_s=30))
+    service_s, ttft_s = _service_time_s(llama_server.url)
+    capacity = 1 / service_s  # llama-cpp-python serves one request at a time
+    rates = tuple(round(capacity * m, 2) for m in (0.15, 0.35, 20))
+    # The target: unloaded TTFT plus three requests' worth of queueing. Well below capacity a
+    # Poisson queue rarely holds more than one; far past it the 16th request waits ~15.
+    slo = ttft_s + 3 * service_s
+    result = run_probe(ProbeConfig(url=llama_server.url, model=LLAMA_MODEL_ALIAS, rates=rates, requests_per_level=16,
+                                   max_tokens=64, prompt_tokens=48, slo_ttft_s=slo, timeout_s=60))
     assert result.mode == "rate" and result.stopped_reason is None
     low, mid, high = result.levels
-    assert [lv.request_rate_rps for lv in result.levels] == [2, 5, 40]
+    assert tuple(lv.request_rate_rps for lv in result.levels) == rates
     assert all(lv.errors == 0 and lv.succeeded == 16 for lv in result.levels)
-    # Well below capacity (about 14 requests/s at these lengths) every request meets the target
-    # and goodput follows the offered rate.
+    # Well below capacity every request meets the target and goodput follows the offered rate.
     assert low.slo.attainment >= 0.9 and mid.slo.attainment >= 0.9
     assert mid.slo.goodput_rps > low.slo.goodput_rps
-    # Far past it (llama-cpp-python serves one request at a time) requests queue: TTFT grows and
-    # attainment falls, so the sweep saturates at the last rate and sustained the one before.
-    assert high.ttft_s.p90 > 0.5 and high.slo.attainment < 0.9
+    # Far past it requests queue: TTFT grows and attainment falls, so the sweep saturates at the
+    # last rate and sustained the one before.
+    assert high.ttft_s.p90 > slo and high.slo.attainment < 0.9
     sat = saturation(result.levels)
-    assert sat["saturated_rps"] == 40 and sat["sustained_rps"] == 5
+    assert sat["saturated_rps"] == rates[2] and sat["sustained_rps"] == rates[1]
     assert high.max_in_flight > 1 and low.max_in_flight >= 1
     assert low.send_lag_s is not None  # open-loop levels say how late the client sent
 
@@ -113,7 +128,7 @@ def test_rate_sweep_finds_goodput_and_the_saturation_point(llama_server):
 @pytest.mark.parametrize("name", ["pass", "fail"])
 def test_verify_this_plan_gives_the_right_verdict(name, llama_server, subprocess_env):
     proc = _cli(["--url", llama_server.url, "--model", LLAMA_MODEL_ALIAS, "--plan", str(PLANS / f"{name}.plan.json"),
-                 "--requests", "12", "--multiples", "0.5,1,2", "--json"], subprocess_env)
+                 "--requests", "24", "--multiples", "0.5,1,2", "--json"], subprocess_env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     verification = doc["verification"]
