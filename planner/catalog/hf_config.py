@@ -1,8 +1,9 @@
 """Add a model the catalogue lacks, from its Hugging Face `config.json`.
 
 Reads the architecture fields transformers uses (Llama, Mistral, Qwen, Gemma, Phi, Mixtral,
-DeepSeek-V3, gpt-oss and their relatives), counts the parameters from them, and returns a
-`ModelSpec` whose source says it came from the user's file.
+DeepSeek-V3, gpt-oss and their relatives, and the hybrids: Qwen3-Next, MiniMax-M1, Granite 4.0,
+Nemotron-H, Kimi Linear, Gemma 3n; planner.catalog.hf_layers), counts the parameters from them
+(planner.catalog.hf_params), and returns a `ModelSpec` whose source says it came from the user's file.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planner.catalog.hf_layers import layer_kinds, layer_layout
+from planner.catalog.hf_params import params_from_architecture, params_from_config
 from planner.catalog.records import ModelSpec
 from planner.errors import CatalogError
+
+__all__ = ["model_from_hf_config", "params_from_architecture"]
 
 _REQUIRED = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size")
 
@@ -36,26 +41,18 @@ def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, na
     kv_heads = cfg.get("num_key_value_heads") or cfg.get("num_kv_heads") or heads
     if cfg.get("multi_query"):
         kv_heads = 1
-    head_dim = cfg.get("head_dim") or hidden // heads
+    latent = cfg.get("kv_lora_rank")
+    head_dim = (cfg.get("v_head_dim") if latent else None) or cfg.get("head_dim") or hidden // heads
     experts = cfg.get("num_local_experts") or cfg.get("n_routed_experts") or cfg.get("num_experts")
     experts_active = cfg.get("num_experts_per_tok") or cfg.get("experts_per_token")
     intermediate = cfg.get("moe_intermediate_size") if experts else None
     intermediate = intermediate or cfg.get("intermediate_size") or 4 * hidden
-    total, active = params_from_architecture(
-        layers=layers,
-        hidden=hidden,
-        heads=heads,
-        kv_heads=kv_heads,
-        head_dim=head_dim,
-        intermediate=intermediate,
-        vocab=cfg["vocab_size"],
-        experts=experts,
-        experts_active=experts_active,
-        shared_experts=cfg.get("n_shared_experts") or 0,
-        tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-    )
-    window = cfg.get("sliding_window") if cfg.get("use_sliding_window", True) else None
-    window_layers = _sliding_window_layers(cfg, layers) if window else None
+    if isinstance(intermediate, list):  # Gemma 3n: a width per layer; the catalogue keeps the widest
+        intermediate = max(intermediate)
+    kinds = layer_kinds(cfg, layers)
+    layout = layer_layout(cfg, layers)
+    total, active = params_from_config({**cfg, "num_key_value_heads": kv_heads, "head_dim": head_dim}, kinds)
+    window = cfg.get("sliding_window") if layout.sliding else None
     max_context = cfg.get("max_position_embeddings") or cfg.get("n_positions") or cfg.get("seq_length") or 4096
     try:
         return ModelSpec(
@@ -74,10 +71,13 @@ def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, na
             vocab_size=cfg["vocab_size"],
             experts_total=experts if experts else None,
             experts_active=experts_active if experts else None,
-            sliding_window_tokens=window if window_layers else None,
-            sliding_window_layers=window_layers,
-            kv_lora_rank=cfg.get("kv_lora_rank"),
-            qk_rope_head_dim=cfg.get("qk_rope_head_dim") if cfg.get("kv_lora_rank") else None,
+            sliding_window_tokens=window if window else None,
+            sliding_window_layers=layout.sliding if window else None,
+            kv_lora_rank=latent,
+            qk_rope_head_dim=cfg.get("qk_rope_head_dim") if latent else None,
+            linear_attention_layers=layout.linear or None,
+            linear_state_elements=layout.linear_state_elements,
+            cache_free_layers=layout.cache_free or None,
             max_context_tokens=max_context,
             license="unknown",
             commercial_use="restricted",
@@ -92,33 +92,6 @@ def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, na
         raise CatalogError(f"config.json: field '{first['loc'][0]}': {first['msg']}.") from None
 
 
-def params_from_architecture(
-    *,
-    layers: int,
-    hidden: int,
-    heads: int,
-    kv_heads: int,
-    head_dim: int,
-    intermediate: int,
-    vocab: int,
-    experts: int | None = None,
-    experts_active: int | None = None,
-    shared_experts: int = 0,
-    tied_embeddings: bool = False,
-) -> tuple[float, float]:
-    """(total, active) parameter counts of a gated-MLP decoder; norms and biases are ignored (<0.1%)."""
-    attention = hidden * heads * head_dim * 2 + hidden * kv_heads * head_dim * 2  # q, o + k, v
-    expert_mlp = 3 * hidden * intermediate  # gate, up, down
-    n_experts = experts or 1
-    n_active = experts_active or 1
-    router = hidden * experts if experts else 0
-    embeddings = vocab * hidden * (1 if tied_embeddings else 2)
-    shared = shared_experts * expert_mlp
-    total = embeddings + layers * (attention + router + shared + n_experts * expert_mlp)
-    active = embeddings + layers * (attention + router + shared + n_active * expert_mlp)
-    return float(total), float(active)
-
-
 def _parse(config: dict[str, Any] | str | bytes) -> dict[str, Any]:
     if isinstance(config, dict):
         return config
@@ -129,14 +102,3 @@ def _parse(config: dict[str, Any] | str | bytes) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise CatalogError("config.json: the file must hold one JSON object, like a Hugging Face config.json.")
     return parsed
-
-
-def _sliding_window_layers(cfg: dict[str, Any], layers: int) -> int | None:
-    """How many layers use the sliding window (Gemma/gpt-oss alternate; Mistral v0.1 uses it everywhere)."""
-    layer_types = cfg.get("layer_types")
-    if isinstance(layer_types, list) and layer_types:
-        return sum(1 for t in layer_types if "sliding" in str(t)) or None
-    pattern = cfg.get("sliding_window_pattern")
-    if isinstance(pattern, int) and pattern > 1:
-        return layers - layers // pattern
-    return layers

@@ -79,6 +79,13 @@ class ModelSpec(Record):
     sliding_window_layers: OptInt = None
     kv_lora_rank: OptInt = None
     qk_rope_head_dim: OptInt = None
+    # Hybrid models: layers whose token mixer keeps a fixed-size recurrent state per sequence instead of a
+    # KV cache (Gated DeltaNet in Qwen3-Next, lightning attention in MiniMax-M1, Mamba-2 in Granite 4 and
+    # Nemotron-H, KDA in Kimi Linear), that state's elements per layer and sequence, and layers that keep
+    # no cache of their own (Nemotron-H's MLP-only blocks, Gemma 3n's KV-sharing layers).
+    linear_attention_layers: OptInt = None
+    linear_state_elements: OptInt = None
+    cache_free_layers: OptInt = None
     max_context_tokens: PositiveInt
     license: str
     commercial_use: Literal["yes", "restricted", "no"]
@@ -99,6 +106,10 @@ class ModelSpec(Record):
             raise ValueError("experts_total and experts_active must both be set or both blank")
         if self.sliding_window_layers is not None and self.sliding_window_layers > self.layers:
             raise ValueError("sliding_window_layers exceeds layers")
+        if (self.linear_attention_layers is None) != (self.linear_state_elements is None):
+            raise ValueError("linear_attention_layers and linear_state_elements must both be set or both blank")
+        if (self.sliding_window_layers or 0) + (self.linear_attention_layers or 0) + (self.cache_free_layers or 0) > self.layers:
+            raise ValueError("sliding-window, linear-attention and cache-free layers together exceed layers")
         if self.capability_score is not None and not self.capability_source:
             raise ValueError("capability_score needs capability_source")
         return self
@@ -110,6 +121,11 @@ class ModelSpec(Record):
     @property
     def uses_latent_attention(self) -> bool:
         return self.kv_lora_rank is not None
+
+    @property
+    def is_hybrid(self) -> bool:
+        """Some layers keep a fixed-size state (linear attention or a state-space mixer), not a KV cache."""
+        return bool(self.linear_attention_layers)
 
 
 class Gpu(Record):
@@ -137,6 +153,13 @@ class Gpu(Record):
     sustained_source: OptStr = None
     memory_bandwidth_sustained_gb_s: OptFloat = None  # a stream benchmark's triad on the device
     bandwidth_source: OptStr = None
+    # GPUs in one NVLink (scale-up) domain: 72 in a GB200/GB300 NVL72 rack; blank means a node of 8.
+    nvlink_domain_gpus: OptInt = None
+
+    @property
+    def scale_up_gpus(self) -> int:
+        """How many of these GPUs tensor (and expert) parallelism may span before it leaves NVLink."""
+        return self.nvlink_domain_gpus or 8
 
     @functools.cached_property
     def family(self) -> str:

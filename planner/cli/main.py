@@ -5,6 +5,8 @@
     python -m planner plan --constraints FILE.json [--json] [--pdf OUT.pdf] [--deploy-dir DIR] [--save-plan FILE]
     python -m planner probe --url URL --model NAME ... --json
     python -m planner finetune --model ID --method lora|qlora|full ... --json
+    python -m planner add-model --config config.json|FOLDER [--name org/model]
+    python -m planner refresh prices (--litellm FILE | --genai-prices) [--write]
 
 Exit codes: 0 success, 1 a run that failed (unreachable endpoint), 2 invalid input (the message
 names the field and what is allowed).
@@ -79,15 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_optional(sub) -> None:
     """Sub-commands that live in their own modules: the live probe and the fine-tuning planner."""
+    from planner.cli.catalog_cmds import register as register_catalog
     from planner.cli.finetune import register as register_finetune
     from planner.probe.cli import register as register_probe
 
     register_probe(sub)
     register_finetune(sub)
+    register_catalog(sub)
+
+
+def _user_catalog() -> Catalog:
+    """The shipped catalogue with the models the user added (`add-model`)."""
+    from planner.catalog.user_models import with_user_models
+
+    return with_user_models(load_catalog())
 
 
 def _catalog(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = _user_catalog()
     records = _records(catalog, args.kind)
     if args.json:
         json.dump(records, sys.stdout, indent=2, default=str)
@@ -113,7 +124,7 @@ def _records(catalog: Catalog, kind: str) -> list[dict]:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = _user_catalog()
     model, quant, gpu = catalog.model(args.model), catalog.quant(args.quant), catalog.gpu(args.gpu)
     engine = catalog.engine(args.engine) if args.engine else default_engine(catalog, quant, gpu)
     result = estimate(catalog, model, quant, gpu, engine, gpus=args.gpus, context_tokens=args.context,
@@ -144,7 +155,7 @@ def _plan(args: argparse.Namespace) -> int:
     from planner.plan.recommend import recommend
 
     constraints = load_constraints(args.constraints)
-    plan = recommend(constraints, calibrations=_user_calibrations())
+    plan = recommend(constraints, _user_catalog(), calibrations=_user_calibrations())
     if args.pdf:
         from planner.report.document import write_pdf
 

@@ -88,31 +88,61 @@ def kv_bytes_per_token_layer(model: ModelSpec, kv_bytes_per_element: float) -> f
     Multi-head latent attention (DeepSeek-V2/V3) caches one compressed latent plus the RoPE key:
     kv_lora_rank + qk_rope_head_dim elements (DeepSeek-V2 paper, arXiv 2405.04434, section 2.1).
     """
-    if model.uses_latent_attention:
-        return (model.kv_lora_rank + (model.qk_rope_head_dim or 0)) * kv_bytes_per_element
-    return 2 * model.kv_heads * model.head_dim * kv_bytes_per_element
+    return kv_elements_per_token_layer(model) * kv_bytes_per_element
 
 
-def kv_cache_bytes(per_token_layer_bytes, full_layers, window_layers, window_tokens, context_tokens, sequences):
+def kv_cache_bytes(per_token_layer_bytes, full_layers, window_layers, window_tokens, context_tokens, sequences, state_token_layers=0.0):
     """KV cache bytes for `sequences` sequences of `context_tokens` each.
 
-    Sliding-window layers never hold more than their window, whatever the context.
-    """
-    return np.asarray(per_token_layer_bytes) * held_tokens(full_layers, window_layers, window_tokens, context_tokens) * np.asarray(sequences)
+    Sliding-window layers never hold more than their window, whatever the context; linear-attention
+    layers hold a fixed state (`state_token_layers`, see `state_token_layers`)."""
+    return (np.asarray(per_token_layer_bytes) * held_tokens(full_layers, window_layers, window_tokens, context_tokens, state_token_layers)
+            * np.asarray(sequences))
 
 
-def held_tokens(full_layers, window_layers, window_tokens, context_tokens):
+def held_tokens(full_layers, window_layers, window_tokens, context_tokens, state_token_layers=0.0):
     """Token-layers one sequence of `context_tokens` keeps (and attends to): every token in each
-    full-attention layer, at most the window in each sliding-window layer."""
+    full-attention layer, at most the window in each sliding-window layer, and the fixed recurrent
+    state of the linear-attention layers, counted as the token-layers of cache it equals in size."""
     context = np.asarray(context_tokens, dtype=float)
-    return np.asarray(full_layers) * context + np.asarray(window_layers) * np.minimum(context, window_tokens)
+    return (np.asarray(full_layers) * context + np.asarray(window_layers) * np.minimum(context, window_tokens)
+            + np.asarray(state_token_layers))
 
 
 def layer_split(model: ModelSpec) -> tuple[int, int, float]:
-    """(full-attention layers, sliding-window layers, window tokens; inf when there is no window)."""
+    """(full-attention layers, sliding-window layers, window tokens; inf when there is no window).
+
+    Linear-attention and cache-free layers are neither: they hold no per-token cache."""
     window_layers = model.sliding_window_layers or 0 if model.sliding_window_tokens else 0
     window = float(model.sliding_window_tokens) if window_layers else math.inf
-    return model.layers - window_layers, window_layers, window
+    full = model.layers - window_layers - (model.linear_attention_layers or 0) - (model.cache_free_layers or 0)
+    return full, window_layers, window
+
+
+def kv_elements_per_token_layer(model: ModelSpec) -> int:
+    """Elements one token adds to one attention layer's cache: K and V per KV head, or MLA's latent
+    plus RoPE key."""
+    if model.uses_latent_attention:
+        return model.kv_lora_rank + (model.qk_rope_head_dim or 0)
+    return 2 * model.kv_heads * model.head_dim
+
+
+def state_token_layers(model: ModelSpec) -> float:
+    """The fixed state of a hybrid's linear-attention layers in token-layers of KV cache: every
+    sequence holds linear_attention_layers x linear_state_elements elements whatever its length
+    (Gated DeltaNet: value heads x key dim x value dim plus the short convolution's last kernel-1
+    inputs, as vLLM's mamba_utils sizes it; Mamba-2: heads x head dim x state size plus the conv
+    window). The state is held at the cache's precision (vLLM's mamba cache dtype 'auto' follows the
+    model's)."""
+    if not model.linear_attention_layers:
+        return 0.0
+    return model.linear_attention_layers * model.linear_state_elements / kv_elements_per_token_layer(model)
+
+
+def attention_layers(model: ModelSpec) -> int:
+    """Layers that run softmax attention over the prompt (full or sliding-window); a hybrid's
+    linear-attention layers and Nemotron-H's MLP-only blocks do not."""
+    return model.layers - (model.linear_attention_layers or 0) - (model.cache_free_layers or 0)
 
 
 def attention_flops_per_token_layer(model: ModelSpec) -> float:
@@ -142,10 +172,10 @@ def prefill_attention_flops_per_token(model: ModelSpec, prompt_tokens) -> float:
     layer attended to all of it; counting the windows made those predictions up to 1.5x too fast.
     """
     dims = 2 * model.head_dim + (model.qk_rope_head_dim or 0) if model.uses_latent_attention else 2 * model.head_dim
-    return 2 * model.layers * model.attention_heads * dims * np.asarray(prompt_tokens, dtype=float) / 2
+    return 2 * attention_layers(model) * model.attention_heads * dims * np.asarray(prompt_tokens, dtype=float) / 2
 
 
-def kv_read_copies(model: ModelSpec, gpus, tensor_parallel) -> np.ndarray:
+def kv_read_copies(model: ModelSpec, gpus, tensor_parallel, domain=GPUS_PER_NODE) -> np.ndarray:
     """How many times a decode step reads each sequence's KV cache, over the replica's GPUs.
 
     Tensor parallelism gives each GPU its own KV heads; with more GPUs than KV heads (and always for a
@@ -153,12 +183,12 @@ def kv_read_copies(model: ModelSpec, gpus, tensor_parallel) -> np.ndarray:
     (vLLM, model_executor/models/deepseek_v2.py: "Number of KV heads is less than TP size, so we
     replicate the KV heads across multiple tensor parallel GPUs").
     """
-    tp_size = np.where(tensor_parallel, np.minimum(np.asarray(gpus, dtype=float), GPUS_PER_NODE), 1.0)
+    tp_size = np.where(tensor_parallel, np.minimum(np.asarray(gpus, dtype=float), domain), 1.0)
     heads = 1 if model.uses_latent_attention else model.kv_heads
     return tp_size / np.maximum(1, np.minimum(tp_size, heads))
 
 
-def kv_shards(model: ModelSpec, gpus: int, tensor_parallel: bool) -> int:
+def kv_shards(model: ModelSpec, gpus: int, tensor_parallel: bool, domain: int = GPUS_PER_NODE) -> int:
     """Over how many GPUs the KV cache divides.
 
     Tensor parallelism splits KV heads; with more GPUs than KV heads they are replicated, and a latent
@@ -167,7 +197,7 @@ def kv_shards(model: ModelSpec, gpus: int, tensor_parallel: bool) -> int:
     if not tensor_parallel:
         return gpus
     heads = 1 if model.uses_latent_attention else model.kv_heads
-    tp_size = min(gpus, GPUS_PER_NODE)
+    tp_size = min(gpus, domain)
     return max(1, min(tp_size, heads)) * max(1, gpus // tp_size)
 
 
@@ -203,9 +233,9 @@ def estimate_memory(
     full, windowed, window = layer_split(model)
     weights = model_weight_bytes(model, quant, engine.id)[0]
     per_token_layer = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_dtype])
-    kv = float(kv_cache_bytes(per_token_layer, full, windowed, window, context_tokens, sequences))
+    kv = float(kv_cache_bytes(per_token_layer, full, windowed, window, context_tokens, sequences, state_token_layers(model)))
     tensor_parallel = gpus > 1 and engine.tensor_parallel
-    shards = kv_shards(model, gpus, tensor_parallel)
+    shards = kv_shards(model, gpus, tensor_parallel, gpu.scale_up_gpus)
     overhead = engine.overhead_gib * GIB
     per_gpu = weights / gpus + kv / shards + overhead
     capacity = usable_gib(gpu, engine) * GIB
@@ -217,7 +247,7 @@ def estimate_memory(
         per_gpu = (weights + kv - offload) / gpus + overhead
         fits = gpu_layers > 0
     split = "single" if gpus == 1 else ("layer-split" if not tensor_parallel else
-                                        "tensor-parallel" if gpus <= GPUS_PER_NODE else "tensor+pipeline-parallel")
+                                        "tensor-parallel" if gpus <= gpu.scale_up_gpus else "tensor+pipeline-parallel")
     return MemoryEstimate(
         weights_gib=weights / GIB,
         kv_cache_gib=kv / GIB,
@@ -241,7 +271,7 @@ def sequences_that_fit(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine,
     """How many sequences of `context_tokens` the KV cache holds once weights and overhead are placed
     (as the candidate grid sizes a batch); at least 1, since a lone sequence may spill to the CPU."""
     one = estimate_memory(model, quant, gpu, engine, gpus, context_tokens, 1, kv_cache_dtype)
-    shards = kv_shards(model, gpus, gpus > 1 and engine.tensor_parallel)
+    shards = kv_shards(model, gpus, gpus > 1 and engine.tensor_parallel, gpu.scale_up_gpus)
     room_gib = one.capacity_gib - engine.overhead_gib - one.weights_gib / gpus
     return max(1, int(math.floor(max(room_gib, 0) * shards / one.kv_cache_gib)))
 

@@ -32,6 +32,7 @@ from planner.estimate.memory import (
     layer_split,
     model_weight_bytes,
     prefill_attention_flops_per_token,
+    state_token_layers,
 )
 
 # Sequences an engine batches at once: vLLM's default --max-num-seqs (docs.vllm.ai engine arguments),
@@ -246,11 +247,12 @@ def sustained_bandwidth(gpu: Gpu, catalog: Catalog) -> float:
 CPU_FALLBACK_TFLOPS = 2.0
 
 
-def tensor_parallel_scale(gpus, tensor_parallel: bool, eff_tp: float):
+def tensor_parallel_scale(gpus, tensor_parallel: bool, eff_tp: float, domain=GPUS_PER_NODE):
     """Bandwidth and compute multiplier of a replica: TP adds GPUs at a fitted efficiency per doubling;
     a layer split (and a pipeline stage on another node) runs one stage at a time, so a token sees one
-    stage's bandwidth."""
-    tp_size = np.minimum(np.asarray(gpus, dtype=float), GPUS_PER_NODE)
+    stage's bandwidth. Tensor parallelism spans at most one NVLink domain (`domain` GPUs: a node of 8,
+    or 72 in an NVL72 rack)."""
+    tp_size = np.minimum(np.asarray(gpus, dtype=float), domain)
     if not tensor_parallel:
         return np.ones_like(tp_size)
     return tp_size * eff_tp ** np.log2(np.maximum(tp_size, 1))
@@ -283,20 +285,21 @@ def _decoder(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
              output_tokens: int, kv_cache_dtype: str, calibrations: list[dict] | None) -> _Decoder:
     eff = efficiencies(catalog, engine.id, gpu, calibrations)
     tp = gpus > 1 and engine.tensor_parallel
-    scale = float(tensor_parallel_scale(gpus, tp, eff.tensor_parallel))
+    scale = float(tensor_parallel_scale(gpus, tp, eff.tensor_parallel, gpu.scale_up_gpus))
     flops = sustained_flops(gpu, quant.compute_dtype, catalog) * scale
     total_bytes, active_bytes = model_weight_bytes(model, quant, engine.id)
     full, windowed, window = layer_split(model)
     mean_context = input_tokens + output_tokens / 2
+    state = state_token_layers(model)
     kv_seq = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_cache_dtype]), full, windowed, window,
-                                  mean_context, 1))
+                                  mean_context, 1, state))
     return _Decoder(
         eff=eff, bandwidth=sustained_bandwidth(gpu, catalog) * scale, flops=flops,
         decode_flops=flops if gpu.fp16_tflops_dense else math.inf,
         total_bytes=total_bytes, active_bytes=active_bytes, experts=(model.experts_total or 1, model.experts_active or 1),
-        kv_seq=kv_seq, kv_read=kv_seq * float(kv_read_copies(model, gpus, tp)),
+        kv_seq=kv_seq, kv_read=kv_seq * float(kv_read_copies(model, gpus, tp, gpu.scale_up_gpus)),
         flops_per_sequence=float(decode_flops_per_token(model.params_active_b * 1e9, attention_flops_per_token_layer(model),
-                                                        held_tokens(full, windowed, window, mean_context))))
+                                                        held_tokens(full, windowed, window, mean_context, state))))
 
 
 def decode_step(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, input_tokens: int,
@@ -347,7 +350,7 @@ def estimate_speed(
     busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling
     queue_wait = busy / (2 * (1 - busy)) * prefill  # M/D/1 mean wait for the prefill stage
     step_1, step_c = step(1), step(concurrency)
-    tp_gpus = min(gpus, GPUS_PER_NODE) if gpus > 1 and engine.tensor_parallel else 1
+    tp_gpus = min(gpus, gpu.scale_up_gpus) if gpus > 1 and engine.tensor_parallel else 1
     at_concurrency = d.step(concurrency)
     estimate = SpeedEstimate(
         prefill_tokens_per_s=input_tokens / prefill,

@@ -80,7 +80,7 @@ def hardware_options(catalog: Catalog, f: Filters, a: CostAssumptions) -> list[H
             one = rented_cost(catalog, gpu, 1, a)
         if one is None:
             continue
-        for count in _counts(gpu, MAX_GPUS_PER_REPLICA):
+        for count in _counts(gpu, max(MAX_GPUS_PER_REPLICA, gpu.scale_up_gpus)):
             options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, None))
     return options
 
@@ -91,10 +91,15 @@ def is_geforce(gpu: Gpu) -> bool:
 
 
 def _counts(gpu: Gpu, limit: int) -> list[int]:
+    """GPU counts a replica may take: powers of two to two nodes of 8, and inside a rack-scale NVLink
+    domain (NVL72) the sizes that domain serves as one tensor/expert-parallel group."""
     if gpu.kind in {"apple", "cpu"}:
         return [1]
     sizes = (1, 2, 4, 8, 16) if gpu.kind == "datacenter" else (1, 2, 4, 8)
-    counts = [n for n in sizes if n <= min(limit, MAX_GPUS_PER_REPLICA)]
+    largest = max(MAX_GPUS_PER_REPLICA, gpu.scale_up_gpus)
+    if gpu.scale_up_gpus > MAX_GPUS_PER_REPLICA:
+        sizes = sizes + tuple(n for n in (32, 64) if n < gpu.scale_up_gpus) + (gpu.scale_up_gpus,)
+    counts = [n for n in sizes if n <= min(limit, largest)]
     return counts or [1]
 
 

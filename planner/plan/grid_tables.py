@@ -12,14 +12,15 @@ from planner.catalog.records import Engine, ModelSpec, Quant
 from planner.estimate.load import Workload
 from planner.estimate.memory import (
     GGUF_ENGINES,
-    GPUS_PER_NODE,
     KV_BYTES_PER_ELEMENT,
     attention_flops_per_token_layer,
+    held_tokens,
     kv_bytes_per_token_layer,
     layer_split,
     model_weight_bytes,
     prefill_attention_flops_per_token,
     resolve_kv_dtype,
+    state_token_layers,
 )
 from planner.estimate.speed import (
     DEFAULT_MAX_CONCURRENCY,
@@ -40,10 +41,10 @@ def tables(catalog: Catalog, w: Workload, M, P, H) -> dict[str, np.ndarray]:
     """Per (model, pair), (pair, hardware) and (model, hardware) quantities, on small arrays."""
     kv_factor = P["kv_bytes"][None, :] / 2.0  # per-model KV figures are at 2 bytes per element
     ctx, avg_ctx = float(w.context_needed), w.input_tokens + w.output_tokens / 2
-    held = lambda tokens: M["full_layers"] * tokens + M["window_layers"] * np.minimum(tokens, M["window"])  # noqa: E731
+    held = lambda tokens: held_tokens(M["full_layers"], M["window_layers"], M["window"], tokens, M["state_layers"])  # noqa: E731
     count = H["count"][None, :]
     tp = P["tensor_parallel"][:, None] & (count > 1)
-    tp_size = np.minimum(count, GPUS_PER_NODE)  # as in planner.estimate.memory.kv_shards and planner.estimate.speed.tensor_parallel_scale
+    tp_size = np.minimum(count, H["domain"][None, :])  # as in planner.estimate.memory.kv_shards and planner.estimate.speed.tensor_parallel_scale
     eff_index = P["engine_index"][:, None] * len(H["families"]) + H["family_index"][None, :]
     eff = {k: H["eff"][k].ravel()[eff_index] for k in H["eff"]}
     scale = np.where(tp, tp_size * eff["tensor_parallel"] ** np.log2(np.maximum(tp_size, 1)), 1.0)
@@ -109,8 +110,8 @@ def _fits(M, P, H, m, p, h, w: Workload) -> np.ndarray:
     weights_total = M["weights_total"][m, p].astype(f32)
     ctx = float(w.context_needed)
     kv_seq_full = (M["kv_token_layer"][m] * (P["kv_bytes"][p] / 2.0)
-                   * (M["full_layers"][m] * ctx + M["window_layers"][m] * np.minimum(ctx, M["window"][m]))).astype(f32)
-    tp_size = np.minimum(count, GPUS_PER_NODE)
+                   * held_tokens(M["full_layers"][m], M["window_layers"][m], M["window"][m], ctx, M["state_layers"][m])).astype(f32)
+    tp_size = np.minimum(count, H["domain"][h].astype(f32))
     shards_tp = (np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][m])) * np.maximum(1, count // tp_size)).astype(f32)
     room = (H["memory"][h] * P["mem_util"][p] - P["overhead"][p]).astype(f32)
     room_all = room * count  # (pair, hardware)
@@ -125,7 +126,7 @@ def _fits(M, P, H, m, p, h, w: Workload) -> np.ndarray:
 
 def model_arrays(models: list[ModelSpec], w: Workload) -> dict[str, np.ndarray]:
     cols: dict[str, list] = {k: [] for k in ("params_active", "kv_token_layer", "full_layers", "window_layers",
-                                             "window", "kv_heads_eff", "experts_total", "experts_active", "layers", "heads", "head_dim",
+                                             "window", "state_layers", "kv_heads_eff", "experts_total", "experts_active", "layers", "heads", "head_dim",
                                              "attention_flops", "prefill_attention")}
     for model in models:
         full, windowed, window = layer_split(model)
@@ -134,6 +135,7 @@ def model_arrays(models: list[ModelSpec], w: Workload) -> dict[str, np.ndarray]:
         cols["full_layers"].append(full)
         cols["window_layers"].append(windowed)
         cols["window"].append(window)
+        cols["state_layers"].append(state_token_layers(model))
         cols["kv_heads_eff"].append(1 if model.uses_latent_attention else model.kv_heads)
         cols["experts_total"].append(model.experts_total or 1)
         cols["experts_active"].append(model.experts_active or 1)
@@ -201,6 +203,7 @@ def hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None) 
     return {
         "max_seqs": max_seqs,
         "count": np.array([x.count for x in hw], dtype=float),
+        "domain": np.array([x.gpu.scale_up_gpus for x in hw], dtype=float),
         # accelerators a serving engine (vLLM, SGLang, TGI, TensorRT-LLM) runs on, as opposed to Apple, CPUs and edge parts
         "serving_engine_runs": np.array([x.gpu.kind in {"consumer", "workstation", "datacenter"} for x in hw]),
         "memory": np.array([x.gpu.memory_gib * GIB for x in hw]),

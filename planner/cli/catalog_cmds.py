@@ -1,0 +1,99 @@
+"""Catalogue commands: add models from config.json files, refresh API prices from a price list.
+
+    python -m planner add-model --config config.json|FOLDER [--name org/model] [--json]
+    python -m planner refresh prices (--litellm FILE | --genai-prices) [--write] [--as-of DATE] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+
+from planner.catalog.loading import DATA_DIR, load_catalog
+from planner.errors import CatalogError
+
+
+def register(sub) -> None:
+    add = sub.add_parser("add-model", help="add models from Hugging Face config.json files (a file or a folder)")
+    add.add_argument("--config", required=True, help="a config.json, or a folder of them (named org__model.json)")
+    add.add_argument("--name", default=None, help="the model's id (org/model) when adding one file")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(func=_add_model)
+
+    refresh = sub.add_parser("refresh", help="refresh catalogue data from a file on disk (offline)")
+    what = refresh.add_subparsers(dest="what", required=True)
+    prices = what.add_parser("prices", help="per-token API prices")
+    source = prices.add_mutually_exclusive_group(required=True)
+    source.add_argument("--litellm", metavar="FILE", help="LiteLLM's model_prices_and_context_window.json")
+    source.add_argument("--genai-prices", action="store_true", help="the installed genai-prices package's data")
+    prices.add_argument("--write", action="store_true", help="write data/api_prices.csv (default: only show the diff)")
+    prices.add_argument("--as-of", type=_date, default=None, help="date of the price list (default: today)")
+    prices.add_argument("--json", action="store_true")
+    prices.set_defaults(func=_refresh_prices)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _add_model(args: argparse.Namespace) -> int:
+    from planner.catalog.user_models import config_files, models_from_configs, save_user_models
+
+    specs = models_from_configs(config_files(args.config), args.name)
+    path = save_user_models(specs)
+    if args.json:
+        json.dump([s.model_dump(mode="json") for s in specs], sys.stdout, indent=2)
+        print()
+        return 0
+    for s in specs:
+        kinds = [k for k, on in (("MoE", s.is_moe), ("latent attention", s.uses_latent_attention), ("hybrid linear attention", s.is_hybrid),
+                                 ("sliding window", bool(s.sliding_window_layers))) if on]
+        print(f"added {s.id}: {s.params_total_b:g} B parameters ({s.params_active_b:g} B active), {s.layers} layers, "
+              f"{s.max_context_tokens:,} tokens of context{'; ' + ', '.join(kinds) if kinds else ''}")
+    print(f"saved to {path} (plans from the CLI and the dashboard include it)")
+    return 0
+
+
+def _refresh_prices(args: argparse.Namespace) -> int:
+    from planner.catalog import price_refresh as pr
+
+    catalog = load_catalog()
+    as_of = args.as_of or dt.date.today()
+    if args.litellm:
+        try:
+            with open(args.litellm, "rb") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise CatalogError(f"--litellm: cannot read {args.litellm}: {exc.strerror or exc}") from None
+        quotes, source, how = pr.litellm_quotes(text), pr.LITELLM_SOURCE, "LiteLLM model_prices_and_context_window.json"
+    else:
+        quotes, source = pr.genai_prices_quotes(catalog), pr.GENAI_PRICES_SOURCE
+        how = f"genai-prices {pr.genai_prices_version()}"
+    changes = pr.price_diff(catalog, quotes, as_of)
+    if args.json:
+        json.dump({"source": source, "as_of": as_of.isoformat(), "written": bool(args.write),
+                   "changes": [c.__dict__ for c in changes]}, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        counts = {k: sum(c.kind == k for c in changes) for k in ("added", "changed", "unchanged")}
+        print(f"{how}: {counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged "
+              f"(of {len(catalog.apis)} API rows)")
+        for c in changes:
+            if c.kind == "changed":
+                print(f"  changed {c.id}: ${c.old_input:g} / ${c.old_output:g} ({c.old_as_of}) -> ${c.new_input:g} / ${c.new_output:g} ({c.new_as_of})")
+            elif c.kind == "added":
+                print(f"  added   {c.id}: ${c.new_input:g} / ${c.new_output:g} per M tokens ({c.new_as_of})")
+            else:
+                print(f"  same    {c.id}: ${c.new_input:g} / ${c.new_output:g}, re-dated {c.old_as_of} -> {c.new_as_of}")
+    if args.write:
+        pr.write_prices(DATA_DIR / "api_prices.csv", changes, source, how)
+        if not args.json:
+            print(f"wrote {DATA_DIR / 'api_prices.csv'}")
+    elif not args.json:
+        print("nothing written (add --write to apply)")
+    return 0
