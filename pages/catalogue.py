@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from planner.catalog.hf_config import model_from_hf_config
+from planner.catalog.staleness import STALE_AFTER_DAYS, age_days, stale_price_rows
+from planner.catalog.user_models import models_from_configs
 from planner.charts import plan as charts
 from planner.errors import CatalogError, ConstraintError
 from planner.plan.constraints import parse_constraints
@@ -16,8 +17,13 @@ catalog = state.session_catalog()
 
 
 def _frame(records, columns):
-    """Records as a table; list cells joined so they show and filter as text."""
+    """Records as a table; list cells joined so they show and filter as text; prices older than
+    STALE_AFTER_DAYS marked in an `age` column."""
     rows = [{k: "; ".join(v) if isinstance(v, tuple) else v for k, v in r.model_dump().items()} for r in records]
+    for row in rows:
+        if "age" in columns:
+            days = age_days(row["as_of"])
+            row["age"] = f"{days} days" + (" — stale" if days > STALE_AFTER_DAYS else "")
     df = pd.DataFrame(rows)
     return df[[c for c in columns if c in df.columns]]
 
@@ -33,23 +39,33 @@ def _table(name, df):
 
 
 def _add_uploaded_model():
-    uploaded = st.session_state.get("hf_config")
-    if uploaded is None:
-        st.session_state["hf_message"] = ("error", "Choose a config.json file first.")
+    uploaded = st.session_state.get("hf_config") or []
+    uploaded = uploaded if isinstance(uploaded, list) else [uploaded]
+    if not uploaded:
+        st.session_state["hf_message"] = ("error", "Choose one or more config.json files first.")
         return
-    model_id = (st.session_state.get("hf_model_id") or "").strip() or f"custom/{uploaded.name.removesuffix('.json')}"
+    files = [(u.name, u.getvalue()) for u in uploaded]
+    model_id = (st.session_state.get("hf_model_id") or "").strip() or None
+    if model_id is None and len(files) == 1 and files[0][0] == "config.json":
+        model_id = "custom/config"  # a lone config.json with no id given joins as custom/config
     try:
-        spec = model_from_hf_config(uploaded.getvalue(), model_id)
+        specs = models_from_configs(files, model_id if len(files) == 1 else None)  # as `python -m planner add-model`
     except CatalogError as exc:
-        st.session_state["hf_message"] = ("error", f"Could not add the model from {uploaded.name}: {exc}")
+        st.session_state["hf_message"] = ("error", f"Nothing added: {exc}")
         return
-    state.add_custom_model(spec)
-    st.session_state["hf_message"] = ("success", f"Added {spec.id}: {spec.params_total_b:g} B parameters "
-                                      f"({spec.params_active_b:g} B active), {spec.layers} layers, "
-                                      f"{spec.max_context_tokens:,} tokens of context.")
+    for spec in specs:
+        state.add_custom_model(spec)
+    st.session_state["hf_message"] = ("success", "Added " + "; ".join(
+        f"{s.id}: {s.params_total_b:g} B parameters ({s.params_active_b:g} B active), {s.layers} layers, "
+        f"{s.max_context_tokens:,} tokens of context" + (", hybrid linear attention" if s.is_hybrid else "") for s in specs) + ".")
 
 
 SOURCE = ["source", "as_of", "notes"]
+_stale = stale_price_rows(catalog)
+if _stale:
+    st.warning(f"{len(_stale)} prices are older than {STALE_AFTER_DAYS} days (marked stale in the age column), oldest "
+               f"{_stale[0]['id']} ({_stale[0]['provider']}, {_stale[0]['as_of']}). Refresh with "
+               "`python -m planner refresh prices --litellm FILE` or set your own price.")
 tabs = st.tabs(["Models", "GPUs", "GPU prices", "Quantizations", "Engines", "API prices"])
 with tabs[0]:
     _table("models", _frame(catalog.models.values(), [
@@ -62,7 +78,7 @@ with tabs[1]:
         "bandwidth_source", "power_w", "interconnect",
         "compute_capability", "compute_capability_source", *SOURCE]))
 with tabs[2]:
-    _table("gpu_prices", _frame(catalog.gpu_prices, ["gpu", "price_kind", "usd", "provider", *SOURCE]))
+    _table("gpu_prices", _frame(catalog.gpu_prices, ["gpu", "price_kind", "usd", "provider", "age", *SOURCE]))
 with tabs[3]:
     _table("quants", _frame(catalog.quants.values(), [
         "id", "name", "format", "bits_per_weight", "compute_dtype", "engines", "quality_metric", "quality_value",
@@ -74,14 +90,14 @@ with tabs[4]:
 with tabs[5]:
     _table("apis", _frame(catalog.apis.values(), [
         "id", "provider", "model", "open_weights", "usd_per_mtok_input", "usd_per_mtok_output", "context_tokens",
-        "capability_score", "capability_benchmark", *SOURCE]))
+        "capability_score", "capability_benchmark", "age", *SOURCE]))
 
 st.plotly_chart(charts.capability_cost_figure(catalog), key="capability_chart", config=render.PLOTLY_CONFIG)
 
 st.header("Add a model from its config.json")
 st.write("Upload a Hugging Face `config.json`; the model joins this session's catalogue and every plan considers it.")
 upload_cols = st.columns([2, 2, 1], vertical_alignment="bottom")
-upload_cols[0].file_uploader("config.json", type=["json"], key="hf_config")
+upload_cols[0].file_uploader("config.json (one or several)", type=["json"], key="hf_config", accept_multiple_files=True)
 upload_cols[1].text_input("Model id", key="hf_model_id", placeholder="your-org/your-model (default: from the file name)")
 # A callback runs before the page does, so the tables above already list the new model.
 upload_cols[2].button("Add to my catalogue", key="hf_add", type="primary", on_click=_add_uploaded_model)

@@ -75,6 +75,18 @@ def test_other_memory_variants_and_unknown_devices_match_nothing():
     assert match_catalog_gpu("NVIDIA GeForce GTX 1080", 8.0, catalog) is None
 
 
+@pytest.mark.parametrize("name, memory, expected", [
+    ("NVIDIA GeForce RTX 4060 Laptop GPU", 7.6, "rtx-4060-laptop-8gb"),
+    ("NVIDIA GeForce RTX 4090 Laptop GPU", 15.6, "rtx-4090-laptop-16gb"),
+    ("NVIDIA GeForce RTX 4060 Ti", 15.6, "rtx-4060-ti-16gb"),  # a Ti is never the laptop part of the same number
+    ("NVIDIA GB200", 184.0, "gb200-nvl72"),
+    ("NVIDIA H20", 95.5, "h20"),
+    ("NVIDIA GeForce RTX 5070 Ti", 15.5, "rtx-5070-ti"),
+])
+def test_late_2026_parts_match_their_nvml_names(name, memory, expected):
+    assert match_catalog_gpu(name, memory, load_catalog()).id == expected
+
+
 def test_detect_gpus_reads_nvml():
     nvml = fake_nvml([("NVIDIA H100 80GB HBM3", 79.6), ("NVIDIA H100 80GB HBM3", 79.6)])
     found = detect_gpus(nvml)

@@ -26,7 +26,7 @@ _REQUIRED = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_s
 
 def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, name: str | None = None) -> ModelSpec:
     """A `ModelSpec` from a parsed or raw `config.json`; raises CatalogError naming the bad field."""
-    cfg = _parse(config)
+    cfg = _from_mistral_params(_parse(config))
     text_cfg = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else None
     if text_cfg and not all(k in cfg for k in _REQUIRED):
         cfg = {**cfg, **text_cfg}  # multimodal configs keep the language model under text_config
@@ -90,6 +90,24 @@ def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, na
     except ValidationError as exc:
         first = exc.errors()[0]
         raise CatalogError(f"config.json: field '{first['loc'][0]}': {first['msg']}.") from None
+
+
+# Mistral's own `params.json` (mistral-inference) names the same numbers differently.
+_MISTRAL_PARAMS = {"dim": "hidden_size", "n_layers": "num_hidden_layers", "n_heads": "num_attention_heads",
+                   "n_kv_heads": "num_key_value_heads", "hidden_dim": "intermediate_size", "head_dim": "head_dim",
+                   "vocab_size": "vocab_size", "sliding_window": "sliding_window", "max_seq_len": "max_position_embeddings"}
+
+
+def _from_mistral_params(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A Mistral params.json read as the config.json fields it stands for; any other config as it is."""
+    if "dim" not in cfg or "n_layers" not in cfg or "hidden_size" in cfg:
+        return cfg
+    out = {hf: cfg[k] for k, hf in _MISTRAL_PARAMS.items() if k in cfg}
+    moe = cfg.get("moe") if isinstance(cfg.get("moe"), dict) else None
+    if moe:
+        out.update(num_local_experts=moe.get("num_experts"), num_experts_per_tok=moe.get("num_experts_per_tok"))
+    out["model_type"] = "mistral"
+    return out
 
 
 def _parse(config: dict[str, Any] | str | bytes) -> dict[str, Any]:

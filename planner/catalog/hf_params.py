@@ -46,6 +46,20 @@ def mlp_params(hidden: int, expert_intermediate: int, experts: int | None, exper
     return experts * per + router + shared, (experts_active or 1) * per + router + shared
 
 
+# Decoder model types whose transformers configuration class ties the input and output embeddings when
+# config.json leaves tie_word_embeddings out (e.g. SmolLM3Config, Gemma3TextConfig: tie_word_embeddings=True).
+TIED_BY_DEFAULT = frozenset({"smollm3", "gemma", "gemma2", "gemma3", "gemma3_text", "gemma3n", "gemma3n_text", "gemma4",
+                             "gemma4_text", "cohere", "cohere2", "ernie4_5", "ernie4_5_moe", "falcon", "lfm2", "lfm2_moe",
+                             "starcoder2", "mistral3", "kimi_k25"})
+
+
+def tied_embeddings(cfg: dict[str, Any]) -> bool:
+    """Whether the output projection reuses the input embeddings (the config's own word, else its class default)."""
+    if "tie_word_embeddings" in cfg:
+        return bool(cfg["tie_word_embeddings"])
+    return str(cfg.get("model_type", "")) in TIED_BY_DEFAULT
+
+
 def params_from_config(cfg: dict[str, Any], kinds: list[str]) -> tuple[float, float]:
     """(total, active) for a config whose layers are of `kinds` (planner.catalog.hf_layers), with
     latent attention, dense-first layers (DeepSeek's first_k_dense_replace), per-layer MLP widths
@@ -63,7 +77,7 @@ def params_from_config(cfg: dict[str, Any], kinds: list[str]) -> tuple[float, fl
         shared = 1  # Qwen-MoE style: one shared expert of its own width
     first_dense = cfg.get("first_k_dense_replace") or 0
     pattern = cfg.get("hybrid_override_pattern")
-    total = active = float(vocab * hidden * (1 if cfg.get("tie_word_embeddings", False) else 2))
+    total = active = float(vocab * hidden * (1 if tied_embeddings(cfg) else 2))
     if cfg.get("vocab_size_per_layer_input") and cfg.get("hidden_size_per_layer_input"):
         per_layer_embed = cfg["vocab_size_per_layer_input"] * cfg["hidden_size_per_layer_input"] * len(kinds)
         total, active = total + per_layer_embed, active + per_layer_embed

@@ -24,6 +24,9 @@ _FORM_FACTORS = {"pcie", "sxm", "nvl"}
 # NVML reports a little less than the marketed size (ECC and reserved memory): an 80 GB H100
 # shows 79.6 GiB. Beyond this relative gap it is another memory variant.
 MEMORY_TOLERANCE = 0.12
+# Words that make another part of the same number: both names say them, or neither ("RTX 4060 Ti" is not
+# the "RTX 4060 Laptop GPU"; NVML names laptop parts "... Laptop GPU").
+_VARIANTS = {"laptop", "ti", "super"}
 
 
 class DetectedGpu(BaseModel):
@@ -86,8 +89,8 @@ def match_catalog_gpu(name: str, memory_gib: float, catalog: Catalog) -> Gpu | N
     best: tuple[float, Gpu] | None = None
     for gpu in catalog.gpus.values():
         theirs = _tokens(gpu.name)
-        model_token = next((t for t in theirs if any(ch.isdigit() for ch in t)), None)
-        if model_token is None or model_token not in seen:
+        model_token = _model_token(gpu.name)
+        if model_token is None or model_token not in seen or (seen & _VARIANTS) != (theirs & _VARIANTS):
             continue
         gap = abs(memory_gib - gpu.memory_gib) / gpu.memory_gib
         if gap > MEMORY_TOLERANCE:
@@ -109,6 +112,12 @@ def owned_constraint(detected: list[DetectedGpu], catalog: Catalog) -> tuple[lis
         else:
             counts[gpu.id] += 1
     return [{"gpu": gpu_id, "count": n} for gpu_id, n in counts.items()], unmatched
+
+
+def _model_token(name: str) -> str | None:
+    """The first word of a catalogue name that carries a digit (h100, 4090, gb200), in the name's order."""
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w and w not in _NOISE and not re.fullmatch(r"\d+gb", w)]
+    return next((w for w in words if any(ch.isdigit() for ch in w)), None)
 
 
 def _tokens(name: str) -> set[str]:

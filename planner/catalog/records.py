@@ -134,7 +134,7 @@ class Gpu(Record):
     id: str
     name: str
     vendor: str
-    kind: Literal["consumer", "workstation", "datacenter", "apple", "cpu"]
+    kind: Literal["consumer", "workstation", "datacenter", "edge", "apple", "cpu"]  # edge: embedded modules (Jetson)
     memory_gib: Positive
     memory_bandwidth_gb_s: Positive
     fp16_tflops_dense: OptFloat = None

@@ -36,8 +36,8 @@ def model_id_for(config: dict, file_name: str) -> str:
         return named
     stem = Path(file_name).name.removesuffix(".json")
     if stem == "config":
-        raise CatalogError(f"{file_name}: cannot tell the model's id from a file named config.json; give --name org/model "
-                           "or name the file org__model.json")
+        raise CatalogError(f"{file_name}: cannot tell the model's id from a file named config.json; give its id (--name "
+                           "org/model on the command line, Model id on the Catalogue page) or name the file org__model.json")
     return stem.replace("__", "/", 1) if "__" in stem else f"custom/{stem}"
 
 
@@ -51,13 +51,13 @@ def models_from_configs(files: list[tuple[str, bytes]], model_id: str | None = N
         try:
             parsed = json.loads(content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"{name}: not valid JSON ({exc.__class__.__name__}: {exc}).") from None
+            raise CatalogError(f"{Path(name).name}: not valid JSON ({exc.__class__.__name__}: {exc}).") from None
         if not isinstance(parsed, dict):
-            raise CatalogError(f"{name}: the file must hold one JSON object, like a Hugging Face config.json.")
+            raise CatalogError(f"{Path(name).name}: the file must hold one JSON object, like a Hugging Face config.json.")
         try:
             spec = model_from_hf_config(parsed, model_id or model_id_for(parsed, name))
         except CatalogError as exc:
-            raise CatalogError(f"{name}: {exc}") from None
+            raise CatalogError(f"{Path(name).name}: {str(exc).removeprefix('config.json: ')}") from None
         specs.append(spec.model_copy(update={"source": f"user config: {Path(name).name}"}))
     return specs
 

@@ -213,6 +213,10 @@ def summary(plan) -> str:
             lines.append(f"why not: {plan.decision[part]['why']}")
     if plan.idle_hardware:
         lines.append(f"idle: {plan.idle_hardware}")
+    if plan.oldest_price:
+        o = plan.oldest_price
+        lines.append(f"oldest price used: {o['kind']} {o['id']} ({o['provider']}), {o['as_of']}, {o['age_days']} days old"
+                     + (" — stale: refresh it (python -m planner refresh prices)" if o["stale"] else ""))
     return "\n".join(lines)
 
 

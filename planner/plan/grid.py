@@ -27,6 +27,7 @@ from planner.plan.grid_options import (
     hardware_options,
     model_pair_ok,
     quant_engine_pairs,
+    severe_loss_quants,
 )
 from planner.plan.grid_step import StepTerms, moe_batch, replica_capacity_requests_per_s
 from planner.plan.grid_tables import (
@@ -53,7 +54,8 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
     twins = engine_twins(catalog, w, hardware, calibrations)
     merged = {t for group in twins.values() for t in group}
     weaker_quants = dominated_quants(catalog)
-    pairs = [(q, e) for q, e in quant_engine_pairs(catalog) if e.id not in merged and q.id not in weaker_quants]
+    severe = severe_loss_quants(catalog)
+    pairs = [(q, e) for q, e in quant_engine_pairs(catalog) if e.id not in merged and q.id not in weaker_quants and q.id not in severe]
     # Compatibility of (pair, hardware): engine runs on the device class and can span the GPU count;
     # FP8 weights need FP8 hardware. Built from small per-kind tables, then broadcast.
     classes = sorted({hardware_class(hw.gpu) for hw in hardware})

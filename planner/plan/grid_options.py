@@ -65,14 +65,14 @@ def hardware_options(catalog: Catalog, f: Filters, a: CostAssumptions) -> list[H
     if f.owned is not None:
         for owned in f.owned:
             gpu = catalog.gpu(owned.gpu)
-            if is_geforce(gpu) and not f.geforce_allowed:
+            if is_desk_part(gpu) and not f.geforce_allowed:
                 continue
             one = owned_cost(catalog, gpu, 1, a)
             for count in _counts(gpu, owned.count):
                 options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, owned.count))
         return options
     for gpu in catalog.gpus.values():
-        if is_geforce(gpu) and not f.geforce_allowed:
+        if is_desk_part(gpu) and not f.geforce_allowed:
             continue
         if f.buy:  # no cloud rental: price a purchase instead
             one = owned_cost(catalog, gpu, 1, a) if catalog.purchase_price(gpu.id) else None
@@ -90,10 +90,16 @@ def is_geforce(gpu: Gpu) -> bool:
     return gpu.kind == "consumer" and gpu.vendor.lower().startswith("nvidia")
 
 
+def is_desk_part(gpu: Gpu) -> bool:
+    """A desktop, laptop or embedded part (GeForce, Radeon, Arc, a consumer APU, a Jetson module): planned
+    for office and edge deployments, not for a datacenter service, which runs on datacenter or workstation GPUs."""
+    return gpu.kind in {"consumer", "edge"}
+
+
 def _counts(gpu: Gpu, limit: int) -> list[int]:
     """GPU counts a replica may take: powers of two to two nodes of 8, and inside a rack-scale NVLink
     domain (NVL72) the sizes that domain serves as one tensor/expert-parallel group."""
-    if gpu.kind in {"apple", "cpu"}:
+    if gpu.kind in {"apple", "cpu", "edge"}:
         return [1]
     sizes = (1, 2, 4, 8, 16) if gpu.kind == "datacenter" else (1, 2, 4, 8)
     largest = max(MAX_GPUS_PER_REPLICA, gpu.scale_up_gpus)
@@ -112,6 +118,16 @@ def quant_engine_pairs(catalog: Catalog) -> list[tuple[Quant, Engine]]:
             if quant is not None:
                 pairs.append((quant, engine))
     return pairs
+
+
+SEVERE_LOSS_POINTS = 10.0  # a format raising perplexity 10% or more (planner.plan.rules.quant_penalty) is not planned
+
+
+def severe_loss_quants(catalog: Catalog) -> dict[str, float]:
+    """Formats whose measured quality loss is too large to ship (Q3_K_M, Q2_K in data/quants.csv), with their loss."""
+    from planner.plan.rules import quant_penalty
+
+    return {q.id: p for q in catalog.quants.values() if (p := quant_penalty(q, catalog.quants)) >= SEVERE_LOSS_POINTS}
 
 
 def dominated_quants(catalog: Catalog) -> dict[str, str]:

@@ -94,6 +94,7 @@ class Plan(BaseModel):
     objective: dict = {}  # priority, the rule that picked, the task's benchmark, deployment, replicas (planner.plan.objective)
     idle_hardware: str | None = None  # owned GPUs the pick leaves idle, and what they could serve instead
     decision: dict = {}  # capability x cost points of the feasible models, the Pareto front, the pick, why this and not that
+    oldest_price: dict = {}  # the oldest price the plan used (planner.catalog.staleness.oldest_price): kind, id, as_of, age, stale
 
     def to_json_dict(self) -> dict:
         """The plan as plain JSON types (what `python -m planner plan --json` prints)."""

@@ -10,6 +10,7 @@ import numpy as np
 from planner.catalog.loading import Catalog, load_catalog
 from planner.catalog.records import ModelSpec
 from planner.catalog.task_scores import load_task_scores
+from planner.catalog.staleness import oldest_price
 from planner.errors import ConstraintError, LookupFailed
 from planner.estimate.cost import resolve_assumptions
 from planner.estimate.load import Workload, load_from_workload
@@ -21,6 +22,7 @@ from planner.plan.capability import CapabilityTable
 from planner.plan.constraints import Constraints
 from planner.plan.decision import decision_points, idle_hardware, why_not
 from planner.plan.grid import Grid, build_grid
+from planner.plan.grid_options import severe_loss_quants
 from planner.plan.model import ApiOption, Candidate, Plan, RuledOut
 from planner.plan.objective import Choice, rank
 from planner.plan.rules import (
@@ -56,6 +58,10 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         findings.append(Finding(rule="quant.dominated", effect="info", subject=worse,
                                 message=f"{catalog.quants[worse].name} was not considered: {catalog.quants[better].name} is no bigger "
                                         "and loses no more quality on the same engines."))
+    for quant_id, loss in severe_loss_quants(catalog).items():
+        findings.append(Finding(rule="quant.severe-loss", effect="info", subject=quant_id, message=(
+            f"{catalog.quants[quant_id].name} was not considered: it raises perplexity by about {loss:.0f}% (data/quants.csv), "
+            "too much to ship; a smaller model at 4 bits or more serves better.")))
     for worse, better in (grid.dominated or {}).items():
         findings.append(Finding(rule="hardware.dominated", effect="info", subject=worse,
                                 message=f"{catalog.gpus[worse].name} was not considered: {catalog.gpus[better].name} costs no more "
@@ -87,6 +93,12 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     decision = {"points": points, **why_not(points, top, ruled_out, table, table.benchmark)}
     fine_tuning = finetune_section(catalog, top.model, training_ask_from(c)) if top and c.fine_tuning != "none" else {}
     findings += [Finding.model_validate(f) for f in fine_tuning.get("findings", [])]
+    oldest = oldest_price(catalog, top.gpu if top else None, top.cost.mode if top else None,
+                          bool(top and a.user_rate_for(top.gpu) is not None), [x.id for x in apis])
+    if oldest.get("stale"):
+        findings.append(Finding(rule="data.stale-price", effect="warning", subject=oldest["id"], message=(
+            f"The oldest price this plan used ({oldest['kind']} {oldest['id']}, {oldest['provider']}) is from {oldest['as_of']}, "
+            f"{oldest['age_days']} days ago: refresh it (python -m planner refresh prices) or set your own price.")))
     return Plan(
         constraints=c.model_dump(mode="json"),
         verdict=result,
@@ -104,6 +116,7 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         objective=objective,
         idle_hardware=idle,
         decision=decision,
+        oldest_price=oldest,
     )
 
 
@@ -256,7 +269,9 @@ def _objective_findings(c: Constraints, f: Filters, table: CapabilityTable, top:
     if not f.geforce_allowed:
         out.append(Finding(rule="hardware.geforce-datacenter", effect="excluded", message=(
             "GeForce cards are not planned: NVIDIA's GeForce driver licence does not permit datacenter deployment "
-            "(https://www.nvidia.com/en-us/drivers/geforce-license/). Set deployment to office for a desk-side service.")))
+            "(https://www.nvidia.com/en-us/drivers/geforce-license/). Nor are other desk and device parts (Radeon, Arc, laptop "
+            "GPUs, consumer APUs, Jetson modules): a datacenter service is planned on datacenter or workstation GPUs. Set deployment to office for a "
+            "desk-side service.")))
     if top is not None and top.replicas < 2:
         out.append(Finding(rule="redundancy.replicas", effect="warning", subject=top.model,
                            message="One replica: no redundancy, so a failed GPU or an upgrade takes the service down."))
