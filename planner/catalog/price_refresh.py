@@ -164,7 +164,7 @@ def write_prices(path: Path, changes: list[PriceChange], source: str, how: str) 
             rows.append({**{c: "" for c in columns}, **{k: str(v) for k, v in change.row.items()}, "source": source,
                          "as_of": change.new_as_of, "notes": f"Imported {change.new_as_of} from {how}."})
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\r\n")
         writer.writeheader()
         writer.writerows(rows)
     return len(changes)

@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 
 from planner.catalog.loading import DATA_DIR, load_catalog
 from planner.errors import CatalogError
@@ -28,7 +29,9 @@ def register(sub) -> None:
     source = prices.add_mutually_exclusive_group(required=True)
     source.add_argument("--litellm", metavar="FILE", help="LiteLLM's model_prices_and_context_window.json")
     source.add_argument("--genai-prices", action="store_true", help="the installed genai-prices package's data")
-    prices.add_argument("--write", action="store_true", help="write data/api_prices.csv (default: only show the diff)")
+    prices.add_argument("--write", action="store_true", help="write the prices file (default: only show the diff)")
+    prices.add_argument("--prices-file", default=str(DATA_DIR / "api_prices.csv"),
+                        help="the api_prices.csv to write (default: the shipped data/api_prices.csv)")
     prices.add_argument("--as-of", type=_date, default=None, help="date of the price list (default: today)")
     prices.add_argument("--json", action="store_true")
     prices.set_defaults(func=_refresh_prices)
@@ -91,9 +94,9 @@ def _refresh_prices(args: argparse.Namespace) -> int:
             else:
                 print(f"  same    {c.id}: ${c.new_input:g} / ${c.new_output:g}, re-dated {c.old_as_of} -> {c.new_as_of}")
     if args.write:
-        pr.write_prices(DATA_DIR / "api_prices.csv", changes, source, how)
+        pr.write_prices(Path(args.prices_file), changes, source, how)
         if not args.json:
-            print(f"wrote {DATA_DIR / 'api_prices.csv'}")
+            print(f"wrote {args.prices_file}")
     elif not args.json:
         print("nothing written (add --write to apply)")
     return 0
