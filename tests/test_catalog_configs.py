@@ -144,3 +144,50 @@ def test_moe_with_shared_experts_weights_by_hand(catalog):
     model = catalog.model("deepseek-ai/DeepSeek-V3.2-Exp")
     weights, _ = model_weight_bytes(model, _bf16(catalog), "vllm")
     assert weights == pytest.approx(total * 2, rel=0.001)
+
+
+def test_every_task_score_names_a_catalogue_model_or_api(catalog):
+    from planner.catalog.task_scores import load_task_scores
+
+    known = {m.lower() for m in catalog.models} | {a.lower() for a in catalog.apis}
+    scores = load_task_scores()
+    assert len(scores) >= 250
+    assert [key for key in scores if key[0] not in known] == []
+
+
+def test_the_late_2026_catalogue_covers_what_an_architect_weighs(catalog):
+    families = ["Qwen/Qwen3-Coder-480B-A35B-Instruct", "Qwen/Qwen3-Coder-30B-A3B-Instruct", "Qwen/Qwen3-Next-80B-A3B-Instruct",
+                "Qwen/Qwen3-30B-A3B-Instruct-2507", "Qwen/Qwen3.5-35B-A3B", "deepseek-ai/DeepSeek-V3.1", "deepseek-ai/DeepSeek-V3.2-Exp",
+                "deepseek-ai/DeepSeek-R1-0528", "moonshotai/Kimi-K2-Instruct-0905", "zai-org/GLM-4.6", "MiniMaxAI/MiniMax-M1-80k",
+                "mistralai/Devstral-Small-2507", "mistralai/Magistral-Small-2509", "nvidia/NVIDIA-Nemotron-Nano-9B-v2",
+                "ibm-granite/granite-4.0-h-small", "allenai/OLMo-2-0325-32B-Instruct", "microsoft/Phi-4-reasoning"]
+    assert len(catalog.models) >= 110 and all(f in catalog.models for f in families)
+    assert len(catalog.gpus) >= 55
+    assert {"b300", "gb200-nvl72", "gb300-nvl72", "mi355x", "h20", "l20", "rtx-5080", "rtx-5070-ti", "rx-7900-xtx", "rx-9070-xt",
+            "ryzen-ai-max-395", "apple-m4-pro-64gb", "jetson-agx-orin-64gb", "jetson-agx-thor", "intel-arc-b580",
+            "intel-gaudi3-pcie", "cpu-2s-xeon-6980p"} <= set(catalog.gpus)
+    providers = {a.provider for a in catalog.apis.values()}
+    assert {"replicate", "together"} <= providers
+    assert any(p.provider.startswith("Hugging Face Inference Endpoints") for p in catalog.gpu_prices)
+
+
+def test_weights_match_published_checkpoint_and_gguf_sizes(catalog):
+    """data/checkpoint_sizes.csv: published safetensors totals and GGUF file sizes of late-2025/2026 models.
+    The planner's weight bytes (parameters x the format's bits) are within 3% of each, but for the rows whose
+    notes state a known gap (llama.cpp keeps more of Nemotron-H's tensors above 4 bits than the format's
+    measured average)."""
+    import csv
+
+    within, gaps = set(), []
+    for row in csv.DictReader(open(DATA_DIR / "checkpoint_sizes.csv", newline="", encoding="utf-8")):
+        quant = catalog.quants[row["format"]]
+        engine = "llama.cpp" if row["format"].startswith("q") else "vllm"
+        weights, _ = model_weight_bytes(catalog.model(row["model"]), quant, engine)
+        error = weights / float(row["bytes"]) - 1
+        if row["notes"].startswith("Known gap:"):
+            gaps.append((row["model"], error))
+            continue
+        assert abs(error) < 0.03, (row["model"], row["format"], error)
+        within.add(row["model"])
+    assert len(within) >= 10
+    assert all(error < -0.03 for _, error in gaps)  # a stated gap is a real one, in the stated direction

@@ -149,3 +149,17 @@ def test_mxfp4_quantizes_the_experts_and_keeps_the_rest_at_their_checkpoint_prec
     llama = catalog.model("llama3.1:8b")
     assert model_weight_bytes(llama, q4, "llama.cpp") == (llama.params_total_b * 1e9 * q4.bits_per_weight / 8,
                                                          llama.params_active_b * 1e9 * q4.bits_per_weight / 8)
+
+
+def test_an_nvl72_rack_keeps_tensor_parallelism_inside_its_nvlink_domain(catalog):
+    """72 GPUs share one NVLink domain in a GB200 NVL72 rack, so 16 or 64 of them form one tensor-parallel
+    group; 16 HGX H100s are two nodes of 8 (tensor parallel inside a node, pipeline stages across)."""
+    from planner.estimate.speed import tensor_parallel_scale
+
+    model, quant, engine = catalog.model("moonshotai/Kimi-K2-Instruct"), catalog.quants["fp8"], catalog.engines["vllm"]
+    rack, hgx = catalog.gpus["gb200-nvl72"], catalog.gpus["h100-sxm"]
+    assert (rack.scale_up_gpus, hgx.scale_up_gpus) == (72, 8)
+    assert estimate_memory(model, quant, rack, engine, 16, 8192).split == "tensor-parallel"
+    assert estimate_memory(model, quant, hgx, engine, 16, 8192).split == "tensor+pipeline-parallel"
+    assert tensor_parallel_scale(64, True, 0.9, rack.scale_up_gpus) == pytest.approx(64 * 0.9 ** 6)
+    assert tensor_parallel_scale(64, True, 0.9, hgx.scale_up_gpus) == pytest.approx(8 * 0.9 ** 3)

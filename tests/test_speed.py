@@ -55,13 +55,16 @@ def test_a_latent_cache_costs_every_tensor_parallel_rank_its_read():
     assert added < 2 * one_gpu_read
 
 
-@pytest.mark.parametrize(("model_id", "gpu_id"), [(DEEPSEEK, "h200"), (QWEN_MOE, "h200"), (LLAMA_70B, "h200"),
-                                                   ("openai/gpt-oss-20b", "h200"), (LLAMA_70B, "l40s")])
-def test_planning_grid_decodes_at_the_estimators_speed(model_id, gpu_id):
+@pytest.mark.parametrize(("model_id", "gpu_id", "owned"), [
+    (DEEPSEEK, "h200", 8), (QWEN_MOE, "h200", 8), (LLAMA_70B, "h200", 8), ("openai/gpt-oss-20b", "h200", 8), (LLAMA_70B, "l40s", 8),
+    ("Qwen/Qwen3-Next-80B-A3B-Instruct", "h200", 8), ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "h100-sxm", 8),
+    ("moonshotai/Kimi-K2-Instruct", "gb200-nvl72", 72)])
+def test_planning_grid_decodes_at_the_estimators_speed(model_id, gpu_id, owned):
     """The grid's vectorised step (planner.plan.grid) and estimate_speed give the same decode rate,
     on one GPU and split over several, for latent, replicated-GQA, dense and experts-only-MXFP4 models at a
-    long prompt; and prefill at the same rate, INT8 on a device with FP8 but no INT8 figure (L40S) included."""
-    c = Constraints(models=[model_id], gpus_available=[{"gpu": gpu_id, "count": 8}], input_tokens=8000, output_tokens=500)
+    long prompt; and prefill at the same rate, INT8 on a device with FP8 but no INT8 figure (L40S) included; hybrid
+    linear-attention and Mamba-2 models, and tensor parallelism across an NVL72 rack's NVLink domain."""
+    c = Constraints(models=[model_id], gpus_available=[{"gpu": gpu_id, "count": owned}], input_tokens=8000, output_tokens=500)
     a = resolve_assumptions(CATALOG, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
     grid = build_grid(CATALOG, workload_from(c), filters_from(c), [CATALOG.model(model_id)], a)
     checked = 0

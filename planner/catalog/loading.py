@@ -102,6 +102,18 @@ class Catalog:
         return {key: statistics.median(values) for key, values in shares.items()}
 
     def _share(self, gpu: Gpu, path: str) -> tuple[float, str]:
+        """`_share_of`, once per device and path (every candidate of a plan asks)."""
+        key = (gpu.id, gpu.memory_bandwidth_gb_s, gpu.fp16_tflops_dense, path)
+        found = self._shares_seen.get(key)
+        if found is None:
+            found = self._shares_seen[key] = self._share_of(gpu, path)
+        return found
+
+    @functools.cached_property
+    def _shares_seen(self) -> dict[tuple, tuple[float, str]]:
+        return {}
+
+    def _share_of(self, gpu: Gpu, path: str) -> tuple[float, str]:
         """(share of the datasheet figure the device sustains, where it comes from). A device not
         measured takes the median of the measured devices of its vendor and kind (the same memory
         technology, silicon family and software stack), else of its kind (so that an unmeasured

@@ -78,11 +78,52 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
     compatible = ok_mp[:, :, None] & ok_ph[None, :, :]  # (model, pair, hardware)
     multiplicity = np.array([1 + len(twins.get(e.id, [])) for _, e in pairs])
     empty = np.zeros(0, dtype=int)
-    grid = Grid(models, pairs, hardware, empty, empty, empty, {},
-                enumerated=int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0, twins=twins,
+    enumerated = int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0
+    # Models that share an architecture and size (a fine-tune or update of a base: data/models.csv) have the same
+    # estimates on every configuration: evaluate one of them, then give each its copy of the rows.
+    firsts, first_of = architecture_twins(models)
+    grid = Grid([models[i] for i in firsts], pairs, hardware, empty, empty, empty, {}, enumerated=enumerated, twins=twins,
                 dominated=dominated, dominated_quants=weaker_quants)
     if compatible.any():
-        grid.values = _evaluate(catalog, w, f, grid, compatible, calibrations)
+        grid.values = _evaluate(catalog, w, f, grid, compatible[firsts], calibrations)
+    return _expand_twins(grid, models, first_of)
+
+
+def architecture_twins(models: list[ModelSpec]) -> tuple[list[int], list[int]]:
+    """(index of the first model of each architecture, for every model the position of its architecture in
+    that list). Two models are twins when everything the grid reads of them is equal."""
+    firsts: list[int] = []
+    seen: dict[tuple, int] = {}
+    first_of = []
+    for i, m in enumerate(models):
+        key = (m.params_total_b, m.params_active_b, m.family.startswith("gpt-oss"),
+               *(getattr(m, f) for f in ARCHITECTURE_FIELDS))
+        if key not in seen:
+            seen[key] = len(firsts)
+            firsts.append(i)
+        first_of.append(seen[key])
+    return firsts, first_of
+
+
+ARCHITECTURE_FIELDS = ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size", "vocab_size",
+                       "experts_total", "experts_active", "sliding_window_tokens", "sliding_window_layers", "kv_lora_rank",
+                       "qk_rope_head_dim", "linear_attention_layers", "linear_state_elements", "cache_free_layers")
+
+
+def _expand_twins(grid: Grid, models: list[ModelSpec], first_of: list[int]) -> Grid:
+    """The grid over every model: each model's block of rows is its architecture's, in model order (as if
+    every model had been evaluated)."""
+    if len(grid.models) == len(models):
+        return grid
+    grid.models = models
+    if not len(grid.m):
+        return grid
+    bounds = np.searchsorted(grid.m, np.arange(max(first_of) + 2))
+    blocks = [np.arange(bounds[r], bounds[r + 1]) for r in first_of]
+    idx = np.concatenate(blocks)
+    grid.m = np.repeat(np.arange(len(models)), [len(b) for b in blocks])
+    grid.p, grid.h = grid.p[idx], grid.h[idx]
+    grid.values = {k: v[idx] for k, v in grid.values.items()}
     return grid
 
 
@@ -153,8 +194,12 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     batch_cap = np.minimum(batch_by_memory, take(T["max_batch"], ph))
     batch = np.floor(np.minimum(terms.largest_batch(weights_active, allowed), batch_cap))
     moe = M["moe"][m]
-    if moe.any():
-        batch[moe] = moe_batch(M, m[moe], weights_active[moe], weights_total[moe], terms.rows(moe), allowed[moe], batch_cap[moe])
+    # a mixture reads at least its active weights per step, so the dense closed form bounds its batch: only
+    # rows with room for one sequence are searched (the others keep their bound below 1, as the search would)
+    searched = moe & (batch >= 1)
+    if searched.any():
+        batch[searched] = moe_batch(M, m[searched], weights_active[searched], weights_total[searched], terms.rows(searched),
+                                    allowed[searched], batch_cap[searched])
     single_ok = terms.step(weights_active, 1.0) <= allowed_one
     batch = np.where((batch < 1) & single_ok, 1.0, batch)  # one stream meets the targets at its own (narrower) band
     latency_ok = batch >= 1

@@ -4,6 +4,7 @@ work together, and what is left out before any estimate because something else b
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,6 +218,12 @@ def model_pair_ok(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]]) ->
 
 
 def hardware_class(gpu: Gpu) -> str:
-    if gpu.kind in {"apple", "cpu"}:
-        return gpu.kind
-    return "amd" if gpu.vendor.lower().startswith("amd") else ("intel" if gpu.vendor.lower().startswith("intel") else "nvidia")
+    """The engines' hardware class of a device: apple, cpu, amd, intel or nvidia."""
+    return _hardware_class(gpu.kind, gpu.vendor)
+
+
+@functools.lru_cache(maxsize=64)
+def _hardware_class(kind: str, vendor: str) -> str:
+    if kind in {"apple", "cpu"}:
+        return kind
+    return "amd" if vendor.lower().startswith("amd") else ("intel" if vendor.lower().startswith("intel") else "nvidia")

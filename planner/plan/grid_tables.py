@@ -93,7 +93,9 @@ def prune(g: Grid, M, P, H, w: Workload, compatible: np.ndarray) -> None:
     # hardware options come grouped by device (hardware_options lists each device's counts together)
     device_ids = [x.gpu.id for x in g.hardware]
     starts = np.array([i for i, d in enumerate(device_ids) if i == 0 or device_ids[i - 1] != d])
-    device = np.cumsum([i in set(starts.tolist()) for i in range(len(device_ids))]) - 1
+    is_start = np.zeros(len(device_ids), dtype=bool)
+    is_start[starts] = True
+    device = np.cumsum(is_start) - 1
     none = np.uint8(255)
     smallest = np.minimum.reduceat(np.where(works, count, none), starts, axis=2)[:, :, device]
     largest = np.maximum.reduceat(np.where(compatible, count, np.uint8(0)), starts, axis=2)[:, :, device]

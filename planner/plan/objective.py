@@ -28,32 +28,61 @@ class Choice:
     """The feasible rows in the order the objective ranks them, with the Pareto front marked."""
 
     order: np.ndarray  # indices into the feasible arrays, best first
-    front: np.ndarray  # bool per feasible row: on the capability x cost Pareto front
+    front: np.ndarray | None  # balanced only: bool per feasible row, on the capability x cost Pareto front
     rule: str  # the objective in one sentence
 
 
 def rank(priority: str, capability: np.ndarray, penalty: np.ndarray, usd: np.ndarray, replicas: np.ndarray,
-         simplicity: np.ndarray, owned: bool) -> Choice:
-    """Order feasible candidates by the objective (arrays are per feasible candidate)."""
+         simplicity: np.ndarray, owned: bool, groups: np.ndarray | None = None) -> Choice:
+    """Order feasible candidates by the objective (arrays are per feasible candidate).
+
+    With `groups` (a small non-negative id per row, e.g. its model, format and device), only each group's
+    best-ranked row is ordered: what reads the order keeps one row per group, and the leaders keep the
+    order the full sort gives them (capability and format loss are the same inside a group, so the
+    leader is the row first on the remaining keys)."""
     cap = np.where(np.isnan(capability), UNSCORED, capability)
     lossy = (penalty >= QUALITY_LOSS_POINTS).astype(float)
-    front = pareto_front(cap, usd)
+    front = None
+    every = np.arange(len(usd))
     if priority == "cost":
-        order = np.lexsort((simplicity, lossy, -cap, usd))
+        rows = every if groups is None else group_leaders(groups, (usd, simplicity))
+        order = rows[np.lexsort((simplicity[rows], lossy[rows], -cap[rows], usd[rows]))]
         rule = "cost: the cheapest configuration that meets every hard rule" + (" (running cost of the GPUs you own)" if owned else "")
     elif priority == "quality" or owned:
         tie = -replicas if owned else usd  # owned hardware is sunk cost: redundancy and headroom break ties, not price
-        order = np.lexsort((simplicity, usd, tie, lossy, -cap))
+        rows = every if groups is None else group_leaders(groups, (tie, usd, simplicity))
+        order = rows[np.lexsort((simplicity[rows], usd[rows], tie[rows], lossy[rows], -cap[rows]))]
         rule = ("quality: the most capable model for the task, then the cheapest configuration of it without a lossy format"
                 if not owned else f"{priority}: your GPUs are sunk cost, so the most capable model they can serve, "
                 "then the most replicas (redundancy, headroom) and the lowest running cost")
     else:
+        # a row dearer than its group's cheapest (or as cheap, later) is dominated by it: the front over each
+        # group's first cheapest row is the front over every row
+        cheapest = every if groups is None else group_leaders(groups, (usd,))
+        front = np.zeros(len(usd), dtype=bool)
+        front[cheapest] = pareto_front(cap[cheapest], usd[cheapest])
         pick = steepest_step(cap, usd, front, lossy)
-        rest = np.lexsort((simplicity, usd, lossy, -cap))
-        order = np.concatenate(([pick], rest[rest != pick]))
+        rows = every if groups is None else group_leaders(groups, (usd, simplicity))
+        rest = rows[np.lexsort((simplicity[rows], usd[rows], lossy[rows], -cap[rows]))]
+        keep = rest != pick if groups is None else groups[rest] != groups[pick]
+        order = np.concatenate(([pick], rest[keep]))
         rule = ("balanced: the knee of the Pareto front of capability against monthly cost, where the share of the front's "
                 "capability range gained most exceeds the share of its cost range (log scale) paid")
     return Choice(order=order, front=front, rule=rule)
+
+
+def group_leaders(groups: np.ndarray, keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Per group, the row that is least on `keys` (most significant first), the lowest row among equals;
+    the leaders in row order."""
+    alive = np.ones(len(groups), dtype=bool)
+    size = int(groups.max()) + 1 if len(groups) else 0
+    for key in keys:
+        best = np.full(size, np.inf)
+        np.minimum.at(best, groups[alive], key[alive])
+        alive &= key == best[groups]
+    rows = np.nonzero(alive)[0]
+    _, at = np.unique(groups[rows], return_index=True)  # the lowest row of each group's equals
+    return np.sort(rows[at])
 
 
 def pareto_front(capability: np.ndarray, usd: np.ndarray) -> np.ndarray:

@@ -209,9 +209,19 @@ def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, tab
     counts = np.array([hw.count for hw in grid.hardware], dtype=float)[grid.h[feasible]]
     simplicity = np.log2(np.maximum(counts, 1)) + np.where(v["offload"][feasible], 3.0, 0.0) + np.where(
         v["per_gpu_gib"][feasible] > 0.9 * v["capacity_gib"][feasible], 1.0, 0.0)
-    choice = rank(c.priority, capability, penalty, v["usd_per_month"][feasible], v["replicas"][feasible], simplicity, owned)
+    choice = rank(c.priority, capability, penalty, v["usd_per_month"][feasible], v["replicas"][feasible], simplicity, owned,
+                  _pick_groups(grid, feasible))
     scores = np.where(np.isnan(capability), 0.0, capability)
     return _pick(grid, feasible, scores, choice.order), choice, feasible
+
+
+def _pick_groups(grid: Grid, rows: np.ndarray) -> np.ndarray:
+    """A small id per row for its (model, weight format, device): the alternatives keep one row of each."""
+    quant_index = {q.id: j for j, q in enumerate(sorted({q for q, _ in grid.pairs}, key=lambda q: q.id))}
+    device_index = {d: j for j, d in enumerate(sorted({hw.gpu.id for hw in grid.hardware}))}
+    pair_quant = np.array([quant_index[q.id] for q, _ in grid.pairs])
+    hw_device = np.array([device_index[hw.gpu.id] for hw in grid.hardware])
+    return (grid.m[rows].astype(np.int64) * len(quant_index) + pair_quant[grid.p[rows]]) * len(device_index) + hw_device[grid.h[rows]]
 
 
 def _pick(grid: Grid, feasible: np.ndarray, scores: np.ndarray, order: np.ndarray) -> list[tuple[int, float]]:
