@@ -93,12 +93,15 @@ def genai_prices_quotes(catalog: Catalog) -> list[PriceQuote]:
         raise CatalogError("--genai-prices: the genai-prices package is not installed (pip install genai-prices)") from None
     quotes = []
     for api in catalog.apis.values():
-        provider_id = GENAI_PROVIDERS.get(api.provider)
+        model, provider_id = api.model, GENAI_PROVIDERS.get(api.provider)
+        if api.provider == "huggingface" and ":" in api.model:  # the router's model:partner, priced by that partner
+            model, partner = api.model.rsplit(":", 1)
+            provider_id = f"huggingface_{partner}"
         if provider_id is None:
             continue
         try:
-            cost_in = genai_prices.calc_price(genai_prices.Usage(input_tokens=1000), api.model, provider_id=provider_id)
-            cost_out = genai_prices.calc_price(genai_prices.Usage(output_tokens=1000), api.model, provider_id=provider_id)
+            cost_in = genai_prices.calc_price(genai_prices.Usage(input_tokens=1000), model, provider_id=provider_id)
+            cost_out = genai_prices.calc_price(genai_prices.Usage(output_tokens=1000), model, provider_id=provider_id)
         except LookupError:
             continue
         quotes.append(PriceQuote(api.provider, api.model, round(float(cost_in.total_price) * 1000, 6),
