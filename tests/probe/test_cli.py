@@ -60,7 +60,9 @@ def test_json_output_shape(fake_server, capsys):
 def test_plan_comparison_and_calibration(fake_server, tmp_path, capsys):
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(PLAN))
-    code = run(["probe", "--url", fake_server.url("ok"), "--model", "fake-model", "--concurrency", "1,4",
+    # tokens spaced in time ("slow"): a stream written all at once can arrive in one read on a loaded machine,
+    # leaving no decode rate to calibrate from
+    code = run(["probe", "--url", fake_server.url("slow"), "--model", "fake-model", "--concurrency", "1,4",
                 "--requests", "4", "--max-tokens", "6", "--prompt-tokens", "16", "--plan", str(plan_file),
                 "--calibrate", "--json"])
     out, err = capsys.readouterr()
