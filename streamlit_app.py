@@ -8,7 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from planner.runtime import keep_freed_memory
 from ui import render, state
+
+keep_freed_memory()  # plans reuse heap memory instead of faulting in fresh pages (planner/runtime.py)
 
 HERE = Path(__file__).resolve().parent
 

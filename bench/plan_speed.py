@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from planner.catalog.loading import load_catalog  # noqa: E402
 from planner.plan.constraints import Constraints  # noqa: E402
 from planner.plan.recommend import recommend  # noqa: E402
+from planner.runtime import keep_freed_memory  # noqa: E402
 
 SCENARIOS = {
     "defaults (rent anything)": Constraints(),
@@ -30,6 +31,7 @@ SCENARIOS = {
 
 
 def main() -> None:
+    keep_freed_memory()  # as the CLI and the dashboard run (planner.runtime)
     catalog = load_catalog()
     for name, constraints in SCENARIOS.items():
         recommend(constraints, catalog)  # warm caches

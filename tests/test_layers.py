@@ -12,7 +12,7 @@ ROOT = Path(planner.__file__).parent
 # Lowest first. A module may import its own layer and the layers below; peers of one rank do not import
 # each other (a face does not lean on another face, except the PDF, which shows the deployment files).
 LAYERS = {
-    "errors": 0, "units": 0, "findings": 0, "cli_args": 0,
+    "errors": 0, "units": 0, "findings": 0, "cli_args": 0, "runtime": 0,
     "catalog": 1,
     "estimate": 2,
     "finetune": 3,
@@ -97,3 +97,18 @@ def test_the_grid_never_sees_the_constraints():
     """Constraints are reduced at the door (planner.plan.workload); the grid takes a Workload and Filters."""
     grid = (ROOT / "plan" / "grid.py").read_text(encoding="utf-8")
     assert "Constraints" not in grid
+
+
+def test_the_front_ends_keep_freed_memory_and_the_core_does_not_touch_the_allocator():
+    """planner.runtime tunes glibc's allocator for the process; only front ends call it."""
+    import subprocess
+    import sys
+
+    from planner.runtime import keep_freed_memory
+
+    assert isinstance(keep_freed_memory(), bool)
+    callers = {p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.py") if "keep_freed_memory()" in p.read_text()}
+    assert callers <= {"cli/main.py", "runtime.py"}
+    out = subprocess.run([sys.executable, "-c", "import planner.plan.recommend, sys; print('planner.runtime' in sys.modules)"],
+                         capture_output=True, text=True, cwd=ROOT.parent, check=True)
+    assert out.stdout.strip() == "False"

@@ -24,11 +24,13 @@ from planner.cli_args import positive_int
 from planner.errors import PlannerError
 from planner.estimate.configuration import default_engine, estimate
 from planner.plan.constraints import load_constraints
+from planner.runtime import keep_freed_memory
 
 CATALOG_KINDS = ("models", "gpus", "quants", "engines", "apis", "gpu-prices", "benchmarks")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_freed_memory()  # planner.runtime: plans reuse heap memory instead of faulting in fresh pages
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
