@@ -244,3 +244,13 @@ def test_the_pdf_shows_the_decision(tmp_path):
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert "The decision: capability against cost" in text and "Objective: balanced" in text
     assert any(p.decision[k]["why"][:30] in " ".join(text.split()) for k in ("cheaper", "more_capable") if k in p.decision)
+
+
+def test_a_device_without_a_compute_figure_says_its_ttft_rests_on_a_placeholder():
+    """Gaudi 3's PCIe card has no published peak here: the plan says its prefill runs at a placeholder rate,
+    and it runs on Gaudi's engines (vLLM, TGI), never llama.cpp, which has no Gaudi backend."""
+    p = plan(privacy="on-prem", deployment="office", requests_per_day=2000, gpus_available=[{"gpu": "intel-gaudi3-pcie", "count": 1}])
+    assert any(f.rule == "data.no-compute-figure" and f.subject == "intel-gaudi3-pcie" for f in p.findings)
+    assert p.recommendation is not None and p.recommendation.engine in {"vllm", "tgi"}
+    owned = plan(privacy="on-prem", requests_per_day=2000, gpus_available=[{"gpu": "h100-sxm", "count": 1}])
+    assert not any(f.rule == "data.no-compute-figure" for f in owned.findings)

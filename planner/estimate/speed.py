@@ -220,12 +220,23 @@ def peak_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog | None = None) -> 
         return gpu.int8_tops_dense * 1e12
     if gpu.fp16_tflops_dense:
         return gpu.fp16_tflops_dense * 1e12
+    fitted = _fitted_tflops(gpu, catalog)
+    return (fitted if fitted is not None else CPU_FALLBACK_TFLOPS) * 1e12
+
+
+def _fitted_tflops(gpu: Gpu, catalog: Catalog | None) -> float | None:
     if catalog is not None:
         for key in (gpu.id, gpu.family):  # the device's own measurements first, then its family's
             row = catalog.efficiency_index.get(("effective_tflops", "*", key))
             if row is not None:
-                return row.value * 1e12
-    return CPU_FALLBACK_TFLOPS * 1e12
+                return row.value
+    return None
+
+
+def compute_is_placeholder(gpu: Gpu, catalog: Catalog) -> bool:
+    """No published dense peak and no effective figure fitted to the device's (or its family's) measured
+    prefill: its prefill runs at the conservative CPU_FALLBACK_TFLOPS."""
+    return not gpu.fp16_tflops_dense and _fitted_tflops(gpu, catalog) is None
 
 
 def sustained_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog) -> float:

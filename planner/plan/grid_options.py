@@ -224,6 +224,10 @@ def hardware_class(gpu: Gpu) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _hardware_class(kind: str, vendor: str) -> str:
+    """Intel's datacenter accelerators (Gaudi) are their own class: they run vLLM and TGI through Habana's
+    stack, not the SYCL backend that runs llama.cpp on Intel GPUs (Arc)."""
     if kind in {"apple", "cpu"}:
         return kind
-    return "amd" if vendor.lower().startswith("amd") else ("intel" if vendor.lower().startswith("intel") else "nvidia")
+    if vendor.lower().startswith("intel"):
+        return "gaudi" if kind == "datacenter" else "intel"
+    return "amd" if vendor.lower().startswith("amd") else "nvidia"

@@ -14,6 +14,7 @@ from planner.catalog.staleness import oldest_price
 from planner.errors import ConstraintError, LookupFailed
 from planner.estimate.cost import resolve_assumptions
 from planner.estimate.load import Workload, load_from_workload
+from planner.estimate.speed import CPU_FALLBACK_TFLOPS, compute_is_placeholder
 from planner.findings import Finding
 from planner.finetune.section import finetune_section
 from planner.plan.api_options import api_options
@@ -75,7 +76,7 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     apis = api_options(catalog, c, load, top, table)
     best_api, best_closed = _comparable_api(apis, top, table), _best_closed(apis)
     result, reasons, guide_findings = verdict(c, top, best_api, best_closed, table.benchmark, load.tokens_per_month)
-    findings += guide_findings + _objective_findings(c, f, table, top)
+    findings += guide_findings + _objective_findings(catalog, c, f, table, top)
     if top:
         findings += top.findings
     else:
@@ -269,7 +270,7 @@ def _best_closed(apis: list[ApiOption]) -> ApiOption | None:
     return max(closed, key=lambda x: x.capability_score) if closed else None
 
 
-def _objective_findings(c: Constraints, f: Filters, table: CapabilityTable, top: Candidate | None) -> list[Finding]:
+def _objective_findings(catalog: Catalog, c: Constraints, f: Filters, table: CapabilityTable, top: Candidate | None) -> list[Finding]:
     out = [Finding(rule="objective", effect="info", message=(
         f"Objective: priority {c.priority}; capability for {c.task} on {table.benchmark or 'no benchmark'}"
         + (f" ({table.note})" if table.note else "") + "."))]
@@ -282,6 +283,14 @@ def _objective_findings(c: Constraints, f: Filters, table: CapabilityTable, top:
             "(https://www.nvidia.com/en-us/drivers/geforce-license/). Nor are other desk and device parts (Radeon, Arc, laptop "
             "GPUs, consumer APUs, Jetson modules): a datacenter service is planned on datacenter or workstation GPUs. Set deployment to office for a "
             "desk-side service.")))
+    devices = {g.gpu for g in f.owned} if f.owned is not None else ({top.gpu} if top is not None else set())
+    for gpu_id in sorted(devices):
+        gpu = catalog.gpus.get(gpu_id)
+        if gpu is not None and compute_is_placeholder(gpu, catalog):
+            out.append(Finding(rule="data.no-compute-figure", effect="warning", subject=gpu_id, message=(
+                f"{gpu.name} has no published compute figure and no measured prefill in the catalogue: prefill (time to first "
+                f"token) is estimated at a conservative {CPU_FALLBACK_TFLOPS:g} TFLOPS, so larger models may be ruled out on "
+                "TTFT that they would meet. Add its dense FP16 TFLOPS to data/gpus.csv, or measure it with the probe.")))
     if top is not None and top.replicas < 2:
         out.append(Finding(rule="redundancy.replicas", effect="warning", subject=top.model,
                            message="One replica: no redundancy, so a failed GPU or an upgrade takes the service down."))

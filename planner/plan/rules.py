@@ -41,6 +41,9 @@ RULES: tuple[Rule, ...] = (
     Rule("headroom.peak", "hard", "Each replica is planned at most 85% busy at the peak (M/D/1 queueing grows without bound near 100%)."),
     Rule("hardware.owned", "hard", "A plan on your own GPUs cannot use more of them than you have."),
     Rule("quant.severe-loss", "hard", "A weight format that raises perplexity by 10% or more (data/quants.csv: Q3_K_M, Q2_K) is not planned."),
+    Rule("data.stale-price", "preference", "A plan names the oldest price it used, and warns when it is older than 180 days."),
+    Rule("data.no-compute-figure", "preference", "A device with no published compute figure and no measured prefill is estimated at a "
+         "conservative placeholder rate, and the plan says so."),
     Rule("quant.dominated", "preference", "A weight format no smaller and no better in measured quality than another is not considered."),
     Rule("hardware.dominated", "preference", "A device that costs no less than another, with no more memory, bandwidth or compute, is not considered."),
     Rule("budget.monthly", "hard", "The monthly cost must stay within the budget."),
