@@ -96,12 +96,13 @@ def test_break_even_where_expected(plan):
     top = plan.recommendation
     per_replica = top.cost.usd_per_month / top.replicas
     capacity = charts.replica_capacity_tokens_per_month(plan)
-    # An API priced so one replica's monthly cost buys half a replica's capacity crosses there.
-    crossing = capacity / 2
-    price = per_replica / crossing * MILLION
+    floor = charts.min_replicas(plan)  # the plan never runs fewer replicas (redundancy), so its curve starts there
+    # An API priced so one replica's monthly cost buys half a replica's capacity crosses where the floor's cost is paid.
+    price = per_replica / (capacity / 2) * MILLION
+    crossing = floor * per_replica / price * MILLION
     [point] = charts.break_even_points(plan, [_api(price)])
     assert point["tokens_per_month"] == pytest.approx(crossing)
-    assert point["usd_per_month"] == pytest.approx(per_replica)
+    assert point["usd_per_month"] == pytest.approx(floor * per_replica)
     below = charts.self_host_usd_per_month(plan, [crossing * 0.9])[0]
     above = charts.self_host_usd_per_month(plan, [crossing * 1.1])[0]
     assert below > crossing * 0.9 / MILLION * price  # API cheaper below

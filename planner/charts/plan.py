@@ -103,14 +103,20 @@ def replica_capacity_tokens_per_month(plan: Plan) -> float | None:
     return max(from_speed, from_plan, 1.0)
 
 
+def min_replicas(plan: Plan) -> int:
+    """The fewest replicas the plan runs at any volume (redundancy: planner.plan.workload, `min_replicas`)."""
+    return max(1, int(plan.objective.get("min_replicas") or 1))
+
+
 def self_host_usd_per_month(plan: Plan, volumes_tokens_per_month) -> np.ndarray:
-    """Monthly cost of the top pick at each volume: replicas needed × cost of one replica."""
+    """Monthly cost of the top pick at each volume: replicas needed (never fewer than the plan's minimum for
+    redundancy, `objective.min_replicas`) × cost of one replica."""
     top = plan.recommendation
     volumes = np.asarray(volumes_tokens_per_month, dtype=float)
     if top is None:
         return np.full(volumes.shape, np.nan)
     per_replica = top.cost.usd_per_month / top.replicas
-    replicas = np.maximum(1, np.ceil(volumes / replica_capacity_tokens_per_month(plan)))
+    replicas = np.maximum(min_replicas(plan), np.ceil(volumes / replica_capacity_tokens_per_month(plan)))
     return replicas * per_replica
 
 
@@ -178,30 +184,33 @@ def break_even_points(plan: Plan, apis: list[ApiOption] | None = None) -> list[d
     """Per competing API, the monthly volume above which self-hosting the top pick costs less.
 
     Each dict: api, provider, usd_per_mtok, tokens_per_month (None when the API stays cheaper
-    even with every replica full), usd_per_month at that volume, and a sentence. One replica
-    costs R a month and serves up to C tokens; the API costs p per token. Self-hosting wins from
-    R / p on, if that lies within one replica's reach (R / p <= C); otherwise each replica costs
-    more than the API charges for all it can serve, at any volume.
+    even with every replica full), usd_per_month at that volume, and a sentence. The plan runs at
+    least n replicas (its redundancy minimum), each costing R a month and serving up to C tokens; the
+    API costs p per token. Self-hosting wins from nR / p on, if that lies within their reach
+    (R / p <= C); otherwise each replica costs more than the API charges for all it can serve, at any
+    volume.
     """
     top = plan.recommendation
     if top is None:
         return []
-    per_replica = top.cost.usd_per_month / top.replicas
-    capacity = replica_capacity_tokens_per_month(plan)
+    floor = min_replicas(plan)
+    base = top.cost.usd_per_month / top.replicas * floor  # the cost of the fewest replicas the plan runs
+    reach = replica_capacity_tokens_per_month(plan) * floor
+    what = "one replica" if floor == 1 else f"the {floor} replicas redundancy asks for"
     out = []
     for api in competing_apis(plan) if apis is None else apis:
-        crossing = per_replica / api.usd_per_mtok * MILLION if api.usd_per_mtok > 0 else math.inf
-        reachable = crossing <= capacity
+        crossing = base / api.usd_per_mtok * MILLION if api.usd_per_mtok > 0 else math.inf
+        reachable = crossing <= reach
         out.append({
             "api": api.id,
             "provider": api.provider,
             "usd_per_mtok": api.usd_per_mtok,
             "tokens_per_month": crossing if reachable else None,
-            "usd_per_month": per_replica if reachable else None,
-            "text": (f"Self-hosting beats {api.id} above {format_tokens(crossing)} tokens/month (${per_replica:,.0f}/month)."
+            "usd_per_month": base if reachable else None,
+            "text": (f"Self-hosting beats {api.id} above {format_tokens(crossing)} tokens/month (${base:,.0f}/month)."
                      if reachable else
-                     f"{api.id} stays cheaper at every volume: one replica costs ${per_replica:,.0f}/month, more than the API "
-                     f"charges for the {format_tokens(capacity)} tokens/month it can serve."),
+                     f"{api.id} stays cheaper at every volume: {what} cost ${base:,.0f}/month, more than the API "
+                     f"charges for the {format_tokens(reach)} tokens/month they can serve."),
         })
     return out
 

@@ -105,10 +105,11 @@ def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -
 
 
 def break_even_tokens_per_month(self_host_usd_per_month: float, api_usd_per_mtok: float, capacity_tokens_per_month: float) -> float | None:
-    """Monthly tokens above which one self-hosted replica is cheaper than the API.
+    """Monthly tokens above which self-hosting (the monthly cost of the fewest replicas the plan runs,
+    with their capacity) is cheaper than the API.
 
-    None when the API stays cheaper even with the replica fully busy (the crossing lies beyond
-    what the replica can serve, and each added replica adds the same fixed cost again).
+    None when the API stays cheaper even with those replicas fully busy (the crossing lies beyond what
+    they can serve, and each added replica adds the same fixed cost again).
     """
     if api_usd_per_mtok <= 0:
         return None

@@ -10,10 +10,13 @@ from planner.plan.constraints import Constraints
 from planner.plan.model import ApiOption, Candidate
 
 
-def api_options(catalog: Catalog, c: Constraints, load: Load, top: Candidate | None, table: CapabilityTable) -> list[ApiOption]:
+def api_options(catalog: Catalog, c: Constraints, load: Load, top: Candidate | None, table: CapabilityTable,
+                min_replicas: int = 1) -> list[ApiOption]:
+    """Every API priced at the plan's volume; the break-even counts the fewest replicas the plan runs (redundancy)."""
     out = []
-    per_replica_usd = top.cost.usd_per_month / top.replicas if top else None
-    capacity = top.replica_tokens_per_month if top else None
+    floor = max(1, min_replicas)
+    per_replica_usd = top.cost.usd_per_month / top.replicas * floor if top else None
+    capacity = top.replica_tokens_per_month * floor if top else None
     for api in catalog.apis.values():
         if api.context_tokens is not None and api.context_tokens < c.context_needed:
             continue
