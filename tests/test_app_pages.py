@@ -244,6 +244,24 @@ def test_catalogue_adds_a_custom_model_that_plans_consider():
     assert top_pick_model(at) == "tiny-llama"
 
 
+def test_catalogue_adds_several_configs_at_once_and_flags_stale_prices():
+    """The upload takes several config.json files at once, as `add-model --config FOLDER` does, each named by
+    its file (org__model.json); prices older than 180 days are flagged above the tables."""
+    root = Path(__file__).resolve().parent.parent / "data" / "configs"
+    at = app()
+    at.switch_page("pages/catalogue.py").run()
+    assert any("older than 180 days" in w.value for w in at.warning), [w.value for w in at.warning]
+    files = [("acme__next.json", (root / "Qwen__Qwen3-Next-80B-A3B-Instruct.json").read_bytes(), "application/json"),
+             ("acme__nano.json", (root / "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json").read_bytes(), "application/json")]
+    at.file_uploader(key="hf_config").set_value(files)
+    at.button(key="hf_add").click().run()
+    assert_clean(at)
+    message = next(s.value for s in at.success)
+    assert "acme/next" in message and "acme/nano" in message and "hybrid linear attention" in message
+    ids = set(table_with(at, "params_total_b")["id"])
+    assert {"acme/next", "acme/nano"} <= ids
+
+
 def test_hardware_page_says_plainly_when_there_is_no_gpu(monkeypatch):
     import planner.catalog.local_gpus
 
