@@ -20,8 +20,8 @@ def _frame(records, columns):
     """Records as a table; list cells joined so they show and filter as text; prices older than
     STALE_AFTER_DAYS marked in an `age` column."""
     rows = [{k: "; ".join(v) if isinstance(v, tuple) else v for k, v in r.model_dump().items()} for r in records]
-    for row in rows:
-        if "age" in columns:
+    if "age" in columns:
+        for row in rows:
             days = age_days(row["as_of"])
             row["age"] = f"{days} days" + (" — stale" if days > STALE_AFTER_DAYS else "")
     df = pd.DataFrame(rows)

@@ -7,16 +7,14 @@ from pathlib import Path
 import pytest
 
 from planner.catalog.hf_config import model_from_hf_config
-from planner.catalog.hf_params import params_from_config
 from planner.catalog.hf_layers import layer_kinds
+from planner.catalog.hf_params import params_from_config
 from planner.catalog.loading import DATA_DIR, load_catalog
+from planner.catalog.records import ARCHITECTURE_FIELDS as ARCHITECTURE
 from planner.estimate.memory import estimate_memory, model_weight_bytes
 from planner.units import GIB
 
 CONFIGS = sorted((DATA_DIR / "configs").glob("*.json"))
-ARCHITECTURE = ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size", "vocab_size",
-                "experts_total", "experts_active", "sliding_window_tokens", "sliding_window_layers", "kv_lora_rank",
-                "qk_rope_head_dim", "linear_attention_layers", "linear_state_elements", "cache_free_layers")
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +27,13 @@ def config(model_id: str) -> dict:
 
 
 def test_every_stored_config_has_its_row(catalog):
+    """Each file in data/configs is one model's, and that row carries its source: the file's original address
+    (the model's config.json or params.json) and, in its notes, the copy that was read."""
     assert len(CONFIGS) >= 15
     for path in CONFIGS:
-        assert path.stem.replace("__", "/", 1) in catalog.models, path.name
+        row = catalog.models[path.stem.replace("__", "/", 1)]
+        assert row.source.endswith(("/config.json", "/params.json")) and row.as_of, path.name
+        assert row.notes and ("config" in row.notes or "params.json" in row.notes), path.name
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])

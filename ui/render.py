@@ -10,6 +10,7 @@ import copy
 import pandas as pd
 import streamlit as st
 
+from planner.catalog.staleness import describe as describe_oldest_price
 from planner.plan.model import Candidate, Plan
 from ui import state
 
@@ -178,9 +179,7 @@ def basis(plan: Plan) -> None:
         st.markdown(f"- {plan.candidates_evaluated:,} candidate configurations evaluated.")
         st.markdown("- Data as of: " + ", ".join(f"{k} {v}" for k, v in plan.data_as_of.items()) + ".")
         if plan.oldest_price:
-            o = plan.oldest_price
-            st.markdown(f"- Oldest price used: {o['kind']} {o['id']} ({o['provider']}), {o['as_of']}, {o['age_days']} days old"
-                        + (" — **stale** (over 180 days): refresh it or set your own price." if o["stale"] else "."))
+            st.markdown("- " + describe_oldest_price(plan.oldest_price))
 
 
 def fine_tuning(plan: Plan) -> None:

@@ -14,19 +14,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from planner.catalog.hf_layers import layer_kinds, layer_layout
+from planner.catalog.hf_layers import expert_counts, layer_kinds, layer_layout
 from planner.catalog.hf_params import params_from_architecture, params_from_config
 from planner.catalog.records import ModelSpec
 from planner.errors import CatalogError
 
-__all__ = ["model_from_hf_config", "params_from_architecture"]
+__all__ = ["model_from_hf_config", "params_from_architecture", "parse_config"]
 
 _REQUIRED = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size")
 
 
 def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, name: str | None = None) -> ModelSpec:
     """A `ModelSpec` from a parsed or raw `config.json`; raises CatalogError naming the bad field."""
-    cfg = _from_mistral_params(_parse(config))
+    cfg = _from_mistral_params(parse_config(config))
     text_cfg = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else None
     if text_cfg and not all(k in cfg for k in _REQUIRED):
         cfg = {**cfg, **text_cfg}  # multimodal configs keep the language model under text_config
@@ -43,14 +43,13 @@ def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, na
         kv_heads = 1
     latent = cfg.get("kv_lora_rank")
     head_dim = (cfg.get("v_head_dim") if latent else None) or cfg.get("head_dim") or hidden // heads
-    experts = cfg.get("num_local_experts") or cfg.get("n_routed_experts") or cfg.get("num_experts")
-    experts_active = cfg.get("num_experts_per_tok") or cfg.get("experts_per_token")
+    experts, experts_active = expert_counts(cfg)
     intermediate = cfg.get("moe_intermediate_size") if experts else None
     intermediate = intermediate or cfg.get("intermediate_size") or 4 * hidden
     if isinstance(intermediate, list):  # Gemma 3n: a width per layer; the catalogue keeps the widest
         intermediate = max(intermediate)
     kinds = layer_kinds(cfg, layers)
-    layout = layer_layout(cfg, layers)
+    layout = layer_layout(cfg, kinds)
     total, active = params_from_config({**cfg, "num_key_value_heads": kv_heads, "head_dim": head_dim}, kinds)
     window = cfg.get("sliding_window") if layout.sliding else None
     max_context = cfg.get("max_position_embeddings") or cfg.get("n_positions") or cfg.get("seq_length") or 4096
@@ -110,7 +109,8 @@ def _from_mistral_params(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _parse(config: dict[str, Any] | str | bytes) -> dict[str, Any]:
+def parse_config(config: dict[str, Any] | str | bytes) -> dict[str, Any]:
+    """A config as a dict; raw text that is not one JSON object raises CatalogError saying so."""
     if isinstance(config, dict):
         return config
     try:

@@ -26,11 +26,11 @@ class LayerLayout:
     linear_state_elements: int | None = None
 
 
-def layer_layout(cfg: dict[str, Any], layers: int) -> LayerLayout:
-    """The layout of a decoder config; a plain transformer has only full (and maybe sliding) layers."""
-    kinds = layer_kinds(cfg, layers)
+def layer_layout(cfg: dict[str, Any], kinds: list[str]) -> LayerLayout:
+    """The layout of a decoder config whose layers are of `kinds` (layer_kinds); a plain transformer has only
+    full (and maybe sliding) layers."""
     shared = int(cfg.get("num_kv_shared_layers") or 0)
-    owning = kinds[: layers - shared] if shared else kinds
+    owning = kinds[: len(kinds) - shared] if shared else kinds
     linear = sum(1 for k in owning if k == "linear")
     return LayerLayout(
         sliding=sum(1 for k in owning if k == "sliding"),
@@ -79,6 +79,32 @@ def _has_linear_fields(cfg: dict[str, Any]) -> bool:
     return any(k.startswith("linear_") for k in cfg)
 
 
+@dataclass(frozen=True)
+class MambaDims:
+    heads: int
+    head_dim: int
+    state: int
+    groups: int
+    kernel: int
+
+
+def mamba_dims(cfg: dict[str, Any]) -> MambaDims | None:
+    """A Mamba-2 mixer's sizes, under Granite 4.0's (`mamba_*`) or Nemotron-H's names; None for other configs."""
+    heads = cfg.get("mamba_n_heads") or cfg.get("mamba_num_heads")
+    if not heads:
+        return None
+    return MambaDims(heads=heads, head_dim=cfg.get("mamba_d_head") or cfg.get("mamba_head_dim"),
+                     state=cfg.get("mamba_d_state") or cfg.get("ssm_state_size"),
+                     groups=cfg.get("mamba_n_groups") or cfg.get("n_groups") or 1,
+                     kernel=cfg.get("mamba_d_conv") or cfg.get("conv_kernel") or 4)
+
+
+def expert_counts(cfg: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(routed experts, experts per token) under the names Mixtral, DeepSeek, Qwen and gpt-oss use."""
+    experts = cfg.get("num_local_experts") or cfg.get("n_routed_experts") or cfg.get("num_experts")
+    return experts, cfg.get("num_experts_per_tok") or cfg.get("experts_per_token")
+
+
 def linear_state_elements(cfg: dict[str, Any]) -> int:
     """Elements of one linear layer's recurrent state per sequence: the recurrent matrix plus the short
     causal convolution's last (kernel - 1) inputs, as vLLM's mamba_utils state shapes count them."""
@@ -91,14 +117,10 @@ def linear_state_elements(cfg: dict[str, Any]) -> int:
     if isinstance(linear_cfg, dict) and linear_cfg.get("kda_layers"):  # Kimi Delta Attention
         heads, dim = linear_cfg["num_heads"], linear_cfg["head_dim"]
         return heads * dim * dim + (linear_cfg.get("short_conv_kernel_size", 4) - 1) * 3 * heads * dim
-    mamba_heads = cfg.get("mamba_n_heads") or cfg.get("mamba_num_heads")
-    if mamba_heads:  # Mamba-2 (Granite 4.0 H, Nemotron-H)
-        head_dim = cfg.get("mamba_d_head") or cfg.get("mamba_head_dim")
-        state = cfg.get("mamba_d_state") or cfg.get("ssm_state_size")
-        groups = cfg.get("mamba_n_groups") or cfg.get("n_groups") or 1
-        kernel = cfg.get("mamba_d_conv") or cfg.get("conv_kernel") or 4
-        inner = mamba_heads * head_dim
-        return mamba_heads * head_dim * state + (kernel - 1) * (inner + 2 * groups * state)
+    mamba = mamba_dims(cfg)
+    if mamba:  # Mamba-2 (Granite 4.0 H, Nemotron-H)
+        inner = mamba.heads * mamba.head_dim
+        return inner * mamba.state + (mamba.kernel - 1) * (inner + 2 * mamba.groups * mamba.state)
     heads = cfg["num_attention_heads"]  # lightning attention (MiniMax-M1): a head_dim x head_dim state per head
     head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
     return heads * head_dim * head_dim

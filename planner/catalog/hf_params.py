@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.catalog.hf_layers import expert_counts, mamba_dims
+
 
 def params_from_architecture(
     *,
@@ -67,8 +69,7 @@ def params_from_config(cfg: dict[str, Any], kinds: list[str]) -> tuple[float, fl
     hidden, heads, vocab = cfg["hidden_size"], cfg["num_attention_heads"], cfg["vocab_size"]
     kv_heads = cfg.get("num_key_value_heads") or heads
     head_dim = cfg.get("head_dim") or hidden // heads
-    experts = cfg.get("num_local_experts") or cfg.get("n_routed_experts") or cfg.get("num_experts")
-    active_experts = cfg.get("num_experts_per_tok") or cfg.get("experts_per_token")
+    experts, active_experts = expert_counts(cfg)
     moe_width = cfg.get("moe_intermediate_size") or cfg.get("intermediate_size") or 4 * hidden
     dense_width = cfg.get("intermediate_size") or 4 * hidden
     shared = cfg.get("n_shared_experts") or cfg.get("num_shared_experts") or 0
@@ -104,12 +105,10 @@ def _mixer_params(cfg: dict[str, Any], kind: str, hidden: int, heads: int, kv_he
     if kind == "linear" and "linear_num_value_heads" in cfg:  # Gated DeltaNet: qkvz, b/a gates, out
         k, v = cfg["linear_num_key_heads"] * cfg["linear_key_head_dim"], cfg["linear_num_value_heads"] * cfg["linear_value_head_dim"]
         return hidden * (2 * k + 2 * v) + hidden * 2 * cfg["linear_num_value_heads"] + v * hidden
-    mamba_heads = cfg.get("mamba_n_heads") or cfg.get("mamba_num_heads")
-    if kind == "linear" and mamba_heads:  # Mamba-2: in_proj (z, x, B, C, dt), out_proj
-        inner = mamba_heads * (cfg.get("mamba_d_head") or cfg.get("mamba_head_dim"))
-        state = cfg.get("mamba_d_state") or cfg.get("ssm_state_size")
-        groups = cfg.get("mamba_n_groups") or cfg.get("n_groups") or 1
-        return hidden * (2 * inner + 2 * groups * state + mamba_heads) + inner * hidden
+    mamba = mamba_dims(cfg)
+    if kind == "linear" and mamba:  # Mamba-2: in_proj (z, x, B, C, dt), out_proj
+        inner = mamba.heads * mamba.head_dim
+        return hidden * (2 * inner + 2 * mamba.groups * mamba.state + mamba.heads) + inner * hidden
     if cfg.get("kv_lora_rank"):  # multi-head latent attention (DeepSeek-V2/V3, Kimi K2)
         nope, rope = cfg.get("qk_nope_head_dim", 128), cfg.get("qk_rope_head_dim", 64)
         v_dim, rank, q_rank = cfg.get("v_head_dim", 128), cfg["kv_lora_rank"], cfg.get("q_lora_rank")

@@ -57,6 +57,11 @@ class Record(BaseModel):
     notes: OptStr = None
 
 
+ARCHITECTURE_FIELDS = ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size", "vocab_size",
+                       "experts_total", "experts_active", "sliding_window_tokens", "sliding_window_layers", "kv_lora_rank",
+                       "qk_rope_head_dim", "linear_attention_layers", "linear_state_elements", "cache_free_layers")
+
+
 class ModelSpec(Record):
     """An open-weights model; architecture numbers from its Hugging Face config.json."""
 
@@ -121,6 +126,11 @@ class ModelSpec(Record):
     @property
     def uses_latent_attention(self) -> bool:
         return self.kv_lora_rank is not None
+
+    def architecture(self) -> tuple:
+        """Every field an estimate reads of the model's layers (ARCHITECTURE_FIELDS), in order: two models
+        with equal architecture and size are estimated alike."""
+        return tuple(getattr(self, f) for f in ARCHITECTURE_FIELDS)
 
     @property
     def is_hybrid(self) -> bool:

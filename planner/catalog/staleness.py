@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 from planner.catalog.loading import Catalog
-from planner.catalog.records import GpuPrice
 
 STALE_AFTER_DAYS = 180  # a price list half a year old has usually moved (new parts, cuts, new tiers)
 
@@ -25,27 +24,22 @@ def price_entry(kind: str, ident: str, provider: str, as_of: dt.date, today: dt.
             "stale": days > STALE_AFTER_DAYS}
 
 
-def gpu_price_used(catalog: Catalog, gpu_id: str, mode: str) -> GpuPrice | None:
-    """The price row a hosting cost was made from: the cheapest rental, or the purchase price."""
-    if mode == "rent":
-        prices = catalog.rent_prices(gpu_id)
-        return prices[0] if prices else None
-    return catalog.purchase_price(gpu_id)
-
-
-def oldest_price(catalog: Catalog, gpu_id: str | None, mode: str | None, user_rate: bool, api_ids: list[str],
-                 today: dt.date | None = None) -> dict:
-    """The oldest of the prices a plan used (its pick's GPU price and the APIs it compared), {} if none."""
-    entries = []
-    if gpu_id and mode and not user_rate:
-        row = gpu_price_used(catalog, gpu_id, mode)
-        if row is not None:
-            entries.append(price_entry(f"gpu {row.price_kind}", gpu_id, row.provider, row.as_of, today))
+def oldest_price(catalog: Catalog, used: list[dict], api_ids: list[str]) -> dict:
+    """The oldest of the prices a plan used (`used`: price_entry rows, e.g. its pick's GPU price, and the
+    APIs it compared), {} if none."""
+    entries = list(used)
     for api_id in api_ids:
         api = catalog.apis.get(api_id)
         if api is not None:
-            entries.append(price_entry("api", api.id, api.provider, api.as_of, today))
+            entries.append(price_entry("api", api.id, api.provider, api.as_of))
     return min(entries, key=lambda e: e["as_of"]) if entries else {}
+
+
+def describe(entry: dict) -> str:
+    """One sentence for a plan's oldest price (the CLI summary, the Plan page and the PDF say it alike)."""
+    text = f"Oldest price used: {entry['kind']} {entry['id']} ({entry['provider']}), {entry['as_of']}, {entry['age_days']} days old"
+    return text + (f"; older than {STALE_AFTER_DAYS} days: refresh it (python -m planner refresh prices) or set your own price."
+                   if entry["stale"] else ".")
 
 
 def stale_price_rows(catalog: Catalog, today: dt.date | None = None) -> list[dict]:

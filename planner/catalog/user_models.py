@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from planner.catalog.hf_config import model_from_hf_config
+from planner.catalog.hf_config import model_from_hf_config, parse_config
 from planner.catalog.loading import Catalog
 from planner.catalog.records import ModelSpec
 from planner.errors import CatalogError
@@ -49,14 +49,9 @@ def models_from_configs(files: list[tuple[str, bytes]], model_id: str | None = N
     specs = []
     for name, content in files:
         try:
-            parsed = json.loads(content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"{Path(name).name}: not valid JSON ({exc.__class__.__name__}: {exc}).") from None
-        if not isinstance(parsed, dict):
-            raise CatalogError(f"{Path(name).name}: the file must hold one JSON object, like a Hugging Face config.json.")
-        try:
+            parsed = parse_config(content)
             spec = model_from_hf_config(parsed, model_id or model_id_for(parsed, name))
-        except CatalogError as exc:
+        except CatalogError as exc:  # the reader names config.json; say which file it was
             raise CatalogError(f"{Path(name).name}: {str(exc).removeprefix('config.json: ')}") from None
         specs.append(spec.model_copy(update={"source": f"user config: {Path(name).name}"}))
     return specs

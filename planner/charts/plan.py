@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from planner.catalog.loading import Catalog
-from planner.estimate.cost import blended_usd_per_mtok
+from planner.estimate.cost import blended_usd_per_mtok, break_even_tokens_per_month
 from planner.plan.model import ApiOption, Candidate, Plan
 from planner.units import DAYS_PER_MONTH, MILLION, SECONDS_PER_DAY, format_tokens
 
@@ -199,8 +199,8 @@ def break_even_points(plan: Plan, apis: list[ApiOption] | None = None) -> list[d
     what = "one replica" if floor == 1 else f"the {floor} replicas redundancy asks for"
     out = []
     for api in competing_apis(plan) if apis is None else apis:
-        crossing = base / api.usd_per_mtok * MILLION if api.usd_per_mtok > 0 else math.inf
-        reachable = crossing <= reach
+        crossing = break_even_tokens_per_month(base, api.usd_per_mtok, reach)  # planner.estimate.cost, as every ApiOption
+        reachable = crossing is not None
         out.append({
             "api": api.id,
             "provider": api.provider,

@@ -58,7 +58,8 @@ def _add_model(args: argparse.Namespace) -> int:
                                  ("sliding window", bool(s.sliding_window_layers))) if on]
         print(f"added {s.id}: {s.params_total_b:g} B parameters ({s.params_active_b:g} B active), {s.layers} layers, "
               f"{s.max_context_tokens:,} tokens of context{'; ' + ', '.join(kinds) if kinds else ''}")
-    print(f"saved to {path} (plans from the CLI and the dashboard include it)")
+    print(f"saved to {path}: the CLI's plan, estimate and catalog include it; in the dashboard, upload the same "
+          "file on the Catalogue page")
     return 0
 
 

@@ -216,9 +216,9 @@ def summary(plan) -> str:
     if plan.idle_hardware:
         lines.append(f"idle: {plan.idle_hardware}")
     if plan.oldest_price:
-        o = plan.oldest_price
-        lines.append(f"oldest price used: {o['kind']} {o['id']} ({o['provider']}), {o['as_of']}, {o['age_days']} days old"
-                     + (" — stale: refresh it (python -m planner refresh prices)" if o["stale"] else ""))
+        from planner.catalog.staleness import describe
+
+        lines.append(describe(plan.oldest_price))
     return "\n".join(lines)
 
 

@@ -6,11 +6,13 @@ break-even volume is where the two cross.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from planner.catalog.loading import Catalog
-from planner.catalog.records import ApiPrice, Gpu
+from planner.catalog.records import ApiPrice, Gpu, GpuPrice
 from planner.units import HOURS_PER_MONTH, MILLION
 
 
@@ -24,6 +26,10 @@ class HostingCost(BaseModel):
     gpu_count: int
     usd_per_gpu_hour: float
     price_source: str
+    # the catalogue price row the cost was made from (None for the user's own price or no published price)
+    price_kind: str | None = None
+    price_provider: str | None = None
+    price_as_of: dt.date | None = None
     capital_usd_per_month: float = 0.0
     power_usd_per_month: float = 0.0
     operations_usd_per_month: float = 0.0
@@ -68,17 +74,23 @@ def blended_usd_per_mtok(api: ApiPrice, input_tokens: float, output_tokens: floa
 def rented_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -> HostingCost | None:
     """GPU-hours for the month at the cheapest listed rental price (or the user's price); None when
     nobody lists the device for rent."""
-    rate = a.user_rate_for(gpu.id)
+    rate, row = a.user_rate_for(gpu.id), None
     if rate is not None:
         source = "your price per GPU-hour"
     else:
         prices = catalog.rent_prices(gpu.id)
         if not prices:
             return None
-        rate = prices[0].usd
-        source = f"{prices[0].provider} at ${rate:.2f}/GPU-hour ({prices[0].as_of.isoformat()})"
+        row = prices[0]
+        rate = row.usd
+        source = f"{row.provider} at ${rate:.2f}/GPU-hour ({row.as_of.isoformat()})"
     monthly = rate * gpu_count * HOURS_PER_MONTH * a.utilisation
-    return HostingCost(mode="rent", usd_per_month=monthly, gpu_count=gpu_count, usd_per_gpu_hour=rate, price_source=source)
+    return HostingCost(mode="rent", usd_per_month=monthly, gpu_count=gpu_count, usd_per_gpu_hour=rate, price_source=source,
+                       **_price_row(row))
+
+
+def _price_row(row: GpuPrice | None) -> dict:
+    return {"price_kind": row.price_kind, "price_provider": row.provider, "price_as_of": row.as_of} if row else {}
 
 
 def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -> HostingCost:
@@ -98,6 +110,7 @@ def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -
         gpu_count=gpu_count,
         usd_per_gpu_hour=total / gpu_count / HOURS_PER_MONTH,
         price_source=source,
+        **_price_row(purchase),
         capital_usd_per_month=capital,
         power_usd_per_month=power,
         operations_usd_per_month=operations,

@@ -115,8 +115,7 @@ def layer_split(model: ModelSpec) -> tuple[int, int, float]:
     Linear-attention and cache-free layers are neither: they hold no per-token cache."""
     window_layers = model.sliding_window_layers or 0 if model.sliding_window_tokens else 0
     window = float(model.sliding_window_tokens) if window_layers else math.inf
-    full = model.layers - window_layers - (model.linear_attention_layers or 0) - (model.cache_free_layers or 0)
-    return full, window_layers, window
+    return attention_layers(model) - window_layers, window_layers, window
 
 
 def kv_elements_per_token_layer(model: ModelSpec) -> int:

@@ -83,7 +83,7 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
     # estimates on every configuration: evaluate one of them, then give each its copy of the rows.
     firsts, first_of = architecture_twins(models)
     grid = Grid([models[i] for i in firsts], pairs, hardware, empty, empty, empty, {}, enumerated=enumerated, twins=twins,
-                dominated=dominated, dominated_quants=weaker_quants)
+                dominated=dominated, dominated_quants=weaker_quants, severe_quants=severe)
     if compatible.any():
         grid.values = _evaluate(catalog, w, f, grid, compatible[firsts], calibrations)
     return _expand_twins(grid, models, first_of)
@@ -96,18 +96,13 @@ def architecture_twins(models: list[ModelSpec]) -> tuple[list[int], list[int]]:
     seen: dict[tuple, int] = {}
     first_of = []
     for i, m in enumerate(models):
-        key = (m.params_total_b, m.params_active_b, m.family.startswith("gpt-oss"),
-               *(getattr(m, f) for f in ARCHITECTURE_FIELDS))
+        # the family too: model_pair_ok plans MXFP4 for gpt-oss only
+        key = (m.params_total_b, m.params_active_b, m.family.startswith("gpt-oss"), m.architecture())
         if key not in seen:
             seen[key] = len(firsts)
             firsts.append(i)
         first_of.append(seen[key])
     return firsts, first_of
-
-
-ARCHITECTURE_FIELDS = ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size", "vocab_size",
-                       "experts_total", "experts_active", "sliding_window_tokens", "sliding_window_layers", "kv_lora_rank",
-                       "qk_rope_head_dim", "linear_attention_layers", "linear_state_elements", "cache_free_layers")
 
 
 def _expand_twins(grid: Grid, models: list[ModelSpec], first_of: list[int]) -> Grid:

@@ -55,6 +55,7 @@ class Grid:
     twins: dict[str, list[str]] | None = None  # engine id -> engines with identical estimates
     dominated: dict[str, str] | None = None  # device id -> a device as cheap and at least as capable
     dominated_quants: dict[str, str] | None = None  # quant id -> a format no bigger that loses no more quality
+    severe_quants: dict[str, float] | None = None  # quant id -> its measured quality loss, too large to plan
 
     def __len__(self) -> int:
         return len(self.m)

@@ -10,7 +10,7 @@ import numpy as np
 from planner.catalog.loading import Catalog, load_catalog
 from planner.catalog.records import ModelSpec
 from planner.catalog.task_scores import load_task_scores
-from planner.catalog.staleness import oldest_price
+from planner.catalog.staleness import oldest_price, price_entry
 from planner.errors import ConstraintError, LookupFailed
 from planner.estimate.cost import resolve_assumptions
 from planner.estimate.load import Workload, load_from_workload
@@ -23,7 +23,6 @@ from planner.plan.capability import CapabilityTable
 from planner.plan.constraints import Constraints
 from planner.plan.decision import decision_points, idle_hardware, why_not
 from planner.plan.grid import Grid, build_grid
-from planner.plan.grid_options import severe_loss_quants
 from planner.plan.model import ApiOption, Candidate, Plan, RuledOut
 from planner.plan.objective import Choice, rank
 from planner.plan.rules import (
@@ -59,7 +58,7 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         findings.append(Finding(rule="quant.dominated", effect="info", subject=worse,
                                 message=f"{catalog.quants[worse].name} was not considered: {catalog.quants[better].name} is no bigger "
                                         "and loses no more quality on the same engines."))
-    for quant_id, loss in severe_loss_quants(catalog).items():
+    for quant_id, loss in (grid.severe_quants or {}).items():
         findings.append(Finding(rule="quant.severe-loss", effect="info", subject=quant_id, message=(
             f"{catalog.quants[quant_id].name} was not considered: it raises perplexity by about {loss:.0f}% (data/quants.csv), "
             "too much to ship; a smaller model at 4 bits or more serves better.")))
@@ -94,8 +93,9 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     decision = {"points": points, **why_not(points, top, ruled_out, table, table.benchmark)}
     fine_tuning = finetune_section(catalog, top.model, training_ask_from(c)) if top and c.fine_tuning != "none" else {}
     findings += [Finding.model_validate(f) for f in fine_tuning.get("findings", [])]
-    oldest = oldest_price(catalog, top.gpu if top else None, top.cost.mode if top else None,
-                          bool(top and a.user_rate_for(top.gpu) is not None), [x.id for x in apis])
+    gpu_price = ([price_entry(f"gpu {top.cost.price_kind}", top.gpu, top.cost.price_provider, top.cost.price_as_of)]
+                 if top and top.cost.price_as_of else [])
+    oldest = oldest_price(catalog, gpu_price, [x.id for x in apis])
     if oldest.get("stale"):
         findings.append(Finding(rule="data.stale-price", effect="warning", subject=oldest["id"], message=(
             f"The oldest price this plan used ({oldest['kind']} {oldest['id']}, {oldest['provider']}) is from {oldest['as_of']}, "
@@ -210,10 +210,10 @@ def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, tab
     counts = np.array([hw.count for hw in grid.hardware], dtype=float)[grid.h[feasible]]
     simplicity = np.log2(np.maximum(counts, 1)) + np.where(v["offload"][feasible], 3.0, 0.0) + np.where(
         v["per_gpu_gib"][feasible] > 0.9 * v["capacity_gib"][feasible], 1.0, 0.0)
-    choice = rank(c.priority, capability, penalty, v["usd_per_month"][feasible], v["replicas"][feasible], simplicity, owned,
-                  _pick_groups(grid, feasible))
+    groups = _pick_groups(grid, feasible)
+    choice = rank(c.priority, capability, penalty, v["usd_per_month"][feasible], v["replicas"][feasible], simplicity, owned, groups)
     scores = np.where(np.isnan(capability), 0.0, capability)
-    return _pick(grid, feasible, scores, choice.order), choice, feasible
+    return _pick(grid, feasible, scores, choice.order, groups), choice, feasible
 
 
 def _pick_groups(grid: Grid, rows: np.ndarray) -> np.ndarray:
@@ -225,15 +225,11 @@ def _pick_groups(grid: Grid, rows: np.ndarray) -> np.ndarray:
     return (grid.m[rows].astype(np.int64) * len(quant_index) + pair_quant[grid.p[rows]]) * len(device_index) + hw_device[grid.h[rows]]
 
 
-def _pick(grid: Grid, feasible: np.ndarray, scores: np.ndarray, order: np.ndarray) -> list[tuple[int, float]]:
-    """Candidates best first, keeping at most MAX_PER_MODEL per model and one per (model, format, device)."""
+def _pick(grid: Grid, feasible: np.ndarray, scores: np.ndarray, order: np.ndarray, groups: np.ndarray) -> list[tuple[int, float]]:
+    """Candidates best first, keeping at most MAX_PER_MODEL per model and one per (model, format, device)
+    (`groups`, per feasible row: _pick_groups)."""
     rows = feasible[order]
-    quant_index = {q.id: j for j, q in enumerate(sorted({q for q, _ in grid.pairs}, key=lambda q: q.id))}
-    device_index = {d: j for j, d in enumerate(sorted({hw.gpu.id for hw in grid.hardware}))}
-    pair_quant = np.array([quant_index[q.id] for q, _ in grid.pairs])
-    hw_device = np.array([device_index[hw.gpu.id] for hw in grid.hardware])
-    key = (grid.m[rows].astype(np.int64) * len(quant_index) + pair_quant[grid.p[rows]]) * len(device_index) + hw_device[grid.h[rows]]
-    _, first = np.unique(key, return_index=True)
+    _, first = np.unique(groups[order], return_index=True)
     first.sort()  # the best-ranked row of each (model, format, device), in rank order
     models = grid.m[rows[first]]
     # rank of each kept row among its model's kept rows: a stable sort by model keeps the rank order inside a model
@@ -283,10 +279,10 @@ def _objective_findings(catalog: Catalog, c: Constraints, f: Filters, table: Cap
             "(https://www.nvidia.com/en-us/drivers/geforce-license/). Nor are other desk and device parts (Radeon, Arc, laptop "
             "GPUs, consumer APUs, Jetson modules): a datacenter service is planned on datacenter or workstation GPUs. Set deployment to office for a "
             "desk-side service.")))
-    devices = {g.gpu for g in f.owned} if f.owned is not None else ({top.gpu} if top is not None else set())
+    devices = {catalog.gpu(g.gpu).id for g in f.owned} if f.owned is not None else ({top.gpu} if top is not None else set())
     for gpu_id in sorted(devices):
-        gpu = catalog.gpus.get(gpu_id)
-        if gpu is not None and compute_is_placeholder(gpu, catalog):
+        gpu = catalog.gpus[gpu_id]
+        if compute_is_placeholder(gpu, catalog):
             out.append(Finding(rule="data.no-compute-figure", effect="warning", subject=gpu_id, message=(
                 f"{gpu.name} has no published compute figure and no measured prefill in the catalogue: prefill (time to first "
                 f"token) is estimated at a conservative {CPU_FALLBACK_TFLOPS:g} TFLOPS, so larger models may be ruled out on "

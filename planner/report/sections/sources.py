@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-from planner.catalog.staleness import STALE_AFTER_DAYS, is_stale
+from planner.catalog.staleness import describe, is_stale
 from planner.charts import plan as charts
 from planner.errors import LookupFailed
 from planner.plan.model import Candidate, Plan
@@ -27,20 +26,16 @@ def render(doc: Canvas, data: ReportData) -> None:
     for api in charts.competing_apis(plan):
         rows.append([f"API price: {api.id}", api.source, _flag(api.as_of)])
     doc.table(["What", "Source", "As of"], rows, (30, 56, 14), size=7.4, limit=400)
-    oldest = plan.oldest_price
-    if oldest:
-        doc.note(f"Oldest price used: {oldest['kind']} {oldest['id']} ({oldest['provider']}), {oldest['as_of']}, "
-                      f"{oldest['age_days']} days old" + (f"; older than {STALE_AFTER_DAYS} days: refresh it before relying on the cost."
-                                                         if oldest["stale"] else "."))
+    if plan.oldest_price:
+        doc.note(describe(plan.oldest_price))
 
 
-def _flag(as_of: str) -> str:
-    """A date, marked when the row is older than STALE_AFTER_DAYS."""
-    try:
-        stale = is_stale(dt.date.fromisoformat(str(as_of)))
-    except ValueError:
-        return str(as_of)
-    return f"{as_of} (stale)" if stale else str(as_of)
+def _flag(as_of: dt.date | str | None) -> str:
+    """A date, marked when the row is older than STALE_AFTER_DAYS; '—' when there is none."""
+    if not as_of:
+        return "—"
+    day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+    return f"{day.isoformat()} (stale)" if is_stale(day) else day.isoformat()
 
 
 def _rows_used(data: ReportData, top: Candidate) -> list[list[str]]:
@@ -62,7 +57,7 @@ def _rows_used(data: ReportData, top: Candidate) -> list[list[str]]:
                 rows.append(["Bits per weight", rec.bits_source, rec.as_of.isoformat()])
         except LookupFailed:
             rows.append([f"{kind}: {key}", "not in the catalogue", "—"])
-    rows.append(["GPU price", top.cost.price_source, _flag(_date_in(top.cost.price_source) or "—")])
+    rows.append(["GPU price", top.cost.price_source, _flag(top.cost.price_as_of)])
     for factor, basis in top.speed.efficiency_basis.items():
         rows.append([f"Efficiency: {factor.replace('_', ' ')}", basis, plan_date(data.plan, "benchmarks")])
     return rows
@@ -70,8 +65,3 @@ def _rows_used(data: ReportData, top: Candidate) -> list[list[str]]:
 
 def plan_date(plan: Plan, kind: str) -> str:
     return plan.data_as_of.get(kind, "—")
-
-
-def _date_in(text: str) -> str | None:
-    found = re.search(r"\d{4}-\d{2}-\d{2}", text or "")
-    return found.group(0) if found else None
