@@ -22,7 +22,7 @@ def render(doc: Canvas, data: ReportData) -> None:
         ["Memory per GPU", f"{m.per_gpu_gib:.1f} of {m.capacity_gib:.1f} GiB ({m.split})", "Monthly cost",
          f"${cost.usd_per_month:,.0f} ({cost.mode}, {cost.gpu_count} GPU(s))"],
         ["Time to first token", f"{s.ttft_s:.2f} s at peak", "Decode per user", f"{s.decode_tokens_per_s:,.1f} tokens/s"],
-        ["Capability", f"{top.capability_score:g} ({top.capability_benchmark})" if top.capability_score is not None else "no published score",
+        ["Capability", f"{top.capability_score:.4g} ({top.capability_benchmark})" if top.capability_score is not None else "no published score",
          "Cost per million tokens", f"${cost.usd_per_mtok:,.3f}" if cost.usd_per_mtok is not None else "—"],
     ]
     doc.table(None, rows, (20, 32, 20, 28), size=8, limit=300, bold_first_col=False)
