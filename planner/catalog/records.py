@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from planner.catalog.repo_id import REPO_ID_RULE, is_repo_id
 
 
 def _split_list(value: object) -> object:
@@ -37,6 +40,8 @@ def _parse_bool(value: object) -> object:
             return False
     return value
 
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 StrList = Annotated[tuple[str, ...], BeforeValidator(_split_list)]
 Flag = Annotated[bool, BeforeValidator(_parse_bool)]
@@ -100,6 +105,20 @@ class ModelSpec(Record):
     capability_benchmark: OptStr = None
     capability_source: OptStr = None
     release_date: OptStr = None
+
+    @field_validator("id")
+    @classmethod
+    def _repo_id(cls, value: str) -> str:
+        if not is_repo_id(value):
+            raise ValueError(f"must be {REPO_ID_RULE}")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("must be plain text on one line (no control characters)")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:

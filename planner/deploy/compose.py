@@ -6,13 +6,13 @@ from planner.deploy.container import container_args
 from planner.deploy.flags import DOCS
 from planner.deploy.layout import GPUS_PER_NODE, PORTS, Layout, describe, engine_image, hf_cache_dir
 from planner.deploy.ollama import ollama_env, ollama_name
-from planner.deploy.render import join, to_yaml
+from planner.deploy.render import comment, join, to_yaml
 from planner.deploy.sglang import sglang_args
 from planner.deploy.vllm import vllm_args
 
 
 def compose_yaml(lay: Layout) -> str:
-    header = [f"# {describe(lay)}", "# docker compose up -d   (GPU access: " + DOCS["compose-gpu"] + ")"]
+    header = [comment(describe(lay)), "# docker compose up -d   (GPU access: " + DOCS["compose-gpu"] + ")"]
     services: dict[str, dict] = {}
     if lay.multi_node:
         header.append(f"# Multi-node: run `docker compose up {lay.name}-leader` on the head node and "

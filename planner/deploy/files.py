@@ -41,7 +41,7 @@ from planner.deploy.vllm import vllm_args, vllm_script
 from planner.plan.model import Plan
 
 __all__ = ["DOCS", "VERIFIED_FLAGS", "DeploymentError", "Layout", "deployment_files", "deployment_zip", "launch_commands",
-           "layout", "write_deploy_dir"]
+           "layout", "layout_files", "write_deploy_dir"]
 
 
 def deployment_files(plan: Plan, catalog: Catalog | None = None) -> dict[str, str]:
@@ -49,6 +49,13 @@ def deployment_files(plan: Plan, catalog: Catalog | None = None) -> dict[str, st
     if plan.recommendation is None:
         return {"README.md": readme_without_pick(plan)}
     lay = layout(plan, catalog)
+    files = layout_files(lay)
+    files["README.md"] = readme(plan, lay, sorted(files))
+    return files
+
+
+def layout_files(lay: Layout) -> dict[str, str]:
+    """File name -> text of the launch scripts, compose file and manifests for one layout (no README)."""
     files: dict[str, str] = {}
     if lay.engine in {"llama.cpp", "ollama"}:
         # Both serve the same GGUF file, so both are offered; the plan's engine is the compose/k8s one.
@@ -71,7 +78,6 @@ def deployment_files(plan: Plan, catalog: Catalog | None = None) -> dict[str, st
         raise DeploymentError(f"No deployment template for engine '{lay.engine}'.")
     files["docker-compose.yaml"] = compose_yaml(lay)
     files["kubernetes.yaml"] = kubernetes_yaml(lay)
-    files["README.md"] = readme(plan, lay, sorted(files))
     return files
 
 

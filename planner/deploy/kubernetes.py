@@ -21,12 +21,12 @@ from planner.deploy.layout import (
 )
 from planner.deploy.leaderworkerset import leaderworkerset
 from planner.deploy.ollama import modelfile, ollama_env
-from planner.deploy.render import to_yaml_all
+from planner.deploy.render import comment, to_yaml_all
 from planner.deploy.tensorrt_llm import trtllm_extra
 
 
 def kubernetes_yaml(lay: Layout) -> str:
-    header = [f"# {describe(lay)}", f"# kubectl apply -f kubernetes.yaml   (GPU scheduling: {DOCS['k8s-gpu']})",
+    header = [comment(describe(lay)), f"# kubectl apply -f kubernetes.yaml   (GPU scheduling: {DOCS['k8s-gpu']})",
               "# Hugging Face token, if the model is gated: kubectl create secret generic hf-token --from-literal=token=...",]
     if lay.multi_node:
         if lay.engine not in {"vllm", "sglang"}:

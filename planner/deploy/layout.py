@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from planner.catalog.loading import Catalog, load_catalog
+from planner.catalog.repo_id import REPO_ID_RULE, is_repo_id
 from planner.errors import LookupFailed, PlannerError
 from planner.plan.model import Plan
 
@@ -127,6 +128,8 @@ def layout(plan: Plan, catalog: Catalog | None = None) -> Layout:
         mem_util = catalog.engine(top.engine).default_gpu_memory_utilization or 0.9
     except LookupFailed:
         pass
+    if not is_repo_id(top.model):  # a hand-edited plan file: the id goes into scripts and manifests
+        raise DeploymentError(f"The plan's model id {top.model[:80]!r} is not {REPO_ID_RULE}; no files were written.")
     gpus = top.gpus
     nodes = max(1, math.ceil(gpus / GPUS_PER_NODE))
     per_node = math.ceil(gpus / nodes)

@@ -6,7 +6,7 @@ import shlex
 
 from planner.deploy.flags import DOCS
 from planner.deploy.layout import GGUF_REPOS, GGUF_TYPES, PORTS, Layout, gguf_file, gguf_path, short_name
-from planner.deploy.render import shell_script
+from planner.deploy.render import comment, shell_script
 
 
 def llama_server_args(lay: Layout, program: str = "llama-server") -> list[str]:
@@ -27,12 +27,12 @@ def prepare_gguf_script(lay: Layout) -> str:
     gtype = GGUF_TYPES.get(lay.quant, lay.quant.upper())
     out = gguf_path(lay)
     direct = lay.quant in {"bf16", "fp16", "q8_0"}
-    lines = ["#!/usr/bin/env bash", f"# Make {out} for {lay.model} ({gtype}) with llama.cpp's tools ({DOCS['llama-quantize']}).",
+    lines = ["#!/usr/bin/env bash", comment(f"Make {out} for {lay.model} ({gtype}) with llama.cpp's tools ({DOCS['llama-quantize']})."),
              "# Needs: a llama.cpp checkout (LLAMA_CPP_DIR) with llama-quantize built, `pip install -r requirements.txt` there,",
              "# and the `hf` CLI from huggingface_hub (HF_TOKEN in the environment for gated models).",
              "set -euo pipefail",
              'LLAMA_CPP_DIR="${LLAMA_CPP_DIR:-$HOME/llama.cpp}"',
-             'MODELS_DIR="${{MODELS_DIR:-/models}}"',
+             'MODELS_DIR="${MODELS_DIR:-/models}"',
              f"hf download {shlex.quote(lay.model)} --local-dir \"$MODELS_DIR/{short_name(lay.model)}-hf\""]
     if direct:
         lines.append(f'python3 "$LLAMA_CPP_DIR/convert_hf_to_gguf.py" "$MODELS_DIR/{short_name(lay.model)}-hf" '

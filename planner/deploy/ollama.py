@@ -6,6 +6,7 @@ import shlex
 
 from planner.deploy.flags import DOCS
 from planner.deploy.layout import GGUF_REPOS, GGUF_TYPES, OLLAMA_DEFAULT_QUANT, PORTS, Layout, describe, gguf_path
+from planner.deploy.render import comment
 
 
 def ollama_name(lay: Layout) -> str:
@@ -26,9 +27,9 @@ def _ollama_from(lay: Layout) -> tuple[str, str]:
 def modelfile(lay: Layout) -> str:
     source, note = _ollama_from(lay)
     return "\n".join([
-        f"# {describe(lay)}",
-        f"# {note}",
-        f"# Create: ollama create {ollama_name(lay)} -f Modelfile   ({DOCS['ollama-modelfile']})",
+        comment(describe(lay)),
+        comment(note),
+        comment(f"Create: ollama create {ollama_name(lay)} -f Modelfile   ({DOCS['ollama-modelfile']})"),
         f"FROM {source}",
         f"PARAMETER num_ctx {lay.context_tokens}",
         "",
@@ -48,7 +49,7 @@ def ollama_script(lay: Layout) -> str:
     env = ollama_env(lay)
     name = ollama_name(lay)
     return "\n".join([
-        "#!/usr/bin/env bash", f"# {describe(lay)}",
+        "#!/usr/bin/env bash", comment(describe(lay)),
         f"# Ollama holds num_ctx tokens per request and OLLAMA_NUM_PARALLEL requests at once ({DOCS['ollama-faq']}).",
         "set -euo pipefail", "",
         *[f"export {k}={shlex.quote(v)}" for k, v in env.items()],

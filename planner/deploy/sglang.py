@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 from planner.deploy.layout import Layout, describe, served_path
-from planner.deploy.render import join_rendered, prequantized_note, shell_script
+from planner.deploy.render import comment, join_rendered, prequantized_note, shell_script
 
 
 def sglang_args(lay: Layout, node_rank: int | None = None, dist_init_addr: str | None = None) -> list[str]:
@@ -34,7 +34,7 @@ def sglang_script(lay: Layout) -> str:
     rendered = [shlex.quote(a) for a in args]
     rendered[rank_at] = '"$NODE_RANK"'
     rendered[addr_at] = '"$LEADER_ADDRESS:20000"'
-    lines = ["#!/usr/bin/env bash", f"# {describe(lay)}",
+    lines = ["#!/usr/bin/env bash", comment(describe(lay)),
              f"# Multi-node: run on each of the {lay.nodes} nodes with NODE_RANK=0..{lay.nodes - 1} and LEADER_ADDRESS of rank 0.",
              "set -euo pipefail", *pre, ': "${NODE_RANK:?set NODE_RANK}" "${LEADER_ADDRESS:?set LEADER_ADDRESS}"', "",
              join_rendered(rendered), ""]

@@ -6,7 +6,7 @@ import math
 
 from planner.deploy.flags import DOCS
 from planner.deploy.layout import PRE_AMPERE, QUANTIZE_ON_LOAD, Layout, describe, served_path
-from planner.deploy.render import join, prequantized_note, shell_script
+from planner.deploy.render import comment, join, prequantized_note, shell_script
 
 
 def vllm_args(lay: Layout, program: tuple[str, ...] = ("vllm", "serve")) -> list[str]:
@@ -48,7 +48,7 @@ def vllm_script(lay: Layout) -> str:
     pre = prequantized_note(lay)
     if not lay.multi_node:
         return shell_script(lay, [("vLLM OpenAI-compatible server", vllm_args(lay))], pre)
-    lines = ["#!/usr/bin/env bash", f"# {describe(lay)}",
+    lines = ["#!/usr/bin/env bash", comment(describe(lay)),
              f"# Multi-node: {lay.nodes} nodes × {lay.gpus_per_node} GPUs, tensor parallel {lay.tensor_parallel} within a node,",
              f"# pipeline parallel {lay.pipeline_parallel} across nodes, on a Ray cluster ({DOCS['vllm-parallel']}).",
              "# Usage: on the head node `./vllm.sh leader`; on every other node `./vllm.sh worker LEADER_ADDRESS`,",
