@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from planner.catalog.loading import Catalog, load_catalog
@@ -54,6 +56,14 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     models, ruled_out = _eligible_models(catalog, c, w, f)
     grid = build_grid(catalog, w, f, models, a, calibrations)
     codes = candidate_codes(grid.values, f) if len(grid) else np.zeros(0, dtype=np.int8)
+    single_replica = False
+    if f.owned is not None and c.min_replicas is None and f.min_replicas > 1 and not (codes == OK).any():
+        # owned GPUs that cannot host the default redundancy still serve: plan one replica and say so
+        single = replace(f, min_replicas=1)
+        grid1 = build_grid(catalog, w, single, models, a, calibrations)
+        codes1 = candidate_codes(grid1.values, single) if len(grid1) else codes
+        if (codes1 == OK).any():
+            f, grid, codes, single_replica = single, grid1, codes1, True
     for worse, better in (grid.dominated_quants or {}).items():
         findings.append(Finding(rule="quant.dominated", effect="info", subject=worse,
                                 message=f"{catalog.quants[worse].name} was not considered: {catalog.quants[better].name} is no bigger "
@@ -69,13 +79,15 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     table = CapabilityTable(load_task_scores(), catalog.models, catalog.apis, c.task)
     codes, below = _apply_min_capability(grid, codes, table, c.min_capability)
     ruled_out += _ruled_out_models(grid, codes, w, f, below, table)
-    chosen, choice, feasible = _ranked(catalog, grid, codes, c, table, f.owned is not None)
+    chosen, choice, feasible, options = _ranked(catalog, grid, codes, c, table, f.owned is not None)
     candidates = [build_candidate(catalog, grid, i, score, c, w, f, a, load, calibrations, table) for i, score in chosen]
     top = candidates[0] if candidates else None
     apis = api_options(catalog, c, load, top, table, f.min_replicas)
     best_api, best_closed = _comparable_api(apis, top, table), _best_closed(apis)
     result, reasons, guide_findings = verdict(c, top, best_api, best_closed, table.benchmark, load.tokens_per_month)
     findings += guide_findings + _objective_findings(catalog, c, f, table, top)
+    if top and single_replica:
+        findings.append(_second_replica(catalog, top))
     if top:
         findings += top.findings
     else:
@@ -89,7 +101,7 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     objective = {"priority": c.priority, "rule": choice.rule if choice else None, "task": c.task, "benchmark": table.benchmark,
                  "benchmark_note": table.note, "min_capability": c.min_capability,
                  "max_capability_gap": capability_gap_allowed(c, table.benchmark), "deployment": f.deployment,
-                 "deployment_reason": f.deployment_reason, "min_replicas": f.min_replicas}
+                 "deployment_reason": f.deployment_reason, "min_replicas": f.min_replicas, "options": options}
     decision = {"points": points, **why_not(points, top, ruled_out, table, table.benchmark)}
     fine_tuning = finetune_section(catalog, top.model, training_ask_from(c)) if top and c.fine_tuning != "none" else {}
     findings += [Finding.model_validate(f) for f in fine_tuning.get("findings", [])]
@@ -119,6 +131,15 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         decision=decision,
         oldest_price=oldest,
     )
+
+
+def _second_replica(catalog: Catalog, top: Candidate) -> Finding:
+    """Owned GPUs too few for the default two replicas: the plan runs one, and says what a second needs."""
+    price = catalog.purchase_price(top.gpu)
+    cost = f" (about ${price.usd * top.gpus:,.0f} to buy at {price.provider}'s listing of {price.as_of})" if price else ""
+    return Finding(rule="redundancy.replicas", effect="warning", subject=top.model, message=(
+        f"The GPUs you own host one replica, not the two a production service keeps: no redundancy, so a failed GPU or an "
+        f"upgrade stops the service. A second replica needs {top.gpus} more × {top.gpu_name}{cost}."))
 
 
 def _check_owned_gpus(catalog: Catalog, c: Constraints) -> None:
@@ -198,11 +219,12 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters, be
 
 
 def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, table: CapabilityTable,
-            owned: bool) -> tuple[list[tuple[int, float]], Choice | None, np.ndarray]:
-    """The top pick and alternatives as (grid row, capability), best first; the objective's choice; the feasible rows."""
+            owned: bool) -> tuple[list[tuple[int, float]], Choice | None, np.ndarray, list[dict]]:
+    """The top pick and alternatives as (grid row, capability), best first; the objective's choice; the feasible rows;
+    the first choice of each objective (most capable or best within budget, balanced, cheapest)."""
     feasible = np.nonzero(codes == OK)[0]
     if not len(feasible):
-        return [], None, feasible
+        return [], None, feasible, []
     v = grid.values
     per_model = np.array([np.nan if (s := table.of(m.id).score) is None else s for m in grid.models])
     capability = per_model[grid.m[feasible]]
@@ -211,9 +233,26 @@ def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, tab
     simplicity = np.log2(np.maximum(counts, 1)) + np.where(v["offload"][feasible], 3.0, 0.0) + np.where(
         v["per_gpu_gib"][feasible] > 0.9 * v["capacity_gib"][feasible], 1.0, 0.0)
     groups = _pick_groups(grid, feasible)
-    choice = rank(c.priority, capability, penalty, v["usd_per_month"][feasible], v["replicas"][feasible], simplicity, owned, groups)
+    args = (capability, penalty, v["usd_per_month"][feasible], v["replicas"][feasible], simplicity, owned, groups)
+    choice = rank(c.priority, *args, budget_usd_per_month=c.budget_usd_per_month, benchmark=table.benchmark)
     scores = np.where(np.isnan(capability), 0.0, capability)
-    return _pick(grid, feasible, scores, choice.order, groups), choice, feasible
+    options = []
+    for label, priority, budget in (("best within budget" if c.budget_usd_per_month is not None else "most capable", "quality",
+                                     c.budget_usd_per_month), ("balanced", "balanced", None), ("cheapest", "cost", None)):
+        first = rank(priority, *args, budget_usd_per_month=budget, benchmark=table.benchmark).order[0]
+        options.append(_option(grid, int(feasible[first]), label, table))
+    return _pick(grid, feasible, scores, choice.order, groups), choice, feasible, options
+
+
+def _option(grid: Grid, i: int, label: str, table: CapabilityTable) -> dict:
+    """One objective's first choice, as the plan shows the three side by side."""
+    quant, engine = grid.pairs[grid.p[i]]
+    hw = grid.hardware[grid.h[i]]
+    model = grid.models[grid.m[i]]
+    cap = table.of(model.id)
+    return {"objective": label, "model": model.id, "model_name": model.name, "quant": quant.id, "engine": engine.id,
+            "gpu": hw.gpu.id, "gpu_name": hw.gpu.name, "gpus_per_replica": hw.count, "replicas": int(grid.values["replicas"][i]),
+            "usd_per_month": round(float(grid.values["usd_per_month"][i]), 2), "capability": cap.as_json()}
 
 
 def _pick_groups(grid: Grid, rows: np.ndarray) -> np.ndarray:
