@@ -28,14 +28,13 @@ EXTRA_FORMATS = ("nvfp4",)  # formats the matrix records that data/quants.csv do
 _SEVERITY = {"supported": 0, "unknown": 1, "unsupported": 2}
 
 
-def _blank_to_none_bool(value: object) -> object:
-    if isinstance(value, str):
-        return None if not value.strip() else value.strip().lower() in {"true", "yes", "1"}
-    return value
+def _blank(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
 
 
-OptBool = Annotated[bool | None, BeforeValidator(_blank_to_none_bool)]
-OptDate = Annotated[dt.date | None, BeforeValidator(lambda v: None if isinstance(v, str) and not v.strip() else v)]
+OptBool = Annotated[bool | None, BeforeValidator(lambda v: _blank(v) if not isinstance(_blank(v), str)
+                                                 else v.strip().lower() in {"true", "yes", "1"})]
+OptDate = Annotated[dt.date | None, BeforeValidator(_blank)]
 
 
 class SupportRow(Record):
@@ -157,7 +156,7 @@ class EngineSupport:
             return SupportAnswer(status="unknown", reason=f"{name}: the model's architecture is not recorded",
                                  source="data/models.csv (architecture column)")
         group = self.format_groups.get(fmt, fmt)
-        own = [r for r in self.rows if r.engine == engine and r.hardware_class in (hardware_class, "*")]
+        own = [r for r in self._by_engine.get(engine, ()) if r.hardware_class in (hardware_class, "*")]
         facts = [
             (self._best(r for r in own if r.architecture == "*" and r.format == "*"),
              f"{name} on {hardware_class}: support unknown (no row in data/engine_support.csv)"),
@@ -210,6 +209,17 @@ class EngineSupport:
                  self._best(r for r in own if r.format in (fmt, group) and r.format != "*"))
         floors = [r.min_compute_capability for r in picks if r is not None and r.min_compute_capability]
         return max(floors) if floors else None
+
+    @functools.cached_property
+    def _by_engine(self) -> dict[str, list[SupportRow]]:
+        index: dict[str, list[SupportRow]] = {}
+        for row in self.rows:
+            index.setdefault(row.engine, []).append(row)
+        return index
+
+    @functools.cached_property
+    def _answers(self) -> dict[tuple, SupportAnswer]:
+        return {}
 
     def architecture_of(self, model_id: str) -> str | None:
         return self.architectures.get(model_id)
@@ -290,11 +300,12 @@ def _allowed(file_name: str, number: int, field: str, value: str, allowed: set[s
 
 @functools.cache
 def default_support() -> EngineSupport:
+    """The matrix from data/, read once."""
     return load_engine_support()
 
 
-def support(engine: str, architecture: str | None, hardware_class: str, fmt: str, **kwargs) -> SupportAnswer:
-    return default_support().support(engine, architecture, hardware_class, fmt, **kwargs)
+def support(engine: str, architecture: str | None, hardware_class: str, fmt: str, **checks) -> SupportAnswer:
+    return default_support().support(engine, architecture, hardware_class, fmt, **checks)
 
 
 def image(engine: str, hardware_class: str) -> EngineImage:
