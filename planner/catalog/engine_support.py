@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from planner.catalog.loading import DATA_DIR, read_rows
@@ -156,11 +157,12 @@ class EngineSupport:
             return SupportAnswer(status="unknown", reason=f"{name}: the model's architecture is not recorded",
                                  source="data/models.csv (architecture column)")
         group = self.format_groups.get(fmt, fmt)
-        own = [r for r in self._by_engine.get(engine, ()) if r.hardware_class in (hardware_class, "*")]
+        own = self._by_engine_class.get((engine, hardware_class), ())
+        generic = [r for r in own if r.architecture == "*"]
         facts = [
-            (self._best(r for r in own if r.architecture == "*" and r.format == "*"),
+            (self._best(r for r in generic if r.format == "*"),
              f"{name} on {hardware_class}: support unknown (no row in data/engine_support.csv)"),
-            (self._best(r for r in own if r.architecture == "*" and r.format in (fmt, group) and r.format != "*"),
+            (self._best(r for r in generic if r.format in (fmt, group) and r.format != "*"),
              f"{name}: {fmt} weights on {hardware_class} unknown (no row in data/engine_support.csv)"),
             (self._best(r for r in own if r.architecture == architecture and r.format in (fmt, group, "*")),
              f"{name}: {architecture} on {hardware_class} unknown (no row in data/engine_support.csv)"),
@@ -181,6 +183,40 @@ class EngineSupport:
         if compute_capability is None or hardware_class not in NVIDIA_CLASSES:
             return answer
         return self._check_capability(answer, chosen, name, compute_capability, device)
+
+    def supported_table(self, architectures: list[str], pairs: list[tuple[str, str]],
+                        devices: list[tuple[str, float]]) -> np.ndarray:
+        """`support(...).status == "supported"` over (architecture, (quant, engine), (hardware class, compute
+        capability)) at once, for the planning grid: the engine-wide and format facts are looked up once per
+        (engine, class, format), the architecture fact once per architecture (tests hold it equal to `support`)."""
+        out = np.zeros((len(architectures), len(pairs), len(devices)), dtype=bool)
+        classes = sorted({cls for cls, _ in devices})
+        for p, (fmt, engine) in enumerate(pairs):
+            life = self.lifecycle(engine)
+            if life.status != "maintained":
+                continue
+            group = self.format_groups.get(fmt, fmt)
+            for cls in classes:
+                own = self._by_engine_class.get((engine, cls), ())
+                generic = [r for r in own if r.architecture == "*"]
+                f1 = self._best(r for r in generic if r.format == "*")
+                f2 = self._best(r for r in generic if r.format in (fmt, group) and r.format != "*")
+                if f1 is None or f2 is None or f1.status != "supported" or f2.status != "supported":
+                    continue
+                by_arch: dict[str, list[SupportRow]] = {}
+                for r in own:
+                    if r.architecture != "*" and r.format in (fmt, group, "*"):
+                        by_arch.setdefault(r.architecture, []).append(r)
+                columns = [k for k, (c, _) in enumerate(devices) if c == cls]
+                for a, arch in enumerate(architectures):
+                    f3 = self._best(by_arch.get(arch, ())) if arch else None
+                    if f3 is None or f3.status != "supported":
+                        continue
+                    for k in columns:
+                        cc = devices[k][1]
+                        out[a, p, k] = (not cc or cls not in NVIDIA_CLASSES
+                                        or not any(_below_floor(r, cc) for r in (f1, f2, f3)))
+        return out
 
     def image(self, engine: str, hardware_class: str) -> EngineImage:
         found = self.images.get((engine, hardware_class))
@@ -218,8 +254,15 @@ class EngineSupport:
         return index
 
     @functools.cached_property
-    def _answers(self) -> dict[tuple, SupportAnswer]:
-        return {}
+    def _by_engine_class(self) -> dict[tuple[str, str], list[SupportRow]]:
+        """An engine's rows for one hardware class, its '*' rows included (the classes the matrix knows)."""
+        classes = set(self.hardware) | {r.hardware_class for r in self.rows}
+        return {(engine, cls): [r for r in rows if r.hardware_class in (cls, "*")]
+                for engine, rows in self._by_engine.items() for cls in classes}
+
+    @functools.cached_property
+    def _groups(self) -> frozenset[str]:
+        return frozenset(self.format_groups.values())
 
     def architecture_of(self, model_id: str) -> str | None:
         return self.architectures.get(model_id)
@@ -227,7 +270,7 @@ class EngineSupport:
     def _best(self, candidates) -> SupportRow | None:
         """The most specific row: an exact architecture, then an exact hardware class, then a quant id over a
         format group over '*'."""
-        groups = set(self.format_groups.values())
+        groups = self._groups
 
         def rank(r: SupportRow) -> tuple[bool, bool, int]:
             fmt_rank = 0 if r.format == "*" else 1 if r.format in groups else 2
@@ -239,14 +282,18 @@ class EngineSupport:
                           device: str | None) -> SupportAnswer:
         who = device or "this GPU"
         for row in rows:
-            floor, majors = row.min_compute_capability, row.compute_capability_majors
-            too_low = floor is not None and cc + 1e-9 < floor
-            wrong_family = bool(majors) and str(int(cc)) not in majors
-            if too_low or wrong_family:
+            floor = row.min_compute_capability
+            if _below_floor(row, cc):
                 why = row.reason or f"{name} needs compute capability {floor:.1f}"
                 return SupportAnswer(status="unsupported", reason=f"{why}; {who} is {cc:.1f}", source=row.source,
                                      min_compute_capability=floor)
         return answer
+
+
+def _below_floor(row: SupportRow, cc: float) -> bool:
+    """The GPU's compute capability is under the row's floor, or outside the families its kernels exist for."""
+    too_low = row.min_compute_capability is not None and cc + 1e-9 < row.min_compute_capability
+    return too_low or (bool(row.compute_capability_majors) and str(int(cc)) not in row.compute_capability_majors)
 
 
 def load_engine_support(data_dir: Path = DATA_DIR) -> EngineSupport:

@@ -105,6 +105,7 @@ class ModelSpec(Record):
     capability_benchmark: OptStr = None
     capability_source: OptStr = None
     release_date: OptStr = None
+    hf_architecture: OptStr = Field(default=None, validation_alias="architecture")  # config.json architectures[0]: the key into data/engine_support.csv
 
     @field_validator("id")
     @classmethod

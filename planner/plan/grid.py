@@ -29,6 +29,7 @@ from planner.plan.grid_options import (
     quant_engine_pairs,
     severe_loss_quants,
 )
+from planner.plan.grid_support import support_mask
 from planner.plan.grid_step import StepTerms, moe_batch, replica_capacity_requests_per_s
 from planner.plan.grid_tables import (
     MIN_GPU_LAYER_FRACTION,
@@ -75,7 +76,9 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
              & (one_node[None, :] | multi_node[:, None]) & (~needs_cuda[:, None] | nvidia[None, :])
              & ((min_cc[:, None] == 0) | (device_cc[None, :] >= min_cc[:, None])))
     ok_mp = model_pair_ok(models, pairs)
-    compatible = ok_mp[:, :, None] & ok_ph[None, :, :]  # (model, pair, hardware)
+    # what exists in the world: a maintained engine that runs the architecture on that hardware in that format
+    supported = support_mask(models, pairs, [hw.gpu for hw in hardware])
+    compatible = ok_mp[:, :, None] & ok_ph[None, :, :] & supported  # (model, pair, hardware)
     multiplicity = np.array([1 + len(twins.get(e.id, [])) for _, e in pairs])
     empty = np.zeros(0, dtype=int)
     enumerated = int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0
@@ -97,7 +100,7 @@ def architecture_twins(models: list[ModelSpec]) -> tuple[list[int], list[int]]:
     first_of = []
     for i, m in enumerate(models):
         # the family too: model_pair_ok plans MXFP4 for gpt-oss only
-        key = (m.params_total_b, m.params_active_b, m.family.startswith("gpt-oss"), m.architecture())
+        key = (m.params_total_b, m.params_active_b, m.family.startswith("gpt-oss"), m.hf_architecture, m.architecture())
         if key not in seen:
             seen[key] = len(firsts)
             firsts.append(i)
