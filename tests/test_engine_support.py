@@ -9,6 +9,7 @@ import pytest
 
 from planner.catalog.engine_support import (
     EngineSupport,
+    default_support,
     hardware_class_of,
     image,
     k8s_gpu_resource,
@@ -166,3 +167,43 @@ def test_a_bad_row_names_its_file_row_and_field(tmp_path, file_name, column, val
     _rewrite(data / file_name, column, 0, value)
     with pytest.raises(CatalogError, match=message.replace("(", r"\(")):
         load_engine_support(data)
+
+
+def test_the_grids_support_table_equals_support_for_every_sampled_combination():
+    """One formula, one place: the planning grid's vectorised table answers as `support` does."""
+    import random
+
+    from planner.catalog.loading import load_catalog
+    from planner.plan.grid_options import quant_engine_pairs
+    from planner.plan.grid_support import _device_key, support_mask
+
+    catalog = load_catalog()
+    models, gpus, pairs = list(catalog.models.values()), list(catalog.gpus.values()), quant_engine_pairs(catalog)
+    mask = support_mask(models, pairs, gpus)
+    matrix = default_support()
+    rng = random.Random(7)
+    for _ in range(4000):
+        m, p, g = rng.randrange(len(models)), rng.randrange(len(pairs)), rng.randrange(len(gpus))
+        cls, cc = _device_key(gpus[g])
+        quant, engine = pairs[p]
+        answer = matrix.support(engine.id, models[m].hf_architecture, cls, quant.id, compute_capability=cc or None)
+        assert (answer.status == "supported") == mask[m, p, g], (models[m].id, quant.id, engine.id, gpus[g].id, answer)
+
+
+def test_no_plan_recommends_an_engine_in_maintenance_or_an_unsupported_combination():
+    from planner.catalog.loading import load_catalog
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
+
+    catalog = load_catalog()
+    for ask in ({"requests_per_day": 20_000, "task": "code", "privacy": "on-prem"},
+                {"requests_per_day": 5_000, "gpus_available": [{"gpu": "mi300x", "count": 8}]},
+                {"requests_per_day": 50_000, "task": "reasoning"}):
+        plan = recommend(Constraints.model_validate(ask))
+        assert any(f.rule == "engine.lifecycle" and f.subject == "tgi" for f in plan.findings)
+        for cand in [plan.recommendation, *plan.alternatives]:
+            assert cand.engine != "tgi"
+            gpu, model = catalog.gpu(cand.gpu), catalog.model(cand.model)
+            answer = default_support().support(cand.engine, model.hf_architecture, hardware_class_of(gpu.kind, gpu.vendor),
+                                               cand.quant, compute_capability=gpu.compute_capability)
+            assert answer.status == "supported", (cand.model, cand.quant, cand.engine, cand.gpu, answer.reason)

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from planner.catalog.engine_support import lifecycle
 from planner.catalog.loading import Catalog, load_catalog
 from planner.catalog.records import ModelSpec
 from planner.catalog.task_scores import load_task_scores
@@ -25,6 +26,7 @@ from planner.plan.capability import CapabilityTable
 from planner.plan.constraints import Constraints
 from planner.plan.decision import decision_points, idle_hardware, why_not
 from planner.plan.grid import Grid, build_grid
+from planner.plan.grid_support import why_unsupported
 from planner.plan.model import ApiOption, Candidate, Plan, RuledOut
 from planner.plan.objective import Choice, rank
 from planner.plan.rules import (
@@ -76,6 +78,7 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         findings.append(Finding(rule="hardware.dominated", effect="info", subject=worse,
                                 message=f"{catalog.gpus[worse].name} was not considered: {catalog.gpus[better].name} costs no more "
                                         "and has at least as much memory, bandwidth and compute."))
+    findings += _engine_lifecycle_findings(catalog)
     table = CapabilityTable(load_task_scores(), catalog.models, catalog.apis, c.task)
     codes, below = _apply_min_capability(grid, codes, table, c.min_capability)
     ruled_out += _ruled_out_models(grid, codes, w, f, below, table)
@@ -131,6 +134,17 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         decision=decision,
         oldest_price=oldest,
     )
+
+
+def _engine_lifecycle_findings(catalog: Catalog) -> list[Finding]:
+    """Engines in maintenance or archived are not planned: one sentence each, with its date and source."""
+    out = []
+    for engine_id in catalog.engines:
+        life = lifecycle(engine_id)
+        if life.status in {"maintenance", "archived"}:
+            out.append(Finding(rule="engine.lifecycle", effect="excluded", subject=engine_id,
+                               message=f"{life.reason or life.name + ' is ' + life.status} ({life.source}); not planned."))
+    return out
 
 
 def _second_replica(catalog: Catalog, top: Candidate) -> Finding:
@@ -197,6 +211,7 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters, be
             continue
         rows = np.nonzero(grid.m == mi)[0]
         if len(rows) == 0:
+            out.append(RuledOut(model=model.id, model_name=model.name, rule="engine.support", reason=_unsupported_reason(grid, model)))
             continue
         worst = codes[rows].max()
         near = rows[codes[rows] == worst]
@@ -216,6 +231,20 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters, be
             reason = explain_exclusion(int(worst), model, quant.id, engine.id, hw.gpu.name, hw.count, row, w, f)
         out.append(RuledOut(model=model.id, model_name=model.name, rule=CODE_RULE[int(worst)], reason=reason))
     return out
+
+
+def _unsupported_reason(grid: Grid, model: ModelSpec) -> str:
+    """Why no (format, engine, device) of a model was built: the support matrix's reasons, most frequent first."""
+    counts: dict[str, int] = {}
+    for quant, engine in grid.pairs:
+        for gpu in {hw.gpu.id: hw.gpu for hw in grid.hardware}.values():
+            answer = why_unsupported(model, quant, engine, gpu)
+            if answer.status != "supported":
+                counts[answer.reason] = counts.get(answer.reason, 0) + 1
+    reasons = sorted(counts, key=lambda r: -counts[r])[:2]
+    if not reasons:
+        return f"No published format of {model.name} runs on the hardware considered."
+    return f"No engine serves {model.name} on the hardware considered: " + "; ".join(reasons) + "."
 
 
 def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, table: CapabilityTable,

@@ -31,6 +31,9 @@ RULES: tuple[Rule, ...] = (
     Rule("context.fits", "hard", "The model's maximum context must hold the context the task needs."),
     Rule("licence.commercial", "hard", "Commercial use needs a licence that allows it."),
     Rule("licence.restricted", "preference", "Licences with conditions (user caps, use policies) are flagged."),
+    Rule("engine.support", "hard", "A combination is built only where the engine support matrix (data/engine_support.csv) lists the "
+         "engine as running the model's architecture on that hardware class in that weight format; unknown is not supported."),
+    Rule("engine.lifecycle", "hard", "Engines in maintenance mode or archived (data/engine_lifecycle.csv) are not planned."),
     Rule("memory.fits", "hard", "Weights, KV cache and engine overhead must fit in GPU memory (CPU offload allowed for llama.cpp/Ollama)."),
     Rule("latency.targets", "hard", "Time to first token and tokens/s per stream must meet the targets at the pessimistic end of the estimate's 80% band."),
     Rule("engine.fits-workload", "hard", "A service with more than a few requests in flight runs on a serving engine (vLLM, SGLang, TensorRT-LLM, TGI); "
