@@ -90,7 +90,18 @@ def test_owned_plans_show_what_the_month_costs_is_made_of():
     plan = recommend(Constraints(privacy="on-prem", gpus_available=[{"gpu": "h100-sxm", "count": 8}]), CATALOG)
     cost = plan.recommendation.cost
     assert cost.mode == "own" and cost.capital_usd_per_month > 0 and cost.power_usd_per_month > 0
+    # GPUs already owned are sunk: the month costs their running (power, space); the purchase is shown apart
+    assert cost.capital_sunk and cost.power_usd_per_month + cost.operations_usd_per_month == pytest.approx(cost.usd_per_month)
+    assert "sunk" in cost.price_source
+
+
+def test_bought_hardware_amortises_its_purchase_and_an_office_box_pays_no_colocation():
+    plan = recommend(Constraints(privacy="on-prem", requests_per_day=20_000), CATALOG)
+    cost = plan.recommendation.cost
+    assert not cost.capital_sunk and cost.capital_usd_per_month > 0
     assert cost.capital_usd_per_month + cost.power_usd_per_month + cost.operations_usd_per_month == pytest.approx(cost.usd_per_month)
+    office = recommend(Constraints(requests_per_day=200, deployment="office", gpus_available=[{"gpu": "rtx-4090", "count": 1}]), CATALOG)
+    assert office.recommendation.cost.operations_usd_per_month == 0  # no datacenter rent for a desk-side box
 
 
 def test_tensorrt_llm_runs_gpt_oss_only_on_hopper_or_newer():

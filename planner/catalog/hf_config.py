@@ -78,6 +78,7 @@ def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, na
             linear_state_elements=layout.linear_state_elements,
             cache_free_layers=layout.cache_free or None,
             max_context_tokens=max_context,
+            hf_architecture=_architecture(cfg),
             license="unknown",
             commercial_use="restricted",
             license_notes="Licence not stated in config.json: check the model card before commercial use.",
@@ -89,6 +90,27 @@ def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, na
     except ValidationError as exc:
         first = exc.errors()[0]
         raise CatalogError(f"config.json: field '{first['loc'][0]}': {first['msg']}.") from None
+
+
+def _architecture(cfg: dict[str, Any]) -> str | None:
+    """The config's `architectures[0]` (the key into the engine support matrix), when it is a plain class name."""
+    names = cfg.get("architectures")
+    name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else None
+    if name and name.isidentifier() and len(name) <= 100:
+        return name
+    return _architecture_from_model_type(cfg.get("model_type"))
+
+
+def _architecture_from_model_type(model_type: object) -> str | None:
+    """An abridged config without `architectures`: transformers names the causal-LM class after `model_type`
+    (qwen3_next -> Qwen3NextForCausalLM); taken only when the support matrix knows a class of that name."""
+    if not isinstance(model_type, str) or not model_type.replace("_", "").isalnum():
+        return None
+    from planner.catalog.engine_support import default_support  # the matrix reads the catalogue: imported late
+
+    wanted = ("".join(part for part in model_type.split("_")) + "ForCausalLM").lower()
+    known = {r.architecture.lower(): r.architecture for r in default_support().rows}
+    return known.get(wanted)
 
 
 # Mistral's own `params.json` (mistral-inference) names the same numbers differently.

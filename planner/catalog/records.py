@@ -11,7 +11,7 @@ import functools
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from planner.catalog.repo_id import REPO_ID_RULE, is_repo_id
 
@@ -105,7 +105,7 @@ class ModelSpec(Record):
     capability_benchmark: OptStr = None
     capability_source: OptStr = None
     release_date: OptStr = None
-    hf_architecture: OptStr = Field(default=None, validation_alias="architecture")  # config.json architectures[0]: the key into data/engine_support.csv
+    hf_architecture: OptStr = Field(default=None, validation_alias=AliasChoices("architecture", "hf_architecture"))  # config.json architectures[0]: the key into data/engine_support.csv
 
     @field_validator("id")
     @classmethod

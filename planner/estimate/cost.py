@@ -34,6 +34,7 @@ class HostingCost(BaseModel):
     power_usd_per_month: float = 0.0
     operations_usd_per_month: float = 0.0
     usd_per_mtok: float | None = None
+    capital_sunk: bool = False  # GPUs already owned: usd_per_month is the running cost; capital is shown apart
 
 
 class CostAssumptions(BaseModel):
@@ -93,17 +94,27 @@ def _price_row(row: GpuPrice | None) -> dict:
     return {"price_kind": row.price_kind, "price_provider": row.provider, "price_as_of": row.as_of} if row else {}
 
 
-def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -> HostingCost:
+def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions, sunk: bool = False, desk: bool = False) -> HostingCost:
     """Purchase amortised over the period, plus power (x PUE) and colocation by the kW. A device
-    with no published price (one the user already owns) costs its power and colocation only."""
+    with no published price costs its power and colocation only.
+
+    `sunk`: GPUs already owned: the purchase is sunk, so the monthly cost is what running them costs (power,
+    space); the amortised purchase is still reported apart (`capital_usd_per_month`, `capital_sunk`).
+    `desk`: an office or edge box: its own power at the wall, no datacenter PUE and no colocation rent."""
     purchase = catalog.purchase_price(gpu.id)
     capital = purchase.usd * gpu_count / a.amortisation_months if purchase else 0.0
     rated_kw = (gpu.power_w or 0) / 1000 * gpu_count
-    power = rated_kw * a.gpu_power_draw_fraction * a.pue * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
-    operations = a.colocation_usd_per_kw_month * rated_kw  # rack space, cooling and network, rented by the kW
-    total = capital + power + operations
-    source = (f"purchase ${purchase.usd:,.0f} ({purchase.provider}, {purchase.as_of.isoformat()}) over {a.amortisation_months:g} months"
-              if purchase else "no published purchase price: power and colocation only")
+    pue = 1.0 if desk else a.pue
+    power = rated_kw * a.gpu_power_draw_fraction * pue * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
+    operations = 0.0 if desk else a.colocation_usd_per_kw_month * rated_kw  # rack space, cooling and network, rented by the kW
+    total = power + operations + (0.0 if sunk else capital)
+    where = "office/edge power, no colocation" if desk else "power and colocation"
+    if sunk:
+        source = (f"GPUs you own: {where} only; their purchase (${purchase.usd * gpu_count:,.0f} at {purchase.provider}'s "
+                  f"{purchase.as_of.isoformat()} listing) is sunk" if purchase else f"GPUs you own: {where} only")
+    else:
+        source = (f"purchase ${purchase.usd:,.0f} ({purchase.provider}, {purchase.as_of.isoformat()}) over {a.amortisation_months:g} months"
+                  if purchase else f"no published purchase price: {where} only")
     return HostingCost(
         mode="own",
         usd_per_month=total,
@@ -114,6 +125,7 @@ def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) -
         capital_usd_per_month=capital,
         power_usd_per_month=power,
         operations_usd_per_month=operations,
+        capital_sunk=sunk,
     )
 
 

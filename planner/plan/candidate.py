@@ -14,6 +14,7 @@ from planner.plan.capability import Capability, CapabilityTable
 from planner.plan.constraints import Constraints
 from planner.plan.grid import Grid
 from planner.plan.model import Candidate
+from planner.plan.reasoning_plan import ReasoningPlan
 from planner.plan.rules import quality_proxy, quant_penalty, restricted_licence
 from planner.plan.workload import Filters
 from planner.units import MILLION
@@ -39,25 +40,37 @@ def _sustained_words(share: float, basis: str, what: str) -> str:
 
 
 def build_candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Constraints, w: Workload, f: Filters, a: CostAssumptions,
-               load: Load, calibrations: list[dict] | None, table: CapabilityTable) -> Candidate:
-    """Full numbers for one grid row, from the single-configuration estimators."""
+               load: Load, calibrations: list[dict] | None, table: CapabilityTable, reasoning: ReasoningPlan | None = None) -> Candidate:
+    """Full numbers for one grid row, from the single-configuration estimators (a reasoning mode's hidden tokens
+    count as output the GPUs write and as context the KV cache holds)."""
+    reasoning = reasoning or ReasoningPlan(None, 0, "does not write reasoning tokens")
     model = grid.models[grid.m[i]]
     quant, engine = grid.pairs[grid.p[i]]
     hw = grid.hardware[grid.h[i]]
     v = grid.values
     replicas = int(v["replicas"][i])
     in_flight = int(v["in_flight"][i])
-    memory = estimate_memory(model, quant, hw.gpu, engine, hw.count, w.context_needed, in_flight, w.kv_cache_dtype)
-    speed = estimate_speed(catalog, model, quant, hw.gpu, engine, hw.count, w.input_tokens, w.output_tokens, in_flight,
+    hidden = reasoning.tokens
+    memory = estimate_memory(model, quant, hw.gpu, engine, hw.count, w.context_needed + hidden, in_flight, w.kv_cache_dtype)
+    speed = estimate_speed(catalog, model, quant, hw.gpu, engine, hw.count, w.input_tokens, w.output_tokens + hidden, in_flight,
                            1.0 if memory.gpu_layers >= model.layers else memory.gpu_layers / model.layers,
                            memory.kv_cache_dtype, calibrations, load.peak_requests_per_s / replicas)
     total_gpus = replicas * hw.count
     owning = f.owning
-    cost = owned_cost(catalog, hw.gpu, total_gpus, a) if owning else rented_cost(catalog, hw.gpu, total_gpus, a)
+    desk = f.deployment != "datacenter"
+    cost = (owned_cost(catalog, hw.gpu, total_gpus, a, sunk=f.owned is not None, desk=desk) if owning
+            else rented_cost(catalog, hw.gpu, total_gpus, a))
     tokens = load.tokens_per_month
     cost = cost.model_copy(update={"usd_per_mtok": cost.usd_per_month / tokens * MILLION if tokens else None})
     capability = table.of(model.id)
     findings = _candidate_findings(model, quant, engine.id, hw, memory, speed, c, w, catalog.quants, capability)
+    first_answer_s = speed.ttft_s + hidden / max(speed.decode_tokens_per_s, 1e-9)
+    if reasoning.mode is not None:
+        findings.append(Finding(rule="reasoning.tokens", effect="warning" if hidden else "info", subject=model.id, message=(
+            f"{model.name}: " + reasoning.basis + "." if not hidden else f"{model.name} runs in its {reasoning.mode} mode: " + (
+                f"about {hidden:,} hidden reasoning tokens per request before the answer ({reasoning.basis}); they are planned as "
+                f"output the GPUs write and context the KV cache holds, and the first answer token comes after them "
+                f"(~{first_answer_s:.1f} s)." if hidden else reasoning.basis + "."))))
     basis = [
         _weights_line(model, quant, engine.id, memory.weights_gib),
         f"KV cache: {in_flight} sequence(s) × {w.context_needed:,} tokens at {memory.kv_cache_dtype} = {memory.kv_cache_gib:.2f} GiB "
@@ -80,6 +93,7 @@ def build_candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Const
         gpus=hw.count, replicas=replicas, total_gpus=total_gpus, memory=memory, speed=speed, cost=cost,
         capability_score=capability.score, capability_benchmark=capability.benchmark, score=round(score, 2),
         capability=capability.as_json(),
+        reasoning=reasoning.as_json() | {"first_answer_token_s": round(first_answer_s, 3)},
         findings=findings, basis=basis, equivalent_engines=(grid.twins or {}).get(engine.id, []),
         replica_tokens_per_month=float(v["replica_tokens_per_month"][i]) / w.peak_to_average,
     )

@@ -91,7 +91,9 @@ class Constraints(BaseModel):
     rapid_development: bool = False  # the seed guide's "rapid development": a hosted API is quicker to start
     embedded_in_product: bool = False  # the seed guide's "product embedding": the model ships inside your product
     deployment: Deployment | None = None  # None: office for GeForce/Apple/edge devices you own, edge for the edge task, else datacenter
-    min_replicas: Annotated[int | None, Field(ge=1, le=1024)] = None  # None: 2 for a datacenter service of 1,000+ requests/day, else 1
+    min_replicas: Annotated[int | None, Field(ge=1, le=1024)] = None
+    # Hidden reasoning tokens per request for models run in a reasoning mode (None: the published figure per model).
+    expected_reasoning_tokens: Annotated[int | None, Field(ge=0, le=1_000_000)] = None  # None: 2 for a datacenter service of 1,000+ requests/day, else 1
 
     @model_validator(mode="after")
     def _context_covers_request(self) -> Constraints:

@@ -45,8 +45,11 @@ from planner.units import GIB
 
 
 def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec], a: CostAssumptions,
-               calibrations: list[dict] | None = None) -> Grid:
-    """Enumerate compatible candidates and evaluate memory, speed, replicas and cost for each."""
+               calibrations: list[dict] | None = None, reasoning_tokens: dict[str, int] | None = None,
+               ttft_on_answer: bool = True) -> Grid:
+    """`reasoning_tokens`: hidden tokens per request for models planned in a reasoning mode (planner.plan.reasoning_plan);
+    `ttft_on_answer`: the time-to-first-token target holds on the first answer token, after them."""
+    # Enumerate compatible candidates and evaluate memory, speed, replicas and cost for each.
     hardware = hardware_options(catalog, f, a)
     dominated = dominated_devices(hardware) if f.owned is None else {}
     hardware = [hw for hw in hardware if hw.gpu.id not in dominated]
@@ -84,15 +87,15 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
     enumerated = int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0
     # Models that share an architecture and size (a fine-tune or update of a base: data/models.csv) have the same
     # estimates on every configuration: evaluate one of them, then give each its copy of the rows.
-    firsts, first_of = architecture_twins(models)
+    firsts, first_of = architecture_twins(models, reasoning_tokens or {})
     grid = Grid([models[i] for i in firsts], pairs, hardware, empty, empty, empty, {}, enumerated=enumerated, twins=twins,
                 dominated=dominated, dominated_quants=weaker_quants, severe_quants=severe)
     if compatible.any():
-        grid.values = _evaluate(catalog, w, f, grid, compatible[firsts], calibrations)
+        grid.values = _evaluate(catalog, w, f, grid, compatible[firsts], calibrations, reasoning_tokens, ttft_on_answer)
     return _expand_twins(grid, models, first_of)
 
 
-def architecture_twins(models: list[ModelSpec]) -> tuple[list[int], list[int]]:
+def architecture_twins(models: list[ModelSpec], reasoning_tokens: dict[str, int] | None = None) -> tuple[list[int], list[int]]:
     """(index of the first model of each architecture, for every model the position of its architecture in
     that list). Two models are twins when everything the grid reads of them is equal."""
     firsts: list[int] = []
@@ -100,7 +103,8 @@ def architecture_twins(models: list[ModelSpec]) -> tuple[list[int], list[int]]:
     first_of = []
     for i, m in enumerate(models):
         # the family too: model_pair_ok plans MXFP4 for gpt-oss only
-        key = (m.params_total_b, m.params_active_b, m.family.startswith("gpt-oss"), m.hf_architecture, m.architecture())
+        key = (m.params_total_b, m.params_active_b, m.family.startswith("gpt-oss"), m.hf_architecture,
+               (reasoning_tokens or {}).get(m.id, 0), m.architecture())
         if key not in seen:
             seen[key] = len(firsts)
             firsts.append(i)
@@ -125,8 +129,9 @@ def _expand_twins(grid: Grid, models: list[ModelSpec], first_of: list[int]) -> G
     return grid
 
 
-def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatible: np.ndarray, calibrations: list[dict] | None) -> dict[str, np.ndarray]:
-    M = model_arrays(g.models, w)
+def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatible: np.ndarray, calibrations: list[dict] | None,
+              reasoning_tokens: dict[str, int] | None = None, ttft_on_answer: bool = True) -> dict[str, np.ndarray]:
+    M = model_arrays(g.models, w, reasoning_tokens)
     M["weights_total"], M["weights_active"] = weight_bytes(g.models, g.pairs)  # (model, pair)
     P = pair_arrays(g.pairs, w)
     H = hardware_arrays(catalog, g, calibrations)
@@ -180,12 +185,16 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     gguf = P["gguf_engine"][p]
     batched_share = np.where(gguf, pessimistic_decode_share(catalog, 2, True), pessimistic_decode_share(catalog, 2, False))
 
+    hidden = M["reasoning"][m]  # reasoning tokens written before the answer (0 for most models)
+    out_tokens = w.output_tokens + hidden
+    before_first = hidden if ttft_on_answer else 0.0  # decode steps the TTFT target must also cover
+
     def longest_step(share):  # the longest decode step the targets allow
         allowed = np.full(len(m), np.inf)
         if w.min_tokens_per_s:
             allowed = np.minimum(allowed, share / w.min_tokens_per_s)
-        if ttft_target:
-            allowed = np.minimum(allowed, ttft_target - prefill)
+        if ttft_target:  # the first answer token comes after the hidden reasoning tokens
+            allowed = np.minimum(allowed, (ttft_target - prefill) / (1 + before_first))
         return allowed
 
     allowed, allowed_one = longest_step(batched_share), longest_step(pessimistic_decode_share(catalog, 1, False))
@@ -207,9 +216,9 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
                                         M["experts_active"][m[moe]], batch[moe])
     step_1 = terms.step(weights_active, 1.0)
     step_b = terms.step(read_b, batch)
-    latency_at_batch = prefill + step_b * (1 + w.output_tokens)  # first token, then one step per output token
-    requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, w.output_tokens,
-                                                                 (ttft_target or np.inf) - step_b, prefill_time(batch))
+    latency_at_batch = prefill + step_b * (1 + out_tokens)  # first token, then one step per output token (hidden ones too)
+    requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, out_tokens,
+                                                                 (ttft_target or np.inf) - step_b * (1 + before_first), prefill_time(batch))
     peak = w.requests_per_day / 86_400 * w.peak_to_average
     replicas = np.maximum(filters.min_replicas, np.ceil(peak / requests_per_s_per_replica))
     # llama.cpp and Ollama are for one user or a small team: a multi-user service runs on a serving engine
@@ -231,6 +240,7 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
         "engine_ok": engine_ok,
         "decode_tokens_per_s": 1.0 / step_1,
         "ttft_s": prefill + step_1,
+        "first_answer_token_s": prefill + step_1 * (1 + hidden),
         "batch": batch,
         "in_flight": in_flight,
         "replicas": replicas,

@@ -69,7 +69,7 @@ def hardware_options(catalog: Catalog, f: Filters, a: CostAssumptions) -> list[H
             gpu = catalog.gpu(owned.gpu)
             if is_desk_part(gpu) and not f.geforce_allowed:
                 continue
-            one = owned_cost(catalog, gpu, 1, a)
+            one = owned_cost(catalog, gpu, 1, a, sunk=True, desk=f.deployment != "datacenter")
             for count in _counts(gpu, owned.count):
                 options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, owned.count))
         return options
@@ -77,7 +77,7 @@ def hardware_options(catalog: Catalog, f: Filters, a: CostAssumptions) -> list[H
         if is_desk_part(gpu) and not f.geforce_allowed:
             continue
         if f.buy:  # no cloud rental: price a purchase instead
-            one = owned_cost(catalog, gpu, 1, a) if catalog.purchase_price(gpu.id) else None
+            one = owned_cost(catalog, gpu, 1, a, desk=f.deployment != "datacenter") if catalog.purchase_price(gpu.id) else None
         else:
             one = rented_cost(catalog, gpu, 1, a)
         if one is None:

@@ -40,7 +40,8 @@ MIN_GPU_LAYER_FRACTION = 0.5  # below this, CPU offload is too slow to recommend
 def tables(catalog: Catalog, w: Workload, M, P, H) -> dict[str, np.ndarray]:
     """Per (model, pair), (pair, hardware) and (model, hardware) quantities, on small arrays."""
     kv_factor = P["kv_bytes"][None, :] / 2.0  # per-model KV figures are at 2 bytes per element
-    ctx, avg_ctx = float(w.context_needed), w.input_tokens + w.output_tokens / 2
+    # a reasoning model's hidden tokens sit in its context while it answers (per model: 0 for the others)
+    ctx, avg_ctx = w.context_needed + M["reasoning"], w.input_tokens + (w.output_tokens + M["reasoning"]) / 2
     held = lambda tokens: held_tokens(M["full_layers"], M["window_layers"], M["window"], tokens, M["state_layers"])  # noqa: E731
     count = H["count"][None, :]
     tp = P["tensor_parallel"][:, None] & (count > 1)
@@ -110,7 +111,7 @@ def _fits(M, P, H, m, p, h, w: Workload) -> np.ndarray:
     f32 = np.float32
     count = H["count"][h].astype(f32)
     weights_total = M["weights_total"][m, p].astype(f32)
-    ctx = float(w.context_needed)
+    ctx = w.context_needed + M["reasoning"][m]
     kv_seq_full = (M["kv_token_layer"][m] * (P["kv_bytes"][p] / 2.0)
                    * held_tokens(M["full_layers"][m], M["window_layers"][m], M["window"][m], ctx, M["state_layers"][m])).astype(f32)
     tp_size = np.minimum(count, H["domain"][h].astype(f32))
@@ -126,7 +127,7 @@ def _fits(M, P, H, m, p, h, w: Workload) -> np.ndarray:
     return fits | offload
 
 
-def model_arrays(models: list[ModelSpec], w: Workload) -> dict[str, np.ndarray]:
+def model_arrays(models: list[ModelSpec], w: Workload, reasoning_tokens: dict[str, int] | None = None) -> dict[str, np.ndarray]:
     cols: dict[str, list] = {k: [] for k in ("params_active", "kv_token_layer", "full_layers", "window_layers",
                                              "window", "state_layers", "kv_heads_eff", "experts_total", "experts_active", "layers", "heads", "head_dim",
                                              "attention_flops", "prefill_attention")}
@@ -148,6 +149,7 @@ def model_arrays(models: list[ModelSpec], w: Workload) -> dict[str, np.ndarray]:
         cols["prefill_attention"].append(prefill_attention_flops_per_token(model, w.input_tokens))
     arrays = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
     arrays["moe"] = arrays["experts_total"] > arrays["experts_active"]
+    arrays["reasoning"] = np.array([float((reasoning_tokens or {}).get(m.id, 0)) for m in models])
     return arrays
 
 

@@ -39,6 +39,7 @@ class Candidate(BaseModel):
     equivalent_engines: list[str] = []  # engines with the same estimates (e.g. Ollama beside llama.cpp)
     replica_tokens_per_month: float | None = None  # what one replica carries at the peak rate, input + output
     capability: dict = {}  # the task's benchmark: task, benchmark, score, basis (published or the stated fallback), source
+    reasoning: dict = {}  # mode, hidden reasoning tokens per request, basis, source, first_answer_token_s
 
 
 class RuledOut(BaseModel):

@@ -27,6 +27,7 @@ from planner.plan.constraints import Constraints
 from planner.plan.decision import decision_points, idle_hardware, why_not
 from planner.plan.grid import Grid, build_grid
 from planner.plan.grid_support import why_unsupported
+from planner.plan.reasoning_plan import reasoning_plan, ttft_holds_on_answer
 from planner.plan.model import ApiOption, Candidate, Plan, RuledOut
 from planner.plan.objective import Choice, rank
 from planner.plan.rules import (
@@ -56,13 +57,18 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     load = load_from_workload(w)
     findings = _plan_level_findings(c)
     models, ruled_out = _eligible_models(catalog, c, w, f)
-    grid = build_grid(catalog, w, f, models, a, calibrations)
+    reasoning = {m.id: reasoning_plan(m.id, m.name, c.task, c.expected_reasoning_tokens, named=bool(c.models)) for m in models}
+    ruled_out += [RuledOut(model=m.id, model_name=m.name, rule="reasoning.not-needed", reason=reasoning[m.id].excluded)
+                  for m in models if reasoning[m.id].excluded]
+    models = [m for m in models if not reasoning[m.id].excluded]
+    hidden = {k: r.tokens for k, r in reasoning.items() if r.tokens}
+    grid = build_grid(catalog, w, f, models, a, calibrations, hidden, ttft_holds_on_answer(c.task))
     codes = candidate_codes(grid.values, f) if len(grid) else np.zeros(0, dtype=np.int8)
     single_replica = False
     if f.owned is not None and c.min_replicas is None and f.min_replicas > 1 and not (codes == OK).any():
         # owned GPUs that cannot host the default redundancy still serve: plan one replica and say so
         single = replace(f, min_replicas=1)
-        grid1 = build_grid(catalog, w, single, models, a, calibrations)
+        grid1 = build_grid(catalog, w, single, models, a, calibrations, hidden, ttft_holds_on_answer(c.task))
         codes1 = candidate_codes(grid1.values, single) if len(grid1) else codes
         if (codes1 == OK).any():
             f, grid, codes, single_replica = single, grid1, codes1, True
@@ -83,13 +89,15 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     codes, below = _apply_min_capability(grid, codes, table, c.min_capability)
     ruled_out += _ruled_out_models(grid, codes, w, f, below, table)
     chosen, choice, feasible, options = _ranked(catalog, grid, codes, c, table, f.owned is not None)
-    candidates = [build_candidate(catalog, grid, i, score, c, w, f, a, load, calibrations, table) for i, score in chosen]
+    candidates = [build_candidate(catalog, grid, i, score, c, w, f, a, load, calibrations, table, reasoning[grid.models[grid.m[i]].id])
+                  for i, score in chosen]
     top = candidates[0] if candidates else None
     apis = api_options(catalog, c, load, top, table, f.min_replicas)
     best_api, best_closed = _comparable_api(apis, top, table), _best_closed(apis)
     result, reasons, guide_findings = verdict(c, top, best_api, best_closed, table.benchmark, load.tokens_per_month)
     findings += guide_findings + _objective_findings(catalog, c, f, table, top)
-    if top and single_replica:
+    if top and single_replica:  # the specific sentence replaces the generic one-replica warning
+        findings = [x for x in findings if not (x.rule == "redundancy.replicas" and x.message.startswith("One replica"))]
         findings.append(_second_replica(catalog, top))
     if top:
         findings += top.findings
@@ -201,7 +209,7 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters, be
                       table: CapabilityTable) -> list[RuledOut]:
     """For each model with no workable configuration, the reason from its closest attempt."""
     out = []
-    if not len(grid):
+    if not grid.hardware:
         return [RuledOut(model=m.id, model_name=m.name, rule="hardware.none", reason="No hardware option is available for these constraints.")
                 for m in grid.models]
     v = grid.values
