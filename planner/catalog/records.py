@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from planner.catalog.plausible import architecture_fault
+
 
 def _split_list(value: object) -> object:
     """CSV cells hold lists as `a;b;c`; an empty cell is an empty list."""
@@ -117,6 +119,13 @@ class ModelSpec(Record):
             raise ValueError("sliding-window, linear-attention and cache-free layers together exceed layers")
         if self.capability_score is not None and not self.capability_source:
             raise ValueError("capability_score needs capability_source")
+        return self
+
+    @model_validator(mode="after")
+    def _plausible(self) -> ModelSpec:
+        """Bounds on every architecture field (planner.catalog.plausible): 0 heads or 1e12 layers are refused."""
+        if fault := architecture_fault(lambda field: getattr(self, field)):
+            raise ValueError(fault)
         return self
 
     @property
