@@ -39,13 +39,22 @@ class JsonLimits:
     max_bytes: int
     max_items: int = 10_000  # entries of one list or object
     max_string_chars: int = 10_000
+    # Lists and objects in the whole file, counted before parsing ('[' and '{' bytes, an upper bound): an empty
+    # list is 3 bytes of text and ~64 bytes of memory, so a file of them would cost 20 times its size.
+    max_containers: int = 10_000
+    # Values in the whole file, counted before parsing (',' bytes, an upper bound): 16 MB of "ab", strings would
+    # otherwise take ~330 MB of memory before the walk could refuse them.
+    max_values: int = 100_000
 
 
-CONSTRAINTS_LIMITS = JsonLimits(max_bytes=1 << 20, max_items=1_000, max_string_chars=1_000)  # a constraints file is ~1 KB
+CONSTRAINTS_LIMITS = JsonLimits(max_bytes=1 << 20, max_items=1_000, max_string_chars=1_000, max_containers=2_000,
+                                max_values=10_000)  # a constraints file is ~1 KB
 # A config.json is 1-6 KB (data/configs); params.json smaller. Layer lists (layer_types) hold one entry per layer.
 CONFIG_LIMITS = JsonLimits(max_bytes=1 << 20, max_items=10_000, max_string_chars=10_000)
-# LiteLLM's price list: a few thousand model entries of ~30 fields; 32 MiB parses in well under 1 GB.
-PRICE_LIST_LIMITS = JsonLimits(max_bytes=32 << 20, max_items=200_000, max_string_chars=100_000)
+# LiteLLM's model_prices_and_context_window.json was 1.6 MB (1,642,422 characters) in 2026, a few thousand entries
+# with a list or two each: ten times that.
+PRICE_LIST_LIMITS = JsonLimits(max_bytes=16 << 20, max_items=100_000, max_string_chars=100_000, max_containers=200_000,
+                               max_values=1_000_000)
 MAX_CONFIG_FILES = 256  # in one add-model folder
 
 
@@ -86,6 +95,11 @@ def load_json(raw: bytes | str, what: str, limits: JsonLimits, error: type[Plann
         text = raw
         if len(text) > limits.max_bytes:
             raise error(f"{what}: the text is longer than {_size(limits.max_bytes)}, the most this planner reads for it.")
+    containers = text.count("[") + text.count("{")
+    if containers > limits.max_containers:
+        raise error(f"{what}: {containers:,} lists and objects; at most {limits.max_containers:,} are allowed in this file.")
+    if text.count(",") >= limits.max_values:
+        raise error(f"{what}: more than {limits.max_values:,} values; at most that many are allowed in this file.")
     try:
         data = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
     except RecursionError:

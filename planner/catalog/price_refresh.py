@@ -190,13 +190,7 @@ def write_prices(path: Path, changes: list[PriceChange], source: str, how: str) 
             rows.append({**{c: "" for c in columns}, **{k: str(v) for k, v in change.row.items()}, "source": source,
                          "as_of": change.new_as_of, "notes": f"Imported {change.new_as_of} from {how}."})
     for row in rows:
-        try:
-            ApiPrice.model_validate({k: v for k, v in row.items() if k in ApiPrice.model_fields})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "row"
-            raise CatalogError(f"{shown(str(path))}: row {shown(row.get('id'))} would not load ({where}: {first['msg']}); "
-                               "nothing written") from None
+        _check_row(path, row)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
@@ -207,6 +201,24 @@ def write_prices(path: Path, changes: list[PriceChange], source: str, how: str) 
         raise CatalogError(f"{shown(str(path))}: a row holds text that is not UTF-8 ({shown(exc.object[exc.start:exc.end])}); "
                            "nothing written") from None
     return len(changes)
+
+
+def _check_row(path: Path, row: dict) -> None:
+    """A row the catalogue will load: an `ApiPrice`, its prices finite and at most $10,000 per million tokens."""
+    try:
+        price = ApiPrice.model_validate({k: v for k, v in row.items() if k in ApiPrice.model_fields})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "row"
+        raise CatalogError(f"{shown(str(path))}: row {shown(row.get('id'))} would not load ({where}: {first['msg']}); "
+                           "nothing written") from None
+    for name in ("usd_per_mtok_input", "usd_per_mtok_output"):
+        if not getattr(price, name) <= MAX_USD_PER_TOKEN * 1e6:  # False for NaN and Infinity too
+            raise CatalogError(f"{shown(str(path))}: row {shown(price.id)}: {name} must be at most "
+                               f"{MAX_USD_PER_TOKEN * 1e6:,.0f}, got {shown(getattr(price, name))}; nothing written")
+    if price.context_tokens is not None and not 1 <= price.context_tokens <= MAX_CONTEXT_TOKENS:
+        raise CatalogError(f"{shown(str(path))}: row {shown(price.id)}: context_tokens must be 1 to {MAX_CONTEXT_TOKENS:,}, "
+                           f"got {price.context_tokens}; nothing written")
 
 
 def _read_prices(path: Path) -> tuple[list[str], list[dict]]:

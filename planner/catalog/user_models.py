@@ -22,7 +22,8 @@ from planner.errors import CatalogError, shown
 
 USER_MODELS_ENV = "PLANNER_USER_MODELS_FILE"
 # The user's own file: ~2 KB a model, so 16 MiB holds thousands.
-USER_MODELS_LIMITS = JsonLimits(max_bytes=16 << 20, max_items=10_000, max_string_chars=10_000)
+USER_MODELS_LIMITS = JsonLimits(max_bytes=16 << 20, max_items=10_000, max_string_chars=10_000, max_containers=50_000,
+                                max_values=1_000_000)
 
 
 def user_models_path() -> Path:
