@@ -150,3 +150,20 @@ def test_peak_memory_of_a_hostile_config_is_bounded(tmp_path):
     assert code == 2, err
     assert peak_mib < PEAK_RSS_LIMIT_MIB, f"peak {peak_mib:.0f} MiB"
     assert not (tmp_path / "u.json").exists()
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"params_total_b": 1e12, "params_active_b": 1e12}, "params_total_b"), ({"head_dim": 0}, "head_dim"),
+    ({"kv_heads": 3}, "kv_heads"), ({"layers": 10**12}, "layers"), ({"intermediate_size": -1}, "intermediate_size"),
+])
+def test_a_hand_edited_user_models_file_is_refused_naming_the_field(change, needle, user_file):
+    """An implausible model in the user's own file is never planned: every command that reads it says which field."""
+    from planner.catalog.loading import load_catalog
+
+    row = load_catalog().models["meta-llama/Llama-3.1-8B-Instruct"].model_dump(mode="json")
+    user_file.write_text(json.dumps([{**row, "id": "acme/edited", **change}]))
+    before = user_file.read_bytes()
+    code, out, err = run_main(["estimate", "--model", "acme/edited", "--quant", "fp16", "--gpu", "h100-sxm"])
+    assert code == 2 and not out
+    assert_one_clean_line(err, needle)
+    assert user_file.read_bytes() == before

@@ -88,12 +88,19 @@ def load_user_models(path: Path | None = None) -> list[ModelSpec]:
     path = path or user_models_path()
     if not path.exists():
         return []
-    try:
-        rows = load_json_file(path, shown(str(path)), USER_MODELS_LIMITS, CatalogError)
-        return [ModelSpec.model_validate(r) for r in rows]
-    except (ValidationError, TypeError) as exc:
-        raise CatalogError(f"{shown(str(path))}: not a list of models this planner wrote ({exc.__class__.__name__}); "
-                           "delete or fix the file") from None
+    rows = load_json_file(path, shown(str(path)), USER_MODELS_LIMITS, CatalogError)
+    if not isinstance(rows, list):
+        raise CatalogError(f"{shown(str(path))}: not a list of models this planner wrote; delete or fix the file")
+    models = []
+    for i, row in enumerate(rows):
+        try:
+            models.append(ModelSpec.model_validate(row))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = f"field '{'.'.join(str(p) for p in first['loc'])}': " if first["loc"] else ""
+            raise CatalogError(f"{shown(str(path))}: model {i + 1} ({shown(row.get('id') if isinstance(row, dict) else row)}): "
+                               f"{where}{first['msg'].removeprefix('Value error, ')}; delete or fix the file") from None
+    return models
 
 
 def save_user_models(added: list[ModelSpec], path: Path | None = None) -> Path:
