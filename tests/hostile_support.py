@@ -60,29 +60,29 @@ def snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+# Runs `python -m planner ARGV` and, at exit, writes the process's VmHWM (peak resident set of its own address
+# space) to the file named by PLANNER_TEST_PEAK_FILE. The kernel's rusage (wait4, RUSAGE_CHILDREN) would not do:
+# Linux carries the parent's high-water mark into a child across exec, so a test that built a big file first
+# would measure itself.
+_WRAPPER = (
+    "import atexit, os, runpy, sys\n"
+    "def _peak():\n"
+    "    line = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+    "    open(os.environ['PLANNER_TEST_PEAK_FILE'], 'w').write(line.split()[1])\n"
+    "atexit.register(_peak)\n"
+    "sys.argv = ['planner', *sys.argv[1:]]\n"
+    "runpy.run_module('planner', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def peak_rss_mib(argv: list[str], env: dict | None = None, timeout_s: float = 120) -> tuple[int, float, str]:
-    """(exit code, peak resident MiB, stderr) of `python -m planner ARGV` in a child process, the peak from
-    the kernel's rusage of that child alone (os.wait4)."""
-    with open(os.devnull, "wb") as devnull:
-        proc = subprocess.Popen([sys.executable, "-m", "planner", *argv], cwd=ROOT, stdout=devnull, stderr=subprocess.PIPE,
-                                env={**os.environ, **(env or {})})
-        try:
-            err = proc.stderr.read().decode("utf-8", "replace")  # small: one line
-            _, status, usage = _wait4(proc, timeout_s)
-        finally:
-            proc.stderr.close()
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, err  # Linux: ru_maxrss in KiB
+    """(exit code, peak resident MiB, stderr) of `python -m planner ARGV` in a child process."""
+    import tempfile
 
-
-def _wait4(proc: subprocess.Popen, timeout_s: float):
-    import signal
-    import threading
-
-    timer = threading.Timer(timeout_s, lambda: os.kill(proc.pid, signal.SIGKILL))
-    timer.start()
-    try:
-        result = os.wait4(proc.pid, 0)
-    finally:
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(result[1])  # reaped here; keep Popen from waiting again
-    return result
+    with tempfile.TemporaryDirectory() as folder:
+        peak_file = Path(folder) / "peak"
+        proc = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, timeout=timeout_s,
+                              env={**os.environ, **(env or {}), "PLANNER_TEST_PEAK_FILE": str(peak_file)})
+        peak_kib = int(peak_file.read_text())
+    return proc.returncode, peak_kib / 1024, proc.stderr.decode("utf-8", "replace")
