@@ -125,3 +125,20 @@ def test_peak_memory_of_a_hostile_file_is_bounded(doc, planned, tmp_path):
     code, peak_mib, err = peak_rss_mib(["plan", "--constraints", str(path), "--json"])
     assert code == (0 if planned else 2), err
     assert peak_mib < PEAK_RSS_LIMIT_MIB, f"peak {peak_mib:.0f} MiB"
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=document)
+def test_the_page_and_url_door_takes_any_dict_or_names_the_field(doc):
+    """The dashboard hands parse_constraints a dict (widgets, URL parameters), not a file: the same limits hold."""
+    from planner.errors import CONTROL_OR_SPACE, ConstraintError
+    from planner.plan.constraints import parse_constraints
+
+    try:
+        c = parse_constraints(doc)
+    except ConstraintError as exc:
+        assert exc.field is None or exc.field in doc or exc.field in FIELDS, exc.field
+        assert not CONTROL_OR_SPACE.search(str(exc)) and len(str(exc)) < 2_000
+        return
+    assert not any(CONTROL_OR_SPACE.search(text) for text in [c.name, *(c.models or [])])
+    assert len({m.lower() for m in c.models or []}) == len(c.models or [])

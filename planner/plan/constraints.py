@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,7 +22,7 @@ from pydantic import (
 )
 
 from planner.catalog.input_limits import CONSTRAINTS_LIMITS, load_json_file, shown
-from planner.errors import ConstraintError
+from planner.errors import CONTROL_OR_SPACE, ConstraintError
 
 Privacy = Literal["any", "no-third-party-api", "on-prem", "offline"]
 Task = Literal["chat", "code", "reasoning", "multilingual", "long-context", "summarization", "extraction", "edge"]
@@ -43,7 +44,16 @@ MIN_REQUESTS_PER_DAY = 0.001
 # list of every model with its aliases fits; longer lists are a generated file, not a choice.
 MAX_LISTED_MODELS = 1_000
 MAX_OWNED_GPU_KINDS = 64
-Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _printable(text: str) -> str:
+    """No control characters (an escape sequence would reach a terminal or the PDF) nor lone surrogates."""
+    if bad := CONTROL_OR_SPACE.search(text):
+        raise ValueError(f"contains U+{ord(bad.group()):04X} (a control character or lone surrogate); only printable text is allowed")
+    return text
+
+
+Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
 
 
 def _fine_tuning(value: object) -> object:
@@ -76,7 +86,7 @@ class Constraints(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    name: Annotated[str, Field(max_length=200)] = "Untitled plan"
+    name: Annotated[str, Field(max_length=200), AfterValidator(_printable)] = "Untitled plan"
     privacy: Privacy = "any"
     requests_per_day: Annotated[float, Field(ge=0, le=1e10)] = 20_000
     input_tokens: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000
