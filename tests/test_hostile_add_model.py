@@ -14,7 +14,7 @@ from planner.catalog.hf_checks import INT_FIELDS
 from planner.catalog.loading import DATA_DIR
 from planner.catalog.plausible import architecture_fault
 from planner.catalog.user_models import load_user_models, user_models_path
-from tests.hostile_support import DATA, PEAK_RSS_LIMIT_MIB, assert_one_clean_line, peak_rss_mib, run_main, snapshot
+from tests.hostile_support import DATA, PEAK_RSS_LIMIT_MIB, assert_one_clean_line, peak_rss_mib, run_main, snapshot, strict_json
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 BASES = {name: json.loads((DATA_DIR / "configs" / name).read_text()) for name in (
@@ -56,8 +56,10 @@ def _add(tmp_path, raw: bytes, file_name: str = "acme__hostile.json") -> tuple[i
     return code, out, err, before, user.read_bytes()
 
 
-def _check(code: int, err: str, before: bytes, after: bytes, *names: str) -> None:
+def _check(code: int, out: str, err: str, before: bytes, after: bytes, *names: str) -> None:
     assert code in (0, 2), err
+    if code == 0:
+        assert [m["id"] for m in strict_json(out)] == ["acme/hostile"]
     if code == 2:
         assert_one_clean_line(err, *names)
         assert "acme__hostile.json" in err
@@ -77,14 +79,14 @@ DERIVED = ("params_total_b", "params_active_b")
 def test_a_config_with_any_value_in_any_field_is_added_or_refused_naming_it(base, field, value, tmp_path):
     cfg = {**BASES[base], field: value}
     code, out, err, before, after = _add(tmp_path, json.dumps(cfg).encode())
-    _check(code, err, before, after, field, *DERIVED)
+    _check(code, out, err, before, after, field, *DERIVED)
 
 
 @SETTINGS
 @given(field=st.sampled_from(MISTRAL_FIELDS), value=hostile)
 def test_a_mistral_params_json_with_any_value_is_added_or_refused_naming_it(field, value, tmp_path):
     code, out, err, before, after = _add(tmp_path, json.dumps({**MISTRAL, field: value}).encode())
-    _check(code, err, before, after, field, *DERIVED)
+    _check(code, out, err, before, after, field, *DERIVED)
 
 
 RAW = {
@@ -167,3 +169,16 @@ def test_a_hand_edited_user_models_file_is_refused_naming_the_field(change, need
     assert code == 2 and not out
     assert_one_clean_line(err, needle)
     assert user_file.read_bytes() == before
+
+
+def test_a_failed_save_leaves_the_users_models_as_they_were(tmp_path, user_file, monkeypatch):
+    import os
+
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    code, out, err, before, after = _add(tmp_path, json.dumps(BASES["HuggingFaceTB__SmolLM3-3B.json"]).encode())
+    assert code == 1 and not out
+    assert_one_clean_line(err, "cannot write")
+    assert after == before and [p.name for p in user_file.parent.iterdir() if p.name.endswith(".tmp")] == []
