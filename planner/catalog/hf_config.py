@@ -9,15 +9,16 @@ Nemotron-H, Kimi Linear, Gemma 3n; planner.catalog.hf_layers), counts the parame
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from pydantic import ValidationError
 
+from planner.catalog.hf_checks import check_config
 from planner.catalog.hf_layers import expert_counts, layer_kinds, layer_layout
 from planner.catalog.hf_params import params_from_architecture, params_from_config
 from planner.catalog.records import ModelSpec
-from planner.errors import CatalogError
+from planner.catalog.input_limits import CONFIG_LIMITS, load_json
+from planner.errors import CatalogError, shown
 
 __all__ = ["model_from_hf_config", "params_from_architecture", "parse_config"]
 
@@ -26,15 +27,25 @@ _REQUIRED = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_s
 
 def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, name: str | None = None) -> ModelSpec:
     """A `ModelSpec` from a parsed or raw `config.json`; raises CatalogError naming the bad field."""
-    cfg = _from_mistral_params(parse_config(config))
+    cfg, names = _from_mistral_params(parse_config(config))
     text_cfg = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else None
     if text_cfg and not all(k in cfg for k in _REQUIRED):
         cfg = {**cfg, **text_cfg}  # multimodal configs keep the language model under text_config
-    missing = [k for k in _REQUIRED if not isinstance(cfg.get(k), int)]
+    missing = [k for k in _REQUIRED if type(cfg.get(k)) is not int]
     if missing:
         raise CatalogError(
-            f"config.json: field '{missing[0]}' is missing or not a whole number; a decoder config needs {', '.join(_REQUIRED)}."
+            f"config.json: field '{names.get(missing[0], missing[0])}' is missing or not a whole number; a decoder config "
+            f"needs {', '.join(names.get(k, k) for k in _REQUIRED)}."
         )
+    check_config(cfg, names)  # every number the readers use, before any arithmetic
+    try:
+        return _spec(cfg, model_id, name)
+    except (ArithmeticError, TypeError, ValueError, KeyError, IndexError) as exc:  # a combination no check foresaw
+        raise CatalogError(f"config.json: the architecture fields do not fit together ({exc.__class__.__name__}: "
+                           f"{shown(str(exc), quote=False)}).") from None
+
+
+def _spec(cfg: dict[str, Any], model_id: str, name: str | None) -> ModelSpec:
     layers = cfg["num_hidden_layers"]
     hidden = cfg["hidden_size"]
     heads = cfg["num_attention_heads"]
@@ -89,7 +100,8 @@ def model_from_hf_config(config: dict[str, Any] | str | bytes, model_id: str, na
         )
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise CatalogError(f"config.json: field '{first['loc'][0]}': {first['msg']}.") from None
+        where = f"field '{first['loc'][0]}': " if first["loc"] else ""
+        raise CatalogError(f"config.json: {where}{first['msg'].removeprefix('Value error, ')}.") from None
 
 
 def _architecture(cfg: dict[str, Any]) -> str | None:
@@ -119,26 +131,29 @@ _MISTRAL_PARAMS = {"dim": "hidden_size", "n_layers": "num_hidden_layers", "n_hea
                    "vocab_size": "vocab_size", "sliding_window": "sliding_window", "max_seq_len": "max_position_embeddings"}
 
 
-def _from_mistral_params(cfg: dict[str, Any]) -> dict[str, Any]:
-    """A Mistral params.json read as the config.json fields it stands for; any other config as it is."""
+def _from_mistral_params(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A Mistral params.json read as the config.json fields it stands for, with each field's params.json name
+    (for messages); any other config as it is."""
     if "dim" not in cfg or "n_layers" not in cfg or "hidden_size" in cfg:
-        return cfg
+        return cfg, {}
     out = {hf: cfg[k] for k, hf in _MISTRAL_PARAMS.items() if k in cfg}
-    moe = cfg.get("moe") if isinstance(cfg.get("moe"), dict) else None
+    names = {hf: k for k, hf in _MISTRAL_PARAMS.items()}
+    moe = cfg.get("moe")
+    if moe is not None and not isinstance(moe, dict):
+        raise CatalogError("params.json: field 'moe' must be an object with num_experts and num_experts_per_tok.")
     if moe:
         out.update(num_local_experts=moe.get("num_experts"), num_experts_per_tok=moe.get("num_experts_per_tok"))
+        names.update(num_local_experts="moe.num_experts", num_experts_per_tok="moe.num_experts_per_tok")
     out["model_type"] = "mistral"
-    return out
+    return out, names
 
 
 def parse_config(config: dict[str, Any] | str | bytes) -> dict[str, Any]:
-    """A config as a dict; raw text that is not one JSON object raises CatalogError saying so."""
+    """A config as a dict; raw text that is not one JSON object within the door's limits
+    (planner.catalog.input_limits: size, nesting, number sizes, control characters) raises CatalogError saying so."""
     if isinstance(config, dict):
         return config
-    try:
-        parsed = json.loads(config)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"config.json: not valid JSON ({exc.__class__.__name__}: {exc}).") from None
+    parsed = load_json(config, "config.json", CONFIG_LIMITS, CatalogError)
     if not isinstance(parsed, dict):
         raise CatalogError("config.json: the file must hold one JSON object, like a Hugging Face config.json.")
     return parsed

@@ -112,11 +112,11 @@ def linear_state_elements(cfg: dict[str, Any]) -> int:
         k_heads, v_heads = cfg["linear_num_key_heads"], cfg["linear_num_value_heads"]
         k_dim, v_dim = cfg["linear_key_head_dim"], cfg["linear_value_head_dim"]
         conv_dim = 2 * k_heads * k_dim + v_heads * v_dim
-        return v_heads * k_dim * v_dim + (cfg.get("linear_conv_kernel_dim", 4) - 1) * conv_dim
+        return v_heads * k_dim * v_dim + ((cfg.get("linear_conv_kernel_dim") or 4) - 1) * conv_dim
     linear_cfg = cfg.get("linear_attn_config")
     if isinstance(linear_cfg, dict) and linear_cfg.get("kda_layers"):  # Kimi Delta Attention
         heads, dim = linear_cfg["num_heads"], linear_cfg["head_dim"]
-        return heads * dim * dim + (linear_cfg.get("short_conv_kernel_size", 4) - 1) * 3 * heads * dim
+        return heads * dim * dim + ((linear_cfg.get("short_conv_kernel_size") or 4) - 1) * 3 * heads * dim
     mamba = mamba_dims(cfg)
     if mamba:  # Mamba-2 (Granite 4.0 H, Nemotron-H)
         inner = mamba.heads * mamba.head_dim

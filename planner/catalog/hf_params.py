@@ -110,8 +110,8 @@ def _mixer_params(cfg: dict[str, Any], kind: str, hidden: int, heads: int, kv_he
         inner = mamba.heads * mamba.head_dim
         return hidden * (2 * inner + 2 * mamba.groups * mamba.state + mamba.heads) + inner * hidden
     if cfg.get("kv_lora_rank"):  # multi-head latent attention (DeepSeek-V2/V3, Kimi K2)
-        nope, rope = cfg.get("qk_nope_head_dim", 128), cfg.get("qk_rope_head_dim", 64)
-        v_dim, rank, q_rank = cfg.get("v_head_dim", 128), cfg["kv_lora_rank"], cfg.get("q_lora_rank")
+        nope, rope = cfg.get("qk_nope_head_dim") or 128, cfg.get("qk_rope_head_dim") or 64  # null: DeepSeek-V3's sizes
+        v_dim, rank, q_rank = cfg.get("v_head_dim") or 128, cfg["kv_lora_rank"], cfg.get("q_lora_rank")
         q = hidden * q_rank + q_rank * heads * (nope + rope) if q_rank else hidden * heads * (nope + rope)
         return q + hidden * (rank + rope) + rank * heads * (nope + v_dim) + heads * v_dim * hidden
     return attention_params(hidden, heads, kv_heads, head_dim)

@@ -3,21 +3,28 @@
 
 Offline and explicit: nothing is fetched; `price_diff` says what would change (added, changed,
 unchanged, with old and new price and date) and `write_prices` writes data/api_prices.csv only when
-asked. A file that is not valid JSON, or not shaped like LiteLLM's, is refused with one line and
-nothing changes.
+asked, atomically, and only rows that validate as `ApiPrice` (finite prices in range). A file that is
+not valid JSON, not shaped like LiteLLM's, beyond the door's limits (planner.catalog.input_limits), or
+with a price or context out of range, is refused with one line naming the entry and field, and nothing
+changes.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from planner.catalog.atomic_write import write_atomically
+from planner.catalog.input_limits import PRICE_LIST_LIMITS, JsonLimits, check_text, load_json, read_limited
 from planner.catalog.loading import Catalog
-from planner.errors import CatalogError
+from planner.catalog.records import ApiPrice
+from planner.errors import CatalogError, shown
 
 LITELLM_SOURCE = "https://github.com/BerriAI/litellm/blob/main/model_prices_and_context_window.json"
 GENAI_PRICES_SOURCE = "https://github.com/pydantic/genai-prices"
@@ -28,6 +35,12 @@ LITELLM_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "go
 GENAI_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "google": "google", "together": "together",
                    "fireworks": "fireworks", "groq": "groq"}
 _DATED = re.compile(r"-\d{8}$|-\d{4}-\d{2}-\d{2}$")
+# USD per token: list prices run to a few hundred dollars per million tokens; $10,000 per million is far above
+# any, and a larger figure is a unit slip (per million given as per token) or a corrupt file.
+MAX_USD_PER_TOKEN = 0.01
+MAX_CONTEXT_TOKENS = 16_777_216  # as ModelSpec.max_context_tokens (planner.catalog.plausible)
+PRICES_CSV_LIMITS = JsonLimits(max_bytes=16 << 20)  # api_prices.csv: ~150 rows of ~500 bytes
+_COLUMNS = ("id", "provider", "model", "usd_per_mtok_input", "usd_per_mtok_output", "source", "as_of")
 
 
 @dataclass(frozen=True)
@@ -56,10 +69,7 @@ class PriceChange:
 
 def litellm_quotes(text: str | bytes) -> list[PriceQuote]:
     """Quotes for the providers the catalogue prices, from LiteLLM's JSON."""
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"--litellm: not valid JSON ({exc.__class__.__name__}: {exc})") from None
+    data = load_json(text, "--litellm", PRICE_LIST_LIMITS, CatalogError)
     if not isinstance(data, dict) or not any(isinstance(v, dict) and "input_cost_per_token" in v for v in data.values()):
         raise CatalogError("--litellm: not LiteLLM's model_prices_and_context_window.json (an object of models with "
                            "input_cost_per_token, output_cost_per_token and litellm_provider)")
@@ -73,15 +83,28 @@ def litellm_quotes(text: str | bytes) -> list[PriceQuote]:
         cost_in, cost_out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
         if cost_in is None or cost_out is None:
             continue
-        if not all(isinstance(c, (int, float)) and not isinstance(c, bool) and c >= 0 for c in (cost_in, cost_out)):
-            raise CatalogError(f"--litellm: entry '{key}': input_cost_per_token and output_cost_per_token must be "
-                               "non-negative numbers")
+        check_text(key, f"--litellm: entry {shown(key)}", CatalogError)
+        for name, cost in (("input_cost_per_token", cost_in), ("output_cost_per_token", cost_out)):
+            if not isinstance(cost, int | float) or isinstance(cost, bool) or not 0 <= cost <= MAX_USD_PER_TOKEN:
+                raise CatalogError(f"--litellm: entry {shown(key)}: {name} must be a number from 0 to {MAX_USD_PER_TOKEN:g} "
+                                   f"(USD per token, ${MAX_USD_PER_TOKEN * 1e6:,.0f} per million), got {shown(cost)}")
         prefix = str(entry["litellm_provider"]) + "/"
         model = key[len(prefix):] if key.startswith(prefix) else key
-        context = entry.get("max_input_tokens")
         quotes.append(PriceQuote(provider, model, round(cost_in * 1e6, 6), round(cost_out * 1e6, 6),
-                                 context if isinstance(context, int) else None))
+                                 _context(key, entry.get("max_input_tokens"))))
     return quotes
+
+
+def _context(key: str, value: object) -> int | None:
+    """An entry's max_input_tokens: a whole number of tokens in range, or none given."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if type(value) is not int or not 1 <= value <= MAX_CONTEXT_TOKENS:
+        raise CatalogError(f"--litellm: entry {shown(key)}: max_input_tokens must be a whole number from 1 to "
+                           f"{MAX_CONTEXT_TOKENS:,}, got {shown(value)}")
+    return value
 
 
 def genai_prices_quotes(catalog: Catalog) -> list[PriceQuote]:
@@ -149,10 +172,10 @@ def price_diff(catalog: Catalog, quotes: list[PriceQuote], as_of: dt.date) -> li
 
 
 def write_prices(path: Path, changes: list[PriceChange], source: str, how: str) -> int:
-    """Apply changed and unchanged (re-dated) rows and append added ones; returns rows written."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        columns, rows = list(reader.fieldnames or []), list(reader)
+    """Apply changed and unchanged (re-dated) rows and append added ones; returns rows written. Every row of the
+    result must validate as `ApiPrice` (a finite, non-negative price, a sourced date) before the file is replaced,
+    in one step (planner.catalog.atomic_write): a refusal or a failed write leaves it as it was."""
+    columns, rows = _read_prices(path)
     by_id = {c.id: c for c in changes}
     for row in rows:
         change = by_id.get(row["id"])
@@ -166,8 +189,49 @@ def write_prices(path: Path, changes: list[PriceChange], source: str, how: str) 
         if change.kind == "added":
             rows.append({**{c: "" for c in columns}, **{k: str(v) for k, v in change.row.items()}, "source": source,
                          "as_of": change.new_as_of, "notes": f"Imported {change.new_as_of} from {how}."})
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\r\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    for row in rows:
+        _check_row(path, row)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    try:
+        write_atomically(path, out.getvalue())
+    except UnicodeEncodeError as exc:
+        raise CatalogError(f"{shown(str(path))}: a row holds text that is not UTF-8 ({shown(exc.object[exc.start:exc.end])}); "
+                           "nothing written") from None
     return len(changes)
+
+
+def _check_row(path: Path, row: dict) -> None:
+    """A row the catalogue will load: an `ApiPrice`, its prices finite and at most $10,000 per million tokens."""
+    try:
+        price = ApiPrice.model_validate({k: v for k, v in row.items() if k in ApiPrice.model_fields})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "row"
+        raise CatalogError(f"{shown(str(path))}: row {shown(row.get('id'))} would not load ({where}: {first['msg']}); "
+                           "nothing written") from None
+    for name in ("usd_per_mtok_input", "usd_per_mtok_output"):
+        if not getattr(price, name) <= MAX_USD_PER_TOKEN * 1e6:  # False for NaN and Infinity too
+            raise CatalogError(f"{shown(str(path))}: row {shown(price.id)}: {name} must be at most "
+                               f"{MAX_USD_PER_TOKEN * 1e6:,.0f}, got {shown(getattr(price, name))}; nothing written")
+    if price.context_tokens is not None and not 1 <= price.context_tokens <= MAX_CONTEXT_TOKENS:
+        raise CatalogError(f"{shown(str(path))}: row {shown(price.id)}: context_tokens must be 1 to {MAX_CONTEXT_TOKENS:,}, "
+                           f"got {price.context_tokens}; nothing written")
+
+
+def _read_prices(path: Path) -> tuple[list[str], list[dict]]:
+    raw = read_limited(path, f"--prices-file {shown(str(path))}", PRICES_CSV_LIMITS.max_bytes, CatalogError)
+    try:
+        reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+        columns, rows = list(reader.fieldnames or []), list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CatalogError(f"--prices-file {shown(str(path))}: not a UTF-8 CSV file ({exc.__class__.__name__}).") from None
+    missing = [c for c in _COLUMNS if c not in columns]
+    if missing:
+        raise CatalogError(f"--prices-file {shown(str(path))}: no '{missing[0]}' column; it must be an api_prices.csv "
+                           f"with the columns {', '.join(_COLUMNS)}.")
+    if any(None in row for row in rows):
+        raise CatalogError(f"--prices-file {shown(str(path))}: a row has more cells than the header has columns.")
+    return columns, rows

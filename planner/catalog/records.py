@@ -15,6 +15,8 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from planner.catalog.repo_id import REPO_ID_RULE, is_repo_id
 
+from planner.catalog.plausible import architecture_fault
+
 
 def _split_list(value: object) -> object:
     """CSV cells hold lists as `a;b;c`; an empty cell is an empty list."""
@@ -137,6 +139,13 @@ class ModelSpec(Record):
             raise ValueError("sliding-window, linear-attention and cache-free layers together exceed layers")
         if self.capability_score is not None and not self.capability_source:
             raise ValueError("capability_score needs capability_source")
+        return self
+
+    @model_validator(mode="after")
+    def _plausible(self) -> ModelSpec:
+        """Bounds on every architecture field (planner.catalog.plausible): 0 heads or 1e12 layers are refused."""
+        if fault := architecture_fault(lambda field: getattr(self, field)):
+            raise ValueError(fault)
         return self
 
     @property

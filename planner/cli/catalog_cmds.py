@@ -13,13 +13,14 @@ import sys
 from pathlib import Path
 
 from planner.catalog.loading import DATA_DIR, load_catalog
-from planner.errors import CatalogError
+from planner.cli.parser import id_text
+from planner.errors import CatalogError, shown
 
 
 def register(sub) -> None:
     add = sub.add_parser("add-model", help="add models from Hugging Face config.json files (a file or a folder)")
     add.add_argument("--config", required=True, help="a config.json, or a folder of them (named org__model.json)")
-    add.add_argument("--name", default=None, help="the model's id (org/model) when adding one file")
+    add.add_argument("--name", default=None, type=id_text, help="the model's id (org/model) when adding one file")
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=_add_model)
 
@@ -41,7 +42,7 @@ def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+        raise argparse.ArgumentTypeError(f"{shown(text, 40)} is not a date (YYYY-MM-DD)") from None
 
 
 def _add_model(args: argparse.Namespace) -> int:
@@ -65,39 +66,33 @@ def _add_model(args: argparse.Namespace) -> int:
 
 def _refresh_prices(args: argparse.Namespace) -> int:
     from planner.catalog import price_refresh as pr
+    from planner.catalog.input_limits import PRICE_LIST_LIMITS, read_limited
 
     catalog = load_catalog()
     as_of = args.as_of or dt.date.today()
     if args.litellm:
-        try:
-            with open(args.litellm, "rb") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise CatalogError(f"--litellm: cannot read {args.litellm}: {exc.strerror or exc}") from None
+        text = read_limited(args.litellm, "--litellm", PRICE_LIST_LIMITS.max_bytes, CatalogError)
         quotes, source, how = pr.litellm_quotes(text), pr.LITELLM_SOURCE, "LiteLLM model_prices_and_context_window.json"
     else:
         quotes, source = pr.genai_prices_quotes(catalog), pr.GENAI_PRICES_SOURCE
         how = f"genai-prices {pr.genai_prices_version()}"
     changes = pr.price_diff(catalog, quotes, as_of)
+    if args.write:  # before anything is printed: "written" is said only of a file that was replaced
+        pr.write_prices(Path(args.prices_file), changes, source, how)
     if args.json:
         json.dump({"source": source, "as_of": as_of.isoformat(), "written": bool(args.write),
-                   "changes": [c.__dict__ for c in changes]}, sys.stdout, indent=2, default=str)
+                   "changes": [c.__dict__ for c in changes]}, sys.stdout, indent=2, default=str, allow_nan=False)
         print()
-    else:
-        counts = {k: sum(c.kind == k for c in changes) for k in ("added", "changed", "unchanged")}
-        print(f"{how}: {counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged "
-              f"(of {len(catalog.apis)} API rows)")
-        for c in changes:
-            if c.kind == "changed":
-                print(f"  changed {c.id}: ${c.old_input:g} / ${c.old_output:g} ({c.old_as_of}) -> ${c.new_input:g} / ${c.new_output:g} ({c.new_as_of})")
-            elif c.kind == "added":
-                print(f"  added   {c.id}: ${c.new_input:g} / ${c.new_output:g} per M tokens ({c.new_as_of})")
-            else:
-                print(f"  same    {c.id}: ${c.new_input:g} / ${c.new_output:g}, re-dated {c.old_as_of} -> {c.new_as_of}")
-    if args.write:
-        pr.write_prices(Path(args.prices_file), changes, source, how)
-        if not args.json:
-            print(f"wrote {args.prices_file}")
-    elif not args.json:
-        print("nothing written (add --write to apply)")
+        return 0
+    counts = {k: sum(c.kind == k for c in changes) for k in ("added", "changed", "unchanged")}
+    print(f"{how}: {counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged "
+          f"(of {len(catalog.apis)} API rows)")
+    for c in changes:
+        if c.kind == "changed":
+            print(f"  changed {c.id}: ${c.old_input:g} / ${c.old_output:g} ({c.old_as_of}) -> ${c.new_input:g} / ${c.new_output:g} ({c.new_as_of})")
+        elif c.kind == "added":
+            print(f"  added   {c.id}: ${c.new_input:g} / ${c.new_output:g} per M tokens ({c.new_as_of})")
+        else:
+            print(f"  same    {c.id}: ${c.new_input:g} / ${c.new_output:g}, re-dated {c.old_as_of} -> {c.new_as_of}")
+    print(f"wrote {args.prices_file}" if args.write else "nothing written (add --write to apply)")
     return 0

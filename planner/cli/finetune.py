@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 
 from planner.catalog.loading import load_catalog
-from planner.errors import PlannerError
+from planner.cli.parser import OneLineParser, id_text
+from planner.errors import ConstraintError, PlannerError, one_line
 from planner.finetune.planner import FineTunePlan, plan_finetune
 from planner.finetune.request import METHODS
 
@@ -28,13 +30,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     naming its field (argparse would print its usage block instead).
     """
     ft = subparsers.add_parser("finetune", help="memory, time and cost of full, LoRA or QLoRA fine-tuning")
-    ft.add_argument("--model", required=True, help="Hugging Face repo id or alias (e.g. llama3.1:8b)")
-    ft.add_argument("--method", required=True, help=f"one of {', '.join(METHODS)}")
+    ft.add_argument("--model", required=True, type=id_text, help="Hugging Face repo id or alias (e.g. llama3.1:8b)")
+    ft.add_argument("--method", required=True, type=id_text, help=f"one of {', '.join(METHODS)}")
     ft.add_argument("--rank", default=16, help="LoRA rank (default 16)")
     ft.add_argument("--alpha", default=32.0, help="LoRA alpha (default 32)")
-    ft.add_argument("--targets", default="all-linear",
+    ft.add_argument("--targets", default="all-linear", type=id_text,
                     help="LoRA target modules: all-linear, attention, qv, or a comma-separated list such as q_proj,v_proj")
-    ft.add_argument("--gpu", default=None, help="catalogue GPU id (default: H100 SXM)")
+    ft.add_argument("--gpu", default=None, type=id_text, help="catalogue GPU id (default: H100 SXM)")
     ft.add_argument("--gpus", default=1)
     ft.add_argument("--zero-stage", default=None,
                     help="ZeRO/FSDP sharding stage 0-3 (default: 3 on several GPUs, else 0)")
@@ -49,7 +51,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     return ft
 
 
+# The numbers plan_finetune validates from text (planner.finetune.request); here only what no number is.
+_NUMBERS = ("rank", "alpha", "gpus", "zero_stage", "seq_len", "micro_batch", "tokens", "epochs")
+
+
 def run(args: argparse.Namespace) -> int:
+    for name in _NUMBERS:
+        _check_number_text(name, getattr(args, name))
     catalog = load_catalog()
     zero_stage = args.zero_stage if args.zero_stage is not None else (3 if str(args.gpus).strip() not in {"1", "1.0"} else 0)
     plan = plan_finetune(
@@ -64,6 +72,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary(plan))
     return 0
+
+
+def _check_number_text(name: str, value: object) -> None:
+    """A number given as text: at most 40 characters (a 10 MB value is not echoed back) and finite (inf or nan
+    would reach the plan's JSON as Infinity, which is not JSON)."""
+    if not isinstance(value, str):
+        return
+    field = f"--{name.replace('_', '-')}"
+    if len(value) > 40:
+        raise ConstraintError(f"Field '{name}' ({field}): a number of at most 40 characters, got {len(value):,}.", field=name)
+    try:
+        number = float(value)
+    except ValueError:
+        return  # plan_finetune names the field and what is allowed
+    if not math.isfinite(number):
+        raise ConstraintError(f"Field '{name}' ({field}): must be a finite number, got {value.strip()!a}.", field=name)
 
 
 def as_json(plan: FineTunePlan) -> dict:
@@ -112,14 +136,14 @@ def summary(plan: FineTunePlan) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m planner.cli.finetune")
+    parser = OneLineParser(prog="python -m planner.cli.finetune")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)
     args = parser.parse_args(["finetune", *(sys.argv[1:] if argv is None else argv)])
     try:
         return args.func(args)
     except PlannerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

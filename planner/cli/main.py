@@ -20,13 +20,21 @@ import sys
 from collections.abc import Sequence
 
 from planner.catalog.loading import Catalog, load_catalog
-from planner.cli_args import positive_int
-from planner.errors import PlannerError
+from planner.cli.parser import OneLineParser, id_text
+from planner.cli_args import bounded
+from planner.errors import PlannerError, one_line
 from planner.estimate.configuration import default_engine, estimate
 from planner.plan.constraints import load_constraints
 from planner.runtime import keep_freed_memory
 
 CATALOG_KINDS = ("models", "gpus", "quants", "engines", "apis", "gpu-prices", "benchmarks")
+# estimate's numbers, bounded as the constraints bound them (planner.plan.constraints); requests in flight at
+# most 100,000, a hundred times vLLM's largest default running batch (1,024).
+_GPUS = bounded(int, 1, maximum=1024)
+_CONTEXT_TOKENS = bounded(int, 1, maximum=10_485_760)
+_CONCURRENCY = bounded(int, 1, maximum=100_000)
+_INPUT_TOKENS = bounded(int, 1, maximum=10_000_000)
+_OUTPUT_TOKENS = bounded(int, 1, maximum=1_000_000)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,18 +44,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except PlannerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader (e.g. `head`) stopped early; nothing is wrong
         sys.stderr.close()
         return 0
     except OSError as exc:  # an output path that cannot be written (--pdf, --deploy-dir, --save-plan)
-        print(f"error: cannot write {exc.filename or 'the output'}: {exc.strerror or exc}", file=sys.stderr)
+        target = exc.filename or "the output"
+        print(f"error: {one_line(f'cannot write {target}: {exc.strerror or exc}')}", file=sys.stderr)
         return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m planner", description="Plan how to run open-weights LLMs, or whether to pay for an API.")
+    parser = OneLineParser(prog="python -m planner", description="Plan how to run open-weights LLMs, or whether to pay for an API.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     cat = sub.add_parser("catalog", help="list catalogue records")
@@ -56,15 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     cat.set_defaults(func=_catalog)
 
     est = sub.add_parser("estimate", help="memory and speed of one configuration")
-    est.add_argument("--model", required=True, help="Hugging Face repo id or alias (e.g. llama3.1:8b)")
-    est.add_argument("--quant", required=True)
-    est.add_argument("--gpu", required=True)
-    est.add_argument("--gpus", type=positive_int, default=1)
-    est.add_argument("--engine", default=None, help="default: vLLM for GPU formats, llama.cpp for GGUF")
-    est.add_argument("--context", type=positive_int, default=None, help="tokens per sequence (default: input + output)")
-    est.add_argument("--concurrency", type=positive_int, default=1)
-    est.add_argument("--input-tokens", type=positive_int, default=1000)
-    est.add_argument("--output-tokens", type=positive_int, default=300)
+    est.add_argument("--model", required=True, type=id_text, help="Hugging Face repo id or alias (e.g. llama3.1:8b)")
+    est.add_argument("--quant", required=True, type=id_text)
+    est.add_argument("--gpu", required=True, type=id_text)
+    est.add_argument("--gpus", type=_GPUS, default=1)
+    est.add_argument("--engine", default=None, type=id_text, help="default: vLLM for GPU formats, llama.cpp for GGUF")
+    est.add_argument("--context", type=_CONTEXT_TOKENS, default=None, help="tokens per sequence (default: input + output)")
+    est.add_argument("--concurrency", type=_CONCURRENCY, default=1)
+    est.add_argument("--input-tokens", type=_INPUT_TOKENS, default=1000)
+    est.add_argument("--output-tokens", type=_OUTPUT_TOKENS, default=300)
     est.add_argument("--kv-cache-dtype", default="auto", choices=("auto", "fp16", "fp8", "q8_0"))
     est.add_argument("--json", action="store_true")
     est.set_defaults(func=_estimate)

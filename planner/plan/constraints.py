@@ -7,20 +7,22 @@
 from __future__ import annotations
 
 import difflib
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
-from planner.errors import ConstraintError
+from planner.catalog.input_limits import CONSTRAINTS_LIMITS, load_json_file, shown
+from planner.errors import CONTROL_OR_SPACE, ConstraintError
 
 Privacy = Literal["any", "no-third-party-api", "on-prem", "offline"]
 Task = Literal["chat", "code", "reasoning", "multilingual", "long-context", "summarization", "extraction", "edge"]
@@ -35,6 +37,23 @@ PRIORITIES: tuple[str, ...] = Priority.__args__  # type: ignore[attr-defined]
 DEPLOYMENTS: tuple[str, ...] = Deployment.__args__  # type: ignore[attr-defined]
 # From this many requests a day a plan is a production service: two replicas by default, so one can fail.
 PRODUCTION_REQUESTS_PER_DAY = 1_000
+# Below one request in 1,000 days a volume is a typing slip, and cost per token divides by it (5e-324 gave
+# Infinity $/Mtok): traffic is 0 (no service) or at least this.
+MIN_REQUESTS_PER_DAY = 0.001
+# Ids a constraints file lists (models, owned GPUs): the catalogue holds ~120 models and ~60 devices, so a
+# list of every model with its aliases fits; longer lists are a generated file, not a choice.
+MAX_LISTED_MODELS = 1_000
+MAX_OWNED_GPU_KINDS = 64
+
+
+def _printable(text: str) -> str:
+    """No control characters (an escape sequence would reach a terminal or the PDF) nor lone surrogates."""
+    if bad := CONTROL_OR_SPACE.search(text):
+        raise ValueError(f"contains U+{ord(bad.group()):04X} (a control character or lone surrogate); only printable text is allowed")
+    return text
+
+
+Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
 
 
 def _fine_tuning(value: object) -> object:
@@ -45,20 +64,29 @@ def _fine_tuning(value: object) -> object:
     return value
 
 
+def _once_each(ids: object) -> object:
+    """Each id once, in first-mention order (case aside): a repeated entry adds nothing to the plan (10,000
+    repeats took 2 GB and listed one alternative several times). Not-a-string entries stay for validation."""
+    if not isinstance(ids, list):
+        return ids
+    seen: set[str] = set()
+    return [i for i in ids if not isinstance(i, str) or not (i.lower() in seen or seen.add(i.lower()))]
+
+
 class GpuCount(BaseModel):
     """GPUs the architect already owns (or may use): a device id and how many."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    gpu: str
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    gpu: Id
     count: Annotated[int, Field(ge=1, le=1024)] = 1
 
 
 class Constraints(BaseModel):
     """The architect's constraints. Token counts are per request; money is US dollars."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    name: Annotated[str, Field(max_length=200)] = "Untitled plan"
+    name: Annotated[str, Field(max_length=200), AfterValidator(_printable)] = "Untitled plan"
     privacy: Privacy = "any"
     requests_per_day: Annotated[float, Field(ge=0, le=1e10)] = 20_000
     input_tokens: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000
@@ -67,7 +95,7 @@ class Constraints(BaseModel):
     max_ttft_s: Annotated[float | None, Field(gt=0, le=600)] = 2.0
     min_tokens_per_s: Annotated[float | None, Field(gt=0, le=10_000)] = 20.0
     context_tokens: Annotated[int | None, Field(ge=1, le=10_485_760)] = None
-    gpus_available: list[GpuCount] | None = None
+    gpus_available: Annotated[list[GpuCount] | None, Field(max_length=MAX_OWNED_GPU_KINDS)] = None
     budget_usd_per_month: Annotated[float | None, Field(ge=0)] = None
     task: Task = "chat"
     fine_tuning: Annotated[FineTuning, BeforeValidator(_fine_tuning)] = "none"
@@ -76,10 +104,10 @@ class Constraints(BaseModel):
     fine_tuning_tokens: Annotated[float, Field(gt=0, le=1e13)] = 100_000_000
     fine_tuning_epochs: Annotated[float, Field(gt=0, le=100)] = 3
     # Optional narrowing and cost assumptions (None = the catalogue's default).
-    models: list[str] | None = None
+    models: Annotated[list[Id] | None, Field(max_length=MAX_LISTED_MODELS), BeforeValidator(_once_each)] = None
     kv_cache_dtype: Literal["auto", "fp16", "fp8", "q8_0"] = "auto"
     gpu_usd_per_hour: Annotated[float | None, Field(ge=0, le=1000)] = None
-    gpu_price_for: str | None = None  # the device gpu_usd_per_hour prices; None = every rented device
+    gpu_price_for: Id | None = None  # the device gpu_usd_per_hour prices; None = every rented device
     utilisation: Annotated[float, Field(gt=0, le=1)] = 1.0
     amortisation_months: Annotated[float | None, Field(gt=0, le=240)] = None
     power_usd_per_kwh: Annotated[float | None, Field(ge=0, le=10)] = None
@@ -94,6 +122,13 @@ class Constraints(BaseModel):
     min_replicas: Annotated[int | None, Field(ge=1, le=1024)] = None
     # Hidden reasoning tokens per request for models run in a reasoning mode (None: the published figure per model).
     expected_reasoning_tokens: Annotated[int | None, Field(ge=0, le=1_000_000)] = None  # None: 2 for a datacenter service of 1,000+ requests/day, else 1
+
+    @field_validator("requests_per_day")
+    @classmethod
+    def _traffic_is_none_or_some(cls, value: float) -> float:
+        if 0 < value < MIN_REQUESTS_PER_DAY:
+            raise ValueError(f"must be 0 or at least {MIN_REQUESTS_PER_DAY:g} (one request in 1,000 days)")
+        return value
 
     @model_validator(mode="after")
     def _context_covers_request(self) -> Constraints:
@@ -112,7 +147,7 @@ class Constraints(BaseModel):
             ids = [g.gpu.lower() for g in self.gpus_available]
             repeated = sorted({i for i in ids if ids.count(i) > 1})
             if repeated:
-                raise ValueError(f"gpus_available lists '{repeated[0]}' more than once: give each GPU once, with its count")
+                raise ValueError(f"gpus_available lists {shown(repeated[0])} more than once: give each GPU once, with its count")
         return self
 
     @property
@@ -138,7 +173,7 @@ def parse_constraints(data: dict[str, Any]) -> Constraints:
         close = difflib.get_close_matches(unknown[0], list(Constraints.model_fields), n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ConstraintError(
-            f"Unknown field '{unknown[0]}'.{hint} Allowed fields: {', '.join(Constraints.model_fields)}.", field=unknown[0]
+            f"Unknown field {shown(unknown[0])}.{hint} Allowed fields: {', '.join(Constraints.model_fields)}.", field=unknown[0]
         )
     try:
         return Constraints.model_validate(data)
@@ -147,16 +182,8 @@ def parse_constraints(data: dict[str, Any]) -> Constraints:
 
 
 def load_constraints(path: str | Path) -> Constraints:
-    """Read a constraints JSON file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConstraintError(f"Cannot read the constraints file '{path}': {exc.strerror}.") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConstraintError(f"The constraints file '{path}' is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
-    return parse_constraints(data)
+    """Read a constraints JSON file, within the door's limits (planner.catalog.input_limits)."""
+    return parse_constraints(load_json_file(path, f"The constraints file {shown(str(path))}", CONSTRAINTS_LIMITS, ConstraintError))
 
 
 _ALLOWED = {
@@ -179,11 +206,13 @@ def _friendly(exc: ValidationError) -> ConstraintError:
     allowed = _ALLOWED.get(field)
     if first["type"] in {"literal_error", "enum"} and allowed:
         message = f"must be {allowed}"
+    elif first["type"] == "too_long" and "max_length" in first.get("ctx", {}):
+        message = f"at most {first['ctx']['max_length']:,} entries are allowed (each id once)"
     got = first.get("input")
-    shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) and not loc == [] else ""
+    got_text = f" (got {shown(got)})" if isinstance(got, str | int | float | bool) and not loc == [] else ""
     if not loc:
         return ConstraintError(f"Invalid constraints: {message}.", field=_field_in(message))
-    return ConstraintError(f"Field '{where}': {message}{shown}.", field=field)
+    return ConstraintError(f"Field {shown(where)}: {message}{got_text}.", field=field)
 
 
 def _field_in(message: str) -> str | None:

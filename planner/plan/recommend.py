@@ -190,7 +190,7 @@ def _plan_level_findings(c: Constraints) -> list[Finding]:
 def _eligible_models(catalog: Catalog, c: Constraints, w: Workload, f: Filters) -> tuple[list[ModelSpec], list[RuledOut]]:
     if c.models:
         try:
-            pool = [catalog.model(key) for key in c.models]
+            pool = list({m.id: m for m in (catalog.model(key) for key in c.models)}.values())  # an alias and its id: once
         except LookupFailed as exc:
             raise ConstraintError(f"Field 'models': {exc}", field="models") from None
     else:
