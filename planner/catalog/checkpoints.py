@@ -14,6 +14,7 @@ spreadsheet shows it, header = row 1) and the field. It also checks each row aga
 from __future__ import annotations
 
 import csv
+import functools
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -167,7 +168,14 @@ class PublishedCheckpoints:
 
     def published_formats(self, model_id: str) -> set[str]:
         """Every format somebody published the model in (the native one included)."""
-        return {c.format for c in self.rows if c.model_id == model_id}
+        return set(self._formats.get(model_id, ()))
+
+    @functools.cached_property
+    def _formats(self) -> dict[str, frozenset[str]]:
+        out: dict[str, set[str]] = {}
+        for c in self.rows:
+            out.setdefault(c.model_id, set()).add(c.format)
+        return {k: frozenset(v) for k, v in out.items()}
 
     def is_published(self, model_id: str, fmt: str) -> bool:
         return any(c.model_id == model_id and c.format == fmt for c in self.rows)
@@ -218,3 +226,31 @@ def _describe(row_number: int, exc: ValidationError) -> str:
     shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
     message = first["msg"].removeprefix("Value error, ")
     return f"{FILE_NAME}, row {row_number}, field '{where}': {message}{shown}."
+
+
+# Formats an engine makes on load from a 16-bit checkpoint, so no quantized checkpoint need be published:
+# vLLM's dynamic FP8 (`--quantization fp8`, docs/features/quantization/fp8.md) and bitsandbytes in-flight
+# quantization (docs/features/quantization/bnb.md); SGLang's `--quantization fp8` (its server arguments).
+QUANTIZED_ON_LOAD = {"vllm": {"fp8": "fp8", "bnb-nf4": "bitsandbytes"}, "sglang": {"fp8": "fp8"}, "tensorrt-llm": {}}
+SIXTEEN_BIT = {"bf16", "fp16"}  # engines cast one to the other on load (--dtype)
+
+
+@functools.cache
+def default_checkpoints() -> PublishedCheckpoints:
+    """The checkpoints in data/, read once."""
+    from planner.catalog.loading import DATA_DIR  # loading imports the records this module shares
+
+    return PublishedCheckpoints(tuple(load_checkpoints(DATA_DIR)))
+
+
+def deployable_formats(published: PublishedCheckpoints, model_id: str, engine_id: str) -> set[str] | None:
+    """The weight formats `engine_id` can serve the model in without anybody quantizing it: the published ones,
+    the 16-bit twin of a 16-bit release, and the formats the engine makes on load from a 16-bit checkpoint.
+    None for a model the catalogue has no checkpoint rows for (the user's own: its config describes the
+    checkpoint they hold, taken as 16-bit)."""
+    formats = published.published_formats(model_id)
+    if not formats:
+        return None
+    if formats & SIXTEEN_BIT:
+        formats = formats | SIXTEEN_BIT | set(QUANTIZED_ON_LOAD.get(engine_id, {}))
+    return formats

@@ -121,7 +121,9 @@ class Constraints(BaseModel):
     deployment: Deployment | None = None  # None: office for GeForce/Apple/edge devices you own, edge for the edge task, else datacenter
     min_replicas: Annotated[int | None, Field(ge=1, le=1024)] = None
     # Hidden reasoning tokens per request for models run in a reasoning mode (None: the published figure per model).
-    expected_reasoning_tokens: Annotated[int | None, Field(ge=0, le=1_000_000)] = None  # None: 2 for a datacenter service of 1,000+ requests/day, else 1
+    expected_reasoning_tokens: Annotated[int | None, Field(ge=0, le=1_000_000)] = None
+    # Plan formats nobody published (you quantize the checkpoint yourself); off: only published checkpoints.
+    allow_self_quantization: bool = False  # None: 2 for a datacenter service of 1,000+ requests/day, else 1
 
     @field_validator("requests_per_day")
     @classmethod

@@ -78,7 +78,7 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
     ok_ph = (runs_on[:, hw_class] & (single[None, :] | multi[:, None]) & (~needs_fp8[:, None] | has_fp8[None, :])
              & (one_node[None, :] | multi_node[:, None]) & (~needs_cuda[:, None] | nvidia[None, :])
              & ((min_cc[:, None] == 0) | (device_cc[None, :] >= min_cc[:, None])))
-    ok_mp = model_pair_ok(models, pairs)
+    ok_mp = model_pair_ok(models, pairs, f.self_quantize)
     # what exists in the world: a maintained engine that runs the architecture on that hardware in that format
     supported = support_mask(models, pairs, [hw.gpu for hw in hardware])
     compatible = ok_mp[:, :, None] & ok_ph[None, :, :] & supported  # (model, pair, hardware)
@@ -87,7 +87,7 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
     enumerated = int((compatible.sum(axis=(0, 2)) * multiplicity).sum()) if compatible.size else 0
     # Models that share an architecture and size (a fine-tune or update of a base: data/models.csv) have the same
     # estimates on every configuration: evaluate one of them, then give each its copy of the rows.
-    firsts, first_of = architecture_twins(models, reasoning_tokens or {})
+    firsts, first_of = architecture_twins(models, reasoning_tokens or {}, [row.tobytes() for row in ok_mp])
     grid = Grid([models[i] for i in firsts], pairs, hardware, empty, empty, empty, {}, enumerated=enumerated, twins=twins,
                 dominated=dominated, dominated_quants=weaker_quants, severe_quants=severe)
     if compatible.any():
@@ -95,7 +95,8 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
     return _expand_twins(grid, models, first_of)
 
 
-def architecture_twins(models: list[ModelSpec], reasoning_tokens: dict[str, int] | None = None) -> tuple[list[int], list[int]]:
+def architecture_twins(models: list[ModelSpec], reasoning_tokens: dict[str, int] | None = None,
+                       formats: list[bytes] | None = None) -> tuple[list[int], list[int]]:
     """(index of the first model of each architecture, for every model the position of its architecture in
     that list). Two models are twins when everything the grid reads of them is equal."""
     firsts: list[int] = []
@@ -104,7 +105,7 @@ def architecture_twins(models: list[ModelSpec], reasoning_tokens: dict[str, int]
     for i, m in enumerate(models):
         # the family too: model_pair_ok plans MXFP4 for gpt-oss only
         key = (m.params_total_b, m.params_active_b, m.family.startswith("gpt-oss"), m.hf_architecture,
-               (reasoning_tokens or {}).get(m.id, 0), m.architecture())
+               (reasoning_tokens or {}).get(m.id, 0), formats[i] if formats else None, m.architecture())
         if key not in seen:
             seen[key] = len(firsts)
             firsts.append(i)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.catalog.checkpoints import QUANTIZED_ON_LOAD, SIXTEEN_BIT, default_checkpoints, deployable_formats
 from planner.catalog.loading import Catalog
 from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
 from planner.estimate.cost import CostAssumptions, owned_cost, rented_cost
@@ -205,17 +206,29 @@ def _numbers(e) -> tuple[float, ...]:
     return tuple(getattr(e, f.name) for f in dataclasses.fields(e) if f.name != "basis")
 
 
-def model_pair_ok(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]]) -> np.ndarray:
+def model_pair_ok(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]], self_quantize: bool = False) -> np.ndarray:
     """Formats that exist for a model in practice, over every (model, pair).
 
-    gpt-oss is published in MXFP4 only (its model card), and MXFP4 checkpoints exist for nothing else
-    in the catalogue. vLLM's GGUF support is documented as highly experimental, so GGUF is planned
-    on llama.cpp and Ollama only.
+    A format is planned only where a checkpoint of it is published (data/checkpoints.csv), or the engine
+    makes it on load from the 16-bit release (planner.catalog.checkpoints.deployable_formats), unless the
+    user quantizes themselves (`allow_self_quantization`). gpt-oss is published in MXFP4 only (its model
+    card), and MXFP4 checkpoints exist for nothing else in the catalogue. vLLM's GGUF support is documented
+    as highly experimental, so GGUF is planned on llama.cpp and Ollama only.
     """
     native_mxfp4 = np.array([m.family.startswith("gpt-oss") for m in models], dtype=bool)
     is_mxfp4 = np.array([q.format == "mxfp4" for q, _ in pairs], dtype=bool)
     gguf_on_vllm = np.array([q.format == "gguf" and e.id == "vllm" for q, e in pairs], dtype=bool)
-    return (native_mxfp4[:, None] == is_mxfp4[None, :]) & ~gguf_on_vllm[None, :]
+    ok = (native_mxfp4[:, None] == is_mxfp4[None, :]) & ~gguf_on_vllm[None, :]
+    if self_quantize:
+        return ok
+    published = default_checkpoints()
+    exists = np.ones_like(ok)
+    for i, m in enumerate(models):
+        by_engine = {e.id: deployable_formats(published, m.id, e.id) for e in {e.id: e for _, e in pairs}.values()}
+        for j, (q, e) in enumerate(pairs):
+            formats = by_engine[e.id]
+            exists[i, j] = q.id in (formats if formats is not None else SIXTEEN_BIT | set(QUANTIZED_ON_LOAD.get(e.id, {})))
+    return ok & exists
 
 
 def hardware_class(gpu: Gpu) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from planner.catalog.reasoning import ReasoningMode, load_reasoning_modes, reasoning_modes
 
-REASONING_TASKS = {"reasoning", "code"}
+REASONING_TASKS = {"reasoning"}
 NO_REASONING_TASKS = {"summarization", "extraction"}
 EFFORT_ORDER = ("low", "medium", "default", "thinking", "reasoning-on", "high")
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from planner.catalog.checkpoints import default_checkpoints
 from planner.catalog.engine_support import lifecycle
 from planner.catalog.loading import Catalog, load_catalog
 from planner.catalog.records import ModelSpec
@@ -265,7 +266,7 @@ def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, tab
     v = grid.values
     per_model = np.array([np.nan if (s := table.of(m.id).score) is None else s for m in grid.models])
     capability = per_model[grid.m[feasible]]
-    penalty = np.array([quant_penalty(q, catalog.quants) for q, _ in grid.pairs])[grid.p[feasible]]
+    penalty = _penalties(catalog, grid)[grid.m[feasible], grid.p[feasible]]
     counts = np.array([hw.count for hw in grid.hardware], dtype=float)[grid.h[feasible]]
     simplicity = np.log2(np.maximum(counts, 1)) + np.where(v["offload"][feasible], 3.0, 0.0) + np.where(
         v["per_gpu_gib"][feasible] > 0.9 * v["capacity_gib"][feasible], 1.0, 0.0)
@@ -279,6 +280,19 @@ def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, tab
         first = rank(priority, *args, budget_usd_per_month=budget, benchmark=table.benchmark).order[0]
         options.append(_option(grid, int(feasible[first]), label, table))
     return _pick(grid, feasible, scores, choice.order, groups), choice, feasible, options
+
+
+def _penalties(catalog: Catalog, grid: Grid) -> np.ndarray:
+    """Quality loss per (model, pair): the format's measured loss, none in the format the model was released in
+    (gpt-oss's MXFP4, DeepSeek's FP8 are the model as trained)."""
+    per_pair = np.array([quant_penalty(q, catalog.quants) for q, _ in grid.pairs])
+    out = np.tile(per_pair, (len(grid.models), 1))
+    published = default_checkpoints()
+    for i, model in enumerate(grid.models):
+        native = published.native_format(model.id)
+        if native:
+            out[i, [j for j, (q, _) in enumerate(grid.pairs) if q.id == native]] = 0.0
+    return out
 
 
 def _option(grid: Grid, i: int, label: str, table: CapabilityTable) -> dict:

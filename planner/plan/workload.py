@@ -30,6 +30,7 @@ class Filters:
     deployment: str = "datacenter"  # datacenter | office | edge
     deployment_reason: str = "stated"
     min_replicas: int = 1
+    self_quantize: bool = False  # formats nobody published may be planned (the user quantizes)
 
     @property
     def geforce_allowed(self) -> bool:
@@ -61,7 +62,8 @@ def filters_from(c: Constraints, catalog: Catalog | None = None) -> Filters:
     else:  # a production service keeps a second replica, so that one can fail or be upgraded
         replicas = 2 if deployment == "datacenter" and c.requests_per_day >= PRODUCTION_REQUESTS_PER_DAY else 1
     return Filters(privacy=c.privacy, commercial_use=c.commercial_use, owned=owned, budget_usd_per_month=c.budget_usd_per_month,
-                   deployment=deployment, deployment_reason=reason, min_replicas=replicas)
+                   deployment=deployment, deployment_reason=reason, min_replicas=replicas,
+                   self_quantize=c.allow_self_quantization)
 
 
 def deployment_for(c: Constraints, catalog: Catalog) -> tuple[str, str]:

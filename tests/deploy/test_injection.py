@@ -47,7 +47,7 @@ def test_a_hostile_model_id_is_refused_where_it_enters(payload):
     with pytest.raises(CatalogError, match="'id'"):
         model_from_hf_config(CONFIG, payload)
     # add-model / the Catalogue upload: `_name_or_path` from a third-party config.json
-    with pytest.raises(CatalogError, match="Hugging Face repo id"):
+    with pytest.raises(CatalogError, match="model id|_name_or_path|Hugging Face repo id"):
         models_from_configs([("org__model.json", __import__("json").dumps({**CONFIG, "_name_or_path": payload}).encode())])
 
 

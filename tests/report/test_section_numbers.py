@@ -28,7 +28,8 @@ def test_latency_without_a_pick(alone, no_pick):
 
 def test_alternatives(alone, plan, no_pick):
     text = alone(alternatives.render, plan)
-    assert text.startswith("Alternatives and what was ruled out Alternative Score $/month GiB/GPU") and "Cautions" in text
+    assert text.startswith("Alternatives and what was ruled out Alternative Score") and "Cautions" in text
+    assert "$/month" in text and "GiB/GPU" in text  # a long alternative's name may wrap between the headers
     none = alone(alternatives.render, no_pick)
     assert "No alternative configuration passed every hard rule." in none
     assert f"Ruled out ({len(no_pick.ruled_out)} model(s))" in none and no_pick.ruled_out[0].model_name in none
