@@ -149,6 +149,8 @@ def resolve_names(engine: str, exporter: str | None, present: set[str]) -> tuple
             found = next((r.name for r in rows if r.name in bases), None)
             if found:
                 names[quantity] = found
+            elif quantity in ("gpu_memory_free_mib", "gpu_memory_total_mib"):
+                continue  # either gives the total; neither is a figure of its own
             elif rows:
                 missing[quantity] = f"{source} publishes it as {rows[0].name}, which Prometheus does not hold"
             elif not (quantity == "requests_failed" and engine in FAILED_REASONS):

@@ -2,7 +2,8 @@
 
 A latency figure within 10% of its target is at risk (`AT_RISK_SHARE`); traffic above the planned peak
 but within capacity is at risk, above capacity missed; a queue that grew over the window is missed (it
-grows without bound while arrivals exceed what the replicas serve). When decode speed or a single
+grows without bound while arrivals exceed what the replicas serve; the queue's slope is fitted by least squares, as
+PromQL's deriv() does, and it must add at least one request over the window). When decode speed or a single
 request's latency misses, the planner is asked again with this window's decode efficiency, the
 calibration the probe stores (`planner.probe.calibration`): measured per-stream speed ÷ the plan's at
 its concurrency, times the plan's single-stream share of its roofline (`replan.py`).
@@ -163,11 +164,12 @@ def _queue(obs: Observation, t: PlanTargets) -> TargetCheck:
         return TargetCheck(target="queue", verdict="unmeasured", measured=None, threshold=0.0,
                            sentence=f"Queue length unmeasured ({_missing(obs, 'requests_waiting')}).")
     growth = obs.requests_waiting_growth_per_s or 0.0
+    # growing: the fitted slope adds at least one whole request over the window (a queue that comes and goes is not)
     verdict: Verdict = ("met" if obs.requests_waiting_max == 0 else
-                        "missed" if growth > 0 and (obs.requests_waiting_mean or 0) > 0 else "at risk")
+                        "missed" if growth * obs.window_s >= 1 else "at risk")
     sentence = (f"Queue: {fmt(obs.requests_waiting_mean or 0)} requests waiting on average, at most "
                 f"{fmt(obs.requests_waiting_max)}, changing by {growth:+.3g} per second {_window(obs)}: {verdict}.")
-    advice = None
+    advice = "Requests queue at times: the replicas run near what they serve." if verdict == "at risk" else None
     if verdict == "missed":
         needed = _replicas_needed(obs.requests_per_s, t) if obs.requests_per_s else None
         advice = ("The queue grows: arrivals exceed what the replicas serve; add replicas"

@@ -46,7 +46,10 @@ def scrape_once(urls: Sequence[str], fetch: Callable[[str], str] = fetch_metrics
     up = 0
     for url in urls:
         try:
-            samples += parse_samples(fetch(url), where=url)
+            # each endpoint's series stay apart, as Prometheus keeps them apart by `instance`: replicas
+            # publish identical label sets
+            samples += [s._replace(labels=tuple(sorted((*s.labels, ("instance", url)))))
+                        for s in parse_samples(fetch(url), where=url)]
             up += 1
         except MonitorError:
             if len(urls) == 1:
@@ -124,7 +127,7 @@ def observation_from_scrapes(scrapes: Sequence[Scrape], *, engine: str | None = 
     if name := pick(engine, "requests_waiting"):
         waiting = [_gauge_sum(sc.samples, name) for sc in scrapes]
         fields.update(requests_waiting_mean=_mean(waiting), requests_waiting_max=max(waiting),
-                      requests_waiting_growth_per_s=(waiting[-1] - waiting[0]) / window_s)
+                      requests_waiting_growth_per_s=_slope([sc.at_s for sc in scrapes], waiting))
     if name := pick(engine, "kv_cache_usage"):
         fields["kv_cache_usage_max"] = max(_gauge_max(sc.samples, name) for sc in scrapes)
     if exporter:
@@ -168,6 +171,13 @@ def _gauge_sum(samples: list[Sample], name: str) -> float:
 
 def _gauge_max(samples: list[Sample], name: str) -> float:
     return max((s.value for s in samples if s.name == name), default=0.0)
+
+
+def _slope(times: list[float], values: list[float]) -> float:
+    """Least-squares slope per second, as PromQL's deriv() fits it."""
+    t0, v0 = _mean(times), _mean(values)
+    spread = sum((t - t0) ** 2 for t in times)
+    return sum((t - t0) * (v - v0) for t, v in zip(times, values, strict=True)) / spread if spread else 0.0
 
 
 def _mean(values: list[float]) -> float:

@@ -64,6 +64,17 @@ def test_figures_from_two_scrapes_equal_the_hand_computed_ones(serve, plan):
     assert "TTFT p90 2.5 s" in ttft.sentence and "target of 1 s: missed" in ttft.sentence and ttft.advice
 
 
+def test_replicas_with_identical_label_sets_are_kept_apart_and_added(serve):
+    a, b = serve("vllm"), serve("vllm")  # two replicas label every series alike (model_name, engine="0")
+    first = scrape_once([a.url, b.url])
+    a.metrics.request(0.2, GAPS, prompt_tokens=48)
+    b.metrics.request(0.3, GAPS, prompt_tokens=48)
+    b.metrics.request(0.6, GAPS, prompt_tokens=48)
+    obs = observation_from_scrapes([first, scrape_once([a.url, b.url])])
+    assert obs.requests_per_s * obs.window_s == pytest.approx(3) and obs.ttft_s.count == 3
+    assert obs.replicas_reporting == 2
+
+
 def test_vllm_before_its_v1_renames_reads_the_old_names(serve):
     server = serve("vllm", vllm_version="0.10")
     first, last = _load_window(server)
