@@ -3,6 +3,7 @@ hand-computed figures, and the plan's alert rules load in it and fire when the s
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
@@ -10,6 +11,7 @@ import pytest
 from prometheus_support import PROMTOOL, Prometheus, requires_prometheus
 from test_direct import GAPS, ITL_P50, TTFT_P50, TTFT_P90, TTFT_P99, TTFTS
 
+from planner.cli.main import main
 from planner.monitor import alert_rules_yaml, judge, targets_from_plan
 from planner.monitor.promql import observe_prometheus
 
@@ -33,7 +35,7 @@ def watched(serve, plan, tmp_path):
     prom.stop()
 
 
-def test_the_report_through_promql_equals_the_hand_computed_figures(watched, plan):
+def test_the_report_through_promql_equals_the_hand_computed_figures(watched, plan, tmp_path, capsys):
     prom, a, _b, dcgm = watched
     assert "TTFTAboveTarget" not in prom.alerts()  # no requests yet: no p90 to compare
     for i, ttft in enumerate(TTFTS):  # all on one replica: Prometheus extrapolates each target's rate on its own
@@ -55,6 +57,14 @@ def test_the_report_through_promql_equals_the_hand_computed_figures(watched, pla
     report = judge(obs, targets_from_plan(plan), replan=False)
     assert report.verdict("ttft") == "missed" and report.verdict("replicas") == "met"
     assert report.observation.source == f"Prometheus at {prom.url}"
+
+    # the same through the command line
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    assert main(["monitor", "--plan", str(plan_file), "--prometheus", prom.url, "--window", "2m", "--json", "--no-replan"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["observation"]["ttft_s"]["p90"] == pytest.approx(TTFT_P90)
+    assert next(c for c in doc["checks"] if c["target"] == "ttft")["verdict"] == "missed"
 
 
 def test_alert_rules_fire_when_the_service_crosses_the_plans_thresholds(watched):
