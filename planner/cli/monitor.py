@@ -44,7 +44,8 @@ def register(sub) -> None:
     mon.add_argument("--window", type=duration_s, default=60.0, help="how far back to look (default 60s; e.g. 5m)")
     mon.add_argument("--interval", type=duration_s, default=None, help="scrape every ... (direct reading only)")
     mon.add_argument("--engine", choices=("vllm", "sglang", "tensorrt-llm", "llama.cpp"),
-                     help="the engine's metric names to read (default: the plan's engine, else detected)")
+                     help="the engine's metric names to read (default: detected from the names; "
+                          "with Prometheus the plan's engine is tried first)")
     mon.add_argument("--max-error-rate", type=positive_float, default=0.01, help="share of failed requests allowed")
     mon.add_argument("--no-replan", action="store_true", help="skip the calibrated replan")
     mon.add_argument("--alerts-dir", default=None, help="also write the plan's Prometheus rules and Grafana dashboard here")

@@ -96,12 +96,15 @@ class PrometheusAPI:
         return sum(values) if values else None
 
 
-def observe_prometheus(url: str, window_s: float, *, engine: str | None = None, api: PrometheusAPI | None = None) -> Observation:
-    """The window ending now, read from Prometheus at `url`."""
+def observe_prometheus(url: str, window_s: float, *, engine: str | None = None, prefer: str | None = None,
+                       api: PrometheusAPI | None = None) -> Observation:
+    """The window ending now, read from Prometheus at `url`: `engine`'s names, else the first engine whose names
+    Prometheus holds (`prefer`, the plan's engine, tried first: one Prometheus may watch several engines)."""
     api = api or PrometheusAPI(url)
     present = api.metric_names()
-    engine = engine or next((e for e in ENGINES if any(r.name in _bases(present) for q in _QUANTITIES
-                                                          for r in names_for(e, q))), None)
+    order = sorted(ENGINES, key=lambda e: e != prefer)
+    engine = engine or next((e for e in order if any(r.name in _bases(present) for q in _QUANTITIES
+                                                     for r in names_for(e, q))), None)
     if engine is None or engine in NOT_PUBLISHED:
         raise MonitorError(NOT_PUBLISHED.get(engine or "", f"Prometheus at {api.url} holds no serving engine's metrics "
                                                          "(vLLM, SGLang, TensorRT-LLM or llama.cpp names)"))

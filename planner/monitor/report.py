@@ -67,6 +67,11 @@ def fmt(value: float) -> str:
 def judge(obs: Observation, t: PlanTargets, *, replan: bool = True) -> MonitorReport:
     checks = [_ttft(obs, t), _decode(obs, t), _traffic(obs, t), _queue(obs, t), _kv(obs, t), _errors(obs, t),
               _replicas(obs, t), _gpu(obs)]
+    if t.engine and obs.engine and t.engine != obs.engine:
+        checks.insert(0, TargetCheck(target="engine", verdict="missed", measured=None, threshold=None,
+                                     sentence=f"The service publishes {obs.engine}'s metrics, but the plan picked {t.engine}: "
+                                              "the plan's predictions are for another engine.",
+                                     advice="Deploy the plan's engine, or plan again with this engine as a constraint."))
     needs_replan = any(c.verdict in ("missed", "at risk") for c in checks if c.target in ("decode", "ttft"))
     sentence = None
     if replan and needs_replan:

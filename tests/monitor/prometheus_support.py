@@ -86,6 +86,15 @@ class Prometheus:
             time.sleep(0.25)
         raise AssertionError(f"alert {name} did not fire within {timeout_s} s; alerts: {self.alerts()}")
 
+    def wait_quiet(self, name: str, timeout_s: float = 20.0) -> None:
+        """Poll until alert `name` is neither pending nor firing."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if name not in self.alerts():
+                return
+            time.sleep(0.25)
+        raise AssertionError(f"alert {name} stayed active for {timeout_s} s")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

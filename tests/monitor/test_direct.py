@@ -103,7 +103,11 @@ def test_llama_cpp_publishes_no_latency_histograms_and_the_report_says_so(serve,
     assert obs.ttft_s.p90 is None and obs.missing["ttft_s"] == "not published by llama.cpp"
     assert obs.output_tokens_per_s * obs.window_s == pytest.approx(40) and obs.requests_waiting_max == 3
     report = judge(obs, targets_from_plan(plan), replan=False)
-    assert report.verdict("ttft") == "unmeasured" and "not published by llama.cpp" in report.checks[0].sentence
+    ttft = next(c for c in report.checks if c.target == "ttft")
+    assert ttft.verdict == "unmeasured" and "not published by llama.cpp" in ttft.sentence
+    assert report.verdict("engine") == "missed"  # the plan picked vLLM
+    assert report.checks[0].sentence == ("The service publishes llama.cpp's metrics, but the plan picked vllm: "
+                                         "the plan's predictions are for another engine.")
 
 
 def test_cli_reads_the_endpoints_over_a_window_and_prints_json(serve, plan, tmp_path, capsys):

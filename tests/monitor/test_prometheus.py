@@ -31,6 +31,8 @@ def watched(serve, plan, tmp_path):
     # Every series exists, at zero, before the load: each bucket's rate then extrapolates alike.
     prom.wait_for('count(up{job="ow-planner"} == 1)', at_least=2)
     prom.wait_for("count_over_time(vllm:num_requests_running[1m])", at_least=2)
+    # Before the first scrapes no replica is up: ReplicaDown may fire at start, and resolves once both are scraped.
+    prom.wait_quiet("ReplicaDown")
     yield prom, a, b, dcgm
     prom.stop()
 
