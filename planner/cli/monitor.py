@@ -75,8 +75,11 @@ def _monitor(args: argparse.Namespace) -> int:
     if args.alerts_dir:
         target = Path(args.alerts_dir)
         target.mkdir(parents=True, exist_ok=True)
-        for name, text in monitoring_files(plan).items():
+        written = monitoring_files(plan)
+        for name, text in written.items():
             (target / name).write_text(text, encoding="utf-8")
+        print(f"wrote {', '.join(str(target / n) for n in written) or 'nothing: the plan engine publishes no metrics'}",
+              file=sys.stderr)
     try:
         report = monitor(plan, metrics_urls=args.metrics_url, prometheus_url=args.prometheus, window_s=args.window,
                          interval_s=args.interval, engine=args.engine, max_error_rate=args.max_error_rate,

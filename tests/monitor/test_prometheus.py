@@ -87,3 +87,23 @@ def prom_rules(prom: Prometheus) -> list[dict]:
     import requests
 
     return requests.get(f"{prom.url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+
+
+def test_the_monitor_page_reads_prometheus(watched):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    prom, a, _b, _dcgm = watched
+    for ttft in TTFTS:
+        a.metrics.request(ttft, GAPS, prompt_tokens=48)
+    prom.wait_for("sum(vllm:time_to_first_token_seconds_count)", at_least=10)
+    time.sleep(1.5)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"), default_timeout=60).run()
+    at.switch_page("pages/monitor.py").run()
+    at.radio(key="monitor_source").set_value("A Prometheus server").run()
+    at.text_input(key="monitor_prometheus").set_value(prom.url).run()
+    at.button(key="monitor_read").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = "\n".join(m.value for m in at.markdown)
+    assert "TTFT p90 2.5 s" in text and f"Prometheus at {prom.url}" in text
