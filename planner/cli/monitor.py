@@ -41,7 +41,8 @@ def register(sub) -> None:
     where.add_argument("--metrics-url", action="append", default=[], metavar="URL",
                        help="an engine's or GPU exporter's /metrics URL; repeat for each replica and exporter")
     where.add_argument("--prometheus", metavar="URL", help="a Prometheus server to query (PromQL over its HTTP API)")
-    mon.add_argument("--window", type=duration_s, default=60.0, help="how far back to look (default 60s; e.g. 5m)")
+    mon.add_argument("--window", type=duration_s, default=60.0,
+                     help="how long to watch the endpoints, or how far back Prometheus looks (default 60s; e.g. 5m)")
     mon.add_argument("--interval", type=duration_s, default=None, help="scrape every ... (direct reading only)")
     mon.add_argument("--engine", choices=("vllm", "sglang", "tensorrt-llm", "llama.cpp"),
                      help="the engine's metric names to read (default: detected from the names; "
@@ -78,8 +79,8 @@ def _monitor(args: argparse.Namespace) -> int:
         written = monitoring_files(plan)
         for name, text in written.items():
             (target / name).write_text(text, encoding="utf-8")
-        print(f"wrote {', '.join(str(target / n) for n in written) or 'nothing: the plan engine publishes no metrics'}",
-              file=sys.stderr)
+        names = ", ".join(str(target / n) for n in written) or "nothing: the plan's engine publishes no metrics"
+        print(f"wrote {names}", file=sys.stderr)
     try:
         report = monitor(plan, metrics_urls=args.metrics_url, prometheus_url=args.prometheus, window_s=args.window,
                          interval_s=args.interval, engine=args.engine, max_error_rate=args.max_error_rate,
