@@ -28,10 +28,12 @@ def free_port() -> int:
 
 class Prometheus:
     def __init__(self, workdir: Path, targets: dict[str, list[str]], rules: str | None = None,
-                 *, metrics_path: str = "/metrics"):
+                 *, metrics_paths: dict[str, str] | None = None):
+        """`targets`: {job: [host:port, ...]}; `metrics_paths`: {job: path} where it is not /metrics."""
         workdir.mkdir(parents=True, exist_ok=True)
+        paths = metrics_paths or {}
         config: dict = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                        "scrape_configs": [{"job_name": job, "metrics_path": metrics_path,
+                        "scrape_configs": [{"job_name": job, "metrics_path": paths.get(job, "/metrics"),
                                             "static_configs": [{"targets": hosts}]} for job, hosts in targets.items()]}
         if rules is not None:
             (workdir / "rules.yaml").write_text(rules, encoding="utf-8")

@@ -107,3 +107,31 @@ def test_the_monitor_page_reads_prometheus(watched):
     assert not at.exception, [e.value for e in at.exception]
     text = "\n".join(m.value for m in at.markdown)
     assert "TTFT p90 2.5 s" in text and f"Prometheus at {prom.url}" in text
+
+
+def test_every_engines_format_through_one_prometheus(serve, tmp_path):
+    """SGLang, TensorRT-LLM (at trtllm-serve's /prometheus/metrics) and llama.cpp beside vLLM in one Prometheus:
+    each engine's figures are read by its own names."""
+    servers = {e: serve(e) for e in ("vllm", "sglang", "tensorrt-llm", "llama.cpp")}
+    prom = Prometheus(tmp_path / "prom", {e: [f"127.0.0.1:{s.port}"] for e, s in servers.items()},
+                      metrics_paths={"tensorrt-llm": "/prometheus/metrics"})
+    try:
+        prom.wait_for("count(up == 1)", at_least=4)
+        prom.wait_for("count_over_time(llamacpp:requests_deferred[1m])", at_least=2)
+        for server in servers.values():
+            for ttft in TTFTS:
+                server.metrics.request(ttft, GAPS, prompt_tokens=48)
+            server.metrics.waiting = 2
+        prom.wait_for("sum(llamacpp:tokens_predicted_total)", at_least=40)
+        prom.wait_for("sum(sglang:time_to_first_token_seconds_count) + sum(trtllm_time_to_first_token_seconds_count)",
+                      at_least=20)
+        time.sleep(1.5)
+        seen = {e: observe_prometheus(prom.url, window_s=120, engine=e) for e in servers}
+    finally:
+        prom.stop()
+    assert seen["vllm"].ttft_s.p90 == pytest.approx(TTFT_P90) and seen["tensorrt-llm"].ttft_s.p90 == pytest.approx(TTFT_P90)
+    assert seen["sglang"].itl_s.p50 == pytest.approx(0.015 + 0.005 * 15 / 20)  # SGLang's finer ITL buckets
+    assert seen["llama.cpp"].ttft_s.p90 is None and seen["llama.cpp"].missing["ttft_s"] == "not published by llama.cpp"
+    assert seen["llama.cpp"].requests_waiting_max == 2 and seen["llama.cpp"].output_tokens_per_s > 0
+    for engine in ("vllm", "sglang", "tensorrt-llm"):
+        assert seen[engine].requests_per_s > 0 and seen[engine].engine == engine
