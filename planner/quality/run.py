@@ -92,6 +92,9 @@ def run_quality(url: str, samples: Sequence[Sample], *, model: str | None = None
     model = model or first_model(url, session)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         results = list(pool.map(lambda s: _one(session, url, model, s, timeout_s), samples))
+    if all(r.latency_s is None for r in results):
+        raise QualityError(f"every request to {url} failed ({results[0].reason}): is the server up, and is "
+                           f"'{model}' its model?")
     passed = sum(r.passed for r in results)
     latencies = [r.latency_s for r in results if r.latency_s is not None]
     return QualityReport(url=url, model=model, samples=len(results), passed=passed, pass_rate=passed / len(results),

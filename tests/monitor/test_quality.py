@@ -107,3 +107,10 @@ def test_an_oracle_and_a_failing_endpoint_compared():
     result = compare(bad, good)
     assert (result.only_b_passed, result.only_a_passed, result.difference) == (20, 0, 1.0)
     assert result.p_value == pytest.approx(2 / 2**20) and result.significant
+
+
+def test_an_unreachable_endpoint_is_exit_1_with_the_reason(tmp_path, capsys):
+    assert main(["quality", "--url", "http://127.0.0.1:9/v1", "--model", "m"]) == 1
+    assert "every request to http://127.0.0.1:9/v1 failed (request failed: ConnectionError)" in capsys.readouterr().err
+    assert main(["quality", "--url", "ftp://x"]) == 2
+    assert "--url must be an http(s) URL" in capsys.readouterr().err
