@@ -158,6 +158,23 @@ class EngineMetrics:
                                                               for i, v in enumerate(self.fb_free_mib)])]
 
 
+def _amd_smi_lines(metrics: EngineMetrics) -> list[str]:
+    """AMD device-metrics-exporter (docs/configuration/metricslist.md): gpu_gfx_activity (%), gpu_used_vram and
+    gpu_total_vram (MB), labelled gpu_id, serial_number, card_model, hostname."""
+    def labels(i: int) -> str:
+        return f'gpu_id="{i}",serial_number="TEST{i}",card_model="AMD Instinct MI300X",hostname="test-host"'
+    used = metrics.fb_used_mib  # here in MB, as the exporter reports
+    total = [u + f for u, f in zip(metrics.fb_used_mib, metrics.fb_free_mib, strict=True)]
+    return [*metrics._typed("gpu_gfx_activity", "gauge", [metrics._series("gpu_gfx_activity", v, labels(i))
+                                                           for i, v in enumerate(metrics.gpu_util)]),
+            *metrics._typed("gpu_used_vram", "gauge", [metrics._series("gpu_used_vram", v, labels(i)) for i, v in enumerate(used)]),
+            *metrics._typed("gpu_total_vram", "gauge", [metrics._series("gpu_total_vram", v, labels(i))
+                                                        for i, v in enumerate(total)])]
+
+
+EngineMetrics._amd_smi = _amd_smi_lines
+
+
 class MetricsServer:
     """Serves one EngineMetrics on a loopback port at /metrics (and /prometheus/metrics, trtllm-serve's path)."""
 

@@ -75,6 +75,17 @@ def test_replicas_with_identical_label_sets_are_kept_apart_and_added(serve):
     assert obs.replicas_reporting == 2
 
 
+def test_amd_gpus_read_from_the_device_metrics_exporter_in_mb(serve):
+    server, amd = serve("vllm"), serve("amd-smi")
+    first = scrape_once([server.url, amd.url])
+    server.metrics.request(0.2, GAPS, prompt_tokens=48)
+    amd.metrics.gpu_util, amd.metrics.fb_used_mib, amd.metrics.fb_free_mib = [40.0], [150_000.0], [55_000.0]
+    obs = observation_from_scrapes([first, scrape_once([server.url, amd.url])])
+    assert obs.gpu_exporter == "amd-smi" and obs.gpu_utilization_percent == pytest.approx(20.0)  # 0 then 40
+    assert obs.gpu_memory_used_gib == pytest.approx(150_000e6 / 2**30)
+    assert obs.gpu_memory_total_gib == pytest.approx(205_000e6 / 2**30)
+
+
 def test_vllm_before_its_v1_renames_reads_the_old_names(serve):
     server = serve("vllm", vllm_version="0.10")
     first, last = _load_window(server)

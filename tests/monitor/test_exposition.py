@@ -33,7 +33,7 @@ def test_a_rank_in_the_inf_bucket_returns_the_highest_finite_bound_and_no_data_r
         histogram_quantile(1.5, {1.0: 1, INF: 1})
 
 
-@pytest.mark.parametrize("engine", ["vllm", "sglang", "tensorrt-llm", "llama.cpp", "dcgm"])
+@pytest.mark.parametrize("engine", ["vllm", "sglang", "tensorrt-llm", "llama.cpp", "dcgm", "amd-smi"])
 def test_each_engines_exposition_parses_and_is_recognised(engine):
     metrics = EngineMetrics(engine)
     metrics.request(0.2, [0.02, 0.03], prompt_tokens=48)
