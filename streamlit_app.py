@@ -29,6 +29,7 @@ PAGES = [
     ("pages/accuracy.py", "Accuracy", ":material/query_stats:"),
     # Added by other parts of the project; listed once their files exist.
     ("pages/probe.py", "Probe", ":material/speed:"),
+    ("pages/monitor.py", "Monitor", ":material/monitor_heart:"),
     ("pages/export.py", "Export", ":material/download:"),
 ]
 

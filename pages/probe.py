@@ -21,6 +21,7 @@ from planner.probe.redaction import url_secrets
 from planner.probe.runner import build_redactor
 from ui import probe_verify
 from ui import probe_view as pv
+from ui import quality_view
 from ui import render, state
 
 state.ensure_framed()
@@ -299,3 +300,7 @@ with st.expander(f"Calibration file: {path}", icon=":material/description:"):
         st.code(text, language="json")
         st.button("Delete calibration file", key="probe_delete_calibration", on_click=_delete_calibration,
                   icon=":material/delete:")
+
+# ---------------------------------------------------------------- quality on sample outputs (ui/quality_view.py)
+st.divider()
+quality_view.render()  # its own tabs: the quality run and the sample file's format

@@ -17,10 +17,11 @@ LAYERS = {
     "estimate": 2,
     "finetune": 3,
     "plan": 4,
-    "charts": 5, "deploy": 5, "probe": 5,
-    "report": 6,
-    "cli": 7,
-    "__init__": 8, "__main__": 9,
+    "charts": 5, "probe": 5, "monitor": 5, "quality": 5,
+    "deploy": 6,  # its files include the monitor's alert rules and dashboard
+    "report": 7,
+    "cli": 8,
+    "__init__": 9, "__main__": 10,
 }
 
 

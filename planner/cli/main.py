@@ -7,6 +7,8 @@
     python -m planner finetune --model ID --method lora|qlora|full ... --json
     python -m planner add-model --config config.json|FOLDER [--name org/model]
     python -m planner refresh prices (--litellm FILE | --genai-prices) [--write]
+    python -m planner monitor --plan plan.json (--metrics-url URL ... | --prometheus URL) [--window 5m] [--json]
+    python -m planner quality --url URL [--samples FILE.jsonl] [--against URL2] [--json]
 
 Exit codes: 0 success, 1 a run that failed (unreachable endpoint), 2 invalid input (the message
 names the field and what is allowed).
@@ -94,11 +96,13 @@ def _register_optional(sub) -> None:
     """Sub-commands that live in their own modules: the live probe and the fine-tuning planner."""
     from planner.cli.catalog_cmds import register as register_catalog
     from planner.cli.finetune import register as register_finetune
+    from planner.cli.monitor import register as register_monitor
     from planner.probe.cli import register as register_probe
 
     register_probe(sub)
     register_finetune(sub)
     register_catalog(sub)
+    register_monitor(sub)  # monitor and quality
 
 
 def _user_catalog() -> Catalog:

@@ -38,6 +38,7 @@ from planner.deploy.sglang import sglang_args, sglang_script
 from planner.deploy.tensorrt_llm import trtllm_args, trtllm_extra, trtllm_script
 from planner.deploy.tgi import tgi_docker_args, tgi_script
 from planner.deploy.vllm import vllm_args, vllm_script
+from planner.monitor.alerts import monitoring_files
 from planner.plan.model import Plan
 
 __all__ = ["DOCS", "VERIFIED_FLAGS", "DeploymentError", "Layout", "deployment_files", "deployment_zip", "launch_commands",
@@ -50,6 +51,7 @@ def deployment_files(plan: Plan, catalog: Catalog | None = None) -> dict[str, st
         return {"README.md": readme_without_pick(plan)}
     lay = layout(plan, catalog)
     files = layout_files(lay)
+    files.update(monitoring_files(plan.to_json_dict()))  # Prometheus rules + Grafana dashboard, the plan's thresholds
     files["README.md"] = readme(plan, lay, sorted(files))
     return files
 
