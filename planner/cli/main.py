@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from planner.catalog.loading import Catalog, load_catalog
-from planner.cli_args import positive_int
+from planner.cli_args import positive_float, positive_int
 from planner.errors import PlannerError
 from planner.estimate.configuration import default_engine, estimate
 from planner.plan.constraints import load_constraints
@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--gpus", type=positive_int, default=1)
     est.add_argument("--engine", default=None, help="default: vLLM for GPU formats, llama.cpp for GGUF")
     est.add_argument("--context", type=positive_int, default=None, help="tokens per sequence (default: input + output)")
-    est.add_argument("--concurrency", type=positive_int, default=1)
+    est.add_argument("--concurrency", type=positive_int, default=1, help="requests kept in flight (closed loop)")
+    est.add_argument("--request-rate", type=positive_float, default=None,
+                     help="requests/s arriving at the replica (open loop); latency is reported at this rate instead of --concurrency")
     est.add_argument("--input-tokens", type=positive_int, default=1000)
     est.add_argument("--output-tokens", type=positive_int, default=300)
     est.add_argument("--kv-cache-dtype", default="auto", choices=("auto", "fp16", "fp8", "q8_0"))
@@ -131,7 +133,7 @@ def _estimate(args: argparse.Namespace) -> int:
     engine = catalog.engine(args.engine) if args.engine else default_engine(catalog, quant, gpu)
     result = estimate(catalog, model, quant, gpu, engine, gpus=args.gpus, context_tokens=args.context,
                       concurrency=args.concurrency, input_tokens=args.input_tokens, output_tokens=args.output_tokens,
-                      kv_cache_dtype=args.kv_cache_dtype, calibrations=_user_calibrations())
+                      kv_cache_dtype=args.kv_cache_dtype, calibrations=_user_calibrations(), request_rate=args.request_rate)
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
@@ -144,8 +146,20 @@ def _estimate(args: argparse.Namespace) -> int:
           f"TTFT {s['ttft_s'] * 1000:,.0f} ms{_band(s, 'ttft_s', 1000)}, decode {s['decode_tokens_per_s']:,.1f} tokens/s per stream"
           f"{_band(s, 'decode_tokens_per_s')}, {s['throughput_tokens_per_s']:,.0f} tokens/s aggregate at concurrency {s['concurrency']}"
           f"{_band(s, 'throughput_tokens_per_s')}")
+    print(_load_line(result["load"]))
     print("(ranges: 80% bands from the estimator's leave-one-source-out error, data/accuracy.csv)")
     return 0
+
+
+def _load_line(load: dict) -> str:
+    """Latency under load, or why the replica cannot sustain the load."""
+    at = (f"{load['requests_per_s']:g} requests/s" if load["load"] == "rate"
+          else f"concurrency {load['concurrency']:g} ({load['requests_per_s']:.2f} requests/s)")
+    if not load["stable"]:
+        return f"under load at {at}: UNSTABLE, the queue grows without bound: {load['reason']}"
+    return (f"under load at {at}: TTFT p50 {load['ttft_p50_s'] * 1000:,.0f} ms, p90 {load['ttft_p90_s'] * 1000:,.0f} ms; "
+            f"inter-token {load['itl_s'] * 1000:,.1f} ms; end to end p50 {load['e2e_p50_s']:,.2f} s, p90 {load['e2e_p90_s']:,.2f} s "
+            f"({load['running_sequences']:,.1f} sequences decoding, at most {load['max_running_sequences']:,})")
 
 
 def _band(speed: dict, metric: str, scale: float = 1.0) -> str:

@@ -79,7 +79,36 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     factors += _batch_fit(with_prefill, [r for r in rows if r.metric in AGGREGATE_METRICS and not _is_moe(catalog, r)], as_of)
     with_batch = dataclasses.replace(base, efficiency=tuple(factors))
     factors += _moe_fit(with_batch, [r for r in rows if r.metric == "throughput_tokens_per_s" and _is_moe(catalog, r)], as_of)
+    with_moe = dataclasses.replace(base, efficiency=tuple(factors))
+    factors += _request_overhead_fit(with_moe, [r for r in rows if r.metric == "ttft_s"], as_of)
     return factors
+
+
+def _request_overhead_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
+    """A serving engine's fixed time per request before its first token (tokenising, scheduling, the HTTP
+    round trip, detokenising the first token): the median of measured - predicted time to first token
+    over its runs (predicted under load, planner.estimate.queueing, with no such cost), at least 0, per
+    engine and over all engines. A median, so runs whose prefill is mispredicted do not set it."""
+    groups: dict[tuple[str, str], list[tuple[Benchmark, float]]] = defaultdict(list)
+    for r in rows:
+        predicted = predict(catalog, r)
+        if predicted is None:
+            continue
+        for key in ((r.engine, "*"), ("*", "*")):
+            groups[key].append((r, r.value - predicted))
+    out = []
+    for (engine, family), members in sorted(groups.items()):
+        if not _enough(engine, family, [r for r, _ in members], always_global=False):
+            continue
+        residuals = [v for _, v in members]
+        value = max(0.0, statistics.median(residuals))
+        out.append(EfficiencyFactor(
+            factor="request_overhead_s", engine=engine, hardware_family=family, value=round(value, 5), n_rows=len(members),
+            median_abs_error_pct=round(statistics.median(abs(v - value) / r.value * 100 for r, v in members), 1),
+            source=f"bench/calibrate.py: median measured - predicted time to first token over data/benchmarks.csv rows "
+                   f"{';'.join(r.id for r, _ in members)}",
+            as_of=as_of or max(r.as_of for r, _ in members)))
+    return out
 
 
 def _is_moe(catalog: Catalog, r: Benchmark) -> bool:

@@ -32,8 +32,10 @@ from planner.estimate.memory import (
     layer_split,
     model_weight_bytes,
     prefill_attention_flops_per_token,
+    sequences_that_fit,
     state_token_layers,
 )
+from planner.estimate.queueing import QueueTerms, open_loop, token_budget_per_step
 
 # Sequences an engine batches at once: vLLM's default --max-num-seqs (docs.vllm.ai engine arguments),
 # used for every engine without a device rule of its own (see max_running_sequences).
@@ -321,6 +323,72 @@ def decode_step(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engi
     return d.step(batch)
 
 
+def running_cap(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, context_tokens: int, kv_cache_dtype: str) -> int:
+    """Sequences of `context_tokens` the engine runs at once: as many as the KV cache holds
+    (planner.estimate.memory.sequences_that_fit), at most its sequence limit (max_running_sequences)."""
+    fit = sequences_that_fit(model, quant, gpu, engine, gpus, context_tokens, kv_cache_dtype)
+    return max(1, min(fit, max_running_sequences(engine.id, gpu) or fit))
+
+
+@dataclass(frozen=True)
+class _Replica:
+    """A configuration's decode step and prefill, as every speed figure reads them."""
+
+    d: _Decoder
+    step: object  # seconds of a decode step at a batch (offloaded layers and the mixture slowdown included)
+    line: tuple[float, float, float, float, float]  # the step as lines: reads0, reads1, compute1, fixed, extra1 (QueueTerms)
+    prefill_s: float  # one prompt alone
+    prompt_token_s: float  # compute seconds per prompt token riding on a decode step
+    flops_per_token: float
+    moe_slowdown: float
+
+
+def _replica(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, input_tokens: int, output_tokens: int,
+             gpu_layer_fraction: float, kv_cache_dtype: str, calibrations: list[dict] | None) -> _Replica:
+    d = _decoder(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, kv_cache_dtype, calibrations)
+    eff = d.eff
+    host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
+    # Expert kernels are slower per byte and per FLOP: a mixture's reads, compute and prefill take 1/moe
+    # as long; the engine's fixed time per step (sampling, scheduling) is the same as for a dense model.
+    moe_slowdown = 1 / eff.moe if d.experts[0] > d.experts[1] else 1.0
+
+    def step(batch: float) -> float:
+        seconds = float(d.step(batch).seconds(eff.batch, moe_slowdown))
+        if gpu_layer_fraction < 1:  # layers on the CPU are read from host RAM at its bandwidth
+            cpu_bytes = (d.weights(batch) + batch * d.kv_seq) * (1 - gpu_layer_fraction)
+            seconds = seconds * gpu_layer_fraction + cpu_bytes / (host_bw * eff.decode)
+        return seconds
+
+    f = gpu_layer_fraction
+    read_s = d.bandwidth * eff.decode
+    host_s = host_bw * eff.decode
+    line = (f * d.weights(1) / read_s * moe_slowdown, f * d.kv_read / read_s * moe_slowdown,
+            f * d.flops_per_sequence / d.decode_flops / eff.batch * moe_slowdown,
+            f * eff.decode_overhead_s + (d.weights(1) * (1 - f) / host_s if f < 1 else 0.0), d.kv_seq * (1 - f) / host_s if f < 1 else 0.0)
+    flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, input_tokens)))
+    prefill = float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode)) * moe_slowdown
+    slower = 1.0
+    if gpu_layer_fraction < 1:
+        slower = 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
+    return _Replica(d, step, line, prefill * slower, flops_per_token / (d.flops * eff.prefill) * moe_slowdown * slower, flops_per_token,
+                    moe_slowdown)
+
+
+def queue_terms(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1, input_tokens: int = 1000,
+                output_tokens: int = 300, max_running: float = DEFAULT_MAX_CONCURRENCY, gpu_layer_fraction: float = 1.0,
+                kv_cache_dtype: str = "fp16", calibrations: list[dict] | None = None, batch_hint: float = 1.0) -> QueueTerms:
+    """The terms of planner.estimate.queueing for one configuration: its step as lines (a mixture's weights
+    read at `batch_hint` sequences), its prefill, the engine's token budget and fixed cost per request."""
+    r = _replica(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, gpu_layer_fraction, kv_cache_dtype, calibrations)
+    reads0, reads1, compute1, fixed, extra1 = r.line
+    if r.d.experts[0] > r.d.experts[1] and batch_hint > 1:
+        reads0 = reads0 * r.d.weights(batch_hint) / r.d.weights(1)
+    overhead = _fitted(catalog, "request_overhead_s", engine.id, gpu.family, default=0.0)[0]
+    return QueueTerms(prefill_s=r.prefill_s + 0.0, prompt_token_s=r.prompt_token_s, reads0=reads0, reads1=reads1, compute1=compute1,
+                      fixed=fixed, extra1=extra1, input_tokens=input_tokens, output_tokens=output_tokens, max_running=max_running,
+                      token_budget=token_budget_per_step(engine.id, gpu), request_overhead_s=overhead)
+
+
 def estimate_speed(
     catalog: Catalog,
     model: ModelSpec,
@@ -336,36 +404,28 @@ def estimate_speed(
     calibrations: list[dict] | None = None,
     arrival_rate_per_s: float = 0.0,
 ) -> SpeedEstimate:
-    """Speed of one replica at `concurrency` sequences in flight."""
-    d = _decoder(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, kv_cache_dtype, calibrations)
-    eff = d.eff
-    host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
-    # Expert kernels are slower per byte and per FLOP: a mixture's reads, compute and prefill take 1/moe
-    # as long; the engine's fixed time per step (sampling, scheduling) is the same as for a dense model.
-    moe_slowdown = 1 / eff.moe if d.experts[0] > d.experts[1] else 1.0
-
-    def step(batch: float) -> float:
-        seconds = float(d.step(batch).seconds(eff.batch, moe_slowdown))
-        if gpu_layer_fraction < 1:  # layers on the CPU are read from host RAM at its bandwidth
-            cpu_bytes = (d.weights(batch) + batch * d.kv_seq) * (1 - gpu_layer_fraction)
-            seconds = seconds * gpu_layer_fraction + cpu_bytes / (host_bw * eff.decode)
-        return seconds
-
-    flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, input_tokens)))
-    prefill = float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode)) * moe_slowdown
+    """Speed of one replica at `concurrency` sequences in flight; with `arrival_rate_per_s`, its time to first
+    token is the open loop's mean at that rate (planner.estimate.queueing), else the unloaded one."""
+    r = _replica(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, gpu_layer_fraction, kv_cache_dtype, calibrations)
+    d, eff, step, prefill, flops_per_token = r.d, r.d.eff, r.step, r.prefill_s, r.flops_per_token
     shared_prefill = float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode,
-                                     concurrency)) * moe_slowdown
+                                     concurrency)) * r.moe_slowdown
     if gpu_layer_fraction < 1:
-        slower = 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
-        prefill, shared_prefill = prefill * slower, shared_prefill * slower
+        shared_prefill *= 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
     busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling
-    queue_wait = busy / (2 * (1 - busy)) * prefill  # M/D/1 mean wait for the prefill stage
     step_1, step_c = step(1), step(concurrency)
+    ttft = prefill + step_1
+    if arrival_rate_per_s > 0:
+        cap = running_cap(model, quant, gpu, engine, gpus, input_tokens + output_tokens, kv_cache_dtype)
+        terms = queue_terms(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, cap, gpu_layer_fraction, kv_cache_dtype,
+                            calibrations, concurrency)
+        loaded = open_loop(terms, arrival_rate_per_s)
+        ttft = float(loaded[1]) if bool(loaded[0]) else math.inf
     tp_gpus = min(gpus, gpu.scale_up_gpus) if gpus > 1 and engine.tensor_parallel else 1
     at_concurrency = d.step(concurrency)
     estimate = SpeedEstimate(
         prefill_tokens_per_s=input_tokens / prefill,
-        ttft_s=prefill + queue_wait + step_c,
+        ttft_s=ttft,
         decode_tokens_per_s=1 / step_1,
         decode_tokens_per_s_at_concurrency=1 / step_c,
         throughput_tokens_per_s=concurrency / step_c * (1 - busy),
@@ -380,5 +440,3 @@ def estimate_speed(
         efficiency_basis=eff.basis,
     )
     return estimate.model_copy(update={"ranges": uncertainty_ranges(catalog, estimate, engine.id in GGUF_ENGINES)})
-
-
