@@ -213,16 +213,28 @@ def closed_loop(t: QueueTerms, concurrency: float) -> LoadedLatency:
                          e2e_p50_s=p50 + n_after * itl, e2e_p90_s=p90 + n_after * itl)
 
 
-def largest_rate(t: QueueTerms, ttft_target_s, iterations: int = 24):
+def ttft_p90_open_loop(t: QueueTerms, rate):
+    """The 90th-percentile time to first token of open_loop at `rate` (inf where unstable), with only the
+    terms it needs: what the plan's latency rule evaluates over every candidate."""
+    busy, b, itl, rho, per_prompt, service = _parts(t, rate)
+    n_after = np.maximum(np.asarray(t.output_tokens, dtype=float) - 1, 0)
+    stable = (busy < 1) & (rho < 1) & (np.asarray(rate, dtype=float) * (service + n_after * itl) <= t.max_running)  # b inf: itl finite, slots checked below
+    stable &= np.isfinite(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wait = rho / (2 * (1 - rho)) * per_prompt
+    return np.where(stable, t.request_overhead_s + service + _wait_quantile(wait, rho, 0.9), np.inf)
+
+
+def largest_rate(t: QueueTerms, ttft_target_s, high=None, iterations: int = 16):
     """The highest request rate (per replica) whose 90th-percentile TTFT meets `ttft_target_s`: bisection
-    on open_loop, over arrays (the plan's latency rule)."""
+    on open_loop over arrays (the plan's latency rule), between 0 and `high` (a rate that misses; default
+    the rate at which prompts alone fill the replica)."""
     target = np.asarray(ttft_target_s, dtype=float)
     prompt_s = np.maximum(np.asarray(t.input_tokens, dtype=float) * t.prompt_token_s, 1e-12)
-    lo = np.zeros(np.broadcast(target, prompt_s).shape)
-    hi = np.broadcast_to(1 / prompt_s, lo.shape).astype(float)
+    hi = (1 / prompt_s if high is None else np.asarray(high, dtype=float)) * np.ones(np.broadcast(target, prompt_s).shape)
+    lo = np.zeros_like(hi)
     for _ in range(iterations):
         mid = (lo + hi) / 2
-        ok = open_loop(t, mid)
-        meets = ok[0] & (ok[3] <= target)
+        meets = ttft_p90_open_loop(t, mid) <= target
         lo, hi = np.where(meets, mid, lo), np.where(meets, hi, mid)
     return lo

@@ -374,6 +374,11 @@ def _replica(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
                     moe_slowdown)
 
 
+def request_overhead_s(catalog: Catalog, engine_id: str, gpu: Gpu) -> float:
+    """The engine's fitted fixed time per request before its first token (data/efficiency.csv; 0 where none)."""
+    return _fitted(catalog, "request_overhead_s", engine_id, gpu.family, default=0.0)[0]
+
+
 def queue_terms(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1, input_tokens: int = 1000,
                 output_tokens: int = 300, max_running: float = DEFAULT_MAX_CONCURRENCY, gpu_layer_fraction: float = 1.0,
                 kv_cache_dtype: str = "fp16", calibrations: list[dict] | None = None, batch_hint: float = 1.0) -> QueueTerms:
@@ -383,7 +388,7 @@ def queue_terms(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engi
     reads0, reads1, compute1, fixed, extra1 = r.line
     if r.d.experts[0] > r.d.experts[1] and batch_hint > 1:
         reads0 = reads0 * r.d.weights(batch_hint) / r.d.weights(1)
-    overhead = _fitted(catalog, "request_overhead_s", engine.id, gpu.family, default=0.0)[0]
+    overhead = request_overhead_s(catalog, engine.id, gpu)
     return QueueTerms(prefill_s=r.prefill_s + 0.0, prompt_token_s=r.prompt_token_s, reads0=reads0, reads1=reads1, compute1=compute1,
                       fixed=fixed, extra1=extra1, input_tokens=input_tokens, output_tokens=output_tokens, max_running=max_running,
                       token_budget=token_budget_per_step(engine.id, gpu), request_overhead_s=overhead)
@@ -414,7 +419,7 @@ def estimate_speed(
         shared_prefill *= 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
     busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling
     step_1, step_c = step(1), step(concurrency)
-    ttft = prefill + step_1
+    ttft = request_overhead_s(catalog, engine.id, gpu) + prefill + step_1  # the engine's fixed cost per request, then prefill and one step
     if arrival_rate_per_s > 0:
         cap = running_cap(model, quant, gpu, engine, gpus, input_tokens + output_tokens, kv_cache_dtype)
         terms = queue_terms(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, cap, gpu_layer_fraction, kv_cache_dtype,

@@ -29,7 +29,8 @@ from planner.plan.grid_options import (
     quant_engine_pairs,
     severe_loss_quants,
 )
-from planner.plan.grid_step import StepTerms, moe_batch, replica_capacity_requests_per_s
+from planner.estimate.queueing import QueueTerms
+from planner.plan.grid_step import StepTerms, engine_queue_tables, moe_batch, replica_capacity_requests_per_s, replicas_for_ttft
 from planner.plan.grid_tables import (
     MIN_GPU_LAYER_FRACTION,
     hardware_arrays,
@@ -206,9 +207,22 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     step_b = terms.step(read_b, batch)
     latency_at_batch = prefill + step_b * (1 + w.output_tokens)  # first token, then one step per output token
     requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, w.output_tokens,
-                                                                 (ttft_target or np.inf) - step_b, prefill_time(batch))
+                                                                 np.inf, prefill_time(batch))
     peak = w.requests_per_day / 86_400 * w.peak_to_average
     replicas = np.maximum(filters.min_replicas, np.ceil(peak / requests_per_s_per_replica))
+    # Time to first token under load (planner.estimate.queueing), at the peak per replica: the same terms as
+    # planner.estimate.speed.queue_terms (the step at the chosen batch's weight reads, as lines in the batch).
+    budget, per_request = engine_queue_tables(catalog, list(P["engine_ids"]), g.hardware)
+    eng = P["engine_index"][p]
+    slower = np.where(offload, np.maximum(2.0, 1 / np.maximum(gpu_fraction, 1e-6)), 1.0)
+    queue = QueueTerms(prefill_s=prefill, prompt_token_s=T["flops_per_token"][m] / (take(T["flops"], ph) * take(T["eff_prefill"], ph)) / moe_speed * slower,
+                       reads0=read_b * f / bw_eff, reads1=m1, compute1=c1, fixed=step_overhead + read_b * (1 - f) / host, extra1=h1,
+                       input_tokens=w.input_tokens, output_tokens=w.output_tokens, max_running=batch_cap,
+                       token_budget=budget[eng, h], request_overhead_s=per_request[eng, h])
+    held = latency_ok & (batch_by_memory >= 1) if ttft_target else np.zeros(len(m), dtype=bool)
+    replicas, ttft_capacity, ttft_at_peak = replicas_for_ttft(queue, peak, replicas, ttft_target or np.inf, held)
+    latency_ok = latency_ok & ~(held & (ttft_capacity <= 0))
+    requests_per_s_per_replica = np.minimum(requests_per_s_per_replica, ttft_capacity)
     # llama.cpp and Ollama are for one user or a small team: a multi-user service runs on a serving engine
     # (continuous batching, paged KV) wherever one runs (NVIDIA, AMD and Intel accelerators; not Apple, CPUs, edge SoCs).
     engine_ok = ~(gguf & H["serving_engine_runs"][h] & (peak * latency_at_batch > SMALL_TEAM_CONCURRENCY))
@@ -227,7 +241,8 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
         "latency_ok": latency_ok,
         "engine_ok": engine_ok,
         "decode_tokens_per_s": 1.0 / step_1,
-        "ttft_s": prefill + step_1,
+        "ttft_s": queue.request_overhead_s + prefill + step_1,
+        "ttft_at_peak_s": ttft_at_peak,  # 90th percentile under load at the peak per replica (planner.estimate.queueing)
         "batch": batch,
         "in_flight": in_flight,
         "replicas": replicas,
