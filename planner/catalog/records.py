@@ -165,6 +165,13 @@ class Gpu(Record):
     bandwidth_source: OptStr = None
     # GPUs in one NVLink (scale-up) domain: 72 in a GB200/GB300 NVL72 rack; blank means a node of 8.
     nvlink_domain_gpus: OptInt = None
+    # Links between GPUs (planner.estimate.interconnect): inside a node ("nvlink4", "pcie4", "xgmi", ...; blank: a
+    # single device) at this many GB/s each way per GPU, and between nodes (a NIC per GPU), with their source.
+    scale_up_link: OptStr = None
+    scale_up_bandwidth_gb_s: OptFloat = None
+    scale_out_fabric: OptStr = None
+    scale_out_bandwidth_gb_s: OptFloat = None
+    interconnect_source: OptStr = None
 
     @property
     def scale_up_gpus(self) -> int:

@@ -327,7 +327,9 @@ def _prefill_share_s(catalog: Catalog, model, quant, gpu, engine, r: Benchmark, 
 
 
 def _tensor_parallel_ratio(catalog: Catalog, r: Benchmark) -> float | None:
-    """Per-doubling efficiency that makes the single-GPU fit match a multi-GPU decode row.
+    """Per-doubling efficiency of the bandwidth a tensor-parallel replica sustains, once its all-reduces
+    (planner.estimate.interconnect, in the step's fixed time) and the engine's fixed time per step are
+    counted: the step's reads at ideal scaling over the time the measured step leaves for them.
 
     Dense models only: a mixture of experts split over GPUs is slower for reasons of its own (many
     small expert GEMMs, routing), which the moe_kernels factor carries."""
@@ -335,10 +337,14 @@ def _tensor_parallel_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     if not engine.tensor_parallel or _is_moe(catalog, r):
         return None
     model, quant, gpu = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu]
-    one = estimate_speed(catalog, model, quant, gpu, engine, 1, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1), 1)
-    ideal = one.decode_tokens_per_s * r.gpus
-    doublings = max(1.0, math.log2(r.gpus))
-    return min(1.0, (r.value / ideal) ** (1 / doublings))
+    ideal = dataclasses.replace(catalog, efficiency=tuple(f for f in catalog.efficiency if f.factor != "tensor_parallel") + (
+        EfficiencyFactor(factor="tensor_parallel", engine="*", hardware_family="*", value=1.0, n_rows=0, source="ideal", as_of="2026-12-07"),))
+    step = decode_step(ideal, model, quant, gpu, engine, r.gpus, max(r.input_tokens or 1, 1), max(r.output_tokens or 1, 1), 1, row_kv_dtype(r))
+    left = 1 / r.value - step.fixed_s
+    if left <= 0:
+        return None
+    doublings = max(1.0, math.log2(min(r.gpus, gpu.scale_up_gpus)))
+    return min(1.0, (step.reads_s / left) ** (1 / doublings))
 
 
 @dataclasses.dataclass(frozen=True)

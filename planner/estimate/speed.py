@@ -35,6 +35,7 @@ from planner.estimate.memory import (
     sequences_that_fit,
     state_token_layers,
 )
+from planner.estimate.interconnect import replica_comm
 from planner.estimate.queueing import QueueTerms, open_loop, token_budget_per_step
 
 # Sequences an engine batches at once: vLLM's default --max-num-seqs (docs.vllm.ai engine arguments),
@@ -285,13 +286,16 @@ class _Decoder:
     kv_seq: float  # one sequence's KV cache
     kv_read: float  # what a step reads of it, over the replica's copies
     flops_per_sequence: float
+    comm_s: float = 0.0  # the step's all-reduces and pipeline hops whatever its size (planner.estimate.interconnect)
+    comm_per_token_s: float = 0.0  # ... and per token in the step
 
     def weights(self, batch: float) -> float:
         return float(decode_bytes_per_step(self.active_bytes, self.total_bytes, *self.experts, batch))
 
     def step(self, batch: float) -> DecodeStep:
         return DecodeStep((self.weights(batch) + batch * self.kv_read) / (self.bandwidth * self.eff.decode),
-                          self.flops_per_sequence * batch / self.decode_flops, self.eff.decode_overhead_s)
+                          self.flops_per_sequence * batch / self.decode_flops,
+                          self.eff.decode_overhead_s + self.comm_s + self.comm_per_token_s * batch)
 
 
 def _decoder(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, input_tokens: int,
@@ -306,13 +310,15 @@ def _decoder(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
     state = state_token_layers(model)
     kv_seq = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_cache_dtype]), full, windowed, window,
                                   mean_context, 1, state))
+    comm, comm_per_token = replica_comm(model, gpu, gpus, tp)
     return _Decoder(
         eff=eff, bandwidth=sustained_bandwidth(gpu, catalog) * scale, flops=flops,
         decode_flops=flops if gpu.fp16_tflops_dense else math.inf,
         total_bytes=total_bytes, active_bytes=active_bytes, experts=(model.experts_total or 1, model.experts_active or 1),
         kv_seq=kv_seq, kv_read=kv_seq * float(kv_read_copies(model, gpus, tp, gpu.scale_up_gpus)),
         flops_per_sequence=float(decode_flops_per_token(model.params_active_b * 1e9, attention_flops_per_token_layer(model),
-                                                        held_tokens(full, windowed, window, mean_context, state))))
+                                                        held_tokens(full, windowed, window, mean_context, state))),
+        comm_s=comm, comm_per_token_s=comm_per_token)
 
 
 def decode_step(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, input_tokens: int,
@@ -364,14 +370,17 @@ def _replica(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
     host_s = host_bw * eff.decode
     line = (f * d.weights(1) / read_s * moe_slowdown, f * d.kv_read / read_s * moe_slowdown,
             f * d.flops_per_sequence / d.decode_flops / eff.batch * moe_slowdown,
-            f * eff.decode_overhead_s + (d.weights(1) * (1 - f) / host_s if f < 1 else 0.0), d.kv_seq * (1 - f) / host_s if f < 1 else 0.0)
+            f * eff.decode_overhead_s + d.comm_s + (d.weights(1) * (1 - f) / host_s if f < 1 else 0.0),
+            d.comm_per_token_s + (d.kv_seq * (1 - f) / host_s if f < 1 else 0.0))
     flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, input_tokens)))
-    prefill = float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode)) * moe_slowdown
+    # a prompt's all-reduces carry every prompt token (planner.estimate.interconnect)
+    prefill = (float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode)) * moe_slowdown
+               + d.comm_s + d.comm_per_token_s * input_tokens)
     slower = 1.0
     if gpu_layer_fraction < 1:
         slower = 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
-    return _Replica(d, step, line, prefill * slower, flops_per_token / (d.flops * eff.prefill) * moe_slowdown * slower, flops_per_token,
-                    moe_slowdown)
+    return _Replica(d, step, line, prefill * slower,
+                    (flops_per_token / (d.flops * eff.prefill) * moe_slowdown + d.comm_per_token_s) * slower, flops_per_token, moe_slowdown)
 
 
 def request_overhead_s(catalog: Catalog, engine_id: str, gpu: Gpu) -> float:
@@ -413,8 +422,8 @@ def estimate_speed(
     token is the open loop's mean at that rate (planner.estimate.queueing), else the unloaded one."""
     r = _replica(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, gpu_layer_fraction, kv_cache_dtype, calibrations)
     d, eff, step, prefill, flops_per_token = r.d, r.d.eff, r.step, r.prefill_s, r.flops_per_token
-    shared_prefill = float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode,
-                                     concurrency)) * r.moe_slowdown
+    shared_prefill = (float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode,
+                                      concurrency)) * r.moe_slowdown + d.comm_s / max(concurrency, 1) + d.comm_per_token_s * input_tokens)
     if gpu_layer_fraction < 1:
         shared_prefill *= 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
     busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling

@@ -30,7 +30,7 @@ from planner.plan.grid_options import (
     severe_loss_quants,
 )
 from planner.estimate.queueing import QueueTerms
-from planner.plan.grid_step import StepTerms, engine_queue_tables, moe_batch, replica_capacity_requests_per_s, replicas_for_ttft
+from planner.plan.grid_step import StepTerms, comm_tables, engine_queue_tables, moe_batch, replica_capacity_requests_per_s, replicas_for_ttft
 from planner.plan.grid_tables import (
     MIN_GPU_LAYER_FRACTION,
     hardware_arrays,
@@ -157,16 +157,21 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     moe_speed = np.where(M["moe"][m], take(T["eff_moe"], ph), 1.0)
     bw_eff, host = take(T["bw_eff"], ph) * moe_speed, take(T["host"], ph) * moe_speed
     f = np.where(offload, gpu_fraction, 1.0)
-    step_overhead = take(T["step_overhead_s"], ph) * f  # the engine's fixed time per step (planner.estimate.speed.DecodeStep)
+    # tensor-parallel all-reduces and pipeline hops (planner.estimate.interconnect), per step and per token in it
+    comm_fixed, comm_token = comm_tables(g.models, g.hardware)
+    tp_row = take(T["tp"], ph)
+    comm0, comm1 = np.where(tp_row, take(comm_fixed, mh), 0.0), np.where(tp_row, take(comm_token, mh), 0.0)
+    step_overhead = take(T["step_overhead_s"], ph) * f + comm0  # the engine's fixed time per step (planner.estimate.speed.DecodeStep)
     kv_copies = np.where(take(T["tp"], ph), take(T["kv_copies_tp"], mh), 1.0)  # planner.estimate.memory.kv_read_copies
     m1 = kv_seq_read * kv_copies * f / bw_eff
-    h1 = kv_seq_read * (1 - f) / host
+    h1 = kv_seq_read * (1 - f) / host + comm1
     c1 = T["decode_flops"][m] * take(T["compute_s_per_flop"], ph) * f / moe_speed
     terms = StepTerms(f, bw_eff, host, m1, h1, c1, step_overhead)
 
     def prefill_time(requests):  # one request's prefill with `requests` in flight sharing the weight read (planner.estimate.speed.prefill_s)
         seconds = prefill_s(w.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
                             weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph), requests) / moe_speed
+        seconds = seconds + comm0 / np.maximum(requests, 1) + comm1 * w.input_tokens  # the prompt's all-reduces
         # as planner.estimate.speed.estimate_speed: offloaded layers make prefill at least 2x slower, 1/f below half on the GPU
         return np.where(offload, seconds * np.maximum(2.0, 1 / np.maximum(gpu_fraction, 1e-6)), seconds)
 
@@ -215,7 +220,7 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     budget, per_request = engine_queue_tables(catalog, list(P["engine_ids"]), g.hardware)
     eng = P["engine_index"][p]
     slower = np.where(offload, np.maximum(2.0, 1 / np.maximum(gpu_fraction, 1e-6)), 1.0)
-    queue = QueueTerms(prefill_s=prefill, prompt_token_s=T["flops_per_token"][m] / (take(T["flops"], ph) * take(T["eff_prefill"], ph)) / moe_speed * slower,
+    queue = QueueTerms(prefill_s=prefill, prompt_token_s=(T["flops_per_token"][m] / (take(T["flops"], ph) * take(T["eff_prefill"], ph)) / moe_speed + comm1) * slower,
                        reads0=read_b * f / bw_eff, reads1=m1, compute1=c1, fixed=step_overhead + read_b * (1 - f) / host, extra1=h1,
                        input_tokens=w.input_tokens, output_tokens=w.output_tokens, max_running=batch_cap,
                        token_budget=budget[eng, h], request_overhead_s=per_request[eng, h])

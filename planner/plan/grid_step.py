@@ -9,6 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.estimate.interconnect import (
+    FALLBACK_SCALE_OUT_GB_S,
+    HOP_LATENCY_S,
+    link_class,
+    pipeline_comm,
+    scale_up_bytes_s,
+    tensor_parallel_comm,
+)
 from planner.estimate.queueing import QueueTerms, largest_rate, token_budget_per_step, ttft_p90_open_loop
 from planner.estimate.speed import closed_loop_tokens_per_s, decode_bytes_per_step, request_overhead_s
 
@@ -109,3 +117,18 @@ def replicas_for_ttft(q: QueueTerms, peak_requests_per_s: float, replicas, ttft_
             replicas[miss] = np.where(rate > 0, np.maximum(replicas[miss], np.ceil(peak_requests_per_s / np.maximum(rate, 1e-300))), replicas[miss])
         ttft_p90[miss] = ttft_p90_open_loop(sub, peak_requests_per_s / replicas[miss])
     return replicas, capacity, ttft_p90
+
+
+def comm_tables(models, hardware) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds per step, seconds per token) of a tensor-parallel replica's communication, (model, hardware
+    option) tables: planner.estimate.interconnect.replica_comm over arrays (where the pair runs tensor parallel)."""
+    layers = np.array([m.layers for m in models], dtype=float)[:, None]
+    hidden = np.array([m.hidden_size for m in models], dtype=float)[:, None]
+    count = np.array([x.count for x in hardware], dtype=float)
+    tp = np.minimum(count, [x.gpu.scale_up_gpus for x in hardware])
+    bandwidth = np.array([scale_up_bytes_s(x.gpu) for x in hardware])
+    hop = np.array([HOP_LATENCY_S[link_class(x.gpu)] for x in hardware])
+    out = np.array([(x.gpu.scale_out_bandwidth_gb_s or FALLBACK_SCALE_OUT_GB_S) * 1e9 for x in hardware])
+    fixed, per_token = tensor_parallel_comm(layers, hidden, tp[None, :], bandwidth[None, :], hop[None, :])
+    pf, pt = pipeline_comm(hidden, np.ceil(count / tp)[None, :], out[None, :])
+    return np.asarray(fixed + pf), np.asarray(per_token + pt)
