@@ -146,6 +146,9 @@ def _estimate(args: argparse.Namespace) -> int:
           f"TTFT {s['ttft_s'] * 1000:,.0f} ms{_band(s, 'ttft_s', 1000)}, decode {s['decode_tokens_per_s']:,.1f} tokens/s per stream"
           f"{_band(s, 'decode_tokens_per_s')}, {s['throughput_tokens_per_s']:,.0f} tokens/s aggregate at concurrency {s['concurrency']}"
           f"{_band(s, 'throughput_tokens_per_s')}")
+    kv = result["kv_capacity"]
+    print(f"KV cache as {engine.id} sizes it: {kv['tokens']:,} tokens ({kv['kv_cache_gib_per_gpu']:.2f} GiB per GPU); "
+          f"maximum concurrency at {kv['tokens_per_request']:,} tokens per request: {kv['max_concurrency']:.2f}x")
     print(_load_line(result["load"]))
     print("(ranges: 80% bands from the estimator's leave-one-source-out error, data/accuracy.csv)")
     return 0
