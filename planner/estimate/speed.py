@@ -279,6 +279,7 @@ class _Decoder:
     eff: Efficiencies
     bandwidth: float  # bytes/s the replica sustains (tensor parallel scaling included)
     flops: float  # FLOP/s it sustains at the format's compute precision
+    prefill_flops: float  # ... in prefill: tensor parallelism's large GEMMs scale ideally (the fitted per-doubling loss is decode's)
     decode_flops: float  # the same, or inf where the device publishes no peak (decode then memory-bound)
     total_bytes: float
     active_bytes: float
@@ -304,6 +305,7 @@ def _decoder(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
     tp = gpus > 1 and engine.tensor_parallel
     scale = float(tensor_parallel_scale(gpus, tp, eff.tensor_parallel, gpu.scale_up_gpus))
     flops = sustained_flops(gpu, quant.compute_dtype, catalog) * scale
+    prefill_flops = sustained_flops(gpu, quant.compute_dtype, catalog) * float(tensor_parallel_scale(gpus, tp, 1.0, gpu.scale_up_gpus))
     total_bytes, active_bytes = model_weight_bytes(model, quant, engine.id)
     full, windowed, window = layer_split(model)
     mean_context = input_tokens + output_tokens / 2
@@ -312,7 +314,7 @@ def _decoder(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
                                   mean_context, 1, state))
     comm, comm_per_token = replica_comm(model, gpu, gpus, tp)
     return _Decoder(
-        eff=eff, bandwidth=sustained_bandwidth(gpu, catalog) * scale, flops=flops,
+        eff=eff, bandwidth=sustained_bandwidth(gpu, catalog) * scale, flops=flops, prefill_flops=prefill_flops,
         decode_flops=flops if gpu.fp16_tflops_dense else math.inf,
         total_bytes=total_bytes, active_bytes=active_bytes, experts=(model.experts_total or 1, model.experts_active or 1),
         kv_seq=kv_seq, kv_read=kv_seq * float(kv_read_copies(model, gpus, tp, gpu.scale_up_gpus)),
@@ -374,13 +376,13 @@ def _replica(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
             d.comm_per_token_s + (d.kv_seq * (1 - f) / host_s if f < 1 else 0.0))
     flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, input_tokens)))
     # a prompt's all-reduces carry every prompt token (planner.estimate.interconnect)
-    prefill = (float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode)) * moe_slowdown
+    prefill = (float(prefill_s(input_tokens, flops_per_token, d.prefill_flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode)) * moe_slowdown
                + d.comm_s + d.comm_per_token_s * input_tokens)
     slower = 1.0
     if gpu_layer_fraction < 1:
         slower = 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
     return _Replica(d, step, line, prefill * slower,
-                    (flops_per_token / (d.flops * eff.prefill) * moe_slowdown + d.comm_per_token_s) * slower, flops_per_token, moe_slowdown)
+                    (flops_per_token / (d.prefill_flops * eff.prefill) * moe_slowdown + d.comm_per_token_s) * slower, flops_per_token, moe_slowdown)
 
 
 def request_overhead_s(catalog: Catalog, engine_id: str, gpu: Gpu) -> float:
@@ -422,7 +424,7 @@ def estimate_speed(
     token is the open loop's mean at that rate (planner.estimate.queueing), else the unloaded one."""
     r = _replica(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, gpu_layer_fraction, kv_cache_dtype, calibrations)
     d, eff, step, prefill, flops_per_token = r.d, r.d.eff, r.step, r.prefill_s, r.flops_per_token
-    shared_prefill = (float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode,
+    shared_prefill = (float(prefill_s(input_tokens, flops_per_token, d.prefill_flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode,
                                       concurrency)) * r.moe_slowdown + d.comm_s / max(concurrency, 1) + d.comm_per_token_s * input_tokens)
     if gpu_layer_fraction < 1:
         shared_prefill *= 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2

@@ -168,8 +168,13 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     c1 = T["decode_flops"][m] * take(T["compute_s_per_flop"], ph) * f / moe_speed
     terms = StepTerms(f, bw_eff, host, m1, h1, c1, step_overhead)
 
+    # prefill's GEMMs scale ideally under tensor parallelism: undo the fitted per-doubling loss (planner.estimate.speed._decoder)
+    tp_size = np.minimum(H["count"], H["domain"])[h]
+    tp_loss = np.where(tp_row, H["eff"]["tensor_parallel"][P["engine_index"][p], H["family_index"][h]] ** np.log2(np.maximum(tp_size, 1)), 1.0)
+    prefill_flops = take(T["flops"], ph) / tp_loss
+
     def prefill_time(requests):  # one request's prefill with `requests` in flight sharing the weight read (planner.estimate.speed.prefill_s)
-        seconds = prefill_s(w.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
+        seconds = prefill_s(w.input_tokens, T["flops_per_token"][m], prefill_flops, take(T["eff_prefill"], ph),
                             weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph), requests) / moe_speed
         seconds = seconds + comm0 / np.maximum(requests, 1) + comm1 * w.input_tokens  # the prompt's all-reduces
         # as planner.estimate.speed.estimate_speed: offloaded layers make prefill at least 2x slower, 1/f below half on the GPU
@@ -220,7 +225,7 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     budget, per_request = engine_queue_tables(catalog, list(P["engine_ids"]), g.hardware)
     eng = P["engine_index"][p]
     slower = np.where(offload, np.maximum(2.0, 1 / np.maximum(gpu_fraction, 1e-6)), 1.0)
-    queue = QueueTerms(prefill_s=prefill, prompt_token_s=(T["flops_per_token"][m] / (take(T["flops"], ph) * take(T["eff_prefill"], ph)) / moe_speed + comm1) * slower,
+    queue = QueueTerms(prefill_s=prefill, prompt_token_s=(T["flops_per_token"][m] / (prefill_flops * take(T["eff_prefill"], ph)) / moe_speed + comm1) * slower,
                        reads0=read_b * f / bw_eff, reads1=m1, compute1=c1, fixed=step_overhead + read_b * (1 - f) / host, extra1=h1,
                        input_tokens=w.input_tokens, output_tokens=w.output_tokens, max_running=batch_cap,
                        token_budget=budget[eng, h], request_overhead_s=per_request[eng, h])
