@@ -101,13 +101,13 @@ class LoadedLatency(BaseModel):
 def _running_batch(t: QueueTerms, rate, busy):
     """Decoding sequences b = rate (N-1) step(b) / (1 - busy), solved on each side of the roofline; inf where
     no fixed point exists (the decode steps cannot keep up)."""
-    q = np.asarray(rate, dtype=float) * np.maximum(np.asarray(t.output_tokens, dtype=float) - 1, 0) / np.maximum(1 - busy, 1e-12)
+    q = rate * np.maximum(np.asarray(t.output_tokens, dtype=float) - 1, 0) / np.maximum(1 - busy, 1e-12)
+    d1 = 1 - q * (t.reads1 + t.extra1)
+    d2 = 1 - q * (t.compute1 + t.extra1)
+    ok = (d1 > 0) & (d2 > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        d1 = 1 - q * (t.reads1 + t.extra1)
-        d2 = 1 - q * (t.compute1 + t.extra1)
-        b1 = np.where(d1 > 0, q * (t.reads0 + t.fixed) / d1, np.inf)
-        b2 = np.where(d2 > 0, q * t.fixed / d2, np.inf)
-    return np.maximum(b1, b2)
+        b = np.maximum(q * (t.reads0 + t.fixed) / d1, q * t.fixed / d2)
+    return np.where(ok, b, np.inf)
 
 
 def _wait_quantile(mean_wait, rho, q):
@@ -225,7 +225,7 @@ def ttft_p90_open_loop(t: QueueTerms, rate):
     return np.where(stable, t.request_overhead_s + service + _wait_quantile(wait, rho, 0.9), np.inf)
 
 
-def largest_rate(t: QueueTerms, ttft_target_s, high=None, iterations: int = 16):
+def largest_rate(t: QueueTerms, ttft_target_s, high=None, iterations: int = 12):
     """The highest request rate (per replica) whose 90th-percentile TTFT meets `ttft_target_s`: bisection
     on open_loop over arrays (the plan's latency rule), between 0 and `high` (a rate that misses; default
     the rate at which prompts alone fill the replica)."""

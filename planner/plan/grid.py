@@ -160,7 +160,7 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     # tensor-parallel all-reduces and pipeline hops (planner.estimate.interconnect), per step and per token in it
     comm_fixed, comm_token = comm_tables(g.models, g.hardware)
     tp_row = take(T["tp"], ph)
-    comm0, comm1 = np.where(tp_row, take(comm_fixed, mh), 0.0), np.where(tp_row, take(comm_token, mh), 0.0)
+    comm0, comm1 = take(comm_fixed, mh) * tp_row, take(comm_token, mh) * tp_row
     step_overhead = take(T["step_overhead_s"], ph) * f + comm0  # the engine's fixed time per step (planner.estimate.speed.DecodeStep)
     kv_copies = np.where(take(T["tp"], ph), take(T["kv_copies_tp"], mh), 1.0)  # planner.estimate.memory.kv_read_copies
     m1 = kv_seq_read * kv_copies * f / bw_eff
@@ -169,9 +169,9 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     terms = StepTerms(f, bw_eff, host, m1, h1, c1, step_overhead)
 
     # prefill's GEMMs scale ideally under tensor parallelism: undo the fitted per-doubling loss (planner.estimate.speed._decoder)
-    tp_size = np.minimum(H["count"], H["domain"])[h]
-    tp_loss = np.where(tp_row, H["eff"]["tensor_parallel"][P["engine_index"][p], H["family_index"][h]] ** np.log2(np.maximum(tp_size, 1)), 1.0)
-    prefill_flops = take(T["flops"], ph) / tp_loss
+    tp_doublings = np.log2(np.maximum(np.minimum(H["count"], H["domain"]), 1))[None, :]  # (pair, hardware) table first
+    tp_loss = np.where(T["tp"], H["eff"]["tensor_parallel"][P["engine_index"][:, None], H["family_index"][None, :]] ** tp_doublings, 1.0)
+    prefill_flops = take(T["flops"] / tp_loss, ph)
 
     def prefill_time(requests):  # one request's prefill with `requests` in flight sharing the weight read (planner.estimate.speed.prefill_s)
         seconds = prefill_s(w.input_tokens, T["flops_per_token"][m], prefill_flops, take(T["eff_prefill"], ph),
@@ -222,13 +222,12 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     replicas = np.maximum(filters.min_replicas, np.ceil(peak / requests_per_s_per_replica))
     # Time to first token under load (planner.estimate.queueing), at the peak per replica: the same terms as
     # planner.estimate.speed.queue_terms (the step at the chosen batch's weight reads, as lines in the batch).
-    budget, per_request = engine_queue_tables(catalog, list(P["engine_ids"]), g.hardware)
-    eng = P["engine_index"][p]
+    budget, per_request = (table[P["engine_index"], :] for table in engine_queue_tables(catalog, list(P["engine_ids"]), g.hardware))
     slower = np.where(offload, np.maximum(2.0, 1 / np.maximum(gpu_fraction, 1e-6)), 1.0)
     queue = QueueTerms(prefill_s=prefill, prompt_token_s=(T["flops_per_token"][m] / (prefill_flops * take(T["eff_prefill"], ph)) / moe_speed + comm1) * slower,
                        reads0=read_b * f / bw_eff, reads1=m1, compute1=c1, fixed=step_overhead + read_b * (1 - f) / host, extra1=h1,
                        input_tokens=w.input_tokens, output_tokens=w.output_tokens, max_running=batch_cap,
-                       token_budget=budget[eng, h], request_overhead_s=per_request[eng, h])
+                       token_budget=take(budget, ph), request_overhead_s=take(per_request, ph))
     held = latency_ok & (batch_by_memory >= 1) if ttft_target else np.zeros(len(m), dtype=bool)
     replicas, ttft_capacity, ttft_at_peak = replicas_for_ttft(queue, peak, replicas, ttft_target or np.inf, held)
     latency_ok = latency_ok & ~(held & (ttft_capacity <= 0))
