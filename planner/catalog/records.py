@@ -288,6 +288,7 @@ class Benchmark(Record):
         "decode_throughput_tokens_per_s",  # aggregate decode tokens/s with prefill time excluded
         "total_tokens_per_s",
         "ttft_s",
+        "kv_cache_tokens",  # the KV cache an engine logs at start-up, in tokens (input_tokens: its tokens per request)
         "weights_gib",
         "memory_gib",
     ]

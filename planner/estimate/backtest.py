@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from planner.catalog.loading import Catalog
 from planner.catalog.records import AccuracyBand, Benchmark
 from planner.errors import PlannerError
+from planner.estimate.kv_capacity import kv_capacity
 from planner.estimate.memory import (
     estimate_memory,
     model_weight_bytes,
@@ -68,6 +69,8 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
         return _total_memory_gib(model, quant, gpu, engine, r)
     if r.metric == "ttft_s":
         return loaded_ttft_s(catalog, r)
+    if r.metric == "kv_cache_tokens":
+        return float(kv_capacity(model, quant, gpu, engine, r.gpus, r.input_tokens or 4096, row_kv_dtype(r)).tokens)
     if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not workload_stated(r)):
         return None
     concurrency = running_batch(catalog, r) if r.metric in AGGREGATE_METRICS else 1
