@@ -85,17 +85,13 @@ def moe_batch(M, m, weights_active, weights_total, terms: StepTerms, allowed, ca
 
 def engine_queue_tables(catalog, engine_ids, hardware) -> tuple[np.ndarray, np.ndarray]:
     """(token budget per step, fixed seconds per request), (engine, hardware option) tables for the queue
-    (planner.estimate.queueing.token_budget_per_step, planner.estimate.speed.request_overhead_s)."""
-    budget = np.array([[token_budget_per_step(e, x.gpu) for x in hardware] for e in engine_ids], dtype=float)
-    by_family: dict[tuple[str, str], float] = {}
-    overhead = np.zeros_like(budget)
-    for i, e in enumerate(engine_ids):
-        for j, x in enumerate(hardware):
-            key = (e, x.gpu.family)
-            if key not in by_family:
-                by_family[key] = request_overhead_s(catalog, e, x.gpu)
-            overhead[i, j] = by_family[key]
-    return budget, overhead
+    (planner.estimate.queueing.token_budget_per_step, planner.estimate.speed.request_overhead_s), looked up
+    once per (engine, device) and (engine, family)."""
+    gpus = {x.gpu.id: x.gpu for x in hardware}
+    column = np.array([list(gpus).index(x.gpu.id) for x in hardware]) if hardware else np.zeros(0, dtype=int)
+    budget = np.array([[token_budget_per_step(e, gpu) for gpu in gpus.values()] for e in engine_ids], dtype=float).reshape(len(engine_ids), len(gpus))
+    overhead = np.array([[request_overhead_s(catalog, e, gpu) for gpu in gpus.values()] for e in engine_ids]).reshape(len(engine_ids), len(gpus))
+    return budget[:, column], overhead[:, column]
 
 
 def replicas_for_ttft(q: QueueTerms, peak_requests_per_s: float, replicas, ttft_target_s, rows):
