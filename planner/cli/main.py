@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--engine", default=None, help="default: vLLM for GPU formats, llama.cpp for GGUF")
     est.add_argument("--context", type=positive_int, default=None, help="tokens per sequence (default: input + output)")
     est.add_argument("--concurrency", type=positive_int, default=1, help="requests kept in flight (closed loop)")
-    est.add_argument("--request-rate", type=positive_float, default=None,
+    est.add_argument("--request-rate", type=_finite_rate, default=None,
                      help="requests/s arriving at the replica (open loop); latency is reported at this rate instead of --concurrency")
     est.add_argument("--input-tokens", type=positive_int, default=1000)
     est.add_argument("--output-tokens", type=positive_int, default=300)
@@ -152,6 +153,14 @@ def _estimate(args: argparse.Namespace) -> int:
     print(_load_line(result["load"]))
     print("(ranges: 80% bands from the estimator's leave-one-source-out error, data/accuracy.csv)")
     return 0
+
+
+def _finite_rate(text: str) -> float:
+    """--request-rate: a finite number of requests/s above 0."""
+    value = positive_float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number of requests/s above 0, got {text!r}")
+    return value
 
 
 def _load_line(load: dict) -> str:
