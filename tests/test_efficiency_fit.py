@@ -98,7 +98,7 @@ def test_the_kv_cache_precision_of_a_row_changes_its_prediction():
 
 
 def test_prefill_is_fitted_from_times_to_first_token_where_compute_binds():
-    from planner.estimate.fit import _ttft_prefill_ratio
+    from planner.estimate.prefill_fit import ttft_prefill_ratio as _ttft_prefill_ratio
 
     catalog = load_catalog()
     by_id = {r.id: r for r in catalog.benchmarks}
@@ -139,7 +139,7 @@ def test_batch_compute_counts_rows_whose_memory_time_already_explains_them():
 
 
 def test_prefill_is_fitted_from_throughput_runs_that_are_mostly_prefill():
-    from planner.estimate.fit import _throughput_prefill_ratio
+    from planner.estimate.prefill_fit import throughput_prefill_ratio as _throughput_prefill_ratio
 
     catalog = load_catalog()
     by_id = {r.id: r for r in catalog.benchmarks}

@@ -37,8 +37,7 @@ from planner.estimate.memory import (
     resolve_kv_dtype,
     state_token_layers,
 )
-from planner.estimate.queueing import token_budget_per_step
-from planner.estimate.speed import max_running_sequences
+from planner.estimate.queueing import max_running_sequences, token_budget_per_step
 from planner.units import GIB
 
 VLLM_BLOCK_TOKENS = 16  # vLLM's default --block-size on GPUs

@@ -31,7 +31,32 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from planner.catalog.records import Gpu
+from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
+from planner.estimate.memory import sequences_that_fit
+
+# Sequences an engine batches at once: vLLM's default --max-num-seqs (docs.vllm.ai engine arguments),
+# used for every engine without a device rule of its own (see max_running_sequences).
+DEFAULT_MAX_CONCURRENCY = 256
+
+
+def max_running_sequences(engine_id: str, gpu: Gpu) -> int | None:
+    """The engine's default cap on sequences decoding at once, where it has a published rule.
+
+    vLLM (V1 engine, vllm/engine/arg_utils.py `get_batch_defaults`): --max-num-seqs 1024 on GPUs with
+    at least 70 GiB that are not A100s ("For GPUs like H100 and MI300x, use larger default values"),
+    256 on the others. Other engines size their batch from the KV cache or a build-time limit: None.
+    """
+    if engine_id == "vllm":
+        return 1024 if gpu.memory_gib >= 70 and not gpu.id.startswith("a100") else 256
+    return None
+
+
+def running_cap(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, context_tokens: int, kv_cache_dtype: str) -> int:
+    """Sequences of `context_tokens` the engine runs at once: as many as the KV cache holds
+    (planner.estimate.memory.sequences_that_fit), at most its sequence limit (max_running_sequences)."""
+    fit = sequences_that_fit(model, quant, gpu, engine, gpus, context_tokens, kv_cache_dtype)
+    return max(1, min(fit, max_running_sequences(engine.id, gpu) or fit))
+
 
 # Prompt tokens one engine step may carry (the chunked-prefill budget), by engine, where it is documented:
 # - vLLM V1 (vllm/engine/arg_utils.py, EngineArgs.get_batch_defaults): --max-num-batched-tokens 8192 for the

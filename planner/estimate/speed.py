@@ -32,28 +32,24 @@ from planner.estimate.memory import (
     layer_split,
     model_weight_bytes,
     prefill_attention_flops_per_token,
-    sequences_that_fit,
     state_token_layers,
 )
 from planner.estimate.interconnect import replica_comm
-from planner.estimate.queueing import QueueTerms, open_loop, token_budget_per_step
-
-# Sequences an engine batches at once: vLLM's default --max-num-seqs (docs.vllm.ai engine arguments),
-# used for every engine without a device rule of its own (see max_running_sequences).
-DEFAULT_MAX_CONCURRENCY = 256
-
-
-def max_running_sequences(engine_id: str, gpu: Gpu) -> int | None:
-    """The engine's default cap on sequences decoding at once, where it has a published rule.
-
-    vLLM (V1 engine, vllm/engine/arg_utils.py `get_batch_defaults`): --max-num-seqs 1024 on GPUs with
-    at least 70 GiB that are not A100s ("For GPUs like H100 and MI300x, use larger default values"),
-    256 on the others. Other engines size their batch from the KV cache or a build-time limit: None.
-    """
-    if engine_id == "vllm":
-        return 1024 if gpu.memory_gib >= 70 and not gpu.id.startswith("a100") else 256
-    return None
-
+from planner.estimate.rates import (  # noqa: F401  CPU_FALLBACK_TFLOPS and compute_is_placeholder re-exported for planner.plan
+    CPU_FALLBACK_TFLOPS,
+    compute_is_placeholder,
+    peak_flops,
+    sustained_bandwidth,
+    sustained_flops,
+)
+from planner.estimate.queueing import (  # noqa: F401  the running cap re-exported, where the speed code kept it
+    DEFAULT_MAX_CONCURRENCY,
+    QueueTerms,
+    max_running_sequences,
+    open_loop,
+    running_cap,
+    token_budget_per_step,
+)
 
 class SpeedEstimate(BaseModel):
     """Speed of one replica. Rates are tokens/s; times are seconds."""
@@ -211,56 +207,6 @@ def prefill_s(prompt_tokens, flops_per_token, flops_s, eff_prefill, weight_bytes
     return np.maximum(compute, memory)
 
 
-def peak_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog | None = None) -> float:
-    """Dense FLOP/s the prefill runs at: FP8/INT8 tensor cores when both the format and the device have them.
-
-    Devices with no published peak (Apple, CPUs) use the effective TFLOPS fitted to their measured
-    prefill in data/efficiency.csv, else a conservative placeholder.
-    """
-    if compute_dtype == "fp8" and gpu.fp8_tflops_dense:
-        return gpu.fp8_tflops_dense * 1e12
-    if compute_dtype == "int8" and gpu.int8_tops_dense:
-        return gpu.int8_tops_dense * 1e12
-    if gpu.fp16_tflops_dense:
-        return gpu.fp16_tflops_dense * 1e12
-    fitted = _fitted_tflops(gpu, catalog)
-    return (fitted if fitted is not None else CPU_FALLBACK_TFLOPS) * 1e12
-
-
-def _fitted_tflops(gpu: Gpu, catalog: Catalog | None) -> float | None:
-    if catalog is not None:
-        for key in (gpu.id, gpu.family):  # the device's own measurements first, then its family's
-            row = catalog.efficiency_index.get(("effective_tflops", "*", key))
-            if row is not None:
-                return row.value
-    return None
-
-
-def compute_is_placeholder(gpu: Gpu, catalog: Catalog) -> bool:
-    """No published dense peak and no effective figure fitted to the device's (or its family's) measured
-    prefill: its prefill runs at the conservative CPU_FALLBACK_TFLOPS."""
-    return not gpu.fp16_tflops_dense and _fitted_tflops(gpu, catalog) is None
-
-
-def sustained_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog) -> float:
-    """The dense FLOP/s estimates compute at: the peak (peak_flops) times the share of it the device
-    sustains in a published GEMM benchmark (Catalog.sustained_share). Rooflines keep the peak."""
-    if not gpu.fp16_tflops_dense:  # an effective figure fitted to measured prefill already
-        return peak_flops(gpu, compute_dtype, catalog)
-    return peak_flops(gpu, compute_dtype, catalog) * catalog.sustained_share(gpu, compute_dtype)
-
-
-def sustained_bandwidth(gpu: Gpu, catalog: Catalog) -> float:
-    """Bytes/s decode reads at: the datasheet bandwidth times the share of it the device sustains in a
-    published stream benchmark (Catalog.bandwidth_share). Rooflines keep the datasheet figure."""
-    return gpu.memory_bandwidth_gb_s * 1e9 * catalog.bandwidth_share(gpu)
-
-
-# A device with no published FP16 tensor figure (a CPU server) is given a conservative 2 TFLOPS,
-# about what a 96-core Zen 4 sustains in FP32 AVX-512 FMA (96 cores x 2.4 GHz x 32 FLOPs/cycle x 0.3).
-CPU_FALLBACK_TFLOPS = 2.0
-
-
 def tensor_parallel_scale(gpus, tensor_parallel: bool, eff_tp: float, domain=GPUS_PER_NODE):
     """Bandwidth and compute multiplier of a replica: TP adds GPUs at a fitted efficiency per doubling;
     a layer split (and a pipeline stage on another node) runs one stage at a time, so a token sees one
@@ -329,13 +275,6 @@ def decode_step(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engi
     factors only, no probe calibration): what the calibration fit solves the batch factor from."""
     d = _decoder(catalog, model, quant, gpu, engine, gpus, max(input_tokens, 1), max(output_tokens, 1), kv_cache_dtype, None)
     return d.step(batch)
-
-
-def running_cap(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, context_tokens: int, kv_cache_dtype: str) -> int:
-    """Sequences of `context_tokens` the engine runs at once: as many as the KV cache holds
-    (planner.estimate.memory.sequences_that_fit), at most its sequence limit (max_running_sequences)."""
-    fit = sequences_that_fit(model, quant, gpu, engine, gpus, context_tokens, kv_cache_dtype)
-    return max(1, min(fit, max_running_sequences(engine.id, gpu) or fit))
 
 
 @dataclass(frozen=True)
