@@ -25,15 +25,17 @@ from planner.estimate.backtest import (  # noqa: E402
 )
 from planner.estimate.fit import leave_one_source_out  # noqa: E402
 
-METRICS = ("weights_gib", "memory_gib", "decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
+METRICS = ("weights_gib", "memory_gib", "kv_cache_tokens", "decode_tokens_per_s", "prefill_tokens_per_s", "ttft_s", "throughput_tokens_per_s",
+           "decode_throughput_tokens_per_s")
 
 
-def describe(values: list[float]) -> str:
+def describe(values: list[float], sources: set[str] | None = None) -> str:
     if not values:
         return "no rows"
     ordered = sorted(values)
     p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
-    return f"median {statistics.median(values):5.1f}%  p90 {p90:6.1f}%  (n={len(values)})"
+    where = f", {len(sources)} independent sources" if sources is not None else ""
+    return f"median {statistics.median(values):5.1f}%  p90 {p90:6.1f}%  (n={len(values)}{where})"
 
 
 def main() -> None:
@@ -45,10 +47,12 @@ def main() -> None:
         if predicted is not None:
             in_sample[row.metric].append(abs(predicted - row.value) / row.value * 100)
     loso: dict[str, list[float]] = defaultdict(list)
+    loso_sources: dict[str, set[str]] = defaultdict(set)
     by_group: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row, predicted in leave_one_source_out(catalog, rows):
         error = abs(predicted - row.value) / row.value * 100
         loso[row.metric].append(error)
+        loso_sources[row.metric].add(source_family(row.source))
         if row.metric != "weights_gib":
             by_group[(row.metric, f"{row.engine} on {catalog.gpus[row.gpu].family}")].append(error)
     sources = sorted({source_family(r.source) for r in rows})
@@ -56,7 +60,7 @@ def main() -> None:
     print("absolute percentage error of the estimator against data/benchmarks.csv")
     for metric in METRICS:
         print(f"  {metric:26s} in-sample {describe(in_sample.get(metric, []))}")
-        print(f"  {'':26s} leave-one-source-out {describe(loso.get(metric, []))}")
+        print(f"  {'':26s} leave-one-source-out {describe(loso.get(metric, []), loso_sources.get(metric, set()))}")
     skipped: dict[str, int] = defaultdict(int)
     for row in rows:
         if (reason := not_predicted_reason(row)) is not None:

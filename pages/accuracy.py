@@ -41,6 +41,10 @@ predictions = held_out if method == ac.LEAVE_ONE_SOURCE_OUT else _predictions(me
 st.plotly_chart(ac.predicted_measured_figure(predictions, method), key="accuracy_scatter", config=render.PLOTLY_CONFIG)
 st.caption("Points on the dashed line are predicted exactly; the dotted lines are a factor of 2 off. "
            "Hover a point for its engine, model, quantization, GPU, concurrency and source.")
+st.plotly_chart(ac.predicted_measured_figure(predictions, method, times=True), key="accuracy_ttft_scatter", config=render.PLOTLY_CONFIG)
+st.caption("Time to first token of serving runs at their stated concurrency, predicted under load: the wait behind other "
+           "prompts, chunked prefill sharing steps with running decodes, the running batch capped by the KV cache and the "
+           "engine's sequence limit, and the engine's fitted fixed cost per request.")
 st.subheader("Absolute percentage error per metric")
 comparison = ac.method_comparison(_predictions(ac.IN_SAMPLE), held_out)
 st.dataframe(comparison.assign(metric=comparison["metric"].map(ac.METRIC_LABELS)), hide_index=True, key="accuracy_overall",

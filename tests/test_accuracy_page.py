@@ -150,15 +150,18 @@ def test_calibration_frame_shows_the_decode_factor_the_estimator_uses(catalog):
 
 def test_scatter_has_a_trace_per_metric_and_the_identity_line(held_out):
     fig = ac.predicted_measured_figure(held_out, ac.LEAVE_ONE_SOURCE_OUT)
-    names = [t.name for t in fig.data]
+    times = ac.predicted_measured_figure(held_out, ac.LEAVE_ONE_SOURCE_OUT, times=True)  # TTFT in seconds, its own axes
+    names = [t.name for t in fig.data] + [t.name for t in times.data]
     metrics = [m for m in SPEED_METRICS if m in set(held_out["metric"])]
     assert len(metrics) == len(SPEED_METRICS)
     for metric in metrics:
         assert sum(n.startswith(ac.METRIC_LABELS[metric]) for n in names) == 1
+    speeds = held_out[~held_out["metric"].isin(ac.TIME_METRICS)]
     identity = next(t for t in fig.data if t.name == "Prediction = measurement")
     assert list(identity.x) == list(identity.y)
-    assert identity.x[0] <= min(held_out["measured"].min(), held_out["predicted"].min())
-    assert identity.x[-1] >= max(held_out["measured"].max(), held_out["predicted"].max())
+    assert identity.x[0] <= min(speeds["measured"].min(), speeds["predicted"].min())
+    assert identity.x[-1] >= max(speeds["measured"].max(), speeds["predicted"].max())
+    assert times.layout.xaxis.title.text == "Measured (s)"
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
     assert "leave-one-source-out" in fig.layout.title.text
     assert fig.layout.xaxis.title.text == "Measured (tokens/s)"

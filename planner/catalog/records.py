@@ -194,6 +194,13 @@ class Gpu(Record):
     bandwidth_source: OptStr = None
     # GPUs in one NVLink (scale-up) domain: 72 in a GB200/GB300 NVL72 rack; blank means a node of 8.
     nvlink_domain_gpus: OptInt = None
+    # Links between GPUs (planner.estimate.interconnect): inside a node ("nvlink4", "pcie4", "xgmi", ...; blank: a
+    # single device) at this many GB/s each way per GPU, and between nodes (a NIC per GPU), with their source.
+    scale_up_link: OptStr = None
+    scale_up_bandwidth_gb_s: OptFloat = None
+    scale_out_fabric: OptStr = None
+    scale_out_bandwidth_gb_s: OptFloat = None
+    interconnect_source: OptStr = None
 
     @property
     def scale_up_gpus(self) -> int:
@@ -310,6 +317,7 @@ class Benchmark(Record):
         "decode_throughput_tokens_per_s",  # aggregate decode tokens/s with prefill time excluded
         "total_tokens_per_s",
         "ttft_s",
+        "kv_cache_tokens",  # the KV cache an engine logs at start-up, in tokens (input_tokens: its tokens per request)
         "weights_gib",
         "memory_gib",
     ]
@@ -320,19 +328,20 @@ class EfficiencyFactor(Record):
     """A fitted fraction of the physical roofline an engine reaches on a hardware family."""
 
     factor: Literal["decode_bandwidth", "decode_overhead_s", "prefill_compute", "batch_compute", "tensor_parallel",
-                    "effective_tflops", "moe_kernels"]
+                    "effective_tflops", "moe_kernels", "request_overhead_s"]
     engine: str  # an engine id, or "*" for any
     hardware_family: str  # a Gpu.family, or "*" for any
     # A fraction of the roofline (above 0, at most 1), except effective_tflops: the measured prefill
     # compute, in TFLOPS, of devices whose vendor publishes no peak figure (Apple, CPUs); and
-    # decode_overhead_s: a fixed time per decode step (kernel launches, sampling), in seconds.
+    # decode_overhead_s: a fixed time per decode step (kernel launches, sampling), in seconds;
+    # request_overhead_s: a serving engine's fixed time per request before its first token, in seconds.
     value: Annotated[float, Field(ge=0)]
     n_rows: Annotated[int, Field(ge=0)]
     median_abs_error_pct: OptFloat = None
 
     @model_validator(mode="after")
     def _within_roofline(self) -> EfficiencyFactor:
-        if self.factor not in {"effective_tflops", "decode_overhead_s"} and not 0 < self.value <= 1:
+        if self.factor not in {"effective_tflops", "decode_overhead_s", "request_overhead_s"} and not 0 < self.value <= 1:
             raise ValueError("an efficiency must be above 0 and at most 1 (above 1 would exceed the physical roofline)")
         return self
 

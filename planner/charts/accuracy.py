@@ -38,9 +38,11 @@ METRIC_LABELS = {
     "prefill_tokens_per_s": "Prefill (tokens/s)",
     "throughput_tokens_per_s": "Aggregate throughput (tokens/s)",
     "decode_throughput_tokens_per_s": "Batched decode, prefill excluded (tokens/s)",
+    "ttft_s": "Time to first token at the run's concurrency (s)",
 }
 METRIC_COLOURS = {"decode_tokens_per_s": "#4C78A8", "prefill_tokens_per_s": "#F58518", "throughput_tokens_per_s": "#54A24B",
-                  "decode_throughput_tokens_per_s": "#B279A2"}
+                  "decode_throughput_tokens_per_s": "#B279A2", "ttft_s": "#E45756"}
+TIME_METRICS = ("ttft_s",)  # in seconds, drawn on their own axes (planner.estimate.queueing)
 FACTOR_MEANINGS = {
     "decode_bandwidth": "fraction of the memory bandwidth the device sustains (its measured stream rate, data/gpus.csv) one decoding stream reaches",
     "prefill_compute": "fraction of the dense FLOP/s the device sustains (its measured GEMM rate, data/gpus.csv) reached while prefilling a prompt",
@@ -48,6 +50,7 @@ FACTOR_MEANINGS = {
     "tensor_parallel": "speed kept per doubling of GPUs in tensor parallel",
     "batch_compute": "fraction of the sustained dense FLOP/s at which each sequence in a decode step is computed (the step takes the longer of this compute and its reads)",
     "moe_kernels": "speed a serving engine keeps on a mixture of experts against its fit to all models (expert kernels, routing)",
+    "request_overhead_s": "a serving engine's fixed seconds per request before its first token (tokenising, scheduling, HTTP), from time to first token under load",
 }
 PREDICTION_COLUMNS = ["id", "metric", "engine", "model", "quant", "gpu", "gpu_family", "gpus", "concurrency",
                       "measured", "predicted", "ratio", "abs_error_pct", "source", "source_family", "as_of"]
@@ -128,6 +131,10 @@ def method_comparison(in_sample: pd.DataFrame, held_out: pd.DataFrame) -> pd.Dat
 def band_sentence(band: AccuracyBand) -> str:
     """One sentence saying what a plan's 80% band for this metric means."""
     label = METRIC_LABELS.get(band.metric, band.metric)
+    if band.metric in TIME_METRICS:
+        return (f"**{label}:** in 80% of {band.n_rows} measurements predicted by factors fitted without their own source, "
+                f"the measured time was between {band.ratio_p10:.2f}× and {band.ratio_p90:.2f}× the estimate under load "
+                f"(median {band.ratio_p50:.2f}×).")
     example = 100
     # planner.estimate.speed.uncertainty_ranges caps the decode band at the roofline.
     cap = " (never above the physical roofline)" if band.metric == "decode_tokens_per_s" else ""
@@ -243,10 +250,14 @@ def calibration_frame(catalog: Catalog, calibrations: list[dict]) -> pd.DataFram
 
 # ---------------------------------------------------------------- figures
 
-def predicted_measured_figure(predictions: pd.DataFrame, method: str = LEAVE_ONE_SOURCE_OUT) -> go.Figure:
-    """Predicted against measured speed on log-log axes, one trace per metric, with the identity line."""
-    title = f"Predicted against measured speed ({method})"
+def predicted_measured_figure(predictions: pd.DataFrame, method: str = LEAVE_ONE_SOURCE_OUT, times: bool = False) -> go.Figure:
+    """Predicted against measured speed on log-log axes, one trace per metric, with the identity line; with
+    `times`, time to first token under load (seconds) instead."""
+    title = f"Predicted against measured {'time to first token under load' if times else 'speed'} ({method})"
+    unit = "s" if times else "tokens/s"
     fig = go.Figure()
+    if not predictions.empty:
+        predictions = predictions[predictions["metric"].isin(TIME_METRICS) == times]
     if predictions.empty:
         return _empty(fig, title, "No benchmark row could be predicted.")
     for metric in SPEED_METRICS:
@@ -264,7 +275,7 @@ def predicted_measured_figure(predictions: pd.DataFrame, method: str = LEAVE_ONE
             marker={"color": METRIC_COLOURS[metric], "size": 8, "opacity": 0.8, "line": {"width": 0.5, "color": "white"}},
             customdata=custom,
             hovertemplate=("<b>%{customdata[0]}</b> · %{customdata[1]} · %{customdata[2]}<br>GPU: %{customdata[3]}"
-                           " · concurrency %{customdata[4]}<br>measured %{x:,.0f} · predicted %{y:,.0f} tokens/s"
+                           " · concurrency %{customdata[4]}<br>measured %{x:,.3~g} · predicted %{y:,.3~g} " + unit +
                            " (error %{customdata[6]:.0f}%)<br>source: %{customdata[5]}<extra>%{customdata[7]}</extra>"),
         )
     low = min(predictions["measured"].min(), predictions["predicted"].min()) / 1.5
@@ -274,7 +285,7 @@ def predicted_measured_figure(predictions: pd.DataFrame, method: str = LEAVE_ONE
     # Two segments in one trace (None breaks the line), so the legend has one entry for both.
     fig.add_scatter(x=[low, high / 2, None, low * 2, high], y=[low * 2, high, None, low, high / 2], mode="lines",
                     name="Off by a factor of 2", line={"color": "#AAAAAA", "dash": "dot", "width": 1}, hoverinfo="skip")
-    fig.update_layout(title=title, xaxis_title="Measured (tokens/s)", yaxis_title="Predicted (tokens/s)",
+    fig.update_layout(title=title, xaxis_title=f"Measured ({unit})", yaxis_title=f"Predicted ({unit})",
                       height=600)
     # The same range on both axes keeps the identity line on the diagonal; ticks at powers of ten only.
     for update in (fig.update_xaxes, fig.update_yaxes):

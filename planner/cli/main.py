@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 
@@ -37,6 +38,7 @@ _CONTEXT_TOKENS = bounded(int, 1, maximum=10_485_760)
 _CONCURRENCY = bounded(int, 1, maximum=100_000)
 _INPUT_TOKENS = bounded(int, 1, maximum=10_000_000)
 _OUTPUT_TOKENS = bounded(int, 1, maximum=1_000_000)
+_finite_rate = bounded(float, 0, strict=True, maximum=1e6)  # --request-rate: requests/s arriving at the replica
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--gpus", type=_GPUS, default=1)
     est.add_argument("--engine", default=None, type=id_text, help="default: vLLM for GPU formats, llama.cpp for GGUF")
     est.add_argument("--context", type=_CONTEXT_TOKENS, default=None, help="tokens per sequence (default: input + output)")
-    est.add_argument("--concurrency", type=_CONCURRENCY, default=1)
+    est.add_argument("--concurrency", type=_CONCURRENCY, default=1, help="requests kept in flight (closed loop)")
+    est.add_argument("--request-rate", type=_finite_rate, default=None,
+                     help="requests/s arriving at the replica (open loop); latency is reported at this rate instead of --concurrency")
     est.add_argument("--input-tokens", type=_INPUT_TOKENS, default=1000)
     est.add_argument("--output-tokens", type=_OUTPUT_TOKENS, default=300)
     est.add_argument("--kv-cache-dtype", default="auto", choices=("auto", "fp16", "fp8", "q8_0"))
@@ -144,7 +148,7 @@ def _estimate(args: argparse.Namespace) -> int:
     engine = catalog.engine(args.engine) if args.engine else default_engine(catalog, quant, gpu)
     result = estimate(catalog, model, quant, gpu, engine, gpus=args.gpus, context_tokens=args.context,
                       concurrency=args.concurrency, input_tokens=args.input_tokens, output_tokens=args.output_tokens,
-                      kv_cache_dtype=args.kv_cache_dtype, calibrations=_user_calibrations())
+                      kv_cache_dtype=args.kv_cache_dtype, calibrations=_user_calibrations(), request_rate=args.request_rate)
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
@@ -157,8 +161,23 @@ def _estimate(args: argparse.Namespace) -> int:
           f"TTFT {s['ttft_s'] * 1000:,.0f} ms{_band(s, 'ttft_s', 1000)}, decode {s['decode_tokens_per_s']:,.1f} tokens/s per stream"
           f"{_band(s, 'decode_tokens_per_s')}, {s['throughput_tokens_per_s']:,.0f} tokens/s aggregate at concurrency {s['concurrency']}"
           f"{_band(s, 'throughput_tokens_per_s')}")
+    kv = result["kv_capacity"]
+    print(f"KV cache as {engine.id} sizes it: {kv['tokens']:,} tokens ({kv['kv_cache_gib_per_gpu']:.2f} GiB per GPU); "
+          f"maximum concurrency at {kv['tokens_per_request']:,} tokens per request: {kv['max_concurrency']:.2f}x")
+    print(_load_line(result["load"]))
     print("(ranges: 80% bands from the estimator's leave-one-source-out error, data/accuracy.csv)")
     return 0
+
+
+def _load_line(load: dict) -> str:
+    """Latency under load, or why the replica cannot sustain the load."""
+    at = (f"{load['requests_per_s']:g} requests/s" if load["load"] == "rate"
+          else f"concurrency {load['concurrency']:g} ({load['requests_per_s']:.2f} requests/s)")
+    if not load["stable"]:
+        return f"under load at {at}: UNSTABLE, the queue grows without bound: {load['reason']}"
+    return (f"under load at {at}: TTFT p50 {load['ttft_p50_s'] * 1000:,.0f} ms, p90 {load['ttft_p90_s'] * 1000:,.0f} ms; "
+            f"inter-token {load['itl_s'] * 1000:,.1f} ms; end to end p50 {load['e2e_p50_s']:,.2f} s, p90 {load['e2e_p90_s']:,.2f} s "
+            f"({load['running_sequences']:,.1f} sequences decoding, at most {load['max_running_sequences']:,})")
 
 
 def _band(speed: dict, metric: str, scale: float = 1.0) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from planner.catalog.loading import Catalog
 from planner.catalog.records import AccuracyBand, Benchmark
 from planner.errors import PlannerError
+from planner.estimate.kv_capacity import kv_capacity
 from planner.estimate.memory import (
     estimate_memory,
     model_weight_bytes,
@@ -25,10 +26,13 @@ from planner.estimate.speed import (
     closed_loop_tokens_per_s,
     estimate_speed,
     max_running_sequences,
+    queue_terms,
+    running_cap,
 )
+from planner.estimate.queueing import loaded_latency
 from planner.units import GIB
 
-SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s")
+SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s", "ttft_s")
 AGGREGATE_METRICS = ("throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 MIN_OUTPUT_TOKENS = 16  # aggregate runs with fewer output tokens a request measure the API server, not the GPU
 
@@ -63,6 +67,10 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
         return model_weight_bytes(model, quant, engine.id)[0] / GIB
     if r.metric == "memory_gib":
         return _total_memory_gib(model, quant, gpu, engine, r)
+    if r.metric == "ttft_s":
+        return loaded_ttft_s(catalog, r)
+    if r.metric == "kv_cache_tokens":
+        return float(kv_capacity(model, quant, gpu, engine, r.gpus, r.input_tokens or 4096, row_kv_dtype(r)).tokens)
     if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not workload_stated(r)):
         return None
     concurrency = running_batch(catalog, r) if r.metric in AGGREGATE_METRICS else 1
@@ -75,6 +83,21 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
     if r.metric == "decode_throughput_tokens_per_s":
         return speed.decode_throughput_tokens_per_s
     return float(closed_loop_tokens_per_s(concurrency, max(r.output_tokens, 1), speed.prefill_share_s, 1 / speed.decode_tokens_per_s_at_concurrency))
+
+
+def loaded_ttft_s(catalog: Catalog, r: Benchmark) -> float | None:
+    """Mean time to first token of a serving run at its stated concurrency (closed loop,
+    planner.estimate.queueing), or None for a row that splits GPUs otherwise than tensor parallel."""
+    if r.parallel is not None or not r.input_tokens:
+        return None
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    if r.gpus > 1 and not engine.tensor_parallel:
+        return None
+    inp, out = max(r.input_tokens, 1), max(r.output_tokens or 1, 1)
+    cap = running_cap(model, quant, gpu, engine, r.gpus, inp + out, row_kv_dtype(r))
+    terms = queue_terms(catalog, model, quant, gpu, engine, r.gpus, inp, out, cap, kv_cache_dtype=row_kv_dtype(r),
+                        batch_hint=min(r.concurrency or 1, cap))
+    return loaded_latency(terms, concurrency=r.concurrency or 1).ttft_mean_s
 
 
 def running_batch(catalog: Catalog, r: Benchmark) -> int:

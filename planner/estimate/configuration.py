@@ -5,8 +5,10 @@ from __future__ import annotations
 from planner.catalog.loading import Catalog
 from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
 from planner.errors import ConstraintError
+from planner.estimate.kv_capacity import kv_capacity
 from planner.estimate.memory import estimate_memory
-from planner.estimate.speed import estimate_speed
+from planner.estimate.queueing import loaded_latency
+from planner.estimate.speed import estimate_speed, queue_terms, running_cap
 
 
 def default_engine(catalog: Catalog, quant: Quant, gpu: Gpu) -> Engine:
@@ -21,8 +23,11 @@ def default_engine(catalog: Catalog, quant: Quant, gpu: Gpu) -> Engine:
 
 def estimate(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1,
              context_tokens: int | None = None, concurrency: int = 1, input_tokens: int = 1000, output_tokens: int = 300,
-             kv_cache_dtype: str = "auto", calibrations: list[dict] | None = None) -> dict:
-    """`{"memory": {...}, "speed": {...}, "basis": {...}}` for one configuration (GiB, tokens/s, seconds)."""
+             kv_cache_dtype: str = "auto", calibrations: list[dict] | None = None, request_rate: float | None = None) -> dict:
+    """`{"memory": {...}, "speed": {...}, "load": {...}, "basis": {...}}` for one configuration (GiB, tokens/s, seconds).
+
+    "load" is the replica under load (planner.estimate.queueing): at `request_rate` requests/s when given
+    (open loop), else with `concurrency` requests kept in flight (closed loop)."""
     if quant.id not in engine.quants:
         raise ConstraintError(f"Field 'engine': {engine.id} does not run {quant.id}; it runs {', '.join(engine.quants)}.", field="engine")
     if gpus > 1 and not (engine.tensor_parallel or engine.pipeline_parallel):
@@ -32,6 +37,10 @@ def estimate(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
     fraction = 1.0 if memory.gpu_layers >= model.layers else memory.gpu_layers / model.layers
     speed = estimate_speed(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, concurrency,
                            fraction, memory.kv_cache_dtype, calibrations)
+    cap = running_cap(model, quant, gpu, engine, gpus, input_tokens + output_tokens, memory.kv_cache_dtype)
+    terms = queue_terms(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, cap, fraction, memory.kv_cache_dtype,
+                        calibrations, min(concurrency, cap))
+    load = loaded_latency(terms, request_rate=request_rate, concurrency=None if request_rate is not None else concurrency)
     return {
         "model": model.id,
         "quant": quant.id,
@@ -40,6 +49,9 @@ def estimate(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
         "gpus": gpus,
         "memory": memory.model_dump(mode="json"),
         "speed": speed.model_dump(mode="json"),
+        "load": {**load.model_dump(mode="json"), "max_running_sequences": cap},
+        "kv_capacity": kv_capacity(model, quant, gpu, engine, gpus, context, memory.kv_cache_dtype,
+                                   slots=concurrency if engine.id in {"llama.cpp", "ollama"} else 1).model_dump(mode="json"),
         "basis": {
             "model": model.source,
             "gpu": gpu.source,

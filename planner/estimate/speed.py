@@ -34,23 +34,22 @@ from planner.estimate.memory import (
     prefill_attention_flops_per_token,
     state_token_layers,
 )
-
-# Sequences an engine batches at once: vLLM's default --max-num-seqs (docs.vllm.ai engine arguments),
-# used for every engine without a device rule of its own (see max_running_sequences).
-DEFAULT_MAX_CONCURRENCY = 256
-
-
-def max_running_sequences(engine_id: str, gpu: Gpu) -> int | None:
-    """The engine's default cap on sequences decoding at once, where it has a published rule.
-
-    vLLM (V1 engine, vllm/engine/arg_utils.py `get_batch_defaults`): --max-num-seqs 1024 on GPUs with
-    at least 70 GiB that are not A100s ("For GPUs like H100 and MI300x, use larger default values"),
-    256 on the others. Other engines size their batch from the KV cache or a build-time limit: None.
-    """
-    if engine_id == "vllm":
-        return 1024 if gpu.memory_gib >= 70 and not gpu.id.startswith("a100") else 256
-    return None
-
+from planner.estimate.interconnect import replica_comm
+from planner.estimate.rates import (  # noqa: F401  CPU_FALLBACK_TFLOPS and compute_is_placeholder re-exported for planner.plan
+    CPU_FALLBACK_TFLOPS,
+    compute_is_placeholder,
+    peak_flops,
+    sustained_bandwidth,
+    sustained_flops,
+)
+from planner.estimate.queueing import (  # noqa: F401  the running cap re-exported, where the speed code kept it
+    DEFAULT_MAX_CONCURRENCY,
+    QueueTerms,
+    max_running_sequences,
+    open_loop,
+    running_cap,
+    token_budget_per_step,
+)
 
 class SpeedEstimate(BaseModel):
     """Speed of one replica. Rates are tokens/s; times are seconds."""
@@ -208,56 +207,6 @@ def prefill_s(prompt_tokens, flops_per_token, flops_s, eff_prefill, weight_bytes
     return np.maximum(compute, memory)
 
 
-def peak_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog | None = None) -> float:
-    """Dense FLOP/s the prefill runs at: FP8/INT8 tensor cores when both the format and the device have them.
-
-    Devices with no published peak (Apple, CPUs) use the effective TFLOPS fitted to their measured
-    prefill in data/efficiency.csv, else a conservative placeholder.
-    """
-    if compute_dtype == "fp8" and gpu.fp8_tflops_dense:
-        return gpu.fp8_tflops_dense * 1e12
-    if compute_dtype == "int8" and gpu.int8_tops_dense:
-        return gpu.int8_tops_dense * 1e12
-    if gpu.fp16_tflops_dense:
-        return gpu.fp16_tflops_dense * 1e12
-    fitted = _fitted_tflops(gpu, catalog)
-    return (fitted if fitted is not None else CPU_FALLBACK_TFLOPS) * 1e12
-
-
-def _fitted_tflops(gpu: Gpu, catalog: Catalog | None) -> float | None:
-    if catalog is not None:
-        for key in (gpu.id, gpu.family):  # the device's own measurements first, then its family's
-            row = catalog.efficiency_index.get(("effective_tflops", "*", key))
-            if row is not None:
-                return row.value
-    return None
-
-
-def compute_is_placeholder(gpu: Gpu, catalog: Catalog) -> bool:
-    """No published dense peak and no effective figure fitted to the device's (or its family's) measured
-    prefill: its prefill runs at the conservative CPU_FALLBACK_TFLOPS."""
-    return not gpu.fp16_tflops_dense and _fitted_tflops(gpu, catalog) is None
-
-
-def sustained_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog) -> float:
-    """The dense FLOP/s estimates compute at: the peak (peak_flops) times the share of it the device
-    sustains in a published GEMM benchmark (Catalog.sustained_share). Rooflines keep the peak."""
-    if not gpu.fp16_tflops_dense:  # an effective figure fitted to measured prefill already
-        return peak_flops(gpu, compute_dtype, catalog)
-    return peak_flops(gpu, compute_dtype, catalog) * catalog.sustained_share(gpu, compute_dtype)
-
-
-def sustained_bandwidth(gpu: Gpu, catalog: Catalog) -> float:
-    """Bytes/s decode reads at: the datasheet bandwidth times the share of it the device sustains in a
-    published stream benchmark (Catalog.bandwidth_share). Rooflines keep the datasheet figure."""
-    return gpu.memory_bandwidth_gb_s * 1e9 * catalog.bandwidth_share(gpu)
-
-
-# A device with no published FP16 tensor figure (a CPU server) is given a conservative 2 TFLOPS,
-# about what a 96-core Zen 4 sustains in FP32 AVX-512 FMA (96 cores x 2.4 GHz x 32 FLOPs/cycle x 0.3).
-CPU_FALLBACK_TFLOPS = 2.0
-
-
 def tensor_parallel_scale(gpus, tensor_parallel: bool, eff_tp: float, domain=GPUS_PER_NODE):
     """Bandwidth and compute multiplier of a replica: TP adds GPUs at a fitted efficiency per doubling;
     a layer split (and a pipeline stage on another node) runs one stage at a time, so a token sees one
@@ -276,6 +225,7 @@ class _Decoder:
     eff: Efficiencies
     bandwidth: float  # bytes/s the replica sustains (tensor parallel scaling included)
     flops: float  # FLOP/s it sustains at the format's compute precision
+    prefill_flops: float  # ... in prefill: tensor parallelism's large GEMMs scale ideally (the fitted per-doubling loss is decode's)
     decode_flops: float  # the same, or inf where the device publishes no peak (decode then memory-bound)
     total_bytes: float
     active_bytes: float
@@ -283,13 +233,16 @@ class _Decoder:
     kv_seq: float  # one sequence's KV cache
     kv_read: float  # what a step reads of it, over the replica's copies
     flops_per_sequence: float
+    comm_s: float = 0.0  # the step's all-reduces and pipeline hops whatever its size (planner.estimate.interconnect)
+    comm_per_token_s: float = 0.0  # ... and per token in the step
 
     def weights(self, batch: float) -> float:
         return float(decode_bytes_per_step(self.active_bytes, self.total_bytes, *self.experts, batch))
 
     def step(self, batch: float) -> DecodeStep:
         return DecodeStep((self.weights(batch) + batch * self.kv_read) / (self.bandwidth * self.eff.decode),
-                          self.flops_per_sequence * batch / self.decode_flops, self.eff.decode_overhead_s)
+                          self.flops_per_sequence * batch / self.decode_flops,
+                          self.eff.decode_overhead_s + self.comm_s + self.comm_per_token_s * batch)
 
 
 def _decoder(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, input_tokens: int,
@@ -298,19 +251,22 @@ def _decoder(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
     tp = gpus > 1 and engine.tensor_parallel
     scale = float(tensor_parallel_scale(gpus, tp, eff.tensor_parallel, gpu.scale_up_gpus))
     flops = sustained_flops(gpu, quant.compute_dtype, catalog) * scale
+    prefill_flops = sustained_flops(gpu, quant.compute_dtype, catalog) * float(tensor_parallel_scale(gpus, tp, 1.0, gpu.scale_up_gpus))
     total_bytes, active_bytes = model_weight_bytes(model, quant, engine.id)
     full, windowed, window = layer_split(model)
     mean_context = input_tokens + output_tokens / 2
     state = state_token_layers(model)
     kv_seq = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_cache_dtype]), full, windowed, window,
                                   mean_context, 1, state))
+    comm, comm_per_token = replica_comm(model, gpu, gpus, tp)
     return _Decoder(
-        eff=eff, bandwidth=sustained_bandwidth(gpu, catalog) * scale, flops=flops,
+        eff=eff, bandwidth=sustained_bandwidth(gpu, catalog) * scale, flops=flops, prefill_flops=prefill_flops,
         decode_flops=flops if gpu.fp16_tflops_dense else math.inf,
         total_bytes=total_bytes, active_bytes=active_bytes, experts=(model.experts_total or 1, model.experts_active or 1),
         kv_seq=kv_seq, kv_read=kv_seq * float(kv_read_copies(model, gpus, tp, gpu.scale_up_gpus)),
         flops_per_sequence=float(decode_flops_per_token(model.params_active_b * 1e9, attention_flops_per_token_layer(model),
-                                                        held_tokens(full, windowed, window, mean_context, state))))
+                                                        held_tokens(full, windowed, window, mean_context, state))),
+        comm_s=comm, comm_per_token_s=comm_per_token)
 
 
 def decode_step(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, input_tokens: int,
@@ -319,6 +275,73 @@ def decode_step(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engi
     factors only, no probe calibration): what the calibration fit solves the batch factor from."""
     d = _decoder(catalog, model, quant, gpu, engine, gpus, max(input_tokens, 1), max(output_tokens, 1), kv_cache_dtype, None)
     return d.step(batch)
+
+
+@dataclass(frozen=True)
+class _Replica:
+    """A configuration's decode step and prefill, as every speed figure reads them."""
+
+    d: _Decoder
+    step: object  # seconds of a decode step at a batch (offloaded layers and the mixture slowdown included)
+    line: tuple[float, float, float, float, float]  # the step as lines: reads0, reads1, compute1, fixed, extra1 (QueueTerms)
+    prefill_s: float  # one prompt alone
+    prompt_token_s: float  # compute seconds per prompt token riding on a decode step
+    flops_per_token: float
+    moe_slowdown: float
+
+
+def _replica(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, input_tokens: int, output_tokens: int,
+             gpu_layer_fraction: float, kv_cache_dtype: str, calibrations: list[dict] | None) -> _Replica:
+    d = _decoder(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, kv_cache_dtype, calibrations)
+    eff = d.eff
+    host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
+    # Expert kernels are slower per byte and per FLOP: a mixture's reads, compute and prefill take 1/moe
+    # as long; the engine's fixed time per step (sampling, scheduling) is the same as for a dense model.
+    moe_slowdown = 1 / eff.moe if d.experts[0] > d.experts[1] else 1.0
+
+    def step(batch: float) -> float:
+        seconds = float(d.step(batch).seconds(eff.batch, moe_slowdown))
+        if gpu_layer_fraction < 1:  # layers on the CPU are read from host RAM at its bandwidth
+            cpu_bytes = (d.weights(batch) + batch * d.kv_seq) * (1 - gpu_layer_fraction)
+            seconds = seconds * gpu_layer_fraction + cpu_bytes / (host_bw * eff.decode)
+        return seconds
+
+    f = gpu_layer_fraction
+    read_s = d.bandwidth * eff.decode
+    host_s = host_bw * eff.decode
+    line = (f * d.weights(1) / read_s * moe_slowdown, f * d.kv_read / read_s * moe_slowdown,
+            f * d.flops_per_sequence / d.decode_flops / eff.batch * moe_slowdown,
+            f * eff.decode_overhead_s + d.comm_s + (d.weights(1) * (1 - f) / host_s if f < 1 else 0.0),
+            d.comm_per_token_s + (d.kv_seq * (1 - f) / host_s if f < 1 else 0.0))
+    flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, input_tokens)))
+    # a prompt's all-reduces carry every prompt token (planner.estimate.interconnect)
+    prefill = (float(prefill_s(input_tokens, flops_per_token, d.prefill_flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode)) * moe_slowdown
+               + d.comm_s + d.comm_per_token_s * input_tokens)
+    slower = 1.0
+    if gpu_layer_fraction < 1:
+        slower = 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
+    return _Replica(d, step, line, prefill * slower,
+                    (flops_per_token / (d.prefill_flops * eff.prefill) * moe_slowdown + d.comm_per_token_s) * slower, flops_per_token, moe_slowdown)
+
+
+def request_overhead_s(catalog: Catalog, engine_id: str, gpu: Gpu) -> float:
+    """The engine's fitted fixed time per request before its first token (data/efficiency.csv; 0 where none)."""
+    return _fitted(catalog, "request_overhead_s", engine_id, gpu.family, default=0.0)[0]
+
+
+def queue_terms(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1, input_tokens: int = 1000,
+                output_tokens: int = 300, max_running: float = DEFAULT_MAX_CONCURRENCY, gpu_layer_fraction: float = 1.0,
+                kv_cache_dtype: str = "fp16", calibrations: list[dict] | None = None, batch_hint: float = 1.0) -> QueueTerms:
+    """The terms of planner.estimate.queueing for one configuration: its step as lines (a mixture's weights
+    read at `batch_hint` sequences), its prefill, the engine's token budget and fixed cost per request."""
+    r = _replica(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, gpu_layer_fraction, kv_cache_dtype, calibrations)
+    reads0, reads1, compute1, fixed, extra1 = r.line
+    if r.d.experts[0] > r.d.experts[1] and batch_hint > 1:
+        reads0 = reads0 * r.d.weights(batch_hint) / r.d.weights(1)
+    overhead = request_overhead_s(catalog, engine.id, gpu)
+    return QueueTerms(prefill_s=r.prefill_s + 0.0, prompt_token_s=r.prompt_token_s, reads0=reads0, reads1=reads1, compute1=compute1,
+                      fixed=fixed, extra1=extra1, input_tokens=input_tokens, output_tokens=output_tokens, max_running=max_running,
+                      token_budget=token_budget_per_step(engine.id, gpu), request_overhead_s=overhead)
 
 
 def estimate_speed(
@@ -336,36 +359,28 @@ def estimate_speed(
     calibrations: list[dict] | None = None,
     arrival_rate_per_s: float = 0.0,
 ) -> SpeedEstimate:
-    """Speed of one replica at `concurrency` sequences in flight."""
-    d = _decoder(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, kv_cache_dtype, calibrations)
-    eff = d.eff
-    host_bw = catalog.assumption("host_ram_bandwidth_gb_s") * 1e9
-    # Expert kernels are slower per byte and per FLOP: a mixture's reads, compute and prefill take 1/moe
-    # as long; the engine's fixed time per step (sampling, scheduling) is the same as for a dense model.
-    moe_slowdown = 1 / eff.moe if d.experts[0] > d.experts[1] else 1.0
-
-    def step(batch: float) -> float:
-        seconds = float(d.step(batch).seconds(eff.batch, moe_slowdown))
-        if gpu_layer_fraction < 1:  # layers on the CPU are read from host RAM at its bandwidth
-            cpu_bytes = (d.weights(batch) + batch * d.kv_seq) * (1 - gpu_layer_fraction)
-            seconds = seconds * gpu_layer_fraction + cpu_bytes / (host_bw * eff.decode)
-        return seconds
-
-    flops_per_token = float(prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, input_tokens)))
-    prefill = float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode)) * moe_slowdown
-    shared_prefill = float(prefill_s(input_tokens, flops_per_token, d.flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode,
-                                     concurrency)) * moe_slowdown
+    """Speed of one replica at `concurrency` sequences in flight; with `arrival_rate_per_s`, its time to first
+    token is the open loop's mean at that rate (planner.estimate.queueing), else the unloaded one."""
+    r = _replica(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, gpu_layer_fraction, kv_cache_dtype, calibrations)
+    d, eff, step, prefill, flops_per_token = r.d, r.d.eff, r.step, r.prefill_s, r.flops_per_token
+    shared_prefill = (float(prefill_s(input_tokens, flops_per_token, d.prefill_flops, eff.prefill, d.total_bytes, d.bandwidth, eff.decode,
+                                      concurrency)) * r.moe_slowdown + d.comm_s / max(concurrency, 1) + d.comm_per_token_s * input_tokens)
     if gpu_layer_fraction < 1:
-        slower = 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
-        prefill, shared_prefill = prefill * slower, shared_prefill * slower
+        shared_prefill *= 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
     busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling
-    queue_wait = busy / (2 * (1 - busy)) * prefill  # M/D/1 mean wait for the prefill stage
     step_1, step_c = step(1), step(concurrency)
+    ttft = request_overhead_s(catalog, engine.id, gpu) + prefill + step_1  # the engine's fixed cost per request, then prefill and one step
+    if arrival_rate_per_s > 0:
+        cap = running_cap(model, quant, gpu, engine, gpus, input_tokens + output_tokens, kv_cache_dtype)
+        terms = queue_terms(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, cap, gpu_layer_fraction, kv_cache_dtype,
+                            calibrations, concurrency)
+        loaded = open_loop(terms, arrival_rate_per_s)
+        ttft = float(loaded[1]) if bool(loaded[0]) else math.inf
     tp_gpus = min(gpus, gpu.scale_up_gpus) if gpus > 1 and engine.tensor_parallel else 1
     at_concurrency = d.step(concurrency)
     estimate = SpeedEstimate(
         prefill_tokens_per_s=input_tokens / prefill,
-        ttft_s=prefill + queue_wait + step_c,
+        ttft_s=ttft,
         decode_tokens_per_s=1 / step_1,
         decode_tokens_per_s_at_concurrency=1 / step_c,
         throughput_tokens_per_s=concurrency / step_c * (1 - busy),
@@ -380,5 +395,3 @@ def estimate_speed(
         efficiency_basis=eff.basis,
     )
     return estimate.model_copy(update={"ranges": uncertainty_ranges(catalog, estimate, engine.id in GGUF_ENGINES)})
-
-

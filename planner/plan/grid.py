@@ -29,8 +29,9 @@ from planner.plan.grid_options import (
     quant_engine_pairs,
     severe_loss_quants,
 )
+from planner.estimate.queueing import QueueTerms
 from planner.plan.grid_support import support_mask
-from planner.plan.grid_step import StepTerms, moe_batch, replica_capacity_requests_per_s
+from planner.plan.grid_step import StepTerms, comm_tables, engine_queue_tables, moe_batch, replica_capacity_requests_per_s, replicas_for_ttft
 from planner.plan.grid_tables import (
     MIN_GPU_LAYER_FRACTION,
     hardware_arrays,
@@ -165,16 +166,26 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     moe_speed = np.where(M["moe"][m], take(T["eff_moe"], ph), 1.0)
     bw_eff, host = take(T["bw_eff"], ph) * moe_speed, take(T["host"], ph) * moe_speed
     f = np.where(offload, gpu_fraction, 1.0)
-    step_overhead = take(T["step_overhead_s"], ph) * f  # the engine's fixed time per step (planner.estimate.speed.DecodeStep)
+    # tensor-parallel all-reduces and pipeline hops (planner.estimate.interconnect), per step and per token in it
+    comm_fixed, comm_token = comm_tables(g.models, g.hardware)
+    tp_row = take(T["tp"], ph)
+    comm0, comm1 = take(comm_fixed, mh) * tp_row, take(comm_token, mh) * tp_row
+    step_overhead = take(T["step_overhead_s"], ph) * f + comm0  # the engine's fixed time per step (planner.estimate.speed.DecodeStep)
     kv_copies = np.where(take(T["tp"], ph), take(T["kv_copies_tp"], mh), 1.0)  # planner.estimate.memory.kv_read_copies
     m1 = kv_seq_read * kv_copies * f / bw_eff
-    h1 = kv_seq_read * (1 - f) / host
+    h1 = kv_seq_read * (1 - f) / host + comm1
     c1 = T["decode_flops"][m] * take(T["compute_s_per_flop"], ph) * f / moe_speed
     terms = StepTerms(f, bw_eff, host, m1, h1, c1, step_overhead)
 
+    # prefill's GEMMs scale ideally under tensor parallelism: undo the fitted per-doubling loss (planner.estimate.speed._decoder)
+    tp_doublings = np.log2(np.maximum(np.minimum(H["count"], H["domain"]), 1))[None, :]  # (pair, hardware) table first
+    tp_loss = np.where(T["tp"], H["eff"]["tensor_parallel"][P["engine_index"][:, None], H["family_index"][None, :]] ** tp_doublings, 1.0)
+    prefill_flops = take(T["flops"] / tp_loss, ph)
+
     def prefill_time(requests):  # one request's prefill with `requests` in flight sharing the weight read (planner.estimate.speed.prefill_s)
-        seconds = prefill_s(w.input_tokens, T["flops_per_token"][m], take(T["flops"], ph), take(T["eff_prefill"], ph),
+        seconds = prefill_s(w.input_tokens, T["flops_per_token"][m], prefill_flops, take(T["eff_prefill"], ph),
                             weights_total, take(T["bandwidth"], ph), take(T["eff_decode"], ph), requests) / moe_speed
+        seconds = seconds + comm0 / np.maximum(requests, 1) + comm1 * w.input_tokens  # the prompt's all-reduces
         # as planner.estimate.speed.estimate_speed: offloaded layers make prefill at least 2x slower, 1/f below half on the GPU
         return np.where(offload, seconds * np.maximum(2.0, 1 / np.maximum(gpu_fraction, 1e-6)), seconds)
 
@@ -219,9 +230,21 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     step_b = terms.step(read_b, batch)
     latency_at_batch = prefill + step_b * (1 + out_tokens)  # first token, then one step per output token (hidden ones too)
     requests_per_s_per_replica = replica_capacity_requests_per_s(batch, latency_at_batch, prefill, step_b, out_tokens,
-                                                                 (ttft_target or np.inf) - step_b * (1 + before_first), prefill_time(batch))
+                                                                 np.inf, prefill_time(batch))
     peak = w.requests_per_day / 86_400 * w.peak_to_average
     replicas = np.maximum(filters.min_replicas, np.ceil(peak / requests_per_s_per_replica))
+    # Time to first token under load (planner.estimate.queueing), at the peak per replica: the same terms as
+    # planner.estimate.speed.queue_terms (the step at the chosen batch's weight reads, as lines in the batch).
+    budget, per_request = (table[P["engine_index"], :] for table in engine_queue_tables(catalog, list(P["engine_ids"]), g.hardware))
+    slower = np.where(offload, np.maximum(2.0, 1 / np.maximum(gpu_fraction, 1e-6)), 1.0)
+    queue = QueueTerms(prefill_s=prefill, prompt_token_s=(T["flops_per_token"][m] / (prefill_flops * take(T["eff_prefill"], ph)) / moe_speed + comm1) * slower,
+                       reads0=read_b * f / bw_eff, reads1=m1, compute1=c1, fixed=step_overhead + read_b * (1 - f) / host, extra1=h1,
+                       input_tokens=w.input_tokens, output_tokens=out_tokens, max_running=batch_cap,
+                       token_budget=take(budget, ph), request_overhead_s=take(per_request, ph))
+    held = latency_ok & (batch_by_memory >= 1) if ttft_target else np.zeros(len(m), dtype=bool)
+    replicas, ttft_capacity, ttft_at_peak = replicas_for_ttft(queue, peak, replicas, ttft_target or np.inf, held)
+    latency_ok = latency_ok & ~(held & (ttft_capacity <= 0))
+    requests_per_s_per_replica = np.minimum(requests_per_s_per_replica, ttft_capacity)
     # llama.cpp and Ollama are for one user or a small team: a multi-user service runs on a serving engine
     # (continuous batching, paged KV) wherever one runs (NVIDIA, AMD and Intel accelerators; not Apple, CPUs, edge SoCs).
     engine_ok = ~(gguf & H["serving_engine_runs"][h] & (peak * latency_at_batch > SMALL_TEAM_CONCURRENCY))
@@ -240,8 +263,9 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
         "latency_ok": latency_ok,
         "engine_ok": engine_ok,
         "decode_tokens_per_s": 1.0 / step_1,
-        "ttft_s": prefill + step_1,
-        "first_answer_token_s": prefill + step_1 * (1 + hidden),
+        "ttft_s": queue.request_overhead_s + prefill + step_1,
+        "first_answer_token_s": queue.request_overhead_s + prefill + step_1 * (1 + hidden),
+        "ttft_at_peak_s": ttft_at_peak,  # 90th percentile under load at the peak per replica (planner.estimate.queueing)
         "batch": batch,
         "in_flight": in_flight,
         "replicas": replicas,

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.estimate.speed import closed_loop_tokens_per_s, decode_bytes_per_step
+from planner.estimate.interconnect import (
+    FALLBACK_SCALE_OUT_GB_S,
+    HOP_LATENCY_S,
+    link_class,
+    pipeline_comm,
+    scale_up_bytes_s,
+    tensor_parallel_comm,
+)
+from planner.estimate.queueing import QueueTerms, largest_rate, token_budget_per_step, ttft_p90_open_loop
+from planner.estimate.speed import closed_loop_tokens_per_s, decode_bytes_per_step, request_overhead_s
 
 BATCH_GRID = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], dtype=float)
 
@@ -72,3 +81,50 @@ def moe_batch(M, m, weights_active, weights_total, terms: StepTerms, allowed, ca
     # usable sizes form a prefix (a bigger batch never steps faster): take the last usable one
     last = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
     return np.where(ok.any(axis=1), BATCH_GRID[last], 0.0)
+
+
+def engine_queue_tables(catalog, engine_ids, hardware) -> tuple[np.ndarray, np.ndarray]:
+    """(token budget per step, fixed seconds per request), (engine, hardware option) tables for the queue
+    (planner.estimate.queueing.token_budget_per_step, planner.estimate.speed.request_overhead_s), looked up
+    once per (engine, device) and (engine, family)."""
+    gpus = {x.gpu.id: x.gpu for x in hardware}
+    column = np.array([list(gpus).index(x.gpu.id) for x in hardware]) if hardware else np.zeros(0, dtype=int)
+    budget = np.array([[token_budget_per_step(e, gpu) for gpu in gpus.values()] for e in engine_ids], dtype=float).reshape(len(engine_ids), len(gpus))
+    overhead = np.array([[request_overhead_s(catalog, e, gpu) for gpu in gpus.values()] for e in engine_ids]).reshape(len(engine_ids), len(gpus))
+    return budget[:, column], overhead[:, column]
+
+
+def replicas_for_ttft(q: QueueTerms, peak_requests_per_s: float, replicas, ttft_target_s, rows):
+    """Replicas and per-replica capacity once time to first token is held under load: the 90th
+    percentile of planner.estimate.queueing.open_loop at the peak per replica must meet the target.
+    Rows (`rows`, a mask) that miss it at their replicas get the largest rate that meets it
+    (planner.estimate.queueing.largest_rate); a rate of 0 means not even a trickle does.
+    Returns (replicas, capacity per replica where it was limited else inf, TTFT p90 at the peak per replica)."""
+    ttft_p90 = ttft_p90_open_loop(q, peak_requests_per_s / replicas)
+    capacity = np.full(len(replicas), np.inf)
+    miss = rows & ~(ttft_p90 <= ttft_target_s)
+    if miss.any():
+        sub = QueueTerms(*(v[miss] if isinstance(v, np.ndarray) and v.shape == miss.shape else v
+                           for v in (getattr(q, f.name) for f in dataclasses.fields(q))))
+        rate = largest_rate(sub, ttft_target_s, peak_requests_per_s / replicas[miss])
+        capacity[miss] = rate
+        with np.errstate(divide="ignore"):
+            replicas = replicas.copy()
+            replicas[miss] = np.where(rate > 0, np.maximum(replicas[miss], np.ceil(peak_requests_per_s / np.maximum(rate, 1e-300))), replicas[miss])
+        ttft_p90[miss] = ttft_p90_open_loop(sub, peak_requests_per_s / replicas[miss])
+    return replicas, capacity, ttft_p90
+
+
+def comm_tables(models, hardware) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds per step, seconds per token) of a tensor-parallel replica's communication, (model, hardware
+    option) tables: planner.estimate.interconnect.replica_comm over arrays (where the pair runs tensor parallel)."""
+    layers = np.array([m.layers for m in models], dtype=float)[:, None]
+    hidden = np.array([m.hidden_size for m in models], dtype=float)[:, None]
+    count = np.array([x.count for x in hardware], dtype=float)
+    tp = np.minimum(count, [x.gpu.scale_up_gpus for x in hardware])
+    bandwidth = np.array([scale_up_bytes_s(x.gpu) for x in hardware])
+    hop = np.array([HOP_LATENCY_S[link_class(x.gpu)] for x in hardware])
+    out = np.array([(x.gpu.scale_out_bandwidth_gb_s or FALLBACK_SCALE_OUT_GB_S) * 1e9 for x in hardware])
+    fixed, per_token = tensor_parallel_comm(layers, hidden, tp[None, :], bandwidth[None, :], hop[None, :])
+    pf, pt = pipeline_comm(hidden, np.ceil(count / tp)[None, :], out[None, :])
+    return np.asarray(fixed + pf), np.asarray(per_token + pt)

@@ -1,0 +1,81 @@
+"""Interconnect: what tensor and pipeline parallelism cost in time on the links between GPUs.
+
+Tensor parallelism (Megatron-style, as vLLM, SGLang and TensorRT-LLM split a layer) sums partial results
+with two all-reduces per layer, after attention and after the MLP, of the activations of every token
+in the step (hidden_size x 2 bytes, BF16). A ring all-reduce over n GPUs moves 2(n-1)/n of the message
+over each GPU's link and takes 2(n-1) hops; NCCL's own cost model (github.com/NVIDIA/nccl,
+src/graph/tuning.cc: Ring/LL base latency 3.6 us, per-hop latency 0.4 us on NVLink, 1.0 us on PCIe,
+0.9 us on the network) gives the latency part. Bandwidths are each device's scale-up link, each way per
+GPU (data/gpus.csv scale_up_bandwidth_gb_s: NVLink generation, PCIe generation, Infinity Fabric).
+
+Pipeline stages on other nodes (beyond the NVLink domain) pass each step's activations over the
+scale-out fabric, one hop per stage boundary; a token still crosses every stage in turn (the pipeline's
+bubble at decode: the stages do not overlap for one sequence), which planner.estimate.speed already
+counts by giving a token one stage's bandwidth at a time.
+
+The functions take numbers or numpy arrays alike (the candidate grid and the single estimate call them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.catalog.records import Gpu, ModelSpec
+
+ACTIVATION_BYTES = 2.0  # BF16 activations, whatever the weights' format
+ALLREDUCES_PER_LAYER = 2  # after attention's output projection and after the MLP's down projection
+RING_BASE_LATENCY_S = 3.6e-6  # NCCL tuning.cc baseLat, Ring / LL
+HOP_LATENCY_S = {"nvlink": 0.4e-6, "pcie": 1.0e-6, "net": 0.9e-6}  # NCCL tuning.cc hwLat, Ring / LL
+# A device with no scale-out figure (desktop cards) is joined to another node by 100 GbE (an assumption).
+FALLBACK_SCALE_OUT_GB_S = 12.5
+
+
+def link_class(gpu: Gpu) -> str:
+    """NCCL's hardware class for the device's scale-up link: NVLink-class (NVLink, Infinity Fabric, Gaudi's
+    on-chip RoCE mesh) or PCIe."""
+    link = (gpu.scale_up_link or "").lower()
+    return "pcie" if not link or link.startswith("pcie") else "nvlink"
+
+
+def scale_up_bytes_s(gpu: Gpu) -> float:
+    """Bytes/s each way per GPU on the device's scale-up link (PCIe 4.0 x16 where none is recorded)."""
+    return (gpu.scale_up_bandwidth_gb_s or 31.5) * 1e9
+
+
+def allreduce_s(message_bytes, gpus, bandwidth_bytes_s, hop_latency_s):
+    """Ring all-reduce of `message_bytes` over `gpus` GPUs: base + 2(n-1) hops of latency, and 2(n-1)/n of
+    the message over each GPU's link. Zero on one GPU."""
+    n = np.asarray(gpus, dtype=float)
+    seconds = RING_BASE_LATENCY_S + 2 * (n - 1) * hop_latency_s + 2 * (n - 1) / np.maximum(n, 1) * np.asarray(message_bytes) / bandwidth_bytes_s
+    return np.where(n > 1, seconds, 0.0)
+
+
+def tensor_parallel_comm(layers, hidden_size, tp_size, bandwidth_bytes_s, hop_latency_s):
+    """(seconds per step whatever its size, seconds per token in the step) of a tensor-parallel replica's
+    all-reduces: ALLREDUCES_PER_LAYER per layer, the message hidden_size x 2 bytes per token."""
+    per_token_bytes = np.asarray(hidden_size, dtype=float) * ACTIVATION_BYTES
+    count = ALLREDUCES_PER_LAYER * np.asarray(layers, dtype=float)
+    fixed = count * allreduce_s(0.0, tp_size, bandwidth_bytes_s, hop_latency_s)
+    per_token = count * (allreduce_s(per_token_bytes, tp_size, bandwidth_bytes_s, hop_latency_s) - allreduce_s(0.0, tp_size, bandwidth_bytes_s, hop_latency_s))
+    return fixed, per_token
+
+
+def pipeline_comm(hidden_size, stages, scale_out_bytes_s):
+    """(seconds per step, seconds per token) of passing activations between pipeline stages on other nodes:
+    one network hop per stage boundary."""
+    boundaries = np.maximum(np.asarray(stages, dtype=float) - 1, 0)
+    fixed = boundaries * (RING_BASE_LATENCY_S + HOP_LATENCY_S["net"])
+    per_token = boundaries * np.asarray(hidden_size, dtype=float) * ACTIVATION_BYTES / scale_out_bytes_s
+    return fixed, per_token
+
+
+def replica_comm(model: ModelSpec, gpu: Gpu, gpus: int, tensor_parallel: bool) -> tuple[float, float]:
+    """(seconds per step, seconds per token in the step) of one replica's communication: tensor-parallel
+    all-reduces inside its NVLink domain, pipeline hops between domains."""
+    if gpus <= 1 or not tensor_parallel:
+        return 0.0, 0.0
+    tp = min(gpus, gpu.scale_up_gpus)
+    fixed, per_token = tensor_parallel_comm(model.layers, model.hidden_size, tp, scale_up_bytes_s(gpu), HOP_LATENCY_S[link_class(gpu)])
+    stages = -(-gpus // tp)
+    pf, pt = pipeline_comm(model.hidden_size, stages, (gpu.scale_out_bandwidth_gb_s or FALLBACK_SCALE_OUT_GB_S) * 1e9)
+    return float(fixed + pf), float(per_token + pt)

@@ -1,0 +1,50 @@
+"""Tensor-parallel communication (planner.estimate.interconnect): ring all-reduce times by hand, PCIe
+against NVLink, and the per-device link columns of data/gpus.csv."""
+
+import pytest
+
+from planner.catalog.loading import load_catalog
+from planner.estimate.interconnect import allreduce_s, link_class, replica_comm, scale_up_bytes_s, tensor_parallel_comm
+from planner.estimate.speed import estimate_speed
+
+CATALOG = load_catalog()
+
+
+def test_one_layer_of_a_70b_model_at_256_tokens_nvlink_against_pcie():
+    """Llama 3.1 70B (hidden 8192), TP 8, a step of 256 tokens: each all-reduce carries 256 x 8192 x 2 bytes =
+    4,194,304 bytes; a ring moves 2 x 7/8 of it over each GPU's link and takes 14 hops after NCCL's 3.6 us base.
+    NVLink 4 (450 GB/s each way, 0.4 us a hop): 3.6 + 5.6 + 16.31 = 25.51 us; PCIe 4.0 x16 (31.5 GB/s, 1.0 us a
+    hop): 3.6 + 14 + 233.02 = 250.62 us. Two all-reduces a layer."""
+    message = 256 * 8192 * 2
+    nvlink = allreduce_s(message, 8, 450e9, 0.4e-6)
+    pcie = allreduce_s(message, 8, 31.5e9, 1.0e-6)
+    assert nvlink == pytest.approx(3.6e-6 + 14 * 0.4e-6 + 1.75 * message / 450e9) == pytest.approx(25.51e-6, rel=1e-3)
+    assert pcie == pytest.approx(3.6e-6 + 14 * 1.0e-6 + 1.75 * message / 31.5e9) == pytest.approx(250.62e-6, rel=1e-3)
+    fixed, per_token = tensor_parallel_comm(1, 8192, 8, 450e9, 0.4e-6)
+    assert fixed + 256 * per_token == pytest.approx(2 * nvlink)
+    assert allreduce_s(message, 1, 450e9, 0.4e-6) == 0.0  # one GPU reduces nothing
+
+
+def test_devices_name_their_links():
+    gpus = CATALOG.gpus
+    assert (gpus["h100-sxm"].scale_up_link, scale_up_bytes_s(gpus["h100-sxm"])) == ("nvlink4", 450e9)
+    assert (gpus["a40"].scale_up_link, link_class(gpus["a40"])) == ("pcie4", "pcie")
+    assert link_class(gpus["mi300x"]) == "nvlink" and gpus["mi300x"].scale_up_bandwidth_gb_s == 448
+    for gpu in gpus.values():
+        if gpu.scale_up_bandwidth_gb_s or gpu.scale_out_bandwidth_gb_s:
+            assert gpu.interconnect_source and "http" in gpu.interconnect_source, gpu.id
+
+
+def test_a_pcie_board_loses_to_nvlink_as_the_batch_grows():
+    """The same H100 behind PCIe 5.0 instead of NVLink 4: one stream loses a little (its all-reduces are
+    latency-bound: 1.0 against 0.4 us a hop), a batch of 256 more, and a 4,000-token prompt most."""
+    model, quant, engine = CATALOG.model("meta-llama/Llama-3.1-70B-Instruct"), CATALOG.quants["fp8"], CATALOG.engines["vllm"]
+    nvlink = CATALOG.gpus["h100-sxm"]
+    pcie = nvlink.model_copy(update={"scale_up_link": "pcie5", "scale_up_bandwidth_gb_s": 63.0})
+    fast, slow = (estimate_speed(CATALOG, model, quant, g, engine, 8, 4000, 300, 256) for g in (nvlink, pcie))
+    one_stream = slow.decode_tokens_per_s / fast.decode_tokens_per_s
+    batched = slow.decode_throughput_tokens_per_s / fast.decode_throughput_tokens_per_s
+    assert 0.8 < one_stream < 1
+    assert batched < one_stream - 0.05
+    assert slow.ttft_s > 1.5 * fast.ttft_s
+    assert replica_comm(model, nvlink, 1, True) == (0.0, 0.0)
