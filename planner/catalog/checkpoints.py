@@ -159,7 +159,11 @@ class PublishedCheckpoints:
 
     def native(self, model_id: str) -> Checkpoint | None:
         """The model's own release checkpoint, or None where its native format is not in the catalogue."""
-        return next((c for c in self.rows if c.model_id == model_id and c.native), None)
+        return self._natives.get(model_id)
+
+    @functools.cached_property
+    def _natives(self) -> dict[str, Checkpoint]:
+        return {c.model_id: c for c in self.rows if c.native}
 
     def native_format(self, model_id: str) -> str | None:
         """The quant id the model was released in (bf16, fp8, mxfp4 ...), or None where not known."""

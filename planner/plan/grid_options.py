@@ -221,14 +221,22 @@ def model_pair_ok(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]], se
     ok = (native_mxfp4[:, None] == is_mxfp4[None, :]) & ~gguf_on_vllm[None, :]
     if self_quantize:
         return ok
+    return ok & _published(tuple(m.id for m in models), tuple((q.id, e.id) for q, e in pairs))
+
+
+@functools.lru_cache(maxsize=32)
+def _published(model_ids: tuple[str, ...], pairs: tuple[tuple[str, str], ...]) -> np.ndarray:
+    """(model, pair) -> a checkpoint of that format exists or the engine makes it on load (read-only, cached)."""
     published = default_checkpoints()
-    exists = np.ones_like(ok)
-    for i, m in enumerate(models):
-        by_engine = {e.id: deployable_formats(published, m.id, e.id) for e in {e.id: e for _, e in pairs}.values()}
-        for j, (q, e) in enumerate(pairs):
-            formats = by_engine[e.id]
-            exists[i, j] = q.id in (formats if formats is not None else SIXTEEN_BIT | set(QUANTIZED_ON_LOAD.get(e.id, {})))
-    return ok & exists
+    exists = np.ones((len(model_ids), len(pairs)), dtype=bool)
+    engines = {e for _, e in pairs}
+    for i, model_id in enumerate(model_ids):
+        by_engine = {e: deployable_formats(published, model_id, e) for e in engines}
+        for j, (quant, engine) in enumerate(pairs):
+            formats = by_engine[engine]
+            exists[i, j] = quant in (formats if formats is not None else SIXTEEN_BIT | set(QUANTIZED_ON_LOAD.get(engine, {})))
+    exists.setflags(write=False)
+    return exists
 
 
 def hardware_class(gpu: Gpu) -> str:

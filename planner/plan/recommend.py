@@ -30,7 +30,7 @@ from planner.plan.grid import Grid, build_grid
 from planner.plan.grid_support import why_unsupported
 from planner.plan.reasoning_plan import reasoning_plan, ttft_holds_on_answer
 from planner.plan.model import ApiOption, Candidate, Plan, RuledOut
-from planner.plan.objective import Choice, rank
+from planner.plan.objective import QUALITY_LOSS_POINTS, UNSCORED, Choice, rank
 from planner.plan.rules import (
     BELOW_CAPABILITY,
     CODE_RULE,
@@ -274,25 +274,33 @@ def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, tab
     args = (capability, penalty, v["usd_per_month"][feasible], v["replicas"][feasible], simplicity, owned, groups)
     choice = rank(c.priority, *args, budget_usd_per_month=c.budget_usd_per_month, benchmark=table.benchmark)
     scores = np.where(np.isnan(capability), 0.0, capability)
-    options = []
-    for label, priority, budget in (("best within budget" if c.budget_usd_per_month is not None else "most capable", "quality",
-                                     c.budget_usd_per_month), ("balanced", "balanced", None), ("cheapest", "cost", None)):
-        first = rank(priority, *args, budget_usd_per_month=budget, benchmark=table.benchmark).order[0]
-        options.append(_option(grid, int(feasible[first]), label, table))
+    # the first choice of each objective, side by side (the same keys as objective.rank, first row only)
+    cap = np.where(np.isnan(capability), UNSCORED, capability)
+    lossy = (penalty >= QUALITY_LOSS_POINTS).astype(float)
+    usd = v["usd_per_month"][feasible]
+    balanced = (choice if c.priority == "balanced" and c.budget_usd_per_month is None and not owned
+                else rank("balanced", *args[:5], False, groups, benchmark=table.benchmark))
+    firsts = (("best within budget" if c.budget_usd_per_month is not None else "most capable",
+               _first((simplicity, usd, lossy, -cap))),
+              ("balanced", balanced.order[0]), ("cheapest", _first((simplicity, lossy, -cap, usd))))
+    options = [_option(grid, int(feasible[k]), label, table) for label, k in firsts]
     return _pick(grid, feasible, scores, choice.order, groups), choice, feasible, options
+
+
+def _first(keys: tuple[np.ndarray, ...]) -> int:
+    """np.lexsort(keys)[0] (the last key most significant), sorting only the rows tied on the primary key."""
+    tied = np.nonzero(keys[-1] == keys[-1].min())[0]
+    return int(tied[np.lexsort(tuple(k[tied] for k in keys))[0]])
 
 
 def _penalties(catalog: Catalog, grid: Grid) -> np.ndarray:
     """Quality loss per (model, pair): the format's measured loss, none in the format the model was released in
     (gpt-oss's MXFP4, DeepSeek's FP8 are the model as trained)."""
     per_pair = np.array([quant_penalty(q, catalog.quants) for q, _ in grid.pairs])
-    out = np.tile(per_pair, (len(grid.models), 1))
     published = default_checkpoints()
-    for i, model in enumerate(grid.models):
-        native = published.native_format(model.id)
-        if native:
-            out[i, [j for j, (q, _) in enumerate(grid.pairs) if q.id == native]] = 0.0
-    return out
+    natives = np.array([published.native_format(m.id) or "" for m in grid.models])
+    quants = np.array([q.id for q, _ in grid.pairs])
+    return np.where(natives[:, None] == quants[None, :], 0.0, per_pair[None, :])
 
 
 def _option(grid: Grid, i: int, label: str, table: CapabilityTable) -> dict:
