@@ -15,6 +15,8 @@ import subprocess
 import zipfile
 
 import pytest
+
+from planner.catalog.loading import load_catalog
 import yaml
 
 from planner.deploy.files import (
@@ -147,7 +149,7 @@ def test_small_plan_llama_cpp_files_match_the_plan(small_plan):
     context = top.memory.kv_tokens_per_sequence
     slots = top.memory.sequences
     assert option(args, "-np", "--parallel") == str(slots)
-    assert option(args, "-c", "--ctx-size") == str(context * slots)
+    assert option(args, "-c", "--ctx-size") == str(max(context * slots, layout(small_plan).request_limit))
     ngl = int(option(args, "-ngl", "--n-gpu-layers"))
     assert ngl == top.memory.gpu_layers or (top.memory.gpu_layers >= lay.layers and ngl >= lay.layers)
     assert option(args, "--alias") == top.model
@@ -158,7 +160,7 @@ def test_small_plan_llama_cpp_files_match_the_plan(small_plan):
         assert option(args, "-ctk", "--cache-type-k") == "q8_0" and option(args, "-ctv", "--cache-type-v") == "q8_0"
 
     modelfile = files["Modelfile"]
-    assert f"PARAMETER num_ctx {context}" in modelfile
+    assert f"PARAMETER num_ctx {layout(small_plan).request_limit}" in modelfile
     from_line = next(line for line in modelfile.splitlines() if line.startswith("FROM "))
     assert from_line == f"FROM {model_file}" or ":" in from_line  # the same GGUF, or an Ollama library tag
     assert f"OLLAMA_NUM_PARALLEL={slots}" in files["ollama.sh"]
@@ -179,7 +181,7 @@ def test_ollama_plan_uses_the_library_tag_when_its_default_weights_are_planned(s
     files = deployment_files(plan)
     compose, manifests = check_all_parse(files)
     assert "FROM llama3.1:8b" in files["Modelfile"]
-    assert f"PARAMETER num_ctx {plan.recommendation.memory.kv_tokens_per_sequence}" in files["Modelfile"]
+    assert f"PARAMETER num_ctx {layout(plan).request_limit}" in files["Modelfile"]
     assert any(m["kind"] == "ConfigMap" and "Modelfile" in m["data"] for m in manifests)
     server = compose["services"][layout(plan).name]
     assert server["image"].startswith("ollama/ollama") and gpu_reservation(server) == 1
@@ -203,7 +205,7 @@ def test_vllm_plan_files_match_the_plan(vllm_plan):
     assert option(args, "--served-model-name") == top.model
     assert option(args, "--tensor-parallel-size") == str(top.gpus)
     assert option(args, "--pipeline-parallel-size") == "1"
-    assert option(args, "--max-model-len") == str(top.memory.kv_tokens_per_sequence)
+    assert option(args, "--max-model-len") == str(layout(vllm_plan).request_limit)
     assert option(args, "--max-num-seqs") == str(top.memory.sequences)
     assert option(args, "--kv-cache-dtype") == ("fp8" if top.memory.kv_cache_dtype == "fp8" else "auto")
     expected_quant = {"fp8": "fp8", "bnb-nf4": "bitsandbytes", "awq-int4": "awq_marlin", "gptq-int4": "gptq_marlin"}.get(top.quant)
@@ -220,7 +222,7 @@ def test_vllm_plan_files_match_the_plan(vllm_plan):
     deployment = next(m for m in manifests if m["kind"] == "Deployment")
     (container,) = containers(deployment)
     assert container["resources"]["limits"]["nvidia.com/gpu"] == top.gpus
-    assert option(container["args"], "--max-model-len") == str(top.memory.kv_tokens_per_sequence)
+    assert option(container["args"], "--max-model-len") == str(layout(vllm_plan).request_limit)
     assert deployment["spec"]["replicas"] == top.replicas
 
 
@@ -235,9 +237,15 @@ def test_vllm_quantization_flag(vllm_plan, quant, flag):
         assert "--quantization" not in args and args[2] == plan.recommendation.model
     else:
         assert option(args, "--quantization") == flag
-    if quant in {"awq-int4", "gptq-int4"}:  # pre-quantized weights: a local checkpoint, served under the plan's id
-        assert args[2].startswith("/models/") and option(args, "--served-model-name") == plan.recommendation.model
-        assert "checkpoint" in files["vllm.sh"]
+    if quant in {"awq-int4", "gptq-int4"}:  # pre-quantized weights: the published checkpoint, served under the plan's id
+        from planner.catalog.checkpoints import default_checkpoints
+
+        published = default_checkpoints().checkpoints_for(plan.recommendation.model, quant)
+        if published:
+            assert args[2] == published[0].repo and "/models/" not in files["vllm.sh"]
+        else:  # nobody published it: the user's own checkpoint, mounted where the command looks
+            assert args[2].startswith("/models/") and "checkpoint" in files["vllm.sh"]
+        assert option(args, "--served-model-name") == plan.recommendation.model
 
 
 def test_pre_ampere_gpus_do_not_get_marlin_kernels(vllm_plan):
@@ -270,7 +278,7 @@ def test_multi_node_plan_is_a_leaderworkerset_with_ray(multi_node_plan):
     assert option(vllm_args, "--pipeline-parallel-size") == "2"
     assert option(vllm_args, "--distributed-executor-backend") == "ray"
     assert option(vllm_args, "--quantization") == "fp8"
-    assert option(vllm_args, "--max-model-len") == str(top.memory.kv_tokens_per_sequence)
+    assert option(vllm_args, "--max-model-len") == str(layout(multi_node_plan).request_limit)
     service = next(m for m in manifests if m["kind"] == "Service")
     assert service["spec"]["selector"] == {"leaderworkerset.sigs.k8s.io/name": lws["metadata"]["name"], "role": "leader"}
     assert not any(m["kind"] == "Deployment" for m in manifests)  # no home-made scheduler
@@ -305,7 +313,7 @@ def test_sglang_command(vllm_plan):
     assert args[:3] == ["python3", "-m", "sglang.launch_server"]
     assert option(args, "--model-path") == top.model
     assert option(args, "--tp") == str(top.gpus)
-    assert option(args, "--context-length") == str(top.memory.kv_tokens_per_sequence)
+    assert option(args, "--context-length") == str(layout(plan).request_limit)
     assert option(args, "--quantization") == "fp8" and option(args, "--kv-cache-dtype") == "fp8_e4m3"
     deployment = next(m for m in manifests if m["kind"] == "Deployment")
     assert containers(deployment)[0]["command"] == args
@@ -321,8 +329,8 @@ def test_tgi_command(vllm_plan):
     launcher = args[args.index(image) + 1:]
     assert option(launcher, "--model-id") == top.model
     assert option(launcher, "--num-shard") == str(top.gpus)
-    assert option(launcher, "--max-total-tokens") == str(top.memory.kv_tokens_per_sequence)
-    assert int(option(launcher, "--max-input-tokens")) < top.memory.kv_tokens_per_sequence
+    assert option(launcher, "--max-total-tokens") == str(layout(plan).request_limit)
+    assert int(option(launcher, "--max-input-tokens")) < layout(plan).request_limit
     assert option(launcher, "--quantize") == "bitsandbytes-nf4"
     assert all(s["command"] == launcher for s in compose["services"].values())
 
@@ -335,7 +343,7 @@ def test_trtllm_command(vllm_plan):
     args = command_args(files["trtllm-serve.sh"], "trtllm-serve")
     assert args[1] == top.model
     assert option(args, "--tp_size") == str(top.gpus) and option(args, "--pp_size") == "1"
-    assert option(args, "--max_seq_len") == str(top.memory.kv_tokens_per_sequence)
+    assert option(args, "--max_seq_len") == str(layout(plan).request_limit)
     assert option(args, "--extra_llm_api_options") == "trtllm-extra.yaml"
     assert yaml.safe_load(files["trtllm-extra.yaml"]) == {"kv_cache_config": {"dtype": "fp8"}}
     assert any(m["kind"] == "ConfigMap" for m in manifests)
@@ -389,3 +397,19 @@ def test_launch_commands_match_the_files(vllm_plan, small_plan):
         commands = launch_commands(plan)
         assert commands and all(shlex.split(cmd) for _, cmd in commands)
         assert plan.recommendation.model in " ".join(cmd for _, cmd in commands)
+
+
+def test_the_deployment_accepts_the_longest_request_not_the_average(vllm_plan):
+    """Per-request limits come from what the service must accept: MAX_REQUEST_MULTIPLE times the averages by
+    default (or max_input_tokens / max_output_tokens), never below the planned context, within the model's own."""
+    from planner.plan.constraints import MAX_REQUEST_MULTIPLE
+
+    c = vllm_plan.constraints
+    lay = layout(vllm_plan)
+    longest = MAX_REQUEST_MULTIPLE * (c["input_tokens"] + c["output_tokens"])
+    assert lay.request_limit == min(longest, load_catalog().model(lay.model).max_context_tokens) >= lay.context_tokens
+    stated = vllm_plan.model_copy(update={"constraints": {**c, "max_input_tokens": 20_000, "max_output_tokens": 2_000}})
+    assert option(command_args(deployment_files(stated)["vllm.sh"], "vllm"), "--max-model-len") == "22000"
+    llama = edited(vllm_plan, engine="llama.cpp", quant="q4_k_m")
+    args = command_args(deployment_files(llama)["llama-server.sh"], "llama-server")
+    assert "--kv-unified" in args and int(option(args, "-c", "--ctx-size")) >= layout(llama).request_limit

@@ -28,7 +28,7 @@ from planner.catalog.loading import Catalog
 from planner.deploy.compose import compose_yaml
 from planner.deploy.flags import DOCS, VERIFIED_FLAGS
 from planner.deploy.kubernetes import kubernetes_yaml
-from planner.deploy.layout import GGUF_REPOS, DeploymentError, Layout, gguf_path, layout
+from planner.deploy.layout import GGUF_REPOS, DeploymentError, Layout, gguf_path, has_container, layout
 from planner.deploy.leaderworkerset import ray_leader_command, ray_worker_command
 from planner.deploy.llama_cpp import llama_server_args, llama_server_script, prepare_gguf_script
 from planner.deploy.ollama import modelfile, ollama_name, ollama_script
@@ -78,8 +78,9 @@ def layout_files(lay: Layout) -> dict[str, str]:
             files["trtllm-extra.yaml"] = trtllm_extra()
     else:
         raise DeploymentError(f"No deployment template for engine '{lay.engine}'.")
-    files["docker-compose.yaml"] = compose_yaml(lay)
-    files["kubernetes.yaml"] = kubernetes_yaml(lay)
+    if has_container(lay):  # Apple (Metal) and hardware without a published image run the engine natively
+        files["docker-compose.yaml"] = compose_yaml(lay)
+        files["kubernetes.yaml"] = kubernetes_yaml(lay)
     return files
 
 

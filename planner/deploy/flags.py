@@ -45,6 +45,7 @@ VERIFIED_FLAGS: tuple[tuple[str, str, str], ...] = (
     ("llama.cpp", "-m / --model, -hf / --hf-repo", DOCS["llama-server"]),
     ("llama.cpp", "-ngl / --n-gpu-layers", DOCS["llama-server"]),
     ("llama.cpp", "-c / --ctx-size", DOCS["llama-server"]),
+    ("llama.cpp", "--kv-unified (one KV buffer shared by every slot)", DOCS["llama-server"]),
     ("llama.cpp", "-np / --parallel", DOCS["llama-server"]),
     ("llama.cpp", "-sm / --split-mode layer", DOCS["llama-server"]),
     ("llama.cpp", "-ctk / --cache-type-k, -ctv / --cache-type-v q8_0", DOCS["llama-server"]),

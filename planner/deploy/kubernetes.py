@@ -33,7 +33,8 @@ def kubernetes_yaml(lay: Layout) -> str:
             raise DeploymentError(f"A {lay.gpus}-GPU replica spans nodes; only vLLM and SGLang layouts are generated for that.")
         header.append(f"# Multi-node replica: a LeaderWorkerSet (install LWS first: https://lws.sigs.k8s.io/docs/installation/), "
                       f"per {DOCS['vllm-lws']}.")
-        docs = [leaderworkerset(lay), _service(lay, {"leaderworkerset.sigs.k8s.io/name": lay.name, "role": "leader"})]
+        docs = ([_models_pvc(lay)] if needs_prequantized(lay) else []) + [
+            leaderworkerset(lay), _service(lay, {"leaderworkerset.sigs.k8s.io/name": lay.name, "role": "leader"})]
     else:
         docs = []
         if lay.is_gguf or needs_prequantized(lay):
@@ -43,7 +44,21 @@ def kubernetes_yaml(lay: Layout) -> str:
         if lay.engine == "tensorrt-llm" and lay.kv_cache_dtype == "fp8":
             docs.append(_config_map(f"{lay.name}-trtllm-extra", "trtllm-extra.yaml", trtllm_extra()))
         docs += [_k8s_deployment(lay), _service(lay, {"app": lay.name})]
+        if lay.replicas > 1:
+            docs.append(_disruption_budget(lay))
     return "\n".join(header) + "\n" + to_yaml_all(docs)
+
+
+def _disruption_budget(lay: Layout) -> dict:
+    """At most one replica down at a time for voluntary disruptions (node drains, upgrades)."""
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": lay.name},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": lay.name}}}}
+
+
+def _spread(lay: Layout) -> dict:
+    """Replicas on different nodes: a failed node takes one replica, not the service."""
+    return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": lay.name}}, "topologyKey": "kubernetes.io/hostname"}]}}
 
 
 def _k8s_deployment(lay: Layout) -> dict:
@@ -66,6 +81,8 @@ def _k8s_deployment(lay: Layout) -> dict:
     if lay.engine == "tensorrt-llm" and lay.kv_cache_dtype == "fp8":
         container["workingDir"] = "/workspace"  # --extra_llm_api_options names the file relative to it
     pod = {"containers": [container], "volumes": volumes}
+    if lay.replicas > 1:
+        pod["affinity"] = _spread(lay)
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": lay.name, "labels": {"app": lay.name}},
             "spec": {"replicas": lay.replicas, "selector": {"matchLabels": {"app": lay.name}},

@@ -7,6 +7,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from planner.catalog.checkpoints import QUANTIZED_ON_LOAD, SIXTEEN_BIT, default_checkpoints
+from planner.catalog.engine_support import hardware_class_of, image, k8s_gpu_resource
 from planner.catalog.loading import Catalog, load_catalog
 from planner.catalog.repo_id import REPO_ID_RULE, is_repo_id
 from planner.errors import LookupFailed, PlannerError
@@ -14,27 +16,9 @@ from planner.plan.model import Plan
 
 GPUS_PER_NODE = 8  # the recommender plans one node as at most 8 GPUs (planner.plan.grid)
 
-# Images: the tags each project documents as current; pin a digest for production.
-IMAGES = {
-    ("vllm", "nvidia"): "vllm/vllm-openai:latest",
-    ("vllm", "amd"): "rocm/vllm:latest",
-    ("sglang", "nvidia"): "lmsysorg/sglang:latest",
-    ("tgi", "nvidia"): "ghcr.io/huggingface/text-generation-inference:latest",
-    ("tgi", "amd"): "ghcr.io/huggingface/text-generation-inference:latest-rocm",
-    ("tensorrt-llm", "nvidia"): "nvcr.io/nvidia/tensorrt-llm/release:1.0.0",
-    ("llama.cpp", "nvidia"): "ghcr.io/ggml-org/llama.cpp:server-cuda",
-    ("llama.cpp", "amd"): "ghcr.io/ggml-org/llama.cpp:server-rocm",
-    ("llama.cpp", "intel"): "ghcr.io/ggml-org/llama.cpp:server-intel",
-    ("llama.cpp", "cpu"): "ghcr.io/ggml-org/llama.cpp:server",
-    ("ollama", "nvidia"): "ollama/ollama:latest",
-    ("ollama", "amd"): "ollama/ollama:rocm",
-    ("ollama", "cpu"): "ollama/ollama:latest",
-}
-
 PORTS = {"vllm": 8000, "sglang": 30000, "tgi": 80, "tensorrt-llm": 8000, "llama.cpp": 8080, "ollama": 11434}
 HEALTH_PATHS = {"vllm": "/health", "sglang": "/health", "tgi": "/health", "tensorrt-llm": "/health",
                 "llama.cpp": "/health", "ollama": "/api/version"}
-GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu", "intel": "habana.ai/gaudi"}
 
 # llama-quantize / convert_hf_to_gguf type names for the catalogue's GGUF-capable quants.
 GGUF_TYPES = {"bf16": "BF16", "fp16": "F16", "q8_0": "Q8_0", "q6_k": "Q6_K", "q5_k_m": "Q5_K_M", "q5_0": "Q5_0",
@@ -89,6 +73,22 @@ class Layout:
     weights_gib: float
     ollama_tag: str | None
     name: str  # DNS-1123 label for Kubernetes and compose
+    # From the data (planner.catalog.checkpoints, planner.catalog.engine_support); defaults keep hand-made layouts valid
+    checkpoint_repo: str | None = None  # the published repo the weights come from (None: the user quantizes)
+    checkpoint_file: str | None = None  # a GGUF file (or its first shard) in that repo
+    hardware_class: str | None = None  # the support matrix's class (None: from `vendor`): nvidia, amd, intel, gaudi, apple, cpu, jetson
+    image: str | None = None  # the container image that serves (None: the data's image for the engine and class)
+    image_note: str | None = None  # why there is no container, or what the image needs
+    max_request_tokens: int | None = None  # the longest request the service accepts (input + output)
+
+    @property
+    def hw_class(self) -> str:
+        return self.hardware_class or (self.vendor if self.vendor in {"nvidia", "amd", "intel", "apple", "cpu"} else "cpu")
+
+    @property
+    def request_limit(self) -> int:
+        """The per-request maximum the engine is started with: the longest request, never below the planned context."""
+        return max(self.context_tokens, self.max_request_tokens or 0)
 
     @property
     def multi_node(self) -> bool:
@@ -151,22 +151,62 @@ def layout(plan: Plan, catalog: Catalog | None = None) -> Layout:
         gpu_layers=top.memory.gpu_layers, layers=layers, cpu_offload_gib=top.memory.cpu_offload_gib,
         gpu_memory_utilization=float(mem_util), weights_gib=top.memory.weights_gib, ollama_tag=tag,
         name=_dns_name(top.model),
+        **_from_data(top, quant_format, catalog),
+        max_request_tokens=_longest_request(c, layers_model_max(catalog, top.model)),
     )
 
 
+def layers_model_max(catalog: Catalog, model_id: str) -> int | None:
+    try:
+        return catalog.model(model_id).max_context_tokens
+    except LookupFailed:
+        return None
+
+
+def _longest_request(c: dict, model_max: int | None) -> int:
+    """The longest request the plan's constraints ask the service to accept, within the model's own context."""
+    from planner.plan.constraints import MAX_REQUEST_MULTIPLE  # the rule lives with the constraints
+
+    longest = ((c.get("max_input_tokens") or MAX_REQUEST_MULTIPLE * int(c.get("input_tokens", 1000)))
+               + (c.get("max_output_tokens") or MAX_REQUEST_MULTIPLE * int(c.get("output_tokens", 300))))
+    longest = max(int(longest), int(c.get("context_tokens") or 0))
+    return min(longest, model_max) if model_max else longest
+
+
+def _from_data(top, quant_format: str, catalog: Catalog) -> dict:
+    """The published checkpoint, the image and the Kubernetes resource for the pick, from the data files."""
+    try:
+        gpu = catalog.gpu(top.gpu)
+        hw_class = hardware_class_of(gpu.kind, gpu.vendor)
+    except LookupFailed:
+        hw_class = "nvidia"
+    found = default_checkpoints().checkpoints_for(top.model, top.quant)
+    if not found and top.quant in SIXTEEN_BIT:  # engines cast one 16-bit type to the other on load
+        found = [c for c in default_checkpoints().checkpoints_for(top.model) if c.format in SIXTEEN_BIT]
+    ckpt = found[0] if found else None
+    img = image(top.engine, hw_class)
+    return {"checkpoint_repo": ckpt.repo if ckpt else None, "checkpoint_file": ckpt.file if ckpt else None,
+            "hardware_class": hw_class, "image": img.image if img.kind == "container" else None,
+            "image_note": img.reason or img.notes}
+
+
 def served_path(lay: Layout) -> str:
-    """What the engine loads: the Hugging Face id, a local GGUF file, or a pre-quantized checkpoint."""
+    """What the engine loads: the published checkpoint's repo id, a local GGUF file, the model's own repo (a
+    16-bit release, or a format the engine makes on load), or a checkpoint the user quantized themselves."""
     if lay.quant_format == "gguf":
         return gguf_path(lay)
     if lay.quant in QUANTIZE_ON_LOAD.get(lay.engine, {}) or lay.quant in {"bf16", "fp16", "mxfp4"}:
-        return lay.model
+        return lay.checkpoint_repo if lay.checkpoint_repo and lay.quant not in QUANTIZE_ON_LOAD.get(lay.engine, {}) else lay.model
+    if lay.checkpoint_repo:
+        return lay.checkpoint_repo
     if lay.quant in PRE_QUANTIZED_SUFFIX:
         return f"/models/{short_name(lay.model)}-{PRE_QUANTIZED_SUFFIX[lay.quant]}"
     return lay.model
 
 
 def needs_prequantized(lay: Layout) -> bool:
-    return lay.quant_format != "gguf" and served_path(lay) != lay.model
+    """A format nobody published: the user quantizes the checkpoint and mounts it at served_path."""
+    return lay.quant_format != "gguf" and served_path(lay).startswith("/models/")
 
 
 def gguf_path(lay: Layout) -> str:
@@ -174,6 +214,8 @@ def gguf_path(lay: Layout) -> str:
 
 
 def gguf_file(lay: Layout) -> str:
+    if lay.checkpoint_file and lay.checkpoint_file.endswith(".gguf") and "/" not in lay.checkpoint_file:
+        return lay.checkpoint_file  # the published file's own name (the first shard of a split one)
     return f"{short_name(lay.model)}-{GGUF_TYPES.get(lay.quant, lay.quant.upper())}.gguf"
 
 
@@ -182,12 +224,22 @@ def hf_cache_dir(lay: Layout) -> str:
 
 
 def engine_image(lay: Layout) -> str:
-    vendor = lay.vendor if lay.vendor in {"nvidia", "amd", "intel"} else "cpu"
-    return IMAGES.get((lay.engine, vendor)) or IMAGES.get((lay.engine, "nvidia")) or IMAGES[(lay.engine, "cpu")]
+    """The image that serves this engine on this hardware class (data/engine_images.csv); a layout made by hand
+    without one takes the engine's CUDA image."""
+    if lay.image:
+        return lay.image
+    found = image(lay.engine, lay.hw_class)
+    if found.kind != "container" or not found.image:
+        raise DeploymentError(f"{lay.engine} on {lay.hw_class}: no container image ({found.reason or found.kind}).")
+    return found.image
+
+
+def has_container(lay: Layout) -> bool:
+    return bool(lay.image) or image(lay.engine, lay.hw_class).kind == "container"
 
 
 def gpu_resources(lay: Layout, gpus: int) -> dict:
-    resource = GPU_RESOURCE.get(lay.vendor)
+    resource = k8s_gpu_resource(lay.hw_class)
     if resource is None:
         return {"requests": {"cpu": "8", "memory": f"{math.ceil(lay.weights_gib * 1.2) + 8}Gi"}}
     return {"limits": {resource: gpus}}
@@ -195,7 +247,7 @@ def gpu_resources(lay: Layout, gpus: int) -> dict:
 
 def describe(lay: Layout) -> str:
     return (f"{lay.model} · {lay.quant} · {lay.engine} · {lay.gpus}× {lay.gpu_name} · {lay.replicas} replica(s) · "
-            f"context {lay.context_tokens}")
+            f"context {lay.context_tokens}, requests up to {lay.request_limit}")
 
 
 def _vendor_class(gpu) -> str:

@@ -3,7 +3,7 @@ guide, vLLM on a Ray cluster or SGLang with its own multi-node flags; and the Ra
 
 from __future__ import annotations
 
-from planner.deploy.layout import Layout, engine_image, gpu_resources
+from planner.deploy.layout import Layout, engine_image, gpu_resources, needs_prequantized
 from planner.deploy.render import join
 from planner.deploy.sglang import sglang_args
 from planner.deploy.vllm import vllm_args
@@ -14,6 +14,10 @@ def leaderworkerset(lay: Layout) -> dict:
     image = engine_image(lay)
     shm_mount = {"name": "dshm", "mountPath": "/dev/shm"}
     volumes = [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "15Gi"}}]
+    mounts = [shm_mount]
+    if needs_prequantized(lay):  # a checkpoint the user quantized: every pod reads it where the command names it
+        mounts.append({"name": "models", "mountPath": "/models", "readOnly": True})
+        volumes.append({"name": "models", "persistentVolumeClaim": {"claimName": f"{lay.name}-models"}})
     env = [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token", "optional": True}}}]
     resources = gpu_resources(lay, lay.gpus_per_node)
     if lay.engine == "vllm":
@@ -27,9 +31,9 @@ def leaderworkerset(lay: Layout) -> dict:
     leader = {"name": f"{lay.engine}-leader", "image": image, "command": ["sh", "-c", leader_cmd], "env": env,
               "resources": resources, "ports": [{"containerPort": lay.port}],
               "readinessProbe": {"tcpSocket": {"port": lay.port}, "initialDelaySeconds": 15, "periodSeconds": 10},
-              "volumeMounts": [shm_mount]}
+              "volumeMounts": mounts}
     worker = {"name": f"{lay.engine}-worker", "image": image, "command": ["sh", "-c", worker_cmd], "env": env,
-              "resources": resources, "volumeMounts": [shm_mount]}
+              "resources": resources, "volumeMounts": mounts}
     return {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "metadata": {"name": lay.name},
             "spec": {"replicas": lay.replicas, "leaderWorkerTemplate": {
                 "size": lay.nodes, "restartPolicy": "RecreateGroupOnPodRestart",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from planner.deploy.flags import DOCS
@@ -14,8 +15,9 @@ def llama_server_args(lay: Layout, program: str = "llama-server") -> list[str]:
     full = lay.gpu_layers >= lay.layers
     args = [program, *source, "--alias", lay.model, "--host", "0.0.0.0", "--port", str(PORTS["llama.cpp"]),
             "-ngl", "999" if full else str(lay.gpu_layers),
-            # one KV pool shared by the slots: each of -np slots holds a full context
-            "-c", str(lay.context_tokens * lay.sequences), "-np", str(lay.sequences)]
+            # one KV pool shared by the slots (--kv-unified): the planned context per slot in all, and any one
+            # request may use up to the whole pool, so the longest request fits without reserving it per slot
+            "-c", str(max(lay.context_tokens * lay.sequences, lay.request_limit)), "-np", str(lay.sequences), "--kv-unified"]
     if lay.gpus > 1:
         args += ["-sm", "layer"]
     if lay.kv_cache_dtype == "q8_0":
@@ -24,6 +26,8 @@ def llama_server_args(lay: Layout, program: str = "llama-server") -> list[str]:
 
 
 def prepare_gguf_script(lay: Layout) -> str:
+    if lay.checkpoint_repo and lay.checkpoint_file:
+        return _download_gguf_script(lay)
     gtype = GGUF_TYPES.get(lay.quant, lay.quant.upper())
     out = gguf_path(lay)
     direct = lay.quant in {"bf16", "fp16", "q8_0"}
@@ -50,3 +54,19 @@ def prepare_gguf_script(lay: Layout) -> str:
 
 def llama_server_script(lay: Layout) -> str:
     return shell_script(lay, [("llama.cpp server", llama_server_args(lay))])
+
+
+def _download_gguf_script(lay: Layout) -> str:
+    """The published GGUF file (every shard of a split one) fetched from its repo with the `hf` CLI."""
+    file = lay.checkpoint_file or ""
+    split = re.match(r"(.+)-00001-of-(\d{5})\.gguf$", file)
+    pattern = f"{split.group(1)}-*-of-{split.group(2)}.gguf" if split else file
+    return "\n".join([
+        "#!/usr/bin/env bash",
+        comment(f"Fetch {file} ({lay.quant}) for {lay.model} from {lay.checkpoint_repo}, as published on the Hugging Face Hub."),
+        "# Needs the `hf` CLI from huggingface_hub (HF_TOKEN in the environment for gated models).",
+        "set -euo pipefail",
+        'MODELS_DIR="${MODELS_DIR:-/models}"',
+        f"hf download {shlex.quote(lay.checkpoint_repo or '')} --include {shlex.quote(pattern)} --local-dir \"$MODELS_DIR\"",
+        "",
+    ])

@@ -31,7 +31,7 @@ def modelfile(lay: Layout) -> str:
         comment(note),
         comment(f"Create: ollama create {ollama_name(lay)} -f Modelfile   ({DOCS['ollama-modelfile']})"),
         f"FROM {source}",
-        f"PARAMETER num_ctx {lay.context_tokens}",
+        f"PARAMETER num_ctx {lay.request_limit}",
         "",
     ])
 

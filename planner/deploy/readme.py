@@ -12,10 +12,13 @@ def readme(plan: Plan, lay: Layout, names: list[str]) -> str:
     rows = [
         ("Model", f"{lay.model_name} (`{lay.model}`)"),
         ("Quantization", lay.quant),
+        ("Checkpoint", _checkpoint_text(lay)),
+        ("Image", f"`{lay.image}`" if lay.image else f"none: {lay.image_note or 'install the engine natively'}"),
         ("Engine", lay.engine),
         ("Hardware", f"{lay.gpus} × {lay.gpu_name} per replica, {lay.replicas} replica(s)"),
         ("Layout", _parallel_text(lay)),
-        ("Context", f"{lay.context_tokens:,} tokens per sequence, {lay.sequences} sequence(s) in flight per replica"),
+        ("Context", f"{lay.context_tokens:,} tokens per sequence planned, {lay.sequences} sequence(s) in flight per replica; "
+                    f"requests of up to {lay.request_limit:,} tokens (input + output) accepted"),
         ("KV cache", lay.kv_cache_dtype),
     ]
     lines = [f"# Deployment files: {title}", "", f"Generated from the plan's top pick. {describe(lay)}.", "",
@@ -26,7 +29,14 @@ def readme(plan: Plan, lay: Layout, names: list[str]) -> str:
         lines.append(f"- {lay.quant} weights are loaded from `{served_path(lay)}`: a checkpoint of `{lay.model}` in that format "
                      "must be there first; the server answers under the plan's model id.")
     if lay.is_gguf and not (lay.quant == "mxfp4" and lay.model in GGUF_REPOS):
-        lines.append(f"- llama.cpp and Ollama serve `{gguf_path(lay)}`; `prepare-gguf.sh` makes it from the Hugging Face checkpoint.")
+        how = ("fetches it from the published repo" if lay.checkpoint_repo and lay.checkpoint_file
+               else "makes it from the Hugging Face checkpoint")
+        lines.append(f"- llama.cpp and Ollama serve `{gguf_path(lay)}`; `prepare-gguf.sh` {how}.")
+    if not lay.image:
+        lines.append(f"- No container: {lay.image_note or 'install the engine natively'}; run the launch script on the machine itself.")
+    if lay.replicas > 1:
+        lines.append("- Kubernetes: replicas are spread over nodes (pod anti-affinity) and a PodDisruptionBudget keeps all but one up "
+                     "during node drains.")
     if lay.multi_node:
         lines.append(f"- One replica spans {lay.nodes} nodes of {lay.gpus_per_node} GPUs; the Kubernetes manifest is a "
                      f"LeaderWorkerSet per {DOCS['vllm-lws']}.")
@@ -43,6 +53,16 @@ def readme_without_pick(plan: Plan) -> str:
     reasons = "\n".join(f"- {_one_line(r, 300)}" for r in plan.verdict_reasons) or "- (no reasons recorded)"
     return (f"# Deployment files: {title}\n\nNo self-hosted configuration meets the constraints (verdict: {plan.verdict}), "
             f"so there is nothing to deploy.\n\n{reasons}\n")
+
+
+def _checkpoint_text(lay: Layout) -> str:
+    """Where the weights come from: the published repo (and GGUF file), or the user's own quantization."""
+    if lay.checkpoint_repo:
+        where = f"`{lay.checkpoint_repo}`" + (f", file `{lay.checkpoint_file}`" if lay.checkpoint_file and lay.is_gguf else "")
+        return f"{where} (https://huggingface.co/{lay.checkpoint_repo})"
+    if needs_prequantized(lay):
+        return f"none published in {lay.quant}: quantize `{lay.model}` yourself and mount it at `{served_path(lay)}`"
+    return f"`{lay.model}`"
 
 
 def _parallel_text(lay: Layout) -> str:

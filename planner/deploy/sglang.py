@@ -11,7 +11,7 @@ from planner.deploy.render import comment, join_rendered, prequantized_note, she
 def sglang_args(lay: Layout, node_rank: int | None = None, dist_init_addr: str | None = None) -> list[str]:
     args = ["python3", "-m", "sglang.launch_server", "--model-path", served_path(lay), "--served-model-name", lay.model,
             "--host", "0.0.0.0", "--port", str(lay.port), "--tp", str(lay.tensor_parallel),
-            "--context-length", str(lay.context_tokens), "--mem-fraction-static", f"{lay.gpu_memory_utilization:g}",
+            "--context-length", str(lay.request_limit), "--mem-fraction-static", f"{lay.gpu_memory_utilization:g}",
             "--max-running-requests", str(lay.sequences)]
     if lay.quant == "fp8":
         args += ["--quantization", "fp8"]

@@ -11,7 +11,7 @@ from planner.deploy.render import prequantized_note, shell_script
 def trtllm_args(lay: Layout) -> list[str]:
     args = ["trtllm-serve", served_path(lay), "--backend", "pytorch", "--host", "0.0.0.0", "--port", str(lay.port),
             "--tp_size", str(lay.tensor_parallel), "--pp_size", str(lay.pipeline_parallel),
-            "--max_seq_len", str(lay.context_tokens), "--max_batch_size", str(lay.sequences),
+            "--max_seq_len", str(lay.request_limit), "--max_batch_size", str(lay.sequences),
             "--kv_cache_free_gpu_memory_fraction", f"{lay.gpu_memory_utilization:g}"]
     if lay.kv_cache_dtype == "fp8":
         args += ["--extra_llm_api_options", "trtllm-extra.yaml"]

@@ -7,9 +7,9 @@ from planner.deploy.render import prequantized_note, shell_script
 
 
 def tgi_launcher_args(lay: Layout) -> list[str]:
-    max_input = max(1, min(lay.context_tokens - 1, lay.context_tokens - lay.output_tokens))
+    max_input = max(1, min(lay.request_limit - 1, lay.request_limit - lay.output_tokens))
     args = ["--model-id", served_path(lay), "--num-shard", str(lay.tensor_parallel), "--max-input-tokens", str(max_input),
-            "--max-total-tokens", str(lay.context_tokens), "--hostname", "0.0.0.0", "--port", str(lay.port)]
+            "--max-total-tokens", str(lay.request_limit), "--hostname", "0.0.0.0", "--port", str(lay.port)]
     quantize = QUANTIZE_ON_LOAD["tgi"].get(lay.quant) or {"awq-int4": "awq", "gptq-int4": "gptq"}.get(lay.quant)
     if quantize:
         args += ["--quantize", quantize]

@@ -12,7 +12,7 @@ from planner.deploy.render import comment, join, prequantized_note, shell_script
 def vllm_args(lay: Layout, program: tuple[str, ...] = ("vllm", "serve")) -> list[str]:
     args = [*program, served_path(lay), "--served-model-name", lay.model, "--host", "0.0.0.0", "--port", str(lay.port),
             "--tensor-parallel-size", str(lay.tensor_parallel), "--pipeline-parallel-size", str(lay.pipeline_parallel),
-            "--max-model-len", str(lay.context_tokens)]
+            "--max-model-len", str(lay.request_limit)]
     quant = _vllm_quantization(lay)
     if quant:
         args += ["--quantization", quant]

@@ -37,6 +37,8 @@ PRIORITIES: tuple[str, ...] = Priority.__args__  # type: ignore[attr-defined]
 DEPLOYMENTS: tuple[str, ...] = Deployment.__args__  # type: ignore[attr-defined]
 # From this many requests a day a plan is a production service: two replicas by default, so one can fail.
 PRODUCTION_REQUESTS_PER_DAY = 1_000
+# Requests vary: the deployment accepts up to this many times the average input and output by default.
+MAX_REQUEST_MULTIPLE = 4
 # Below one request in 1,000 days a volume is a typing slip, and cost per token divides by it (5e-324 gave
 # Infinity $/Mtok): traffic is 0 (no service) or at least this.
 MIN_REQUESTS_PER_DAY = 0.001
@@ -123,7 +125,11 @@ class Constraints(BaseModel):
     # Hidden reasoning tokens per request for models run in a reasoning mode (None: the published figure per model).
     expected_reasoning_tokens: Annotated[int | None, Field(ge=0, le=1_000_000)] = None
     # Plan formats nobody published (you quantize the checkpoint yourself); off: only published checkpoints.
-    allow_self_quantization: bool = False  # None: 2 for a datacenter service of 1,000+ requests/day, else 1
+    allow_self_quantization: bool = False
+    # The longest request the service must accept (the deployment's per-request limits); None: MAX_REQUEST_MULTIPLE
+    # times the average input and output, never below them.
+    max_input_tokens: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
+    max_output_tokens: Annotated[int | None, Field(ge=1, le=1_000_000)] = None  # None: 2 for a datacenter service of 1,000+ requests/day, else 1
 
     @field_validator("requests_per_day")
     @classmethod
@@ -142,6 +148,14 @@ class Constraints(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _longest_covers_average(self) -> Constraints:
+        for field, longest, average in (("max_input_tokens", self.max_input_tokens, self.input_tokens),
+                                        ("max_output_tokens", self.max_output_tokens, self.output_tokens)):
+            if longest is not None and longest < average:
+                raise ValueError(f"{field} ({longest:,}) must be at least the average ({average:,})")
+        return self
+
+    @model_validator(mode="after")
     def _owned_gpus_listed_once(self) -> Constraints:
         if self.gpus_available is not None:
             if not self.gpus_available:
@@ -151,6 +165,14 @@ class Constraints(BaseModel):
             if repeated:
                 raise ValueError(f"gpus_available lists {shown(repeated[0])} more than once: give each GPU once, with its count")
         return self
+
+    @property
+    def longest_request_tokens(self) -> int:
+        """Input + output of the longest request the deployment must accept: as stated, else MAX_REQUEST_MULTIPLE
+        times each average (and at least the stated context)."""
+        longest = ((self.max_input_tokens or MAX_REQUEST_MULTIPLE * self.input_tokens)
+                   + (self.max_output_tokens or MAX_REQUEST_MULTIPLE * self.output_tokens))
+        return max(longest, self.context_tokens or 0)
 
     @property
     def context_needed(self) -> int:

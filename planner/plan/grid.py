@@ -29,6 +29,7 @@ from planner.plan.grid_options import (
     quant_engine_pairs,
     severe_loss_quants,
 )
+from planner.catalog.engine_support import image
 from planner.estimate.queueing import QueueTerms
 from planner.plan.grid_support import support_mask
 from planner.plan.grid_step import StepTerms, comm_tables, engine_queue_tables, moe_batch, replica_capacity_requests_per_s, replicas_for_ttft
@@ -43,6 +44,9 @@ from planner.plan.grid_tables import (
 )
 from planner.plan.workload import SMALL_TEAM_CONCURRENCY, Filters
 from planner.units import GIB
+
+
+DEPLOYABLE_MULTI_NODE = {"ray", "nnodes"}  # multi-node layouts planner.deploy writes
 
 
 def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec], a: CostAssumptions,
@@ -69,7 +73,9 @@ def build_grid(catalog: Catalog, w: Workload, f: Filters, models: list[ModelSpec
     multi = np.array([e.tensor_parallel or e.pipeline_parallel for _, e in pairs])
     needs_fp8 = np.array([q.compute_dtype == "fp8" for q, _ in pairs])
     single = np.array([hw.count == 1 for hw in hardware])
-    multi_node = np.array([e.multi_node for _, e in pairs])
+    # a replica spans nodes only where the deployment files can lay it out (vLLM on Ray, SGLang's --nnodes:
+    # data/engine_images.csv multi_node); llama.cpp's RPC and TensorRT-LLM's MPI layouts are not generated
+    multi_node = np.array([e.multi_node and image(e.id, "nvidia").multi_node in DEPLOYABLE_MULTI_NODE for _, e in pairs])
     one_node = np.array([hw.count <= GPUS_PER_NODE for hw in hardware])
     needs_cuda = np.array([q.format == "bitsandbytes" for q, _ in pairs])  # bitsandbytes kernels are CUDA
     nvidia = np.array([hardware_class(hw.gpu) == "nvidia" for hw in hardware])

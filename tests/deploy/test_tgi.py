@@ -36,14 +36,14 @@ def test_docker_command_round_trips_and_keeps_pwd_for_the_shell():
     assert "$PWD/data:/data" in rendered  # unquoted, so the shell expands it
     assert shell_words(rendered) == args
     assert option(args, "--gpus") == "2" and option(args, "-p") == "8080:80"
-    image = "ghcr.io/huggingface/text-generation-inference:latest"
+    image = "ghcr.io/huggingface/text-generation-inference:3.3.5"
     assert args[args.index(image) + 1:] == tgi_launcher_args(lay)
 
 
 def test_amd_gets_devices_and_the_rocm_image():
     args = tgi_docker_args(make_layout(engine="tgi", vendor="amd", gpu="mi300x"))
     assert "--gpus" not in args and args.count("--device") == 2
-    assert "ghcr.io/huggingface/text-generation-inference:latest-rocm" in args
+    assert "ghcr.io/huggingface/text-generation-inference:3.3.5-rocm" in args
 
 
 def test_script():
