@@ -148,8 +148,8 @@ def purchase_unit(gpu_id: str, data_dir: Path = DATA_DIR) -> Machine | None:
 
 
 def host_ram_gib(gpu_id: str, data_dir: Path = DATA_DIR) -> float | None:
-    """System memory of the typical unit this GPU runs in (its purchase unit, else its first rented shape
-    that lists one): the ceiling on CPU offload for that whole unit. Unified-memory devices (Apple, DGX
+    """System memory of the typical unit this GPU runs in (its purchase unit, else the first unit for it
+    that lists one, purchasable before rented): the ceiling on CPU offload for that whole unit. Unified-memory devices (Apple, DGX
     Spark, Jetson, Strix Halo) return their unified memory, which is the GPU's own memory, not extra room."""
     unit = purchase_unit(gpu_id, data_dir)
     if unit is not None and unit.host_ram_gib is not None:
