@@ -103,7 +103,7 @@ def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions, s
     `desk`: an office or edge box: its own power at the wall, no datacenter PUE and no colocation rent."""
     purchase = catalog.purchase_price(gpu.id)
     capital = purchase.usd * gpu_count / a.amortisation_months if purchase else 0.0
-    rated_kw = (gpu.power_w or 0) / 1000 * gpu_count
+    rated_kw = (gpu.power_w or _wall_power_w(gpu.id) or 0) / 1000 * gpu_count
     pue = 1.0 if desk else a.pue
     power = rated_kw * a.gpu_power_draw_fraction * pue * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
     operations = 0.0 if desk else a.colocation_usd_per_kw_month * rated_kw  # rack space, cooling and network, rented by the kW
@@ -127,6 +127,16 @@ def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions, s
         operations_usd_per_month=operations,
         capital_sunk=sunk,
     )
+
+
+def _wall_power_w(gpu_id: str) -> float | None:
+    """A device with no power figure of its own (a Mac's GPU) draws its machine's power at the wall (data/machines.csv)."""
+    from planner.catalog.machines import wall_power_w  # reads machines.csv only when a device lacks a figure
+
+    try:
+        return wall_power_w(gpu_id)
+    except Exception:  # noqa: BLE001 - a missing or bad machines file leaves the old behaviour: no figure
+        return None
 
 
 def break_even_tokens_per_month(self_host_usd_per_month: float, api_usd_per_mtok: float, capacity_tokens_per_month: float) -> float | None:

@@ -13,6 +13,7 @@ from planner.findings import Finding
 from planner.plan.capability import Capability, CapabilityTable
 from planner.plan.constraints import Constraints
 from planner.plan.grid import Grid
+from planner.plan.grid_machines import bought_in
 from planner.plan.model import Candidate
 from planner.plan.reasoning_plan import ReasoningPlan
 from planner.plan.rules import quality_proxy, quant_penalty, restricted_licence
@@ -58,12 +59,19 @@ def build_candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Const
     total_gpus = replicas * hw.count
     owning = f.owning
     desk = f.deployment != "datacenter"
-    cost = (owned_cost(catalog, hw.gpu, total_gpus, a, sunk=f.owned is not None, desk=desk) if owning
+    unit = bought_in(hw.gpu) if f.buy else 1
+    bought = -(-total_gpus // unit) * unit  # whole baseboards or racks
+    cost = (owned_cost(catalog, hw.gpu, bought, a, sunk=f.owned is not None, desk=desk) if owning
             else rented_cost(catalog, hw.gpu, total_gpus, a))
     tokens = load.tokens_per_month
     cost = cost.model_copy(update={"usd_per_mtok": cost.usd_per_month / tokens * MILLION if tokens else None})
     capability = table.of(model.id)
     findings = _candidate_findings(model, quant, engine.id, hw, memory, speed, c, w, catalog.quants, capability)
+    if bought > total_gpus:
+        findings.append(Finding(rule="hardware.as-sold", effect="info", subject=model.id, message=(
+            f"{hw.gpu.name} is sold {unit} to a server or rack, not singly: the plan buys {bought // unit} unit(s) of {unit} "
+            f"({bought} GPUs) and uses {total_gpus}; the other {bought - total_gpus} give room for more replicas at no extra "
+            "purchase (data/machines.csv).")))
     first_answer_s = speed.ttft_s + hidden / max(speed.decode_tokens_per_s, 1e-9)
     if reasoning.mode is not None:
         findings.append(Finding(rule="reasoning.tokens", effect="warning" if hidden else "info", subject=model.id, message=(

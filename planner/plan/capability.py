@@ -29,22 +29,33 @@ class Capability:
     basis: str  # "published" | "estimated from LMArena text Elo" | "estimated from MMLU" | "unscored"
     source: str | None = None
     as_of: str | None = None
+    note: str | None = None
 
     @property
     def published(self) -> bool:
         return self.basis == "published"
 
+    @property
+    def estimated(self) -> bool:
+        return self.score is not None and not self.published
+
+    def display(self) -> str | None:
+        """The score at the benchmark's precision (Elo 1,401; percentages 58.5), None when unscored."""
+        if self.score is None:
+            return None
+        return f"{self.score:,.0f}" if self.score >= 200 else f"{self.score:.1f}"
+
     def words(self) -> str:
         if self.score is None:
             return f"no {self.benchmark or self.task} score (ranked below every scored model)"
-        value = f"{self.score:,.0f}" if self.score >= 200 else f"{self.score:.1f}"
         if self.published:
-            return f"{self.benchmark} {value}"
-        return f"{self.benchmark} ~{value} ({self.basis})"
+            return f"{self.benchmark} {self.display()}"
+        return f"{self.benchmark} ~{self.display()} (estimated: {self.basis.removeprefix('estimated ')})"
 
     def as_json(self) -> dict:
         return {"task": self.task, "benchmark": self.benchmark, "score": None if self.score is None else round(self.score, 2),
-                "basis": self.basis, "source": self.source, "as_of": self.as_of}
+                "display": self.display(), "estimated": self.estimated, "basis": self.basis, "source": self.source,
+                "as_of": self.as_of, **({"note": self.note} if self.note else {})}
 
 
 class CapabilityTable:
@@ -89,7 +100,11 @@ class CapabilityTable:
                               ("estimated from MMLU", self._from_mmlu, self._mmlu.get(key))):
             if fit is not None and x is not None:
                 a, b, n = fit
-                score = a + b * x if self._ceiling is None else min(max(a + b * x, 0.0), self._ceiling)
+                score = a + b * x
+                if score <= 0:  # below the line's range: a 0.0 would read as a measured score
+                    return Capability(self.task, self.benchmark, None, "unscored", note=(
+                        f"{basis} falls below the benchmark's range (a line over {n} models): too far to extrapolate"))
+                score = score if self._ceiling is None else min(score, self._ceiling)
                 return Capability(self.task, self.benchmark, score, f"{basis}: a line over {n} models scored on both")
         return Capability(self.task, self.benchmark, None, "unscored")
 

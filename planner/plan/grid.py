@@ -159,7 +159,8 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     # memory (as planner.estimate.memory.estimate_memory)
     batch_by_memory = np.floor(np.maximum((capacity - overhead - weights_total / count) * shards, 0) / kv_seq_full)
     gpu_fraction = np.clip(take(T["room_all"], ph) / (weights_total + kv_seq_full), 0, 1)
-    offload = (batch_by_memory < 1) & take(T["may_offload"], ph) & (gpu_fraction >= MIN_GPU_LAYER_FRACTION)
+    offload = ((batch_by_memory < 1) & take(T["may_offload"], ph) & (gpu_fraction >= MIN_GPU_LAYER_FRACTION)
+               & (weights_total * (1 - gpu_fraction) <= H["host_ram"][h]))  # the layers left over fit in host memory
     batch_by_memory = np.where(offload, 1, batch_by_memory)
 
     # A decode step of b sequences (planner.estimate.speed.DecodeStep) takes the longer of its GPU reads (the
@@ -276,7 +277,9 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
         "in_flight": in_flight,
         "replicas": replicas,
         "total_gpus": total_gpus,
-        "usd_per_month": total_gpus * H["usd_per_gpu_month"][h],
+        # a datacenter part bought comes in whole baseboards (or racks): the plan pays for every GPU of them
+        "usd_per_month": (np.ceil(total_gpus / H["bought_in"][h]) * H["bought_in"][h] if filters.buy else total_gpus)
+                         * H["usd_per_gpu_month"][h],
         "owned_ok": np.where(owned_limit > 0, total_gpus <= owned_limit, True),
         "replica_tokens_per_month": requests_per_s_per_replica * (w.input_tokens + w.output_tokens) * 86_400 * 30.4375,
     }

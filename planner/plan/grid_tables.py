@@ -31,6 +31,7 @@ from planner.estimate.speed import (
     sustained_bandwidth,
     sustained_flops,
 )
+from planner.plan.grid_machines import bought_in, host_ram_bytes_per_gpu
 from planner.plan.grid_options import Grid, Hardware
 from planner.units import GIB
 
@@ -219,6 +220,8 @@ def hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None) 
         "flops_int8": np.array([sustained_flops(x.gpu, "int8", catalog) for x in hw]),
         "published_peak": np.array([bool(x.gpu.fp16_tflops_dense) for x in hw]),
         "usd_per_gpu_month": np.array([x.usd_per_gpu_month for x in hw]),
+        "host_ram": np.array([host_ram_bytes_per_gpu(x.gpu) * x.count for x in hw]),  # room for offloaded layers
+        "bought_in": np.array([bought_in(x.gpu) if x.owned_limit is None else 1 for x in hw], dtype=float),
         "owned_limit": np.array([x.owned_limit or 0 for x in hw], dtype=float),
         "family_index": np.array([families.index(x.gpu.family) for x in hw]),
         "families": families,

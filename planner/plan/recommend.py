@@ -103,8 +103,7 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     if top:
         findings += top.findings
     else:
-        findings.append(Finding(rule="plan.none", effect="warning",
-                                message="No self-hosted configuration meets every hard rule; see what was ruled out and relax a constraint."))
+        findings.append(_nearest_miss(ruled_out, table))
     points = decision_points(grid, feasible, choice, table)
     owned = {catalog.gpu(g.gpu).id: g.count for g in c.gpus_available or ()}
     idle = idle_hardware(owned, {k: catalog.gpus[k].name for k in owned}, top, points)
@@ -154,6 +153,27 @@ def _engine_lifecycle_findings(catalog: Catalog) -> list[Finding]:
             out.append(Finding(rule="engine.lifecycle", effect="excluded", subject=engine_id,
                                message=f"{life.reason or life.name + ' is ' + life.status} ({life.source}); not planned."))
     return out
+
+
+RELAX = {"latency.targets": "relax max_ttft_s or min_tokens_per_s, or allow faster hardware",
+         "memory.fits": "give it more GPU memory (more or larger GPUs) or choose a smaller model",
+         "budget.monthly": "raise budget_usd_per_month", "hardware.owned": "add GPUs (gpus_available)",
+         "capability.minimum": "lower min_capability", "engine.fits-workload": "allow a serving engine's hardware",
+         "engine.support": "allow other hardware (no engine serves it on the hardware considered)",
+         "context.fits": "shorten the context", "licence.commercial": "allow non-commercial licences",
+         "reasoning.not-needed": "name the model in models"}
+
+
+def _nearest_miss(ruled_out: list[RuledOut], table: CapabilityTable) -> Finding:
+    """Nothing fits: the most capable model's closest attempt, and which constraint to relax for it."""
+    order = sorted(ruled_out, key=lambda r: -(table.of(r.model).score if table.of(r.model).score is not None else -1e9))
+    near = next((r for r in order if r.rule in {"latency.targets", "memory.fits", "budget.monthly", "hardware.owned"}),
+                order[0] if order else None)
+    if near is None:
+        return Finding(rule="plan.none", effect="warning", message="No self-hosted configuration meets every hard rule.")
+    return Finding(rule="plan.none", effect="warning", subject=near.model, message=(
+        f"No self-hosted configuration meets every hard rule. Nearest: {near.model_name} — {near.reason} "
+        f"To plan it: {RELAX.get(near.rule, 'relax that constraint')}."))
 
 
 def _second_replica(catalog: Catalog, top: Candidate) -> Finding:

@@ -59,6 +59,14 @@ def verdict(c: Constraints, top: Candidate | None, best_api: ApiOption | None, b
         to_api.append(f"maximum capability (priority quality): {lead}, more than the {gap:g}-point gap allowed")
     if c.task == "reasoning" and ahead is not None and ahead > gap and not c.needs_max_capability and c.priority != "quality":
         to_api.append(f"complex reasoning: {lead}, more than the {gap:g}-point gap allowed")
+    if not c.api_allowed:
+        # an API cannot be chosen, so no API reason argues with the verdict: the closed frontier stays one line of
+        # reference (a finding), never a reason
+        reference = ([Finding(rule="guide.closed-api", effect="info", message=(
+            f"For reference only (APIs are ruled out by privacy): {lead}."))] if lead else [])
+        to_api = []
+    else:
+        reference = []
     if c.privacy != "any" or (to_self and not to_api):
         result = "self-host"
     elif to_api and not to_self:
@@ -68,4 +76,5 @@ def verdict(c: Constraints, top: Candidate | None, best_api: ApiOption | None, b
     reasons = [f"Self-host: {r}." for r in to_self] + [f"API: {r}." for r in to_api]
     findings = [Finding(rule="guide.open-weights", effect="info", message=f"Points to open weights: {r}.") for r in to_self]
     findings += [Finding(rule="guide.closed-api", effect="info", message=f"Points to a paid API: {r}.") for r in to_api]
+    findings += reference
     return result, reasons or ["Self-hosting and a paid API are both reasonable here."], findings

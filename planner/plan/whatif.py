@@ -92,7 +92,8 @@ def pick_changes(samples: Sequence[tuple[float, Plan]]) -> list[dict]:
                 "label": f"→ {pick_label(p1)}",
                 "bracket_tokens_per_month": (v0, v1),
                 "text": f"Between {format_tokens(v0)} and {format_tokens(v1)} tokens/month the pick changes "
-                        f"from {pick_label(p0)} to {pick_label(p1)}.",
+                        f"from {pick_label(p0)} to {pick_label(p1)}: {change_reason(p0, p1)}",
+                "reason": change_reason(p0, p1),
             })
     return out
 
@@ -112,3 +113,26 @@ def sweep_table(samples: Sequence[tuple[float, Plan]]) -> list[dict]:
                      "replicas": top.replicas if top else None, "usd_per_month": top.cost.usd_per_month if top else None,
                      "verdict": p.verdict})
     return rows
+
+
+def change_reason(before: Plan, after: Plan) -> str:
+    """Why the pick at the higher volume differs: the earlier pick broke a rule, or the objective weighed the
+    new costs differently (with the figures), or the same model needs another configuration for the load."""
+    old, new = before.recommendation, after.recommendation
+    if new is None:
+        gone = next((r for r in after.ruled_out if old is not None and r.model == old.model), None)
+        return "nothing self-hosted meets the constraints at this volume" + (f": {gone.reason}" if gone else ".")
+    if old is None:
+        return "a self-hosted configuration now meets the constraints."
+    if old.model == new.model:
+        return (f"the same model on a configuration that serves this load for less: {new.replicas} replica(s) of "
+                f"{new.gpus}× {new.gpu_name} (was {old.replicas} of {old.gpus}× {old.gpu_name}).")
+    gone = next((r for r in after.ruled_out if r.model == old.model), None)
+    if gone is not None:
+        return f"{old.model_name} no longer qualifies ({gone.rule}): {gone.reason}"
+    point = next((x for x in (after.decision or {}).get("points", []) if x["model"] == old.model), None)
+    rule = (after.objective or {}).get("rule") or "the objective"
+    if point is not None:
+        return (f"at this volume {old.model_name} would cost ${point['usd_per_month']:,.0f}/month against "
+                f"${new.cost.usd_per_month:,.0f}/month for {new.model_name}; {rule.split(':')[0]} objective: {rule}.")
+    return f"{old.model_name} has no configuration left at this volume; {rule}."
