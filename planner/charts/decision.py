@@ -33,6 +33,22 @@ def decision_figure(plan: Plan) -> go.Figure:
                              hovertemplate="%{text}<br>$%{x:,.0f}/month<br>%{y:,.1f}<extra></extra>"))
     fig.add_trace(go.Scatter(x=pick["usd_per_month"], y=pick["capability"], mode="markers+text", name="the pick",
                              marker={"color": "#e8590c", "size": 15, "symbol": "star"}, text=pick["model_name"], textposition="top center"))
-    fig.update_layout(title=f"Capability ({benchmark}) against monthly cost", xaxis={"title": "USD per month", "type": "log"},
-                      yaxis={"title": benchmark}, template="plotly_white", height=420, margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    costs = frame["usd_per_month"]
+    fig.update_layout(title="Capability against monthly cost", template="plotly_white", height=420,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 50},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+                      xaxis={"title": "Cost (US$ per month, log scale)", "type": "log",
+                             **cost_ticks(float(costs.min()), float(costs.max()))},
+                      yaxis={"title": benchmark})
     return fig
+
+
+def cost_ticks(low: float, high: float) -> dict:
+    """Ticks at 1-2-5 steps in dollars ('$200', '$1k', '$5k'): plotly's own log ticks read '1000, 2, 5'."""
+    from planner.charts.plan import usd_tick
+
+    values = [m * 10.0 ** e for e in range(0, 10) for m in (1, 2, 5)]
+    inside = [v for v in values if low / 1.5 <= v <= high * 1.5]
+    if len(inside) > 7:
+        inside = [v for v in inside if str(v).startswith("1")]
+    return {"tickmode": "array", "tickvals": inside, "ticktext": [usd_tick(v) for v in inside]}

@@ -1,0 +1,127 @@
+"""Words for people, shared by the dashboard and the PDF: rule titles, field labels, and the
+precision each kind of figure is shown at.
+
+Rule ids (`quant.severe-loss`) stay in JSON and in the dashboard's details expanders; everything a
+person reads first uses the titles here. Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+# One short title per rule id of planner.plan.rules (and the fine-tuning and data rules).
+RULE_TITLES = {
+    "privacy.no-api": "Data stays in the company",
+    "privacy.on-prem": "On your own hardware",
+    "privacy.offline": "Offline",
+    "context.fits": "Context length",
+    "licence.commercial": "Licence allows commercial use",
+    "licence.restricted": "Licence conditions",
+    "memory.fits": "Fits in GPU memory",
+    "latency.targets": "Latency targets",
+    "engine.fits-workload": "Engine suits the workload",
+    "hardware.geforce-datacenter": "GeForce cards not used in a datacenter",
+    "redundancy.replicas": "Redundancy",
+    "headroom.peak": "Headroom at the peak",
+    "hardware.owned": "GPUs you own",
+    "hardware.none": "No usable hardware",
+    "hardware.idle": "GPUs left idle",
+    "hardware.dominated": "Hardware beaten outright",
+    "quant.severe-loss": "Quantization too lossy",
+    "quant.dominated": "Quantization beaten outright",
+    "data.stale-price": "Price age",
+    "data.no-compute-figure": "Compute figure estimated",
+    "budget.monthly": "Monthly budget",
+    "capability.minimum": "Minimum capability",
+    "prefer.capability": "Capability",
+    "prefer.quant-quality": "Quantization quality",
+    "prefer.headroom": "Memory headroom",
+    "prefer.simplicity": "Simplicity",
+    "guide.open-weights": "When open weights win",
+    "guide.closed-api": "When an API wins",
+    "objective": "Objective",
+    "plan.none": "Nothing fits",
+    "finetune.fits": "Fine-tuning fits",
+    "finetune.time": "Fine-tuning time",
+    "finetune.serving": "Serving the fine-tuned model",
+    "finetune.service": "Managed fine-tuning",
+    "finetune.gpus_needed": "GPUs needed to fine-tune",
+    "finetune.owned_too_small": "Your GPUs are too small to fine-tune",
+    "finetune.approximate": "Fine-tuning estimate",
+}
+EFFECT_WORDS = {"excluded": "Excluded", "preferred": "Preferred", "warning": "Warning", "info": "Note"}
+
+# The constraints' fields as the form labels them (planner.plan.constraints.Constraints).
+FIELD_LABELS = {
+    "name": "Plan name", "privacy": "Privacy", "requests_per_day": "Requests a day", "input_tokens": "Input tokens",
+    "output_tokens": "Output tokens", "peak_to_average": "Peak / average traffic", "max_ttft_s": "Max time to first token",
+    "min_tokens_per_s": "Min tokens/s per user", "context_tokens": "Context length", "gpus_available": "GPUs I own",
+    "budget_usd_per_month": "Budget", "task": "Task", "fine_tuning": "Fine-tuning", "commercial_use": "Commercial use",
+    "fine_tuning_tokens": "Training tokens", "fine_tuning_epochs": "Epochs", "models": "Only consider these models",
+    "kv_cache_dtype": "KV-cache precision", "gpu_usd_per_hour": "GPU price", "gpu_price_for": "GPU priced",
+    "utilisation": "Utilisation", "amortisation_months": "Amortisation", "power_usd_per_kwh": "Power price",
+    "priority": "Priority", "min_capability": "Min capability", "max_capability_gap": "Max capability gap",
+    "needs_max_capability": "Maximum capability needed", "rapid_development": "Rapid development",
+    "embedded_in_product": "Model ships in our product", "deployment": "Deployment", "min_replicas": "Min replicas",
+}
+
+
+_PYDANTIC_WORDS = (
+    (r"Input should be a valid number(, unable to parse string as a number)?", "enter a number"),
+    (r"Input should be a valid integer(, got a number with a fractional part)?", "enter a whole number"),
+    (r"Input should be greater than or equal to ", "must be at least "),
+    (r"Input should be greater than ", "must be more than "),
+    (r"Input should be less than or equal to ", "must be at most "),
+    (r"Input should be a finite number", "must be a finite number"),
+    (r" \(got None\)", ""),
+)
+
+
+def rule_title(rule_id: str) -> str:
+    """'quant.severe-loss' -> 'Quantization too lossy'; an unknown id in words of its own."""
+    if rule_id in RULE_TITLES:
+        return RULE_TITLES[rule_id]
+    words = rule_id.replace(".", " ").replace("-", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def for_people(message: str) -> str:
+    """A validation message with field names replaced by their labels and the "Field 'x':" prefix
+    dropped (the dashboard draws it under the field itself)."""
+    text = re.sub(r"^(Field|Invalid constraints)[^:]*:\s*", "", message.strip())
+    for pydantic_words, ours in _PYDANTIC_WORDS:
+        text = re.sub(pydantic_words, ours, text)
+    for name in sorted(FIELD_LABELS, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'])", FIELD_LABELS[name].lower(), text)
+    return text[:1].upper() + text[1:]
+
+
+def requests_text(requests_per_day: float) -> str:
+    """Requests are whole: 2,053 (never 2,053.388)."""
+    return f"{round(requests_per_day):,}"
+
+
+def usd_text(usd: float | None) -> str:
+    """Dollars: no cents from $100 up, cents below (a $0.42 price still reads)."""
+    if usd is None or (isinstance(usd, float) and math.isnan(usd)):
+        return "—"
+    return f"${usd:,.0f}" if abs(usd) >= 100 else f"${usd:,.2f}"
+
+
+def capability_text(score: float | None, estimated: bool = False) -> str:
+    """A benchmark score at the benchmark's own precision (one decimal; Elo ratings whole)."""
+    if score is None:
+        return "unscored"
+    text = f"{score:,.0f}" if score >= 200 else f"{score:.1f}"
+    return text + (" (estimated)" if estimated else "")
+
+
+def readable(message: str, names: dict[str, str] | None = None) -> str:
+    """A planner sentence for people: `field` names become their form labels, and catalogue ids
+    (`apple-m2-ultra-192gb`) the names in `names` (id -> display name)."""
+    text = re.sub(r"`(\w+)`", lambda m: f"'{FIELD_LABELS[m.group(1)]}'" if m.group(1) in FIELD_LABELS else m.group(0), message)
+    for key, name in sorted((names or {}).items(), key=lambda kv: -len(kv[0])):
+        if key in text:
+            text = re.sub(rf"(?<![\w./-]){re.escape(key)}(?![\w-])", name, text)
+    return text
