@@ -25,7 +25,7 @@ try:
             error = exc
     if error is not None:
         field = FIELD_LABELS.get(error.field or "", "a field")
-        st.error(plain(f"Fix {field} in the constraints to see a plan: {for_people(str(error))}"), icon=":material/error:")
+        st.error(plain(f"To see a plan, fix {field} in the constraints: {for_people(str(error))}"), icon=":material/error:")
     else:
         st.caption(plain(f"{constraints.name} · {plan.load.tokens_per_month / 1e6:,.1f} M tokens/month · "
                          f"{plan.candidates_evaluated:,} configurations evaluated"))

@@ -60,6 +60,9 @@ def _list_models() -> None:
     ss[pv.MODELS_FOUND] = []
     try:
         config = pv.config_from_form(_form_now(), pv.session_api_key())
+    except HostNotAllowedError as exc:  # the operator's allow-list (planner.probe.allowlist)
+        ss[pv.MODELS_NOTE] = ("error", pv.refused_host_text(str(exc)))
+        return
     except ProbeConfigError as exc:
         ss[pv.MODELS_NOTE] = ("error", str(exc))
         return
@@ -187,6 +190,8 @@ if run_clicked:
     ss[pv.OUTCOME] = []
     try:
         config = pv.config_from_form(values, pv.session_api_key())
+    except HostNotAllowedError as exc:  # the operator's allow-list (planner.probe.allowlist)
+        ss[pv.OUTCOME] = [("error", pv.refused_host_text(str(exc)))]
     except ProbeConfigError as exc:
         ss[pv.OUTCOME] = [("error", str(exc))]
     else:

@@ -56,7 +56,6 @@ if error is not None:
 
 values = state.values()
 catalog = state.base_catalog()
-base_plan = state.plan_for(base)
 own_volume = whatif.tokens_per_month_for(base)
 # The plan's own volume is one of the options, so the page opens exactly at the plan.
 volume_options = sorted({*whatif.VOLUME_OPTIONS_TOKENS_PER_MONTH, own_volume} - {0.0}) if own_volume > 0 else \
@@ -75,7 +74,8 @@ with top_row[0]:
     st.caption(f"≈ {whatif.requests_per_day_for(base, volume):,.0f} requests a day at "
                f"{whatif.tokens_per_request(base):,} tokens per request (your plan: {base.requests_per_day:,.0f}).")
 
-top = base_plan.recommendation
+# The device the slider prices: the plan's pick at listed prices (a price applied to every device would move it).
+top = state.plan_for(base.model_copy(update={"gpu_usd_per_hour": None, "gpu_price_for": None})).recommendation
 owned = top is not None and top.cost.mode == "own"
 default_amortisation = catalog.assumption("amortisation_months")
 default_power = catalog.assumption("power_usd_per_kwh")

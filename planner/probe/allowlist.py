@@ -3,7 +3,8 @@
 A shared dashboard must not send load to any address a visitor types, so the Probe page only
 probes targets on this list. The operator sets it, in this order:
 
-1. the environment variable PLANNER_PROBE_ALLOW: comma-separated entries;
+1. the environment variable PLANNER_PROBE_ALLOW (or the older PLANNER_PROBE_ALLOWED_HOSTS):
+   comma-separated entries;
 2. a file named by PLANNER_PROBE_ALLOW_FILE, else `.streamlit/probe-allow.txt` beside the app:
    one entry a line, `#` starts a comment;
 3. otherwise loopback only (localhost, 127.0.0.0/8, ::1).
@@ -26,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ALLOW_ENV = "PLANNER_PROBE_ALLOW"
+LEGACY_ENV = "PLANNER_PROBE_ALLOWED_HOSTS"  # the probe's older host list (planner.probe.endpoint), still honoured
 ALLOW_FILE_ENV = "PLANNER_PROBE_ALLOW_FILE"
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / ".streamlit" / "probe-allow.txt"
 LOOPBACK = ("localhost", "127.0.0.0/8", "::1")
@@ -41,6 +43,7 @@ class AllowList:
 
     entries: tuple[str, ...]
     origin: str  # "environment", "file" or "default"
+    variable: str = ALLOW_ENV  # the environment variable that set it
 
     @property
     def allows_any(self) -> bool:
@@ -48,7 +51,7 @@ class AllowList:
 
     def describe(self) -> str:
         """One sentence for the Probe page; no server paths."""
-        where = {"environment": f"set by the operator in {ALLOW_ENV}",
+        where = {"environment": f"set by the operator in {self.variable}",
                  "file": "set by the operator in the allow-list file",
                  "default": f"the default, this machine only; the operator can widen it with {ALLOW_ENV}"}[self.origin]
         if self.allows_any:
@@ -76,10 +79,10 @@ class AllowList:
 
 def current() -> AllowList:
     """The allow-list in force now (read on every call, so a changed file applies without a restart)."""
-    raw = os.environ.get(ALLOW_ENV, "")
-    entries = _entries(raw.split(","))
-    if entries:
-        return AllowList(entries, "environment")
+    for name in (ALLOW_ENV, LEGACY_ENV):
+        entries = _entries(os.environ.get(name, "").split(","))
+        if entries:
+            return AllowList(entries, "environment", name)
     path = Path(os.environ.get(ALLOW_FILE_ENV) or DEFAULT_FILE)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
