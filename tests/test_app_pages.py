@@ -238,10 +238,10 @@ def test_catalogue_rejects_a_bad_config_with_a_clear_message():
     at.file_uploader(key="hf_config").set_value(("config.json", BAD_CONFIG, "application/json"))
     at.button(key="hf_add").click().run()
     assert_clean(at)
-    assert any("num_hidden_layers" in e.value for e in at.error), [e.value for e in at.error]
+    assert any("num_hidden_layers" in shown(e.value) for e in at.error), [e.value for e in at.error]
     at.file_uploader(key="hf_config").set_value(("config.json", b"not json", "application/json"))
     at.button(key="hf_add").click().run()
-    assert any("not valid JSON" in e.value for e in at.error)
+    assert any("not valid JSON" in shown(e.value) for e in at.error)
 
 
 def test_catalogue_adds_a_custom_model_that_plans_consider():
@@ -251,9 +251,9 @@ def test_catalogue_adds_a_custom_model_that_plans_consider():
     at.text_input(key="hf_model_id").set_value("acme/tiny-llama").run()
     at.button(key="hf_add").click().run()
     assert_clean(at)
-    assert any("acme/tiny-llama" in s.value for s in at.success)
+    assert any("acme/tiny-llama" in shown(s.value) for s in at.success)
     assert "acme/tiny-llama" in list(table_with(at, "params_total_b")["id"])
-    line = next(m.value for m in at.markdown if "acme/tiny-llama" in m.value)
+    line = next(shown(m.value) for m in at.markdown if "acme/tiny-llama" in shown(m.value))
     assert "with your constraints" in line or "ruled out" in line
     # Restricting the plan to the new model gives a plan for it.
     at.switch_page("pages/plan.py").run()
@@ -274,7 +274,7 @@ def test_catalogue_adds_several_configs_at_once_and_flags_stale_prices():
     at.file_uploader(key="hf_config").set_value(files)
     at.button(key="hf_add").click().run()
     assert_clean(at)
-    message = next(s.value for s in at.success)
+    message = next(shown(s.value) for s in at.success)
     assert "acme/next" in message and "acme/nano" in message and "hybrid linear attention" in message
     ids = set(table_with(at, "params_total_b")["id"])
     assert {"acme/next", "acme/nano"} <= ids
