@@ -165,8 +165,8 @@ def cost_curve(plan: Plan, volumes_tokens_per_month=None, apis: list[ApiOption] 
 
 
 def api_label(api: ApiOption) -> str:
-    """An API as people name it: its model and who serves it ('qwen3.5-397b-a17b (Together AI)')."""
-    return f"API: {api.model} ({api.provider})"
+    """An API as people name it: its model and who serves it ('qwen3.5-397b-a17b (together)')."""
+    return f"{api.model} ({api.provider})"
 
 
 def default_volumes(plan: Plan, low: float | None = None, high: float | None = None, points: int = DEFAULT_CURVE_POINTS) -> np.ndarray:
@@ -265,7 +265,7 @@ def cost_figure(plan: Plan, volumes_tokens_per_month=None, pick_changes: list[di
         return _empty(fig, "Monthly cost against volume", "No self-hosted configuration and no API to compare.")
     for series, part in df.groupby("series", sort=False):
         kind = part["kind"].iloc[0]
-        series = series if kind == "self-host" else api_label_of(plan, series)
+        series = series if kind == "self-host" else "API: " + api_label_of(plan, series)
         fig.add_scatter(
             x=part["tokens_per_month"], y=part["usd_per_month"], name=series, mode="lines",
             line={"shape": "hv", "width": 3} if kind == "self-host" else {"dash": "dot", "width": 2},

@@ -125,3 +125,27 @@ def readable(message: str, names: dict[str, str] | None = None) -> str:
         if key in text:
             text = re.sub(rf"(?<![\w./-]){re.escape(key)}(?![\w-])", name, text)
     return text
+
+
+# Working notes that slipped into data text ('(clause text per brief; card copies only show ...)'):
+# provenance belongs in the sources, not in a sentence a reader acts on.
+_INTERNAL_NOTE = re.compile(r"\s*\((?=[^()]*\b(?:per brief|card copies|sources read|abridged copy)\b)[^()]*\)", re.IGNORECASE)
+
+
+def without_internal_notes(text: str) -> str:
+    """`text` without bracketed working notes about where a sentence came from."""
+    return _INTERNAL_NOTE.sub("", text)
+
+
+PRIVACY_WORDS = {"any": "paid APIs allowed", "no-third-party-api": "no third-party API", "on-prem": "on-premises",
+                 "offline": "offline / air-gapped"}
+
+
+def hardware_text(constraints: dict, gpu_names: dict[str, str], cost_mode: str | None = None) -> str:
+    """Where the plan's GPUs come from, in words: owned ones by name, else bought or rented."""
+    owned = constraints.get("gpus_available")
+    if owned:
+        return ", ".join(f"{g.get('count', 1)}× {gpu_names.get(g.get('gpu'), g.get('gpu'))} (owned)" for g in owned)
+    if cost_mode == "own" or constraints.get("privacy") in ("on-prem", "offline"):
+        return "bought for the plan (the planner picks)"
+    return "rented in the cloud"
