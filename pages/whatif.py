@@ -32,7 +32,8 @@ def _changes(samples) -> list[dict]:
         low, high = change["bracket_tokens_per_month"]
         below = next(p for v, p in samples if v == low)
         above = next(p for v, p in samples if v == high)
-        out.append({**change, "label": f"→ {_label(above)}",
+        short = above.recommendation.model_name if above.recommendation else "no self-hosted option"
+        out.append({**change, "label": f"→ {short}",
                     "text": f"Between {charts.format_tokens(low)} and {charts.format_tokens(high)} tokens/month the pick "
                             f"changes from {_label(below)} to {_label(above)}."})
     return out
@@ -46,6 +47,8 @@ def _options(values, key, options):
         return list(options)
     return [None, *sorted(o for o in [*options, stored] if o is not None)] if None in options else sorted([*options, stored])
 
+
+SHORT_VERDICT = {"self-host": "Self-host", "api": "Paid API", "either": "Either"}
 
 st.title("What if…")
 base, error = state.current_constraints()
@@ -148,8 +151,8 @@ st.subheader("The recommender at one volume a decade")
 rows = [{"tokens_per_month": charts.format_tokens(v), "requests_per_day": f"{round(p.constraints['requests_per_day']):,}",
          "pick": _label(p), "replicas": p.recommendation.replicas if p.recommendation else None,
          "usd_per_month": usd_text(p.recommendation.cost.usd_per_month) if p.recommendation else "—",
-         "verdict": render.VERDICT_TEXT[p.verdict]} for v, p in samples]
+         "verdict": SHORT_VERDICT[p.verdict]} for v, p in samples]
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="whatif_sweep_table", width="stretch", column_config={
     "tokens_per_month": "Volume (tokens/month)", "requests_per_day": "Requests/day",
     "pick": st.column_config.TextColumn("Recommended", width="large"), "replicas": "Replicas",
-    "usd_per_month": "Cost ($/month)", "verdict": st.column_config.TextColumn("Verdict", width="medium")})
+    "usd_per_month": "Cost ($/month)", "verdict": st.column_config.TextColumn("Verdict", width="small")})

@@ -47,24 +47,26 @@ def constraints_form(catalog: Catalog, error: ConstraintError | None = None, whe
         _text("name", "Plan name", values, slots)
 
         st.subheader("Workload")
-        _number("requests_per_day", "Requests a day", values, slots, min_value=0, max_value=10_000_000_000, step=1_000, help="Average requests per day across all users.")
+        _number("requests_per_day", "Requests a day", values, slots, step=1_000,
+                help="Average requests per day across all users.")
         cols = st.columns(2)
         with cols[0]:
-            _number("input_tokens", "Input tokens / request", values, slots, min_value=1, max_value=10_000_000, step=100)
+            _number("input_tokens", "Input tokens / request", values, slots, step=100)
         with cols[1]:
-            _number("output_tokens", "Output tokens / request", values, slots, min_value=1, max_value=1_000_000, step=50)
-        _number("peak_to_average", "Peak / average traffic (×)", values, slots, min_value=1.0, max_value=100.0, step=0.5, help="How much busier the busiest hour is than the average; replicas are sized for the peak.")
-        _number("context_tokens", "Context length (tokens)", values, slots, min_value=1, max_value=10_485_760, step=1024,
+            _number("output_tokens", "Output tokens / request", values, slots, step=50)
+        _number("peak_to_average", "Peak / average traffic (×)", values, slots, step=0.5,
+                help="How much busier the busiest hour is than the average; replicas are sized for the peak.")
+        _number("context_tokens", "Context length (tokens)", values, slots, step=1024,
                 placeholder="auto: input + output",
                 help="Tokens one sequence must hold. Leave empty (auto) for one request's input + output.")
 
         st.subheader("Latency targets")
         cols = st.columns(2)
         with cols[0]:
-            _number("max_ttft_s", "Max time to first token (s)", values, slots, min_value=0.01, max_value=600.0, step=0.25,
+            _number("max_ttft_s", "Max time to first token (s)", values, slots, step=0.25,
                     placeholder="no target", help="Leave empty for no target.")
         with cols[1]:
-            _number("min_tokens_per_s", "Min tokens/s per user", values, slots, min_value=0.1, max_value=10_000.0, step=5.0,
+            _number("min_tokens_per_s", "Min tokens/s per user", values, slots, step=5.0,
                     placeholder="no target", help="Leave empty for no target.")
 
         st.subheader("Policy")
@@ -74,9 +76,10 @@ def constraints_form(catalog: Catalog, error: ConstraintError | None = None, whe
         if st.session_state.get("fine_tuning", values.get("fine_tuning")) != "none":
             cols = st.columns(2)
             with cols[0]:
-                _number("fine_tuning_tokens", "Training tokens", values, slots, min_value=1_000.0, max_value=1e13, step=1e7, format="%.0f", help="Tokens in the fine-tuning data set (one epoch).")
+                _number("fine_tuning_tokens", "Training tokens", values, slots, step=1e7, format="%.0f",
+                        help="Tokens in the fine-tuning data set (one epoch).")
             with cols[1]:
-                _number("fine_tuning_epochs", "Epochs", values, slots, min_value=0.1, max_value=100.0, step=1.0)
+                _number("fine_tuning_epochs", "Epochs", values, slots, step=1.0)
         state.seed_widget("commercial_use", values["commercial_use"])
         st.toggle("Commercial use", key="commercial_use")
         slots["commercial_use"] = st.empty()
@@ -85,10 +88,12 @@ def constraints_form(catalog: Catalog, error: ConstraintError | None = None, whe
         _select("priority", "Priority", values, slots, PRIORITIES, PRIORITY_LABELS)
         cols = st.columns(2)
         with cols[0]:
-            _number("min_capability", "Min capability", values, slots, min_value=0.0, max_value=5000.0, step=1.0, placeholder="no minimum", help="On the task's benchmark (e.g. GPQA Diamond % for reasoning, LMArena Elo for chat). "
+            _number("min_capability", "Min capability", values, slots, step=1.0, placeholder="no minimum",
+                    help="On the task's benchmark (e.g. GPQA Diamond % for reasoning, LMArena Elo for chat). "
                     "Leave empty for no minimum.")
         with cols[1]:
-            _number("min_replicas", "Min replicas", values, slots, min_value=1, max_value=1024, step=1, placeholder="auto", help="Leave empty (auto): 2 for a datacenter service of 1,000+ requests a day, else 1.")
+            _number("min_replicas", "Min replicas", values, slots, step=1, placeholder="auto",
+                    help="Leave empty (auto): 2 for a datacenter service of 1,000+ requests a day, else 1.")
         _select("deployment", "Deployment", values, slots, (state.AUTO, *DEPLOYMENTS), DEPLOYMENT_LABELS)
         for key, label in (("needs_max_capability", "Maximum capability needed"), ("rapid_development", "Rapid development"),
                            ("embedded_in_product", "Model ships in our product")):
@@ -98,7 +103,7 @@ def constraints_form(catalog: Catalog, error: ConstraintError | None = None, whe
 
         st.subheader("Hardware and budget")
         _hardware(catalog, values, slots)
-        _number("budget_usd_per_month", "Budget ($/month)", values, slots, min_value=0.0, max_value=1e9, step=100.0,
+        _number("budget_usd_per_month", "Budget ($/month)", values, slots, step=100.0,
                 placeholder="no limit", format="%.0f", help="Leave empty for no limit.")
 
         with st.expander("Advanced"):
@@ -123,7 +128,9 @@ def show_error(exc: ConstraintError, slots: dict[str, Any]) -> None:
 def _number(key: str, label: str, values: dict, slots: dict, **kwargs) -> None:
     """A number field whose default is empty (`value=None`): emptying it keeps it empty (Streamlit would
     otherwise put min_value back), which an optional field reads as 'no limit / auto' and a required
-    one answers with a message under the field. The typed value itself comes from the store."""
+    one answers with a message under the field. No min/max on the widget: Streamlit would silently
+    reset a value outside them, so `Constraints` checks the range and the message names the field
+    while the value typed stays. The value itself comes from the store."""
     state.seed_widget(key, values.get(key))
     st.number_input(label, key=key, value=None, **kwargs)
     slots[key] = st.empty()
@@ -159,7 +166,7 @@ def _hardware(catalog: Catalog, values: dict, slots: dict) -> None:
         for gpu_id in chosen:
             key = state.GPU_COUNT_PREFIX + gpu_id
             state.seed_widget(key, int(counts.get(gpu_id, 1)))
-            st.number_input(f"How many {catalog.gpus[gpu_id].name}", key=key, min_value=1, max_value=1024, step=1)
+            st.number_input(f"How many {catalog.gpus[gpu_id].name}", key=key, step=1)
         slots[state.GPUS_OWNED] = st.empty()
         if not chosen:
             slots[state.GPUS_OWNED].info("Choose the GPUs you own. Until you do, the plan shows "

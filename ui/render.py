@@ -96,7 +96,9 @@ def findings(plan: Plan) -> None:
         if (f.rule, f.message) in seen:
             continue
         seen.add((f.rule, f.message))
-        line = f"- {EFFECT_ICON.get(f.effect, '')} **{rule_title(f.rule)}**: {plain(readable(f.message, device_names()))}"
+        title = rule_title(f.rule)
+        message = readable(f.message, device_names()).removeprefix(f"{title}: ")  # 'Objective: Objective: ...' once
+        line = f"- {EFFECT_ICON.get(f.effect, '')} **{title}**: {plain(message)}"
         ids.append(f"- {plain(rule_title(f.rule))}: `{f.rule}` ({f.effect})")
         # devices and formats beaten outright are bookkeeping, not advice: keep them out of the way
         (left_out if f.rule.endswith(".dominated") else lines).append(line)
@@ -122,16 +124,18 @@ def candidates_frame(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-CANDIDATE_COLUMNS = {
-    "rank": st.column_config.NumberColumn("#", width="small"),
-    "model": st.column_config.TextColumn("Model", width="medium"), "quant": "Quantization", "engine": "Engine",
+CANDIDATE_COLUMNS = {  # short labels and narrow numbers: the table fits 1440 px without scrolling
+    "rank": st.column_config.NumberColumn("#", width=40),
+    "model": st.column_config.TextColumn("Model", width="medium"),
+    "quant": st.column_config.TextColumn("Format", width="small"),
+    "engine": st.column_config.TextColumn("Engine", width="small"),
     "gpu": st.column_config.TextColumn("GPUs / replica", width="medium"),
-    "replicas": st.column_config.NumberColumn("Replicas", width="small"),
-    "usd_per_month": st.column_config.NumberColumn("Cost ($/month)", format="$%,.0f"),
-    "ttft_s": st.column_config.NumberColumn("TTFT (s)", format="%.2f"),
-    "tokens_per_s": st.column_config.NumberColumn("Speed (tokens/s)", format="%.0f"),
-    "memory": st.column_config.TextColumn("Memory / GPU (GiB used / usable)"),
-    "capability": "Capability",
+    "replicas": st.column_config.NumberColumn("Replicas", width=70),
+    "usd_per_month": st.column_config.NumberColumn("$/month", format="$%,.0f", width=80),
+    "ttft_s": st.column_config.NumberColumn("TTFT (s)", format="%.2f", width=70),
+    "tokens_per_s": st.column_config.NumberColumn("Tokens/s", format="%.0f", width=70),
+    "memory": st.column_config.TextColumn("GiB / GPU", width=80, help="Memory used on the busiest GPU / usable"),
+    "capability": st.column_config.TextColumn("Capability", width=90),
 }
 
 

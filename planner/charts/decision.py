@@ -34,9 +34,9 @@ def decision_figure(plan: Plan) -> go.Figure:
     fig.add_trace(go.Scatter(x=pick["usd_per_month"], y=pick["capability"], mode="markers+text", name="the pick",
                              marker={"color": "#e8590c", "size": 15, "symbol": "star"}, text=pick["model_name"], textposition="top center"))
     costs = frame["usd_per_month"]
-    fig.update_layout(title="Capability against monthly cost", template="plotly_white", height=420,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 50},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+    fig.update_layout(title="Capability against monthly cost", template="plotly_white", height=460,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 60},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
                       xaxis={"title": "Cost (US$ per month, log scale)", "type": "log",
                              **cost_ticks(float(costs.min()), float(costs.max()))},
                       yaxis={"title": benchmark})

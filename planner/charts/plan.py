@@ -347,10 +347,11 @@ def capability_cost_figure(catalog: Catalog, input_tokens: int = 1_000, output_t
                         marker={"size": 10, "color": colour, "opacity": 0.8},
                         customdata=part[["api", "benchmark"]].to_numpy(),
                         hovertemplate="%{customdata[0]}<br>$%{x:.3f} per million tokens<br>score %{y:.1f} (%{customdata[1]})<extra></extra>")
-    fig.update_layout(title=f"Capability against API price (blended at {input_tokens:,} in / {output_tokens:,} out tokens)",
-                      xaxis_title="Price (US$ per million tokens, blended)", yaxis_title="Capability score (MMLU, %)",
+    fig.update_layout(title="Capability against API price",
+                      xaxis_title=f"Price (US$ per million tokens, blended at {input_tokens:,} in / {output_tokens:,} out)", yaxis_title="Capability score (MMLU, %)",
                       legend_title_text="Kind")
-    fig.update_xaxes(type="log", tickvals=[0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100], tickprefix="$")
+    ticks = [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100]
+    fig.update_xaxes(type="log", tickmode="array", tickvals=ticks, ticktext=[f"${t:g}" for t in ticks])
     return _style(fig)
 
 
