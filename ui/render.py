@@ -6,6 +6,7 @@ Every number shown carries its unit: GiB, tokens/s, s, $/month.
 from __future__ import annotations
 
 import copy
+import re
 
 import pandas as pd
 import streamlit as st
@@ -31,6 +32,12 @@ PLOTLY_CONFIG = {"displaylogo": False, "displayModeBar": False, "responsive": Tr
 
 def usd(x: float | None) -> str:
     return usd_text(x)
+
+
+def short_gpu_name(name: str) -> str:
+    """'NVIDIA B300 (HGX B300 SXM)' -> 'B300' (as planner.charts.plan labels do; not imported from
+    there, as that would import plotly before the plan's first numbers are drawn)."""
+    return re.sub(r"\s*\(.*?\)", "", name).removeprefix("NVIDIA ").removeprefix("GeForce ").strip()
 
 
 def device_names() -> dict[str, str]:
@@ -115,7 +122,8 @@ def candidates_frame(plan: Plan) -> pd.DataFrame:
     rows = []
     for rank, c in enumerate(([plan.recommendation] if plan.recommendation else []) + list(plan.alternatives), start=1):
         rows.append({
-            "rank": rank, "model": c.model_name, "quant": c.quant, "engine": c.engine, "gpu": f"{c.gpus} × {c.gpu_name}",
+            "rank": rank, "model": c.model_name, "quant": c.quant, "engine": c.engine,
+            "gpu": f"{c.gpus}× {short_gpu_name(c.gpu_name)}",
             "replicas": c.replicas, "usd_per_month": c.cost.usd_per_month,
             "ttft_s": c.speed.ttft_s, "tokens_per_s": c.speed.decode_tokens_per_s,
             "memory": f"{c.memory.per_gpu_gib:.1f} / {c.memory.capacity_gib:.0f}",
@@ -126,10 +134,10 @@ def candidates_frame(plan: Plan) -> pd.DataFrame:
 
 CANDIDATE_COLUMNS = {  # short labels and narrow numbers: the table fits 1440 px without scrolling
     "rank": st.column_config.NumberColumn("#", width=40),
-    "model": st.column_config.TextColumn("Model", width="medium"),
+    "model": st.column_config.TextColumn("Model", width=190),
     "quant": st.column_config.TextColumn("Format", width="small"),
     "engine": st.column_config.TextColumn("Engine", width="small"),
-    "gpu": st.column_config.TextColumn("GPUs / replica", width="medium"),
+    "gpu": st.column_config.TextColumn("GPUs / replica", width=110),
     "replicas": st.column_config.NumberColumn("Replicas", width=70),
     "usd_per_month": st.column_config.NumberColumn("$/month", format="$%,.0f", width=80),
     "ttft_s": st.column_config.NumberColumn("TTFT (s)", format="%.2f", width=70),
