@@ -11,9 +11,8 @@ import re
 import pandas as pd
 import streamlit as st
 
-from planner.catalog.staleness import describe as describe_oldest_price
 from planner.plan.model import Candidate, Plan
-from planner.report.words import capability_text, readable, rule_title, usd_text
+from planner.report.words import capability_text, oldest_price_text, readable, rule_title, usd_text
 from planner.units import format_tokens
 from ui import state
 from ui.text import plain
@@ -41,8 +40,10 @@ def short_gpu_name(name: str) -> str:
 
 
 def device_names() -> dict[str, str]:
-    """Catalogue device ids to their names, for sentences that name a device by id."""
-    return {g.id: g.name for g in state.base_catalog().gpus.values()}
+    """Catalogue device and API ids to their names, for sentences that name them by id."""
+    catalog = state.base_catalog()
+    return {**{a.id: f"{a.model} ({a.provider})" for a in catalog.apis.values()},
+            **{g.id: g.name for g in catalog.gpus.values()}}
 
 
 def phone_hint() -> None:
@@ -60,7 +61,8 @@ def gpus_text(top: Candidate) -> str:
 def verdict(plan: Plan) -> None:
     with st.container(key="verdict"):
         box = {"self-host": st.success, "api": st.info, "either": st.warning}[plan.verdict]
-        reasons = "\n".join(f"- {r}" for r in plan.verdict_reasons)
+        names = device_names()
+        reasons = "\n".join(f"- {plain(readable(r, names))}" for r in plan.verdict_reasons)
         box(f"**Verdict: {VERDICT_TEXT[plan.verdict]}**\n\n{reasons}")
 
 
@@ -224,7 +226,7 @@ def basis(plan: Plan) -> None:
         st.markdown(f"- {plan.candidates_evaluated:,} candidate configurations evaluated.")
         st.markdown("- Data as of: " + ", ".join(f"{k} {v}" for k, v in plan.data_as_of.items()) + ".")
         if plan.oldest_price:
-            st.markdown("- " + describe_oldest_price(plan.oldest_price))
+            st.markdown("- " + plain(oldest_price_text(plan.oldest_price, device_names())))
 
 
 def fine_tuning(plan: Plan) -> None:

@@ -118,9 +118,10 @@ def capability_text(score: float | None, estimated: bool = False) -> str:
 
 
 def readable(message: str, names: dict[str, str] | None = None) -> str:
-    """A planner sentence for people: `field` names become their form labels, and catalogue ids
-    (`apple-m2-ultra-192gb`) the names in `names` (id -> display name)."""
+    """A planner sentence for people: `field` names become their form labels, catalogue ids
+    (`apple-m2-ultra-192gb`) the names in `names` (id -> display name), and no CLI commands."""
     text = re.sub(r"`(\w+)`", lambda m: f"'{FIELD_LABELS[m.group(1)]}'" if m.group(1) in FIELD_LABELS else m.group(0), message)
+    text = without_internal_notes(text).replace("gpu rent_per_gpu_hour ", "rental of ").replace("gpu purchase ", "purchase of ")
     for key, name in sorted((names or {}).items(), key=lambda kv: -len(kv[0])):
         if key in text:
             text = re.sub(rf"(?<![\w./-]){re.escape(key)}(?![\w-])", name, text)
@@ -130,11 +131,23 @@ def readable(message: str, names: dict[str, str] | None = None) -> str:
 # Working notes that slipped into data text ('(clause text per brief; card copies only show ...)'):
 # provenance belongs in the sources, not in a sentence a reader acts on.
 _INTERNAL_NOTE = re.compile(r"\s*\((?=[^()]*\b(?:per brief|card copies|sources read|abridged copy)\b)[^()]*\)", re.IGNORECASE)
+# A command for the terminal means nothing on a web page or in a CTO's PDF; the sentence reads without it.
+_CLI_HINT = re.compile(r"\s*\((?:python -m planner|planner )[^()]*\)")
 
 
 def without_internal_notes(text: str) -> str:
-    """`text` without bracketed working notes about where a sentence came from."""
-    return _INTERNAL_NOTE.sub("", text)
+    """`text` without bracketed working notes about where a sentence came from, or CLI commands."""
+    return _CLI_HINT.sub("", _INTERNAL_NOTE.sub("", text))
+
+
+def oldest_price_text(entry: dict, names: dict[str, str] | None = None) -> str:
+    """The plan's oldest price in words: what, where, when, and whether it is stale."""
+    names = names or {}
+    kind = str(entry.get("kind", ""))
+    what = names.get(entry.get("id"), entry.get("id"))
+    how = {"gpu rent_per_gpu_hour": "rental of", "gpu purchase": "purchase price of", "api": "API price of"}.get(kind, "price of")
+    text = f"Oldest price used: the {how} {what} at {entry.get('provider')}, {entry.get('as_of')} ({entry.get('age_days')} days old)"
+    return text + ("; it is over 180 days old, so check it or set your own price." if entry.get("stale") else ".")
 
 
 PRIVACY_WORDS = {"any": "paid APIs allowed", "no-third-party-api": "no third-party API", "on-prem": "on-premises",
