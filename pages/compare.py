@@ -73,13 +73,12 @@ if results:
                 st.markdown(f"Verdict: **{render.VERDICT_TEXT[plan.verdict]}**")
                 st.markdown(f"**{plain(top.model_name)}**  \n{plain(top.quant)} · {plain(top.engine)} · "
                             f"{plain(render.gpus_text(top))} × {top.replicas} replica(s)")
-                st.metric("Monthly cost", f"{usd_text(top.cost.usd_per_month)}/month")
-                st.metric("Capability", capability_text(top.capability_score,
-                                                        (top.capability or {}).get("basis", "published") != "published"),
-                          help=plain(top.capability_benchmark or "no benchmark"))
-                st.metric("Memory per GPU", f"{top.memory.per_gpu_gib:.1f} of {top.memory.capacity_gib:.0f} GiB")
-                st.metric("Speed per user", f"{top.speed.decode_tokens_per_s:,.0f} tokens/s")
-                st.metric("Time to first token", f"{top.speed.ttft_s:.2f} s")
+                estimated = (top.capability or {}).get("basis", "published") != "published"
+                # One line of headline figures: the table below has them all, and a phone stays short.
+                st.markdown(f"**{usd_text(top.cost.usd_per_month)}/month** · capability "
+                            f"{capability_text(top.capability_score, estimated)} · "
+                            f"{top.speed.decode_tokens_per_s:,.0f} tokens/s per user · first token in {top.speed.ttft_s:.2f} s · "
+                            f"{top.memory.per_gpu_gib:.1f} of {top.memory.capacity_gib:.0f} GiB per GPU")
             buttons = st.columns(2)
             if buttons[0].button("Load into form", key=f"scenario_load_{i}", width="stretch"):
                 state.set_values(copy.deepcopy(scenario["values"]))
@@ -88,27 +87,25 @@ if results:
                 scenarios.pop(i)
                 st.rerun()
 
-    rows = []
+    # One column per scenario, one row per figure: reads at any width and with four scenarios.
+    side: dict[str, list[str]] = {}
     for scenario, c, plan, error in results:
         top = plan.recommendation if plan else None
-        rows.append({
-            "scenario": scenario["name"], "verdict": render.VERDICT_TEXT[plan.verdict] if plan else "invalid",
-            "objective": (plan.objective.get("priority") or "") if plan else "",
-            "model": top.model_name if top else None, "quant": top.quant if top else None,
-            "gpu": render.gpus_text(top) if top else None, "replicas": top.replicas if top else None,
-            "usd_per_month": usd_text(top.cost.usd_per_month) if top else "—",
-            "capability": capability_text(top.capability_score) if top else "—",
-            "tokens_per_s": top.speed.decode_tokens_per_s if top else None, "ttft_s": top.speed.ttft_s if top else None,
-            "tokens_per_month": charts.format_tokens(plan.load.tokens_per_month) if plan else "—"})
+        estimated = top is not None and (top.capability or {}).get("basis", "published") != "published"
+        side[scenario["name"]] = [
+            render.VERDICT_TEXT[plan.verdict] if plan else "invalid constraints",
+            (plan.objective.get("priority") or "—") if plan else "—",
+            top.model_name if top else "—", f"{top.quant} · {top.engine}" if top else "—",
+            render.gpus_text(top) if top else "—", str(top.replicas) if top else "—",
+            usd_text(top.cost.usd_per_month) if top else "—",
+            (capability_text(top.capability_score, estimated) + (f" ({top.capability_benchmark})" if top.capability_benchmark else ""))
+            if top else "—",
+            f"{top.speed.decode_tokens_per_s:,.0f}" if top else "—", f"{top.speed.ttft_s:.2f}" if top else "—",
+            charts.format_tokens(plan.load.tokens_per_month) if plan else "—"]
     st.subheader("Side by side")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_table", width="stretch", column_config={
-        "scenario": st.column_config.TextColumn("Scenario", width="medium"), "verdict": "Verdict", "objective": "Priority",
-        "model": st.column_config.TextColumn("Model", width="medium"), "quant": "Quantization",
-        "gpu": st.column_config.TextColumn("GPUs / replica", width="medium"), "replicas": "Replicas",
-        "usd_per_month": "Cost ($/month)", "capability": "Capability",
-        "tokens_per_s": st.column_config.NumberColumn("Speed (tokens/s)", format="%.0f"),
-        "ttft_s": st.column_config.NumberColumn("TTFT (s)", format="%.2f"),
-        "tokens_per_month": "Volume (tokens/month)"})
+    figures = ["Verdict", "Priority", "Model", "Format · engine", "GPUs / replica", "Replicas", "Cost ($/month)",
+               "Capability", "Speed per user (tokens/s)", "Time to first token (s)", "Volume (tokens/month)"]
+    st.dataframe(pd.DataFrame(side, index=figures), key="compare_table", width="stretch")
 
     valid = [(s, c) for s, c, _, _ in results if c is not None]
     if len(valid) >= 2:

@@ -48,6 +48,11 @@ def table_with(at: AppTest, *columns: str):
     raise AssertionError(f"no table with columns {columns}")
 
 
+def side_by_side(at: AppTest):
+    """The Compare page's table: a column per scenario, a row per figure."""
+    return next(f.value for f in at.dataframe if "Cost ($/month)" in f.value.index)
+
+
 def assert_clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
@@ -193,17 +198,17 @@ def test_compare_shows_saved_scenarios_side_by_side():
     at.switch_page("pages/compare.py").run()
     assert_clean(at)
     assert [s.value for s in at.subheader][:2] == ["small", "big"]
-    table = table_with(at, "scenario", "usd_per_month")
-    assert list(table["scenario"]) == ["small", "big"]
-    dollars = [float(v.strip("$").replace(",", "")) for v in table["usd_per_month"]]
+    table = side_by_side(at)
+    assert list(table.columns) == ["small", "big"]
+    dollars = [float(v.strip("$").replace(",", "")) for v in table.loc["Cost ($/month)"]]
     assert dollars[1] > dollars[0]
-    assert {"capability", "verdict", "objective"} <= set(table.columns)
-    differ = next(f.value for f in at.dataframe if "small" in f.value.columns)
+    assert {"Capability", "Verdict", "Priority"} <= set(table.index)
+    differ = next(f.value for f in at.dataframe if "small" in f.value.columns and "Verdict" not in f.value.index)
     assert list(differ.index) == ["Requests a day"], "the settings that differ are not listed"
     # The scenarios ride in the URL, so a reload keeps them.
     assert at.query_params.get("scenarios")
     at.button(key="scenario_remove_0").click().run()
-    assert list(table_with(at, "scenario", "usd_per_month")["scenario"]) == ["big"]
+    assert list(side_by_side(at).columns) == ["big"]
 
 
 def test_compare_quick_add_makes_two_scenarios():
@@ -211,7 +216,7 @@ def test_compare_quick_add_makes_two_scenarios():
     at.switch_page("pages/compare.py").run()
     at.button(key="compare_quick_add").click().run()
     assert_clean(at)
-    assert len(table_with(at, "scenario", "usd_per_month")) == 2
+    assert len(side_by_side(at).columns) == 2
 
 
 def test_catalogue_filters_tables():

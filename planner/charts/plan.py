@@ -123,7 +123,8 @@ def self_host_usd_per_month(plan: Plan, volumes_tokens_per_month) -> np.ndarray:
 def competing_apis(plan: Plan, limit: int = MAX_APIS_ON_CHART) -> list[ApiOption]:
     """The APIs worth drawing against the plan: the same model hosted, the cheapest comparable one,
     the cheapest of all, and the most capable closed model (each once, at most `limit`)."""
-    apis = sorted(plan.apis, key=lambda a: a.usd_per_mtok)
+    # APIs the constraints rule out (privacy) are no option to draw against the plan.
+    apis = sorted((a for a in plan.apis if a.allowed), key=lambda a: a.usd_per_mtok)
     if not apis:
         return []
     top = plan.recommendation
@@ -165,8 +166,10 @@ def cost_curve(plan: Plan, volumes_tokens_per_month=None, apis: list[ApiOption] 
 
 
 def api_label(api: ApiOption) -> str:
-    """An API as people name it: its model and who serves it ('qwen3.5-397b-a17b (together)')."""
-    return f"{api.model} ({api.provider})"
+    """An API as people name it: its model and who serves it ('Qwen3.5-397B-A17B (together)'), without
+    the organisation prefix and the host suffix of the model id ('Qwen/…:hyperbolic')."""
+    model = api.model.split("/")[-1].split(":")[0]
+    return f"{model} ({api.provider})"
 
 
 def default_volumes(plan: Plan, low: float | None = None, high: float | None = None, points: int = DEFAULT_CURVE_POINTS) -> np.ndarray:
@@ -267,7 +270,7 @@ def cost_figure(plan: Plan, volumes_tokens_per_month=None, pick_changes: list[di
         kind = part["kind"].iloc[0]
         series = series if kind == "self-host" else "API: " + api_label_of(plan, series)
         fig.add_scatter(
-            x=part["tokens_per_month"], y=part["usd_per_month"], name=series, mode="lines",
+            x=part["tokens_per_month"], y=part["usd_per_month"], name=legend_text(series), mode="lines",
             line={"shape": "hv", "width": 3} if kind == "self-host" else {"dash": "dot", "width": 2},
             hovertemplate=f"{series}<br>%{{x:.3s}} tokens/month<br>$%{{y:,.0f}}/month<extra></extra>",
         )
@@ -303,6 +306,11 @@ def cost_figure(plan: Plan, volumes_tokens_per_month=None, pick_changes: list[di
     fig.update_yaxes(type="log", range=[0, math.log10(max(top_usd, 10.0)) + 0.2],
                      **decade_ticks(1.0, max(top_usd, 10.0) * 1.6, usd_tick))
     return _style(fig)
+
+
+def legend_text(label: str, limit: int = 44) -> str:
+    """A legend entry short enough for a phone's width (plotly does not wrap legends); the hover keeps it whole."""
+    return label if len(label) <= limit else label[: limit - 1].rstrip(" ·:") + "…"
 
 
 def api_label_of(plan: Plan, api_id: str) -> str:
