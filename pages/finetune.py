@@ -9,7 +9,7 @@ import streamlit as st
 from planner.charts.finetune import memory_figure, methods_frame, services_frame
 from planner.finetune.planner import compare_methods, default_training_gpu, min_gpus_for
 from planner.finetune.request import METHOD_NAMES, METHODS, TARGET_PRESETS
-from planner.report.words import rule_title
+from planner.report.words import rule_title, usd_text
 from ui import state
 from ui.text import plain
 
@@ -81,7 +81,9 @@ if not plans:
 needed = {p.method: min_gpus_for(catalog, model_id, p.method, gpu_id, **options) for p in plans}
 
 st.subheader(plain(f"{catalog.models[model_id].name} on {int(gpu_count)} × {catalog.gpus[gpu_id].name}"))
-st.dataframe(methods_frame(plans, needed), hide_index=True, key="ft_methods_table", column_config={
+methods = methods_frame(plans, needed)
+methods["cost_usd"] = methods["cost_usd"].map(usd_text)  # no cents from $100 up
+st.dataframe(methods, hide_index=True, key="ft_methods_table", column_config={
     "method": "Method",
     "trainable_params": st.column_config.NumberColumn("Trainable parameters", format="localized"),
     "trainable_pct": st.column_config.NumberColumn("Trainable (%)", format="%.3f"),
@@ -98,7 +100,7 @@ st.dataframe(methods_frame(plans, needed), hide_index=True, key="ft_methods_tabl
     "gpus": "GPUs",
     "gpus_needed": st.column_config.NumberColumn("GPUs needed (ZeRO-3)", help="Fewest of this GPU on which it fits"),
     "time_hours": st.column_config.NumberColumn("Time (h)", format="%.2f"),
-    "cost_usd": st.column_config.NumberColumn("Rented cost ($)", format="$%.2f"),
+    "cost_usd": st.column_config.TextColumn("Rented cost"),
     "adapter_size_mib": st.column_config.NumberColumn("Adapter file (MiB)", format="%.1f"),
 })
 st.plotly_chart(memory_figure(plans), key="ft_memory_chart", config=PLOTLY_CONFIG)
@@ -114,10 +116,12 @@ for plan in plans:
 
 st.subheader("Managed fine-tuning services")
 services = services_frame(plans)
+if not services.empty:
+    services["usd_total"] = services["usd_total"].map(usd_text)
 st.dataframe(services, hide_index=True, key="ft_services_table", column_config={
     "method": "Method", "option": "Option",
     "same_model": st.column_config.CheckboxColumn("Same model", help="Unticked: a closed model's fine-tuning, for comparison"),
-    "usd_total": st.column_config.NumberColumn("Cost ($)", format="$%.2f"),
+    "usd_total": st.column_config.TextColumn("Cost"),
     "usd_per_mtok": st.column_config.NumberColumn("$ per M training tokens", format="$%.2f"),
     "source": st.column_config.LinkColumn("Source"), "as_of": "As of",
 })

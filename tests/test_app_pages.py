@@ -311,3 +311,36 @@ def test_a_link_carries_the_objective_fields():
     assert not at.exception
     assert at.selectbox(key="priority").value == "cost" and at.selectbox(key="deployment").value == "office"
     assert at.number_input(key="min_replicas").value == 3 and at.toggle(key="needs_max_capability").value is True
+
+
+def test_finetune_opens_on_the_plans_model_and_hardware():
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
+
+    top = recommend(Constraints(requests_per_day=200_000)).recommendation
+    at = app({"requests_per_day": "200000"})
+    at.switch_page("pages/finetune.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="ft_model").value == top.model
+    from planner.catalog.loading import load_catalog
+
+    if load_catalog().gpus[top.gpu].kind not in {"apple", "cpu"}:  # the page trains on GPUs only
+        assert at.selectbox(key="ft_gpu").value == top.gpu and at.number_input(key="ft_gpus").value == top.gpus
+    assert any("plan's model" in shown(c.value) for c in at.caption)
+
+
+def test_whatif_opens_at_the_plans_volume_and_asks_owned_hardware_for_power_not_rent():
+    from planner.plan import whatif
+    from planner.plan.constraints import Constraints
+
+    at = app({"requests_per_day": "12345"})
+    at.switch_page("pages/whatif.py").run()
+    assert_clean(at)
+    assert at.select_slider(key="whatif_volume").value == whatif.tokens_per_month_for(Constraints(requests_per_day=12345))
+    assert any("your plan's volume" in c.value for c in at.caption)
+    assert at.select_slider(key="gpu_usd_per_hour") and at.select_slider(key="utilisation")
+    owned = app({"gpus_available": "rtx-4090:2"})
+    owned.switch_page("pages/whatif.py").run()
+    assert_clean(owned)
+    keys = {s.key for s in owned.select_slider}
+    assert {"amortisation_months", "power_usd_per_kwh"} <= keys and "gpu_usd_per_hour" not in keys
