@@ -188,3 +188,15 @@ def test_log_axes_label_each_decade_in_words():
     assert ticks["ticktext"] == ["100k", "1M", "10M", "100M", "1B", "10B", "100B", "1T"]
     dollars = charts.decade_ticks(1, 2e4, charts.usd_tick)
     assert dollars["ticktext"] == ["$1", "$10", "$100", "$1k", "$10k", "$100k"]
+
+
+def test_names_from_uploads_show_as_typed_in_charts():
+    """Plotly reads <a href>, <b> and <span> in labels: a model named with markup must not become a link."""
+    plan = recommend(Constraints())
+    evil = "<a href='x'>click<b>"  # (no '/': the label keeps what follows the last one)
+    top = plan.recommendation.model_copy(update={"model": f"acme/{evil}", "model_name": evil})
+    fig = charts.memory_figure(plan.model_copy(update={"recommendation": top}))
+    labels = [*fig.layout.yaxis.categoryarray, *[t.name or "" for t in fig.data]]
+    assert not any("<a " in label for label in labels) and any("&lt;a " in label for label in labels)
+    cost = charts.cost_figure(plan.model_copy(update={"recommendation": top}))
+    assert not any("<a " in (t.name or "") for t in cost.data)

@@ -10,6 +10,7 @@ dollars per month.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -233,7 +234,7 @@ def memory_figure(plan: Plan, max_candidates: int = 6) -> go.Figure:
     # Numbered so each label stays unique; horizontal bars keep long labels readable.
     labels = list(dict.fromkeys(df["candidate"]))
     # Two lines per label ("model · quant" over "engine · GPUs") keep the plot area wide.
-    ticks = {label: f"#{i} " + " · ".join(label.split(" · ")[:2]) + "<br>" + " · ".join(label.split(" · ")[2:])
+    ticks = {label: f"#{i} " + safe(" · ".join(label.split(" · ")[:2])) + "<br>" + safe(" · ".join(label.split(" · ")[2:]))
              for i, label in enumerate(labels, start=1)}
     df = df.assign(candidate=df["candidate"].map(ticks))
     order = list(ticks.values())
@@ -270,9 +271,9 @@ def cost_figure(plan: Plan, volumes_tokens_per_month=None, pick_changes: list[di
         kind = part["kind"].iloc[0]
         series = series if kind == "self-host" else "API: " + api_label_of(plan, series)
         fig.add_scatter(
-            x=part["tokens_per_month"], y=part["usd_per_month"], name=legend_text(series), mode="lines",
+            x=part["tokens_per_month"], y=part["usd_per_month"], name=safe(legend_text(series)), mode="lines",
             line={"shape": "hv", "width": 3} if kind == "self-host" else {"dash": "dot", "width": 2},
-            hovertemplate=f"{series}<br>%{{x:.3s}} tokens/month<br>$%{{y:,.0f}}/month<extra></extra>",
+            hovertemplate=f"{safe(series)}<br>%{{x:.3s}} tokens/month<br>$%{{y:,.0f}}/month<extra></extra>",
         )
     points = [p for p in break_even_points(plan) if p["tokens_per_month"] is not None]
     if points:
@@ -306,6 +307,12 @@ def cost_figure(plan: Plan, volumes_tokens_per_month=None, pick_changes: list[di
     fig.update_yaxes(type="log", range=[0, math.log10(max(top_usd, 10.0)) + 0.2],
                      **decade_ticks(1.0, max(top_usd, 10.0) * 1.6, usd_tick))
     return _style(fig)
+
+
+def safe(text: str) -> str:
+    """Text for a plotly label: plotly reads <a href>, <b>, <span style> in labels, so a model name from
+    an uploaded config is escaped and shows as typed."""
+    return html.escape(str(text), quote=False)
 
 
 def legend_text(label: str, limit: int = 44) -> str:
