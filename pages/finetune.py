@@ -55,16 +55,15 @@ model_id = left.selectbox("Model", models, format_func=lambda m: catalog.models[
 gpu_id = right.selectbox("GPU", gpu_ids, format_func=lambda g: f"{catalog.gpus[g].name} ({catalog.gpus[g].memory_gib:.0f} GiB)",
                          key="ft_gpu")
 cols = st.columns(4)
-gpu_count = cols[0].number_input("GPUs", min_value=1, max_value=1024, step=1, key="ft_gpus", required=True)
+gpu_count = cols[0].number_input("GPUs", min_value=1, max_value=1024, step=1, key="ft_gpus")
 seq_len = cols[1].select_slider("Sequence length (tokens)", SEQ_LENS, value=2048, key="ft_seq_len")
-tokens_m = cols[2].number_input("Training set (M tokens)", min_value=0.001, max_value=1e7, value=10.0, key="ft_tokens_m",
-                                required=True)
-epochs = cols[3].number_input("Epochs", min_value=0.1, max_value=100.0, value=1.0, step=0.5, key="ft_epochs", required=True)
+tokens_m = cols[2].number_input("Training set (M tokens)", min_value=0.001, max_value=1e7, value=10.0, key="ft_tokens_m")
+epochs = cols[3].number_input("Epochs", min_value=0.1, max_value=100.0, value=1.0, step=0.5, key="ft_epochs")
 with st.expander("LoRA and memory settings"):
     cols = st.columns(5)
     rank = cols[0].select_slider("LoRA rank", RANKS, value=16, key="ft_rank")
     targets = cols[1].selectbox("Target modules", list(TARGET_PRESETS), key="ft_targets")
-    micro_batch = cols[2].number_input("Micro-batch", min_value=1, max_value=256, value=1, key="ft_micro_batch", required=True)
+    micro_batch = cols[2].number_input("Micro-batch", min_value=1, max_value=256, value=1, key="ft_micro_batch")
     checkpointing = cols[3].checkbox("Gradient checkpointing", value=True, key="ft_checkpointing")
     zero = cols[4].selectbox("Sharding", ["auto", 0, 1, 2, 3], key="ft_zero",
                              format_func=lambda z: "ZeRO-3 on several GPUs" if z == "auto" else f"ZeRO-{z}")
