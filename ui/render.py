@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from planner.plan.model import Candidate, Plan
-from planner.report.words import capability_text, oldest_price_text, readable, rule_title, usd_text
+from planner.report.words import capability_text, finding_title, oldest_price_text, readable, rule_title, usd_text
 from planner.units import format_tokens
 from ui import state
 from ui.text import plain
@@ -105,8 +105,7 @@ def findings(plan: Plan) -> None:
         if (f.rule, f.message) in seen:
             continue
         seen.add((f.rule, f.message))
-        title = rule_title(f.rule)
-        message = readable(f.message, device_names()).removeprefix(f"{title}: ")  # 'Objective: Objective: ...' once
+        title, message = finding_title(f.rule, readable(f.message, device_names()))
         line = f"- {EFFECT_ICON.get(f.effect, '')} **{title}**: {plain(message)}"
         ids.append(f"- {plain(rule_title(f.rule))}: `{f.rule}` ({f.effect})")
         # devices and formats beaten outright are bookkeeping, not advice: keep them out of the way

@@ -86,6 +86,16 @@ def rule_title(rule_id: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+def finding_title(rule: str, message: str) -> tuple[str, str]:
+    """The title a finding is shown under, and its sentence. A sentence that opens with a setting's
+    label ('Deployment: datacenter (the default ...)') is about that setting, whichever rule recorded
+    it, so the label titles it; 'Objective: Objective: ...' is said once."""
+    opening = re.match(r"^([A-Z][\w /-]{2,40}): ", message)
+    if opening and opening.group(1) in {*FIELD_LABELS.values(), rule_title(rule)}:
+        return opening.group(1), message[opening.end():]
+    return rule_title(rule), message
+
+
 def for_people(message: str) -> str:
     """A validation message with field names replaced by their labels and the "Field 'x':" prefix
     dropped (the dashboard draws it under the field itself)."""

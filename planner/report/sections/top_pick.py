@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from planner.report.canvas import Canvas
 from planner.report.context import ReportData
-from planner.report.words import EFFECT_WORDS, capability_text, readable, rule_title, usd_text, without_internal_notes
+from planner.report.words import EFFECT_WORDS, capability_text, finding_title, readable, usd_text, without_internal_notes
 
 
 def render(doc: Canvas, data: ReportData) -> None:
@@ -34,8 +34,8 @@ def render(doc: Canvas, data: ReportData) -> None:
         doc.para("Rules that fired", size=9.5, style="B")
         names = {g.id: g.name for g in data.catalog.gpus.values()}
         doc.table(["Rule", "Effect", "What it means"],
-                  [[rule_title(f.rule), EFFECT_WORDS.get(f.effect, f.effect), readable(without_internal_notes(f.message), names)]
-                   for f in findings], (24, 11, 65), size=7.8)
+                  [[*finding_title(f.rule, readable(f.message, names))[:1], EFFECT_WORDS.get(f.effect, f.effect),
+                    finding_title(f.rule, readable(f.message, names))[1]] for f in findings], (24, 11, 65), size=7.8)
     if top.basis:
         doc.para("How the numbers were derived", size=9.5, style="B")
         doc.bullets(top.basis, size=8)
