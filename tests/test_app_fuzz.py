@@ -156,3 +156,23 @@ def test_a_scenarios_parameter_round_trips_and_survives_damage():
     assert notice is None and back[0]["name"] == "small :red[x]" and back[0]["values"]["requests_per_day"] == 5000
     assert state.scenarios_from_param(text[:-5] + "!!!!!")[1]  # damaged: a notice, no exception
     assert state.scenarios_from_param("A" * 5000)[0] == []
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gpus=st.lists(st.sampled_from(["rtx-4090", "h100-sxm", "a40", "apple-m2-ultra-192gb"]), unique=True, max_size=3),
+       counts=st.lists(st.integers(1, 1024), min_size=3, max_size=3),
+       toggles=st.lists(st.booleans(), min_size=4, max_size=4), fine_tuning=st.sampled_from(["none", "lora", "qlora", "full"]))
+def test_owned_gpus_toggles_and_fine_tuning(gpus, counts, toggles, fine_tuning):
+    at = _app()
+    at.radio(key="hardware_mode").set_value("own").run()
+    assert_form_and_no_traceback(at)
+    at.multiselect(key="gpus_owned").set_value(gpus).run()
+    for gpu, count in zip(gpus, counts):
+        at.number_input(key=f"gpu_count__{gpu}").set_value(count).run()
+    for key, value in zip(("commercial_use", "needs_max_capability", "rapid_development", "embedded_in_product"), toggles):
+        at.toggle(key=key).set_value(value)
+    at.selectbox(key="fine_tuning").set_value(fine_tuning).run()
+    assert_form_and_no_traceback(at)
+    stored = at.session_state[state.VALUES]
+    assert stored[state.GPUS_OWNED] == gpus and stored["fine_tuning"] == fine_tuning
+    assert all(stored["gpu_counts"][g] == n for g, n in zip(gpus, counts))
