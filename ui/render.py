@@ -36,7 +36,10 @@ def usd(x: float | None) -> str:
 def short_gpu_name(name: str) -> str:
     """'NVIDIA B300 (HGX B300 SXM)' -> 'B300' (as planner.charts.plan labels do; not imported from
     there, as that would import plotly before the plan's first numbers are drawn)."""
-    return re.sub(r"\s*\(.*?\)", "", name).removeprefix("NVIDIA ").removeprefix("GeForce ").strip()
+    short = re.sub(r"\s*\(.*?\)", "", name)
+    for vendor in ("NVIDIA ", "GeForce ", "AMD Instinct ", "AMD Radeon ", "Intel "):
+        short = short.removeprefix(vendor)
+    return short.strip()
 
 
 def device_names() -> dict[str, str]:
