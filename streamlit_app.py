@@ -10,12 +10,16 @@ import streamlit as st
 
 from planner.runtime import keep_freed_memory
 from ui import render, state
+from ui.text import plain
 
 keep_freed_memory()  # plans reuse heap memory instead of faulting in fresh pages (planner/runtime.py)
 
 HERE = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="Open-Weights Deployment Planner", page_icon=":material/memory:", layout="wide")
+# A local image, not a material icon name: Streamlit fetches those favicons from fonts.gstatic.com,
+# and the dashboard makes no network call of its own.
+st.set_page_config(page_title="Open-Weights Deployment Planner", page_icon=str(HERE / "ui" / "static" / "icon.png"),
+                   layout="wide")
 
 # No custom url_path: a cold server resolves the first deep link against the pages/ file names
 # before st.navigation has run, so paths must be the file stems ("whatif", not "what-if").
@@ -39,7 +43,7 @@ with state.framing():
              for i, (path, title, icon) in enumerate(PAGES) if (HERE / path).exists()]
     navigation = st.navigation(pages)
     if st.session_state.get(state.URL_WARNING):
-        st.warning(st.session_state.pop(state.URL_WARNING), icon=":material/link_off:")
+        st.warning(plain(st.session_state.pop(state.URL_WARNING)), icon=":material/link_off:")
     navigation.run()
     render.shared_sidebar()
     state.sync_query_params()

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from planner.charts import accuracy as ac
-from planner.probe.calibration import calibration_path, load_calibrations
+from planner.probe.calibration import load_calibrations
 from ui import render, state
 
 state.ensure_framed()
@@ -87,9 +87,13 @@ st.caption("Datasheet peaks are not what a device sustains. Compute and bandwidt
            "datasheet figures measured in published GEMM and stream benchmarks (data/gpus.csv, with quotes); a device "
            "not measured takes the median of its vendor's measured devices of its kind, else of its kind. Devices "
            "outside the datacenter kind have no measurement and keep their datasheet figures.")
-st.dataframe(ac.device_rates_frame(catalog), hide_index=True, key="accuracy_device_rates", column_config={
+rates = ac.device_rates_frame(catalog)
+rates["gpu"] = rates["gpu"].map(lambda g: catalog.gpus[g].name if g in catalog.gpus else g)  # names, not ids
+# No published FP8 figure reads as such, not as 'None'.
+rates["fp8_share"] = rates["fp8_share"].map(lambda v: "no FP8 figure" if v is None or v != v else f"{v:.2%}")
+st.dataframe(rates, hide_index=True, key="accuracy_device_rates", column_config={
     "gpu": "GPU", "fp16_share": st.column_config.NumberColumn("BF16/FP16 compute", format="percent"),
-    "fp8_share": st.column_config.NumberColumn("FP8 compute", format="percent"),
+    "fp8_share": st.column_config.TextColumn("FP8 compute"),
     "bandwidth_share": st.column_config.NumberColumn("Memory bandwidth", format="percent"),
     "compute_basis": st.column_config.TextColumn("Compute from", width="large"),
     "bandwidth_basis": st.column_config.TextColumn("Bandwidth from", width="large")})
@@ -113,8 +117,8 @@ st.caption("These throughput rows stay in data/benchmarks.csv as the record, but
            "the figure, so they are neither fitted to nor counted in the errors above.")
 
 st.header("Your probe calibrations")
-st.caption(f"Stored in `{calibration_path()}` by the probe's `--calibrate` option "
-           "(set $PLANNER_CALIBRATION_FILE to use another file; delete it to forget them).")
+st.caption("Kept in a file on the server, written by the Probe page's calibration or the probe's `--calibrate` option "
+           "(the operator can move it with PLANNER_CALIBRATION_FILE; deleting it forgets them).")
 if not calibrations:
     st.info("None yet. Probe a running endpoint with `--plan plan.json --calibrate` to store how close its decode "
             "came to the plan's roofline. Plans made with your calibrations (`planner plan` reads this file) then use "

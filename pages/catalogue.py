@@ -8,7 +8,9 @@ from planner.catalog.user_models import models_from_configs
 from planner.charts import plan as charts
 from planner.errors import CatalogError, ConstraintError
 from planner.plan.constraints import parse_constraints
+from planner.report.words import for_people
 from ui import render, state
+from ui.text import plain
 
 state.ensure_framed()
 
@@ -34,8 +36,33 @@ def _table(name, df):
         mask = df.astype(str).apply(lambda col: col.str.contains(needle, case=False, regex=False)).any(axis=1)
         df = df[mask]
     st.caption(f"{len(df)} rows · click a column header to sort")
-    st.dataframe(df, hide_index=True, key=f"table_{name}", column_config={
-        "source": st.column_config.TextColumn("source", width="medium"), "notes": st.column_config.TextColumn("notes", width="medium")})
+    config = {c: _header(c) for c in df.columns}
+    config.update({"source": st.column_config.TextColumn("Source", width="medium"),
+                   "notes": st.column_config.TextColumn("Notes", width="medium")})
+    st.dataframe(df, hide_index=True, key=f"table_{name}", column_config=config)
+
+
+# Units spelled out in headers; the rest of a column name in words ('memory_bandwidth_gb_s' -> 'Memory bandwidth (GB/s)').
+_UNITS = (("_usd_per_mtok", " ($ per million tokens)"), ("_gb_s", " (GB/s)"), ("_gib", " (GiB)"), ("_tflops", " (TFLOPS)"),
+          ("_tops", " (TOPS)"), ("_tokens", " (tokens)"), ("_b", " (billion)"), ("_w", " (W)"))
+_HEADERS = {"id": "Id", "as_of": "As of", "usd": "Price ($)", "price_kind": "Price kind", "kv_heads": "KV heads",
+            "usd_per_mtok_input": "Input ($ per million tokens)", "usd_per_mtok_output": "Output ($ per million tokens)",
+            "fp16_tflops_dense": "FP16 dense (TFLOPS)", "fp8_tflops_dense": "FP8 dense (TFLOPS)",
+            "int8_tops_dense": "INT8 dense (TOPS)", "fp16_tflops_sustained": "FP16 sustained (TFLOPS)",
+            "fp8_tflops_sustained": "FP8 sustained (TFLOPS)", "memory_bandwidth_sustained_gb_s": "Sustained bandwidth (GB/s)",
+            "kv_cache_dtypes": "KV-cache formats", "docs_url": "Documentation", "gpu": "GPU", "cpu_offload": "CPU offload"}
+
+
+def _header(column: str) -> str:
+    if column in _HEADERS:
+        return _HEADERS[column]
+    unit = ""
+    for suffix, words in _UNITS:
+        if column.endswith(suffix):
+            column, unit = column.removesuffix(suffix), words
+            break
+    words = column.replace("_", " ")
+    return words[:1].upper() + words[1:] + unit
 
 
 def _add_uploaded_model():
@@ -63,9 +90,11 @@ def _add_uploaded_model():
 SOURCE = ["source", "as_of", "notes"]
 _stale = stale_price_rows(catalog)
 if _stale:
-    st.warning(f"{len(_stale)} prices are older than {STALE_AFTER_DAYS} days (marked stale in the age column), oldest "
-               f"{_stale[0]['id']} ({_stale[0]['provider']}, {_stale[0]['as_of']}). Refresh with "
-               "`python -m planner refresh prices --litellm FILE` or set your own price.")
+    oldest = _stale[0]
+    what = catalog.gpus[oldest["id"]].name if oldest["id"] in catalog.gpus else oldest["id"]
+    st.warning(plain(f"{len(_stale)} prices are older than {STALE_AFTER_DAYS} days (marked stale in the age column); the oldest "
+                     f"is {what} at {oldest['provider']}, {oldest['as_of']}. Set your own GPU price on the What-if page, "
+                     "or ask the operator to refresh the price data."))
 tabs = st.tabs(["Models", "GPUs", "GPU prices", "Quantizations", "Engines", "API prices"])
 with tabs[0]:
     _table("models", _frame(catalog.models.values(), [
@@ -103,27 +132,27 @@ upload_cols[1].text_input("Model id", key="hf_model_id", placeholder="your-org/y
 upload_cols[2].button("Add to my catalogue", key="hf_add", type="primary", on_click=_add_uploaded_model)
 kind, message = st.session_state.pop("hf_message", (None, None))
 if kind == "error":
-    st.error(message, icon=":material/error:")
+    st.error(plain(message), icon=":material/error:")
 elif kind == "success":
-    st.success(message)
+    st.success(plain(message))
 
 custom = st.session_state.get(state.CUSTOM_MODELS, [])
 if custom:
     st.subheader("Your models")
     base, error = state.current_constraints()
     for m in custom:
-        line = f"**{m['id']}** · {m['params_total_b']:g} B parameters"
+        line = f"**{plain(m['id'])}** · {m['params_total_b']:g} B parameters"
         if error is None:
             try:
                 plan = state.plan_for(parse_constraints({**base.model_dump(mode="json"), "models": [m["id"]]}))
             except ConstraintError as exc:
-                line += f" · {exc}"
+                line += f" · {plain(for_people(str(exc)))}"
             else:
                 if plan.recommendation:
                     top = plan.recommendation
-                    line += (f" · with your constraints: {top.quant} on {render.gpus_text(top)} × {top.replicas}, "
-                             f"{render.usd(top.cost.usd_per_month)}/month")
+                    line += plain(f" · with your constraints: {top.quant} on {render.gpus_text(top)} × {top.replicas}, "
+                                  f"{render.usd(top.cost.usd_per_month)}/month")
                 elif plan.ruled_out:
-                    line += f" · ruled out: {plan.ruled_out[0].reason}"
+                    line += plain(f" · ruled out: {plan.ruled_out[0].reason}")
         st.markdown(line)
     st.caption("To plan with only these, choose them under Advanced → Only consider these models on the Plan page.")

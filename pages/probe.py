@@ -61,6 +61,9 @@ def _list_models() -> None:
     ss[pv.MODELS_FOUND] = []
     try:
         config = pv.config_from_form(_form_now(), pv.session_api_key())
+    except HostNotAllowedError as exc:  # the operator's allow-list (planner.probe.allowlist)
+        ss[pv.MODELS_NOTE] = ("error", pv.refused_host_text(str(exc)))
+        return
     except ProbeConfigError as exc:
         ss[pv.MODELS_NOTE] = ("error", str(exc))
         return
@@ -97,20 +100,22 @@ def _detach() -> None:
 
 def _calibrate(entry: dict) -> None:
     try:
-        path = save_calibration(entry)
+        save_calibration(entry)
     except OSError as exc:
-        ss[pv.CALIBRATION_NOTE] = ("error", f"Could not write the calibration file: {exc}")
+        ss[pv.CALIBRATION_NOTE] = ("error", f"Could not write the calibration file: {exc.strerror or type(exc).__name__}")
         return
     ss[state.CALIBRATIONS] = load_calibrations()
-    ss[pv.CALIBRATION_NOTE] = ("success", f"Calibration saved to `{path}`; plans for {entry['engine']} on "
-                                          f"{entry['gpu']} now use the measured decode efficiency.")
+    gpus = state.base_catalog().gpus
+    gpu = gpus[entry["gpu"]].name if entry.get("gpu") in gpus else entry.get("gpu")
+    ss[pv.CALIBRATION_NOTE] = ("success", f"Calibration saved on the server; plans for {entry['engine']} on "
+                                          f"{gpu} now use the measured decode efficiency.")
 
 
 def _delete_calibration() -> None:
     try:
         existed = delete_calibrations()
     except OSError as exc:
-        ss[pv.CALIBRATION_NOTE] = ("error", f"Could not delete the calibration file: {exc}")
+        ss[pv.CALIBRATION_NOTE] = ("error", f"Could not delete the calibration file: {exc.strerror or type(exc).__name__}")
         return
     ss[state.CALIBRATIONS] = []
     ss[pv.CALIBRATION_NOTE] = ("success", "Calibration file deleted; plans use the catalogue's efficiencies again."
@@ -186,6 +191,8 @@ if run_clicked:
     ss[pv.OUTCOME] = []
     try:
         config = pv.config_from_form(values, pv.session_api_key())
+    except HostNotAllowedError as exc:  # the operator's allow-list (planner.probe.allowlist)
+        ss[pv.OUTCOME] = [("error", pv.refused_host_text(str(exc)))]
     except ProbeConfigError as exc:
         ss[pv.OUTCOME] = [("error", str(exc))]
     else:
@@ -286,7 +293,7 @@ note = ss.pop(pv.CALIBRATION_NOTE, None)
 if note:
     pv.show_messages([note])
 path = calibration_path()
-with st.expander(f"Calibration file: {path}", icon=":material/description:"):
+with st.expander("Calibration file (kept on the server)", icon=":material/description:"):
     st.caption("Measured efficiencies the planner uses instead of the catalogue's for the same engine and GPU "
                "(the CLI reads the same file; `PLANNER_CALIBRATION_FILE` moves it).")
     try:

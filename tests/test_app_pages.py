@@ -1,6 +1,7 @@
 """Every page through Streamlit's AppTest: renders, reacts to its widgets, and reports bad input in place."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,14 @@ def app(query_params: dict | None = None) -> AppTest:
     return at.run()
 
 
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown that escapes user text (ui.text.plain): backslashes and
+    zero-width spaces dropped."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
+
+
 def top_pick_model(at: AppTest) -> str:
-    return next(m.value for m in at.markdown if m.value.startswith("### ")).removeprefix("### ")
+    return shown(next(m.value for m in at.markdown if m.value.startswith("### ")).removeprefix("### "))
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -39,6 +46,11 @@ def table_with(at: AppTest, *columns: str):
         if set(columns) <= set(value.columns):
             return value
     raise AssertionError(f"no table with columns {columns}")
+
+
+def side_by_side(at: AppTest):
+    """The Compare page's table: a column per scenario, a row per figure."""
+    return next(f.value for f in at.dataframe if "Cost ($/month)" in f.value.index)
 
 
 def assert_clean(at: AppTest) -> None:
@@ -89,10 +101,11 @@ def test_context_smaller_than_the_request_is_reported_at_the_field():
     at = app()
     at.number_input(key="context_tokens").set_value(500).run()
     assert_clean(at)
-    messages = [e.value for e in at.error]
-    assert any("context_tokens" in m for m in messages), messages
+    messages = [shown(e.value) for e in at.error]
+    assert any("Context length (500) must hold" in m for m in messages), messages
+    assert not any("context_tokens" in m for m in messages), "a field name, not its label, is shown"
     # Drawn in the sidebar under the widget, and the value the user typed is kept.
-    assert any("context_tokens" in e.value for e in at.sidebar.error)
+    assert any("Context length" in shown(e.value) for e in at.sidebar.error)
     assert at.number_input(key="context_tokens").value == 500
     assert not [m for m in at.markdown if m.value.startswith("### ")], "a stale plan is still shown"
     # Fixing the value brings the plan back.
@@ -101,15 +114,17 @@ def test_context_smaller_than_the_request_is_reported_at_the_field():
     assert top_pick_model(at)
 
 
-def test_owning_no_gpu_is_reported_at_the_gpu_picker():
+def test_choosing_to_own_gpus_keeps_the_plan_until_one_is_chosen():
     at = app()
     at.radio(key="hardware_mode").set_value("own").run()
-    assert any("gpus_available" in e.value for e in at.sidebar.error)
+    assert_clean(at)
+    assert top_pick_model(at), "switching to owned GPUs cleared the plan before a GPU could be chosen"
+    assert any("Choose the GPUs you own" in i.value for i in at.sidebar.info)
     at.multiselect(key="gpus_owned").set_value(["rtx-4090"]).run()
     at.number_input(key="gpu_count__rtx-4090").set_value(2).run()
     assert_clean(at)
     assert not at.error
-    assert "RTX 4090" in next(m.value for m in at.markdown if "per replica" in m.value)
+    assert "RTX 4090" in shown(next(m.value for m in at.markdown if "per replica" in m.value))
 
 
 def test_constraints_persist_across_pages():
@@ -119,7 +134,7 @@ def test_constraints_persist_across_pages():
     at.switch_page("pages/plan.py").run()
     assert_clean(at)
     assert at.number_input(key="requests_per_day").value == 123_000
-    assert any("123,000 requests/day" in c.value for c in at.sidebar.caption)
+    assert any("123,000 requests/day" in shown(c.value) for c in at.sidebar.caption)
 
 
 def test_url_parameters_reproduce_a_plan():
@@ -132,11 +147,13 @@ def test_url_parameters_reproduce_a_plan():
     assert "Self-host" in verdict_text(at)
 
 
-def test_invalid_url_parameters_warn_and_keep_the_defaults():
-    at = app({"requests_per_day": "lots"})
+def test_an_invalid_url_parameter_is_named_and_the_rest_of_the_link_applies():
+    at = app({"requests_per_day": "lots", "commercial_use": "maybe", "privacy": "offline"})
     assert_clean(at)
-    assert any("requests_per_day" in w.value for w in at.warning)
+    notice = " ".join(shown(w.value) for w in at.warning)
+    assert "Requests a day" in notice and "Commercial use" in notice, notice
     assert at.number_input(key="requests_per_day").value == 20_000
+    assert at.selectbox(key="privacy").value == "offline", "one bad parameter dropped the whole link"
 
 
 def test_whatif_volume_slider_moves_the_pick_and_marks_changes():
@@ -181,11 +198,17 @@ def test_compare_shows_saved_scenarios_side_by_side():
     at.switch_page("pages/compare.py").run()
     assert_clean(at)
     assert [s.value for s in at.subheader][:2] == ["small", "big"]
-    table = table_with(at, "scenario", "usd_per_month")
-    assert list(table["scenario"]) == ["small", "big"]
-    assert table["usd_per_month"].iloc[1] > table["usd_per_month"].iloc[0]
+    table = side_by_side(at)
+    assert list(table.columns) == ["small", "big"]
+    dollars = [float(v.strip("$").replace(",", "")) for v in table.loc["Cost ($/month)"]]
+    assert dollars[1] > dollars[0]
+    assert {"Capability", "Verdict", "Priority"} <= set(table.index)
+    differ = next(f.value for f in at.dataframe if "small" in f.value.columns and "Verdict" not in f.value.index)
+    assert list(differ.index) == ["Requests a day"], "the settings that differ are not listed"
+    # The scenarios ride in the URL, so a reload keeps them.
+    assert at.query_params.get("scenarios")
     at.button(key="scenario_remove_0").click().run()
-    assert list(table_with(at, "scenario", "usd_per_month")["scenario"]) == ["big"]
+    assert list(side_by_side(at).columns) == ["big"]
 
 
 def test_compare_quick_add_makes_two_scenarios():
@@ -193,7 +216,7 @@ def test_compare_quick_add_makes_two_scenarios():
     at.switch_page("pages/compare.py").run()
     at.button(key="compare_quick_add").click().run()
     assert_clean(at)
-    assert len(table_with(at, "scenario", "usd_per_month")) == 2
+    assert len(side_by_side(at).columns) == 2
 
 
 def test_catalogue_filters_tables():
@@ -220,10 +243,10 @@ def test_catalogue_rejects_a_bad_config_with_a_clear_message():
     at.file_uploader(key="hf_config").set_value(("config.json", BAD_CONFIG, "application/json"))
     at.button(key="hf_add").click().run()
     assert_clean(at)
-    assert any("num_hidden_layers" in e.value for e in at.error), [e.value for e in at.error]
+    assert any("num_hidden_layers" in shown(e.value) for e in at.error), [e.value for e in at.error]
     at.file_uploader(key="hf_config").set_value(("config.json", b"not json", "application/json"))
     at.button(key="hf_add").click().run()
-    assert any("not valid JSON" in e.value for e in at.error)
+    assert any("not valid JSON" in shown(e.value) for e in at.error)
 
 
 def test_catalogue_adds_a_custom_model_that_plans_consider():
@@ -233,9 +256,9 @@ def test_catalogue_adds_a_custom_model_that_plans_consider():
     at.text_input(key="hf_model_id").set_value("acme/tiny-llama").run()
     at.button(key="hf_add").click().run()
     assert_clean(at)
-    assert any("acme/tiny-llama" in s.value for s in at.success)
+    assert any("acme/tiny-llama" in shown(s.value) for s in at.success)
     assert "acme/tiny-llama" in list(table_with(at, "params_total_b")["id"])
-    line = next(m.value for m in at.markdown if "acme/tiny-llama" in m.value)
+    line = next(shown(m.value) for m in at.markdown if "acme/tiny-llama" in shown(m.value))
     assert "with your constraints" in line or "ruled out" in line
     # Restricting the plan to the new model gives a plan for it.
     at.switch_page("pages/plan.py").run()
@@ -256,7 +279,7 @@ def test_catalogue_adds_several_configs_at_once_and_flags_stale_prices():
     at.file_uploader(key="hf_config").set_value(files)
     at.button(key="hf_add").click().run()
     assert_clean(at)
-    message = next(s.value for s in at.success)
+    message = next(shown(s.value) for s in at.success)
     assert "acme/next" in message and "acme/nano" in message and "hybrid linear attention" in message
     ids = set(table_with(at, "params_total_b")["id"])
     assert {"acme/next", "acme/nano"} <= ids
@@ -288,3 +311,36 @@ def test_a_link_carries_the_objective_fields():
     assert not at.exception
     assert at.selectbox(key="priority").value == "cost" and at.selectbox(key="deployment").value == "office"
     assert at.number_input(key="min_replicas").value == 3 and at.toggle(key="needs_max_capability").value is True
+
+
+def test_finetune_opens_on_the_plans_model_and_hardware():
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
+
+    top = recommend(Constraints(requests_per_day=200_000)).recommendation
+    at = app({"requests_per_day": "200000"})
+    at.switch_page("pages/finetune.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="ft_model").value == top.model
+    from planner.catalog.loading import load_catalog
+
+    if load_catalog().gpus[top.gpu].kind not in {"apple", "cpu"}:  # the page trains on GPUs only
+        assert at.selectbox(key="ft_gpu").value == top.gpu and at.number_input(key="ft_gpus").value == top.gpus
+    assert any("plan's model" in shown(c.value) for c in at.caption)
+
+
+def test_whatif_opens_at_the_plans_volume_and_asks_owned_hardware_for_power_not_rent():
+    from planner.plan import whatif
+    from planner.plan.constraints import Constraints
+
+    at = app({"requests_per_day": "12345"})
+    at.switch_page("pages/whatif.py").run()
+    assert_clean(at)
+    assert at.select_slider(key="whatif_volume").value == whatif.tokens_per_month_for(Constraints(requests_per_day=12345))
+    assert any("your plan's volume" in c.value for c in at.caption)
+    assert at.select_slider(key="gpu_usd_per_hour") and at.select_slider(key="utilisation")
+    owned = app({"gpus_available": "rtx-4090:2"})
+    owned.switch_page("pages/whatif.py").run()
+    assert_clean(owned)
+    keys = {s.key for s in owned.select_slider}
+    assert {"amortisation_months", "power_usd_per_kwh"} <= keys and "gpu_usd_per_hour" not in keys

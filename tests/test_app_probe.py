@@ -25,8 +25,10 @@ KEY = "sk-ui-TOPSECRET-0123456789abcdef"
 
 @pytest.fixture(autouse=True)
 def probe_env(monkeypatch, tmp_path):
-    """No allow-list, no key in the environment, and a private calibration file."""
+    """The default allow-list (loopback), no key in the environment, and a private calibration file."""
     monkeypatch.delenv("PLANNER_PROBE_ALLOWED_HOSTS", raising=False)
+    monkeypatch.delenv("PLANNER_PROBE_ALLOW", raising=False)
+    monkeypatch.setenv("PLANNER_PROBE_ALLOW_FILE", str(tmp_path / "no-such-allow-file.txt"))
     monkeypatch.delenv("PLANNER_PROBE_API_KEY", raising=False)
     monkeypatch.setenv("PLANNER_CALIBRATION_FILE", str(tmp_path / "calibration.json"))
 
@@ -84,7 +86,9 @@ def test_default_render():
     assert at.title[0].value == "Probe a running endpoint"
     assert not at.error
     assert any("top pick" in i.value for i in at.info)
-    assert any("PLANNER_PROBE_ALLOWED_HOSTS" in c.value for c in at.caption)
+    # The allow-list in force is on the page: loopback only unless the operator widens it.
+    assert any("127.0.0.0/8" in c.value and "PLANNER_PROBE_ALLOW" in c.value for c in at.caption)
+    assert not any("/root" in c.value or "/home" in c.value or "/tmp" in c.value for c in at.caption), "a server path is shown"
 
 
 def test_run_against_a_fake_server_then_attach(fake_server):
@@ -144,9 +148,19 @@ def test_host_outside_the_allow_list_names_the_setting(monkeypatch, fake_server)
     at = probe_page()
     run_against(at, fake_server.url("ok"), concurrency=(1,), requests=1)
     assert_clean(at)
-    assert any("PLANNER_PROBE_ALLOWED_HOSTS" in e.value and "127.0.0.1" in e.value for e in at.error)
+    assert any("PLANNER_PROBE_ALLOW" in e.value and "127.0.0.1" in e.value for e in at.error)
     at.button(key="probe_list_models").click().run()
-    assert any("PLANNER_PROBE_ALLOWED_HOSTS" in e.value for e in at.error)
+    assert any("PLANNER_PROBE_ALLOW" in e.value for e in at.error)
+
+
+def test_a_host_off_the_default_allow_list_is_refused_before_any_request(fake_server):
+    """Loopback by default: a public address typed by a visitor gets no request at all."""
+    at = probe_page()
+    before = len(fake_server.requests_seen)
+    run_against(at, "http://192.0.2.10:8000/v1", concurrency=(1,), requests=1)  # TEST-NET-1: never routed
+    assert_clean(at)
+    assert any("Host refused" in e.value and "192.0.2.10" in e.value for e in at.error)
+    assert len(fake_server.requests_seen) == before
 
 
 def test_list_models_fills_the_model(fake_server):
@@ -201,7 +215,8 @@ def test_calibrate_shows_and_deletes_the_file(fake_server, tmp_path):
     path = tmp_path / "calibration.json"
     stored = json.loads(path.read_text())
     assert stored[0]["endpoint_host"] == "127.0.0.1" and 0 < stored[0]["decode_efficiency"] < 1
-    assert any(str(path) in s.value for s in at.success)
+    assert any("saved on the server" in s.value for s in at.success)
+    assert not any(str(tmp_path) in s.value for s in at.success), "a server path is shown"
     assert any('"decode_efficiency"' in c.value for c in at.code)
     assert at.session_state["calibrations"] == stored
     at.button(key="probe_delete_calibration").click().run()

@@ -170,3 +170,33 @@ def test_format_tokens():
     assert charts.format_tokens(1_234_567) == "1.23M"
     assert charts.format_tokens(2e12) == "2T"
     assert charts.format_tokens(950) == "950"
+
+
+def test_a_plan_of_no_requests_draws_without_error():
+    """?requests_per_day=0 once raised 'math domain error' from the chart's log10 of the volume."""
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
+
+    fig = charts.cost_figure(recommend(Constraints(requests_per_day=0)))
+    assert fig.data, "the chart is empty"
+    assert not any("this plan" in (a.text or "") for a in fig.layout.annotations), "a zero volume has no place on a log axis"
+
+
+def test_log_axes_label_each_decade_in_words():
+    """One tick a decade ('100k', '1M', '$10k'), never plotly's '1000, 2, 5, 10k'."""
+    ticks = charts.decade_ticks(1e5, 1e12, charts.format_tokens)
+    assert ticks["ticktext"] == ["100k", "1M", "10M", "100M", "1B", "10B", "100B", "1T"]
+    dollars = charts.decade_ticks(1, 2e4, charts.usd_tick)
+    assert dollars["ticktext"] == ["$1", "$10", "$100", "$1k", "$10k", "$100k"]
+
+
+def test_names_from_uploads_show_as_typed_in_charts():
+    """Plotly reads <a href>, <b> and <span> in labels: a model named with markup must not become a link."""
+    plan = recommend(Constraints())
+    evil = "<a href='x'>click<b>"  # (no '/': the label keeps what follows the last one)
+    top = plan.recommendation.model_copy(update={"model": f"acme/{evil}", "model_name": evil})
+    fig = charts.memory_figure(plan.model_copy(update={"recommendation": top}))
+    labels = [*fig.layout.yaxis.categoryarray, *[t.name or "" for t in fig.data]]
+    assert not any("<a " in label for label in labels) and any("&lt;a " in label for label in labels)
+    cost = charts.cost_figure(plan.model_copy(update={"recommendation": top}))
+    assert not any("<a " in (t.name or "") for t in cost.data)

@@ -463,10 +463,11 @@ def test_finetune_page_renders_and_reacts():
     assert at.title[0].value == "Fine-tuning"
     table = at.dataframe[0].value
     assert list(table["method"]) == ["LoRA", "QLoRA", "Full fine-tuning"]
-    assert table["capacity_gib"].iloc[0] == 80
+    assert table["capacity_gib"].iloc[0] > 0  # the page opens on the plan's GPU (tests/test_app_pages.py)
     before = table["fits"].tolist()
 
     at.selectbox(key="ft_gpu").set_value("rtx-4090").run()
+    at.number_input(key="ft_gpus").set_value(1).run()  # the page opens on the plan's GPU count
     assert not at.exception, [e.value for e in at.exception]
     table = at.dataframe[0].value
     assert table["capacity_gib"].iloc[0] == 24
@@ -479,7 +480,7 @@ def test_finetune_page_renders_and_reacts():
     assert not at.exception
     assert at.dataframe[0].value["fits"].tolist() == [False]  # QLoRA of 70B needs more than one 24 GiB card
     assert before != at.dataframe[0].value["fits"].tolist()
-    assert any("`finetune.fits`" in m.value for m in at.markdown)
+    assert any("**Fine-tuning fits**" in m.value for m in at.markdown)  # rule titles, not ids, on the page
     assert len(at.dataframe) == 2  # methods and services
 
 

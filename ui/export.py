@@ -11,7 +11,9 @@ from planner.errors import PlannerError
 from planner.plan.model import Plan
 from planner.plan.planfile import PlanFileError, export_plan, import_plan
 from planner.report.document import plan_pdf
+from planner.report.words import for_people
 from ui import probe_view, state
+from ui.text import plain
 
 
 def downloads(plan: Plan, key: str = "plan") -> None:
@@ -40,9 +42,9 @@ def import_form() -> None:
     try:
         constraints, _plan = import_plan(upload.getvalue())
     except (PlanFileError, PlannerError) as exc:
-        st.error(f"That file was not opened, and nothing was changed: {exc}", icon=":material/error:")
+        st.error(plain(f"That file was not opened, and nothing was changed: {for_people(str(exc))}"), icon=":material/error:")
         return
-    if st.button(f"Use the constraints of “{constraints.name}”", key="plan_file_apply"):
+    if st.button(plain(f"Use the constraints of “{constraints.name}”"), key="plan_file_apply"):
         state.set_values(state.values_from_constraints(constraints))
         st.success("Constraints restored: the Plan page now shows this plan.", icon=":material/check:")
 

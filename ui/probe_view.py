@@ -22,14 +22,9 @@ import streamlit as st
 from pydantic import SecretStr, ValidationError
 
 from planner.plan.model import Plan
-from planner.probe import ProbeConfig, ProbeConfigError, ProgressEvent
+from planner.probe import HostNotAllowedError, ProbeConfig, ProbeConfigError, ProgressEvent, allowlist
 from planner.probe.config import DEFAULT_API_KEY_ENV
-from planner.probe.endpoint import (
-    ALLOWED_HOSTS_ENV,
-    Endpoint,
-    allowed_hosts,
-    check_host_allowed,
-)
+from planner.probe.endpoint import Endpoint, check_host_allowed
 from planner.probe.factory import make_client
 from planner.probe.runner import build_redactor
 from planner.report.document import sanitize_probe
@@ -126,6 +121,10 @@ def config_from_form(values: Mapping[str, Any], api_key: SecretStr | None = None
     if not url:
         raise ProbeConfigError("Enter the endpoint URL, e.g. http://127.0.0.1:8000/v1.")
     try:
+        allowlist.check(url)  # a shared dashboard probes only what its operator allows
+    except allowlist.TargetNotAllowed as exc:
+        raise HostNotAllowedError(str(exc)) from None
+    try:
         return ProbeConfig(
             url=url,
             api=None if values.get("probe_api") == "auto" else values.get("probe_api"),
@@ -154,15 +153,13 @@ def detected_api_text(url: str) -> str:
 
 
 def allow_list_text() -> str:
-    hosts = allowed_hosts()
-    if hosts is None:
-        return f"Any host may be probed (set `{ALLOWED_HOSTS_ENV}` to restrict this)."
-    return f"Only these hosts may be probed (`{ALLOWED_HOSTS_ENV}`): {', '.join(sorted(hosts))}."
+    return allowlist.current().describe()
 
 
 def refused_host_text(message: str) -> str:
-    return (f"**Host refused.** {message}. To probe it, add the host to the `{ALLOWED_HOSTS_ENV}` setting "
-            "(comma-separated host names) in the dashboard's environment and restart it.")
+    return (f"**Host refused.** {message}. The dashboard probes only the hosts its operator allows: they add it to "
+            f"`{allowlist.ALLOW_ENV}` (comma-separated hosts, networks such as 10.0.0.0/8, or `*`) or to the "
+            "allow-list file, and restart the dashboard.")
 
 
 def list_models(config: ProbeConfig) -> list[str]:

@@ -11,7 +11,10 @@ The URL holds the fields that differ from `Constraints()` defaults, so a link re
 from __future__ import annotations
 
 import contextlib
+import base64
 import json
+import math
+import zlib
 import runpy
 import threading
 from pathlib import Path
@@ -26,6 +29,7 @@ from planner.plan.constraints import Constraints, parse_constraints
 from planner.plan.model import Plan
 from planner.plan.recommend import recommend
 from planner.probe.calibration import load_calibrations
+from planner.report.words import FIELD_LABELS, for_people
 
 VALUES = "form_values"
 CUSTOM_MODELS = "custom_models"
@@ -46,6 +50,7 @@ SIMPLE_FIELDS = ("name", "privacy", "requests_per_day", "input_tokens", "output_
                  "models", "kv_cache_dtype", "gpu_usd_per_hour", "gpu_price_for", "utilisation", "amortisation_months",
                  "power_usd_per_kwh", "priority", "min_capability", "max_capability_gap", "needs_max_capability",
                  "rapid_development", "embedded_in_product", "deployment", "min_replicas")
+AUTO = "auto"  # a select box's "let the planner decide", stored as None (a None option reads 'Choose an option')
 HARDWARE_MODE = "hardware_mode"  # "rent" or "own"
 GPUS_OWNED = "gpus_owned"  # catalogue ids
 GPU_COUNT_PREFIX = "gpu_count__"
@@ -56,6 +61,8 @@ FLOAT_FIELDS = {"fine_tuning_tokens", "fine_tuning_epochs", "requests_per_day", 
                 "max_capability_gap"}
 # Streamlit's own URL parameters, never constraints.
 _FOREIGN_PARAMS = {"embed", "embed_options"}
+# The saved scenarios ride in the URL too (compressed), so a reload or a shared link keeps them.
+SCENARIOS_PARAM = "scenarios"
 
 
 # ---------------------------------------------------------------- form values <-> constraints
@@ -79,14 +86,17 @@ def constraints_data(values: dict[str, Any]) -> dict[str, Any]:
     data["models"] = list(values.get("models") or []) or None
     if values.get(HARDWARE_MODE) == "own":
         owned = values.get(GPUS_OWNED) or []
-        if not owned:
-            raise ConstraintError("Field 'gpus_available': choose at least one GPU you own, or choose to rent.",
-                                  field="gpus_available")
         counts = values.get("gpu_counts") or {}
-        data["gpus_available"] = [{"gpu": g, "count": int(counts.get(g, 1))} for g in owned]
+        # None until a GPU is chosen: switching to "own" must not clear the plan (the form asks for them)
+        data["gpus_available"] = [{"gpu": g, "count": _count(counts.get(g, 1))} for g in owned] or None
     else:
         data["gpus_available"] = None
     return data
+
+
+def _count(value: Any) -> Any:
+    """A GPU count as typed: whole numbers become int, anything else goes to validation as it is."""
+    return int(value) if isinstance(value, int | float) and float(value).is_integer() else value
 
 
 def constraints_from_values(values: dict[str, Any]) -> Constraints:
@@ -124,11 +134,13 @@ def init() -> None:
     """Once per session: form values from the URL (or defaults). Every run: absorb widget values."""
     ss = st.session_state
     if VALUES not in ss:
-        values, warning = values_from_query(dict(st.query_params))
+        params = dict(st.query_params)
+        scenarios, scenario_warning = scenarios_from_param(params.pop(SCENARIOS_PARAM, ""))
+        values, warning = values_from_query(params, set(base_catalog().gpus))
         ss[VALUES] = values
-        ss[URL_WARNING] = warning
+        ss[URL_WARNING] = " ".join(w for w in (warning, scenario_warning) if w) or None
         ss.setdefault(CUSTOM_MODELS, [])
-        ss.setdefault(SCENARIOS, [])
+        ss.setdefault(SCENARIOS, scenarios)
         # the user's probe calibrations (a file they can see and delete), as the CLI reads them
         ss.setdefault(CALIBRATIONS, load_calibrations())
     absorb_widgets()
@@ -144,7 +156,7 @@ def absorb_widgets() -> None:
     store = ss[VALUES]
     for key in (*SIMPLE_FIELDS, HARDWARE_MODE, GPUS_OWNED):
         if key in ss:
-            store[key] = ss[key]
+            store[key] = None if key == "deployment" and ss[key] == AUTO else ss[key]
     counts = dict(store.get("gpu_counts") or {})
     for key in list(ss.keys()):
         if isinstance(key, str) and key.startswith(GPU_COUNT_PREFIX):
@@ -189,27 +201,96 @@ def query_from_constraints(c: Constraints) -> dict[str, str]:
     return out
 
 
-def values_from_query(params: dict[str, str]) -> tuple[dict[str, Any], str | None]:
-    """Form values from URL parameters; on any invalid parameter, the defaults and a warning."""
+def values_from_query(params: dict[str, str], gpu_ids=None) -> tuple[dict[str, Any], str | None]:
+    """Form values from URL parameters, read one by one: a bad parameter is left out and named in
+    the notice, and the rest of the link still applies. `gpu_ids`: the catalogue's devices, so an
+    unknown GPU is dropped here rather than hiding the plan behind an error."""
     params = {k: v for k, v in params.items() if k not in _FOREIGN_PARAMS}
-    if not params:
-        return values_from_constraints(DEFAULTS), None
+    data: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, text in params.items():
+        try:
+            value = _decode(key, text)
+            if key == "gpus_available" and value and gpu_ids is not None:
+                unknown = [g["gpu"] for g in value if g["gpu"] not in gpu_ids]
+                value = [g for g in value if g["gpu"] in gpu_ids] or None
+                if unknown:
+                    problems.append(f"GPUs I own: {', '.join(repr(u[:40]) for u in unknown)} "
+                                    "not in the catalogue (see the Catalogue page), so left out")
+            parse_constraints({**data, key: value})
+        except ConstraintError as exc:
+            label = FIELD_LABELS.get(key, key[:40])
+            problems.append(f"{label}: {for_people(str(exc))}".rstrip("."))
+            continue
+        data[key] = value
     try:
-        data = {key: _decode(key, text) for key, text in params.items()}
-        return values_from_constraints(parse_constraints(data)), None
-    except ConstraintError as exc:
-        return values_from_constraints(DEFAULTS), f"The link's settings could not be used, so the defaults are shown. {exc}"
+        constraints = parse_constraints(data)
+    except ConstraintError as exc:  # fields fine alone but not together (a context shorter than a request)
+        data.pop(exc.field or "", None)
+        problems.append(f"{FIELD_LABELS.get(exc.field or '', 'A setting')}: {for_people(str(exc))}".rstrip("."))
+        try:
+            constraints = parse_constraints(data)
+        except ConstraintError:
+            constraints, data = DEFAULTS, {}
+    if not problems:
+        return values_from_constraints(constraints), None
+    notice = ("Part of this link could not be used, so those settings keep their defaults; the rest of the link "
+              "applies. " + "; ".join(problems) + ".")
+    return values_from_constraints(constraints), notice
 
 
 def sync_query_params() -> None:
-    """Write the current (valid) constraints into the URL when they changed."""
+    """Write the current (valid) constraints and the saved scenarios into the URL when they changed."""
     c, _ = current_constraints()
     if c is None:
         return
     wanted = query_from_constraints(c)
+    saved = scenarios_param(st.session_state.get(SCENARIOS) or [])
+    if saved:
+        wanted[SCENARIOS_PARAM] = saved
     current = {k: v for k, v in st.query_params.to_dict().items() if k not in _FOREIGN_PARAMS}
     if current != wanted:
         st.query_params.from_dict(wanted)
+
+
+def scenarios_param(scenarios: list[dict]) -> str:
+    """Saved scenarios as one URL-safe text: each its name and the link parameters of its constraints."""
+    entries = []
+    for scenario in scenarios:
+        try:
+            query = query_from_constraints(constraints_from_values(scenario["values"]))
+        except ConstraintError:
+            continue
+        entries.append({"name": scenario["name"], "query": query})
+    if not entries:
+        return ""
+    raw = zlib.compress(json.dumps(entries, separators=(",", ":")).encode(), 9)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def scenarios_from_param(text: str, gpu_ids=None) -> tuple[list[dict], str | None]:
+    """The scenarios a URL carries (at most MAX_SCENARIOS), and a notice when some could not be read."""
+    if not text:
+        return [], None
+    try:
+        inflate = zlib.decompressobj()
+        raw = inflate.decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), 65_536)  # capped: no zip bomb
+        entries = json.loads(raw)
+        assert isinstance(entries, list)
+    except Exception:  # noqa: BLE001 - any damage to the text means the same to the reader
+        return [], "The saved scenarios in this link could not be read, so none were restored."
+    out, bad = [], 0
+    for entry in entries[:MAX_SCENARIOS]:
+        try:
+            values, warning = values_from_query({str(k): str(v) for k, v in entry["query"].items()}, gpu_ids)
+            name = str(entry["name"])[:200]
+        except Exception:  # noqa: BLE001
+            bad += 1
+            continue
+        bad += warning is not None
+        out.append({"name": name, "values": values})
+    return out, (f"{bad} saved scenario(s) in this link had settings that could not be used; they keep the defaults there."
+                 if bad else None)
 
 
 def _encode(key: str, value: Any) -> str:
@@ -229,7 +310,7 @@ def _encode(key: str, value: Any) -> str:
 
 def _decode(key: str, text: str) -> Any:
     if key not in Constraints.model_fields:
-        raise ConstraintError(f"Unknown setting '{key}' in the link.", field=key)
+        raise ConstraintError(f"not a setting this planner knows ({key[:40]!r})", field=key)
     text = text.strip()
     if text.lower() == "none":
         return None
@@ -243,7 +324,7 @@ def _decode(key: str, text: str) -> Any:
         return [m.strip() for m in text.split(",") if m.strip()]
     if key in BOOL_FIELDS:
         if text.lower() not in {"true", "false"}:
-            raise ConstraintError(f"Field 'commercial_use': must be true or false (got {text!r}).", field=key)
+            raise ConstraintError(f"Field '{key}': must be true or false (got {text[:40]!r}).", field=key)
         return text.lower() == "true"
     if key in INT_FIELDS:
         return _number(key, text, int)
@@ -256,10 +337,12 @@ def _number(key: str, text: str, kind: type) -> Any:
     try:
         value = float(text)
     except ValueError:
-        raise ConstraintError(f"Field '{key}': {text!r} is not a number.", field=key) from None
+        raise ConstraintError(f"Field '{key}': {text[:40]!r} is not a number.", field=key) from None
+    if not math.isfinite(value):
+        raise ConstraintError(f"Field '{key}': must be a finite number (got {text[:40]!r}).", field=key)
     if kind is int:
         if not value.is_integer():
-            raise ConstraintError(f"Field '{key}': must be a whole number (got {text!r}).", field=key)
+            raise ConstraintError(f"Field '{key}': must be a whole number (got {text[:40]!r}).", field=key)
         return int(value)
     return value
 

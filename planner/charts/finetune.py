@@ -5,6 +5,8 @@ Memory in GiB per GPU, time in hours, money in US dollars. Nothing here imports 
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -60,7 +62,8 @@ def services_frame(plans: list[FineTunePlan]) -> pd.DataFrame:
 def memory_figure(plans: list[FineTunePlan]) -> go.Figure:
     """Stacked bars of memory per GPU for each method, with the GPU's capacity marked."""
     fig = go.Figure()
-    labels = [f"{METHOD_NAMES[p.method]} · {p.gpus}× {p.gpu_name.removeprefix('NVIDIA ')}" for p in plans]
+    # The method alone: the page's heading names the GPUs, and short labels stay level on a phone.
+    labels = [html.escape(METHOD_NAMES[p.method]) for p in plans]
     for part in MEMORY_PARTS:
         fig.add_bar(x=labels, y=[getattr(p.memory, part) for p in plans], name=PART_LABELS[part],
                     marker_color=PART_COLOURS[part],
@@ -68,7 +71,9 @@ def memory_figure(plans: list[FineTunePlan]) -> go.Figure:
     fig.add_scatter(x=labels, y=[p.memory.capacity_gib for p in plans], mode="markers", name="GPU memory",
                     marker={"symbol": "line-ew-open", "size": 44, "color": "#D62728", "line": {"width": 3, "color": "#D62728"}},
                     hovertemplate="%{x}<br>GPU memory: %{y:.0f} GiB<extra></extra>")
+    gpus = f"{plans[0].gpus}× {plans[0].gpu_name.removeprefix('NVIDIA ')}" if plans else ""
     fig.update_layout(barmode="stack", title="Memory per GPU by method", yaxis_title="Memory per GPU (GiB)",
-                      xaxis_title="Method", legend_title_text="Component", template="plotly_white",
+                      xaxis_title=html.escape(f"Method, on {gpus}") if gpus else "Method", legend_title_text="Component",
+                      template="plotly_white",
                       margin={"l": 60, "r": 20, "t": 60, "b": 60}, legend={"orientation": "h", "y": -0.25, "x": 0})
     return fig

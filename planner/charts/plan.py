@@ -10,6 +10,7 @@ dollars per month.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -123,7 +124,8 @@ def self_host_usd_per_month(plan: Plan, volumes_tokens_per_month) -> np.ndarray:
 def competing_apis(plan: Plan, limit: int = MAX_APIS_ON_CHART) -> list[ApiOption]:
     """The APIs worth drawing against the plan: the same model hosted, the cheapest comparable one,
     the cheapest of all, and the most capable closed model (each once, at most `limit`)."""
-    apis = sorted(plan.apis, key=lambda a: a.usd_per_mtok)
+    # APIs the constraints rule out (privacy) are no option to draw against the plan.
+    apis = sorted((a for a in plan.apis if a.allowed), key=lambda a: a.usd_per_mtok)
     if not apis:
         return []
     top = plan.recommendation
@@ -162,6 +164,13 @@ def cost_curve(plan: Plan, volumes_tokens_per_month=None, apis: list[ApiOption] 
     if not frames:
         return pd.DataFrame(columns=COST_COLUMNS)
     return pd.concat(frames, ignore_index=True)[COST_COLUMNS]
+
+
+def api_label(api: ApiOption) -> str:
+    """An API as people name it: its model and who serves it ('Qwen3.5-397B-A17B (together)'), without
+    the organisation prefix and the host suffix of the model id ('Qwen/…:hyperbolic')."""
+    model = api.model.split("/")[-1].split(":")[0]
+    return f"{model} ({api.provider})"
 
 
 def default_volumes(plan: Plan, low: float | None = None, high: float | None = None, points: int = DEFAULT_CURVE_POINTS) -> np.ndarray:
@@ -207,9 +216,9 @@ def break_even_points(plan: Plan, apis: list[ApiOption] | None = None) -> list[d
             "usd_per_mtok": api.usd_per_mtok,
             "tokens_per_month": crossing if reachable else None,
             "usd_per_month": base if reachable else None,
-            "text": (f"Self-hosting beats {api.id} above {format_tokens(crossing)} tokens/month (${base:,.0f}/month)."
+            "text": (f"Self-hosting beats {api_label(api)} above {format_tokens(crossing)} tokens/month (${base:,.0f}/month)."
                      if reachable else
-                     f"{api.id} stays cheaper at every volume: {what} cost ${base:,.0f}/month, more than the API "
+                     f"{api_label(api)} stays cheaper at every volume: {what} cost ${base:,.0f}/month, more than the API "
                      f"charges for the {format_tokens(reach)} tokens/month they can serve."),
         })
     return out
@@ -225,7 +234,7 @@ def memory_figure(plan: Plan, max_candidates: int = 6) -> go.Figure:
     # Numbered so each label stays unique; horizontal bars keep long labels readable.
     labels = list(dict.fromkeys(df["candidate"]))
     # Two lines per label ("model · quant" over "engine · GPUs") keep the plot area wide.
-    ticks = {label: f"#{i} " + " · ".join(label.split(" · ")[:2]) + "<br>" + " · ".join(label.split(" · ")[2:])
+    ticks = {label: f"#{i} " + safe(" · ".join(label.split(" · ")[:2])) + "<br>" + safe(" · ".join(label.split(" · ")[2:]))
              for i, label in enumerate(labels, start=1)}
     df = df.assign(candidate=df["candidate"].map(ticks))
     order = list(ticks.values())
@@ -238,7 +247,7 @@ def memory_figure(plan: Plan, max_candidates: int = 6) -> go.Figure:
     fig.add_scatter(y=capacity["candidate"], x=capacity["capacity_gib"], mode="markers", name="Usable GPU memory",
                     marker={"symbol": "line-ns-open", "size": 30, "color": "#D62728", "line": {"width": 3, "color": "#D62728"}},
                     hovertemplate="%{y}<br>Usable GPU memory: %{x:.1f} GiB<extra></extra>")
-    fig.update_layout(barmode="stack", title="Memory per GPU: top pick and alternatives",
+    fig.update_layout(barmode="stack", title="Memory per GPU",
                       xaxis_title="Memory per GPU (GiB)", yaxis_title="Configuration", legend_title_text="Component",
                       yaxis={"categoryorder": "array", "categoryarray": order[::-1], "automargin": True},
                       height=170 + 56 * len(order))
@@ -246,7 +255,7 @@ def memory_figure(plan: Plan, max_candidates: int = 6) -> go.Figure:
 
 
 def cost_figure(plan: Plan, volumes_tokens_per_month=None, pick_changes: list[dict] | None = None,
-                plan_points: list[dict] | None = None) -> go.Figure:
+                plan_points: list[dict] | None = None, volume_label: str = "this plan") -> go.Figure:
     """Monthly cost against monthly volume (log-log) for the top pick and competing APIs, with
     break-even points marked and the plan's volume drawn.
 
@@ -260,16 +269,17 @@ def cost_figure(plan: Plan, volumes_tokens_per_month=None, pick_changes: list[di
         return _empty(fig, "Monthly cost against volume", "No self-hosted configuration and no API to compare.")
     for series, part in df.groupby("series", sort=False):
         kind = part["kind"].iloc[0]
+        series = series if kind == "self-host" else "API: " + api_label_of(plan, series)
         fig.add_scatter(
-            x=part["tokens_per_month"], y=part["usd_per_month"], name=series, mode="lines",
+            x=part["tokens_per_month"], y=part["usd_per_month"], name=safe(legend_text(series)), mode="lines",
             line={"shape": "hv", "width": 3} if kind == "self-host" else {"dash": "dot", "width": 2},
-            hovertemplate=f"{series}<br>%{{x:.3s}} tokens/month<br>$%{{y:,.0f}}/month<extra></extra>",
+            hovertemplate=f"{safe(series)}<br>%{{x:.3s}} tokens/month<br>$%{{y:,.0f}}/month<extra></extra>",
         )
     points = [p for p in break_even_points(plan) if p["tokens_per_month"] is not None]
     if points:
         fig.add_scatter(x=[p["tokens_per_month"] for p in points], y=[p["usd_per_month"] for p in points],
                         mode="markers", name="Break-even", marker={"symbol": "diamond", "size": 12, "color": "black"},
-                        text=[p["api"] for p in points],
+                        text=[api_label_of(plan, p["api"]) for p in points],
                         hovertemplate="Break-even with %{text}<br>%{x:.3s} tokens/month<br>$%{y:,.0f}/month<extra></extra>")
     if plan_points:
         fig.add_scatter(x=[p["tokens_per_month"] for p in plan_points], y=[p["usd_per_month"] for p in plan_points],
@@ -277,23 +287,56 @@ def cost_figure(plan: Plan, volumes_tokens_per_month=None, pick_changes: list[di
                         marker={"symbol": "circle-open", "size": 11, "line": {"width": 2}, "color": "#2CA02C"},
                         hovertemplate="%{text}<br>%{x:.3s} tokens/month<br>$%{y:,.0f}/month<extra></extra>")
     own = plan_tokens_per_month(plan)
-    fig.add_vline(x=own, line_dash="dash", line_color="#555555")
-    fig.add_annotation(x=math.log10(own), y=1, xref="x", yref="paper", yanchor="top", xanchor="right", showarrow=False,
-                       text=f"this plan: {format_tokens(own)} tokens/month ", font={"size": 11, "color": "#555555"})
-    for change in pick_changes or []:
+    if own > 0:  # a plan of no requests has no place on a log axis
+        fig.add_vline(x=own, line_dash="dash", line_color="#555555")
+        fig.add_annotation(x=math.log10(own), y=1, xref="x", yref="paper", yanchor="top", xanchor="right", showarrow=False,
+                           text=f"{volume_label}: {format_tokens(own)} tokens/month ", font={"size": 11, "color": "#555555"})
+    for change in (c for c in pick_changes or [] if c["tokens_per_month"] > 0):
         # add_vline's own annotation lands at log10-unaware x on a log axis, so place it by hand.
         fig.add_vline(x=change["tokens_per_month"], line_dash="dot", line_color="#2CA02C")
         fig.add_annotation(x=math.log10(change["tokens_per_month"]), y=0, xref="x", yref="paper", xanchor="left",
                            yanchor="bottom", showarrow=False, textangle=-90, text=change["label"],
                            font={"size": 10, "color": "#2CA02C"})
-    fig.update_layout(title="Monthly cost against volume: self-hosting and APIs",
+    fig.update_layout(title="Monthly cost against volume",
                       xaxis_title="Volume (tokens per month, input + output)", yaxis_title="Cost (US$ per month)",
                       legend_title_text="Option")
-    fig.update_xaxes(type="log")
+    volumes = df["tokens_per_month"]
+    fig.update_xaxes(type="log", **decade_ticks(float(volumes.min()), float(volumes.max()), format_tokens))
     # Below $1/month the API lines only add empty decades.
     top_usd = float(np.nanmax(df["usd_per_month"])) if df["usd_per_month"].notna().any() else 10.0
-    fig.update_yaxes(type="log", range=[0, math.log10(max(top_usd, 10.0)) + 0.2])
+    fig.update_yaxes(type="log", range=[0, math.log10(max(top_usd, 10.0)) + 0.2],
+                     **decade_ticks(1.0, max(top_usd, 10.0) * 1.6, usd_tick))
     return _style(fig)
+
+
+def safe(text: str) -> str:
+    """Text for a plotly label: plotly reads <a href>, <b>, <span style> in labels, so a model name from
+    an uploaded config is escaped and shows as typed."""
+    return html.escape(str(text), quote=False)
+
+
+def legend_text(label: str, limit: int = 44) -> str:
+    """A legend entry short enough for a phone's width (plotly does not wrap legends); the hover keeps it whole."""
+    return label if len(label) <= limit else label[: limit - 1].rstrip(" ·:") + "…"
+
+
+def api_label_of(plan: Plan, api_id: str) -> str:
+    return next((api_label(a) for a in plan.apis if a.id == api_id), api_id)
+
+
+def decade_ticks(low: float, high: float, label) -> dict:
+    """One labelled tick a decade on a log axis ('100k', '1M', '10M'), never plotly's '1000, 2, 5, 10k'.
+
+    Every second decade when the range spans more than eight, so labels do not crowd a phone's width."""
+    first, last = math.floor(math.log10(max(low, 1e-12))), math.ceil(math.log10(max(high, 1e-12)))
+    step = 2 if last - first > 8 else 1
+    values = [10.0 ** e for e in range(first, last + 1, step)]
+    return {"tickmode": "array", "tickvals": values, "ticktext": [label(v) for v in values]}
+
+
+def usd_tick(usd: float) -> str:
+    """'$1', '$100', '$10k', '$1M' for a cost axis."""
+    return "$" + format_tokens(usd) if usd >= 1_000 else f"${usd:,.0f}" if usd >= 1 else f"${usd:g}"
 
 
 def capability_cost_frame(catalog: Catalog, input_tokens: int = 1_000, output_tokens: int = 300) -> pd.DataFrame:
@@ -319,10 +362,11 @@ def capability_cost_figure(catalog: Catalog, input_tokens: int = 1_000, output_t
                         marker={"size": 10, "color": colour, "opacity": 0.8},
                         customdata=part[["api", "benchmark"]].to_numpy(),
                         hovertemplate="%{customdata[0]}<br>$%{x:.3f} per million tokens<br>score %{y:.1f} (%{customdata[1]})<extra></extra>")
-    fig.update_layout(title=f"Capability against API price (blended at {input_tokens:,} in / {output_tokens:,} out tokens)",
-                      xaxis_title="Price (US$ per million tokens, blended)", yaxis_title="Capability score (MMLU, %)",
+    fig.update_layout(title="Capability against API price",
+                      xaxis_title=f"Price (US$ per million tokens, blended at {input_tokens:,} in / {output_tokens:,} out)", yaxis_title="Capability score (MMLU, %)",
                       legend_title_text="Kind")
-    fig.update_xaxes(type="log", tickvals=[0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100], tickprefix="$")
+    ticks = [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100]
+    fig.update_xaxes(type="log", tickmode="array", tickvals=ticks, ticktext=[f"${t:g}" for t in ticks])
     return _style(fig)
 
 

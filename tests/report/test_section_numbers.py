@@ -38,7 +38,17 @@ def test_alternatives(alone, plan, no_pick):
 def test_cost(alone, plan):
     text = alone(cost.render, plan)
     assert text.startswith("Monthly cost against volume")
-    assert "API (cheapest 10 at your volume)" in text and "Break-even (tokens/month)" in text
+    assert "API (cheapest 10 at your volume)" in text and "Self-hosting cheaper above (tokens/month)" in text
+
+
+def test_cost_when_privacy_rules_apis_out(alone):
+    """A plan that may not use APIs gets one reference line, not a table of options it cannot take."""
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
+
+    text = alone(cost.render, recommend(Constraints(privacy="on-prem", requests_per_day=50_000)))
+    assert "Paid APIs are ruled out by the privacy constraint" in text
+    assert "API (cheapest 10" not in text and "Allowed" not in text and "stays cheaper" not in text
 
 
 def test_decision(alone, plan, no_pick):

@@ -36,7 +36,18 @@ def test_verdict(alone, plan):
 def test_constraints(alone, plan):
     text = alone(constraints.render, plan)
     assert text.startswith("Constraints Requests per day ")
-    assert "Hardware rent in the cloud" in text and "KV cache auto" in text and "Budget none" in text
+    assert "Hardware rented in the cloud" in text and "KV cache auto" in text and "Budget no limit" in text
+
+
+def test_constraints_say_where_the_gpus_come_from(alone):
+    """Owned GPUs by name; on-premises without owned GPUs, bought (never 'rented in the cloud')."""
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
+
+    owned = alone(constraints.render, recommend(Constraints(gpus_available=[{"gpu": "rtx-4090", "count": 2}])))
+    assert "2× NVIDIA GeForce RTX 4090 (owned)" in owned and "rtx-4090" not in owned
+    bought = alone(constraints.render, recommend(Constraints(privacy="on-prem")))
+    assert "bought for the plan" in bought and "rented" not in bought
 
 
 def test_top_pick(alone, plan):
@@ -49,3 +60,14 @@ def test_top_pick(alone, plan):
 def test_top_pick_without_one(alone, no_pick):
     text = alone(top_pick.render, no_pick)
     assert "No self-hosted configuration meets every hard rule." in text and "Rules that fired" not in text
+
+
+def test_top_pick_reads_for_people_not_for_developers(alone):
+    """Rule titles in words, no rule ids, no working notes from the data ('clause text per brief')."""
+    from planner.plan.constraints import Constraints
+    from planner.plan.recommend import recommend
+
+    plan = recommend(Constraints(models=["moonshotai/Kimi-K2-Instruct"], requests_per_day=2_000_000))
+    text = alone(top_pick.render, plan)
+    assert "per brief" not in text and "card copies" not in text
+    assert "licence.restricted" not in text and "Licence conditions" in text

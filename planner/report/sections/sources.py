@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from planner.catalog.staleness import describe, is_stale
+from planner.catalog.staleness import is_stale
 from planner.charts import plan as charts
 from planner.errors import LookupFailed
 from planner.plan.model import Candidate, Plan
 from planner.report.canvas import Canvas
 from planner.report.context import ReportData
+from planner.report.words import oldest_price_text
 
 _DATA_FILES = {"models": "models.csv", "gpus": "gpus.csv", "gpu_prices": "gpu_prices.csv", "quants": "quants.csv",
                "engines": "engines.csv", "apis": "api_prices.csv", "benchmarks": "benchmarks.csv"}
@@ -24,10 +25,10 @@ def render(doc: Canvas, data: ReportData) -> None:
     if top is not None:
         rows += _rows_used(data, top)
     for api in charts.competing_apis(plan):
-        rows.append([f"API price: {api.id}", api.source, _flag(api.as_of)])
+        rows.append([f"API price: {api.model} ({api.provider})", api.source, _flag(api.as_of)])
     doc.table(["What", "Source", "As of"], rows, (30, 56, 14), size=7.4, limit=400)
     if plan.oldest_price:
-        doc.note(describe(plan.oldest_price))
+        doc.note(oldest_price_text(plan.oldest_price, {g.id: g.name for g in data.catalog.gpus.values()}))
 
 
 def _flag(as_of: dt.date | str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from planner.report.canvas import Canvas
 from planner.report.context import ReportData
+from planner.report.words import EFFECT_WORDS, capability_text, finding_title, readable, usd_text, without_internal_notes
 
 
 def render(doc: Canvas, data: ReportData) -> None:
@@ -13,24 +14,28 @@ def render(doc: Canvas, data: ReportData) -> None:
     if top is None:
         doc.para("No self-hosted configuration meets every hard rule. The ruled-out list below says why for each model; "
                  "relax the constraint named there, or use an API.")
-        doc.bullets(f.message for f in plan.findings)
+        doc.bullets(without_internal_notes(f.message) for f in plan.findings)
         return
     m, s, cost = top.memory, top.speed, top.cost
     rows = [
         ["Model", f"{top.model_name} ({top.model})", "Quantization", top.quant],
         ["Engine", top.engine, "Hardware", f"{top.gpus}× {top.gpu_name} per replica, {top.replicas} replica(s)"],
         ["Memory per GPU", f"{m.per_gpu_gib:.1f} of {m.capacity_gib:.1f} GiB ({m.split})", "Monthly cost",
-         f"${cost.usd_per_month:,.0f} ({cost.mode}, {cost.gpu_count} GPU(s))"],
+         f"{usd_text(cost.usd_per_month)} ({'owned' if cost.mode == 'own' else 'rented'}, {cost.gpu_count} GPU"
+         f"{'s' if cost.gpu_count != 1 else ''})"],
         ["Time to first token", f"{s.ttft_s:.2f} s at peak", "Decode per user", f"{s.decode_tokens_per_s:,.1f} tokens/s"],
-        ["Capability", f"{top.capability_score:.4g} ({top.capability_benchmark})" if top.capability_score is not None else "no published score",
+        ["Capability", f"{capability_text(top.capability_score, (top.capability or {}).get('basis', 'published') != 'published')}"
+                       f" ({top.capability_benchmark})" if top.capability_score is not None else "no published score",
          "Cost per million tokens", f"${cost.usd_per_mtok:,.3f}" if cost.usd_per_mtok is not None else "—"],
     ]
     doc.table(None, rows, (20, 32, 20, 28), size=8, limit=300, bold_first_col=False)
     findings = _unique_findings(list(top.findings) + [f for f in plan.findings if f not in top.findings])
     if findings:
         doc.para("Rules that fired", size=9.5, style="B")
-        doc.table(["Rule", "Effect", "What it means"], [[f.rule, f.effect, f.message] for f in findings],
-                  (22, 12, 66), size=7.8)
+        names = {g.id: g.name for g in data.catalog.gpus.values()}
+        doc.table(["Rule", "Effect", "What it means"],
+                  [[*finding_title(f.rule, readable(f.message, names))[:1], EFFECT_WORDS.get(f.effect, f.effect),
+                    finding_title(f.rule, readable(f.message, names))[1]] for f in findings], (24, 11, 65), size=7.8)
     if top.basis:
         doc.para("How the numbers were derived", size=9.5, style="B")
         doc.bullets(top.basis, size=8)

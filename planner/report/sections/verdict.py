@@ -6,6 +6,7 @@ from fpdf.enums import XPos, YPos
 
 from planner.report.canvas import HEAD_FILL, INK, Canvas
 from planner.report.context import ReportData
+from planner.report.words import readable
 
 VERDICT_FILL = {"self-host": (220, 239, 226), "api": (222, 233, 247), "either": (248, 240, 214)}
 VERDICT_TEXT = {"self-host": "Self-host", "api": "Use a paid API", "either": "Either: self-hosting and an API are close"}
@@ -24,4 +25,6 @@ def render(doc: Canvas, data: ReportData) -> None:
         label += f" — top pick: {top.model_name}, {top.quant} on {top.engine}, {top.gpus}× {top.gpu_name}"
     pdf.multi_cell(0, 6, doc.t(label, 300), fill=True, padding=(2, 3), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1.5)
-    doc.bullets(plan.verdict_reasons or ["No reasons were recorded."])
+    names = {**{a.id: f"{a.model} ({a.provider})" for a in data.catalog.apis.values()},
+             **{g.id: g.name for g in data.catalog.gpus.values()}}
+    doc.bullets([readable(r, names) for r in plan.verdict_reasons] or ["No reasons were recorded."])
