@@ -220,6 +220,38 @@ def _user_calibrations() -> list[dict]:
     return load_calibrations()
 
 
+def _deployment_lines(plan) -> list[str]:
+    """What an architect reads before signing: the checkpoint, the image, what the month pays for, hidden tokens."""
+    from planner.deploy.layout import DeploymentError, layout
+
+    top = plan.recommendation
+    out = []
+    try:
+        lay = layout(plan)
+        file = f" ({lay.checkpoint_file})" if lay.checkpoint_file and lay.is_gguf else ""
+        out.append(f"  checkpoint: {lay.checkpoint_repo + file if lay.checkpoint_repo else 'none published: you quantize ' + lay.model}")
+        out.append(f"  image: {lay.image or 'none: ' + (lay.image_note or 'install natively')}")
+    except DeploymentError:
+        pass
+    cost = top.cost
+    if cost.mode == "own":
+        parts = f"power ${cost.power_usd_per_month:,.0f} + space ${cost.operations_usd_per_month:,.0f}"
+        if cost.capital_sunk:
+            value = cost.capital_usd_per_month * plan.assumptions.amortisation_months
+            out.append(f"  cost: ${cost.usd_per_month:,.0f}/month to run ({parts}); the hardware is yours, its purchase sunk"
+                       + (f" (${value:,.0f} at the listing used)" if value else " (no purchase price listed)"))
+        else:
+            out.append(f"  cost: ${cost.usd_per_month:,.0f}/month = purchase of {cost.gpu_count} GPU(s) ${cost.capital_usd_per_month:,.0f} "
+                       f"over {plan.assumptions.amortisation_months:g} months + {parts}")
+    else:
+        out.append(f"  cost: ${cost.usd_per_month:,.0f}/month = {cost.gpu_count} GPU(s) × ${cost.usd_per_gpu_hour:,.2f}/hour ({cost.price_source})")
+    hidden = top.reasoning.get("reasoning_tokens_per_request") if top.reasoning else 0
+    if hidden:
+        out.append(f"  reasoning: ~{hidden:,} hidden tokens per request in its {top.reasoning['mode']} mode; first answer token "
+                   f"~{top.reasoning['first_answer_token_s']:.1f} s")
+    return out
+
+
 def summary(plan) -> str:
     """A few lines a person reads in a terminal."""
     lines = [f"verdict: {plan.verdict}"] + [f"  {r}" for r in plan.verdict_reasons]
@@ -232,6 +264,7 @@ def summary(plan) -> str:
             f"${top.cost.usd_per_month:,.0f}/month · TTFT {top.speed.ttft_s * 1000:,.0f} ms · {top.speed.decode_tokens_per_s:,.0f} tokens/s per stream"
             f"{_band(top.speed.model_dump(), 'decode_tokens_per_s')}"
         )
+        lines += _deployment_lines(plan)
         for alt in plan.alternatives[:5]:
             lines.append(f"  alt: {alt.model_name} · {alt.quant} · {alt.engine} · {alt.gpus}× {alt.gpu_name} × {alt.replicas} · ${alt.cost.usd_per_month:,.0f}/month")
     if plan.fine_tuning:
