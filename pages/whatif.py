@@ -35,7 +35,7 @@ def _changes(samples) -> list[dict]:
         short = above.recommendation.model_name if above.recommendation else "no self-hosted option"
         out.append({**change, "label": f"→ {short}",
                     "text": f"Between {charts.format_tokens(low)} and {charts.format_tokens(high)} tokens/month the pick "
-                            f"changes from {_label(below)} to {_label(above)}."})
+                            f"changes from {_label(below)} to {_label(above)}: {change['reason']}"})
     return out
 
 

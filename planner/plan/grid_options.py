@@ -94,9 +94,10 @@ def is_geforce(gpu: Gpu) -> bool:
 
 
 def is_desk_part(gpu: Gpu) -> bool:
-    """A desktop, laptop or embedded part (GeForce, Radeon, Arc, a consumer APU, a Jetson module): planned
-    for office and edge deployments, not for a datacenter service, which runs on datacenter or workstation GPUs."""
-    return gpu.kind in {"consumer", "edge"}
+    """A desktop, laptop or embedded part (GeForce, Radeon, Arc, a consumer APU, a Mac, a Jetson module): planned
+    for office and edge deployments, not for a datacenter service, which runs on datacenter or workstation GPUs
+    in a server (a Mac has no datacenter form: no rack mounting, remote management or redundant power)."""
+    return gpu.kind in {"consumer", "edge", "apple"}
 
 
 def _counts(gpu: Gpu, limit: int) -> list[int]:

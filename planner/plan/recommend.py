@@ -395,7 +395,7 @@ def _objective_findings(catalog: Catalog, c: Constraints, f: Filters, table: Cap
         out.append(Finding(rule="hardware.geforce-datacenter", effect="excluded", message=(
             "GeForce cards are not planned: NVIDIA's GeForce driver licence does not permit datacenter deployment "
             "(https://www.nvidia.com/en-us/drivers/geforce-license/). Nor are other desk and device parts (Radeon, Arc, laptop "
-            "GPUs, consumer APUs, Jetson modules): a datacenter service is planned on datacenter or workstation GPUs. Set deployment to office for a "
+            "GPUs, consumer APUs, Macs, Jetson modules): a datacenter service is planned on datacenter or workstation GPUs. Set deployment to office for a "
             "desk-side service.")))
     devices = {catalog.gpu(g.gpu).id for g in f.owned} if f.owned is not None else ({top.gpu} if top is not None else set())
     for gpu_id in sorted(devices):

@@ -40,7 +40,7 @@ RULES: tuple[Rule, ...] = (
          "llama.cpp and Ollama are for one user, small teams, Apple, CPUs and edge devices."),
     Rule("hardware.geforce-datacenter", "hard", "GeForce cards are not planned for a datacenter service: NVIDIA's GeForce driver licence "
          "does not permit datacenter deployment (https://www.nvidia.com/en-us/drivers/geforce-license/); nor are other desk and device "
-         "parts (Radeon, Arc, laptop GPUs, consumer APUs, Jetson modules); say deployment: office for a desk-side one."),
+         "parts (Radeon, Arc, laptop GPUs, consumer APUs, Macs, Jetson modules); say deployment: office for a desk-side one."),
     Rule("redundancy.replicas", "hard", "A production service (datacenter, 1,000+ requests a day) runs at least two replicas unless min_replicas says otherwise."),
     Rule("headroom.peak", "hard", "Each replica is planned at most 85% busy at the peak (M/D/1 queueing grows without bound near 100%)."),
     Rule("hardware.owned", "hard", "A plan on your own GPUs cannot use more of them than you have."),
