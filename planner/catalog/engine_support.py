@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from planner.catalog.loading import DATA_DIR, read_rows
+from planner.catalog.loading import DATA_DIR, read_records, read_rows
 from planner.catalog.records import Flag, OptFloat, OptStr, Record, StrList
 from planner.errors import CatalogError
 
@@ -324,19 +324,7 @@ def load_engine_support(data_dir: Path = DATA_DIR) -> EngineSupport:
 
 
 def _records(path: Path, kind: type) -> list:
-    if not path.exists():
-        raise CatalogError(f"{path.name}: the data file is missing (expected at {path}).")
-    records = []
-    for number, row in enumerate(read_rows(path), start=2):
-        if None in row:
-            raise CatalogError(f"{path.name}, row {number}: more cells than columns in the header.")
-        try:
-            records.append(kind.model_validate(row))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or first["msg"].split(":")[0].removeprefix("Value error, ")
-            raise CatalogError(f"{path.name}, row {number}, field '{field}': {first['msg']}.") from None
-    return records
+    return read_records(path, kind)
 
 
 def _allowed(file_name: str, number: int, field: str, value: str, allowed: set[str]) -> None:

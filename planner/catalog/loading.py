@@ -209,13 +209,19 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def _read_records(path: Path, kind: type[R], optional: bool) -> list[R]:
+    return read_records(path, kind, optional=optional)
+
+
+def read_records(path: Path, kind: type[R], *, optional: bool = False, drop_blank: bool = False) -> list[R]:
+    """Every row of a data file validated as `kind`; a bad row raises CatalogError naming file, row (header = 1) and
+    field. `drop_blank`: empty cells are absent fields (their defaults apply)."""
     if not path.exists():
         if optional:
             return []
         raise CatalogError(f"{path.name}: the data file is missing (expected at {path}).")
     records = []
     for row_number, row in enumerate(read_rows(path), start=2):
-        cleaned = {k: v for k, v in row.items() if k is not None}
+        cleaned = {k: v for k, v in row.items() if k is not None and not (drop_blank and v in ("", None))}
         if None in row:
             raise CatalogError(f"{path.name}, row {row_number}: more cells than columns in the header.")
         try:
@@ -227,7 +233,9 @@ def _read_records(path: Path, kind: type[R], optional: bool) -> list[R]:
 
 def _describe(file_name: str, row_number: int, exc: ValidationError) -> str:
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "row"
+    # a check across fields (a model validator) names its field at the start of its message: "image: ..."
+    named = first["msg"].removeprefix("Value error, ").split(":")[0]
+    where = ".".join(str(p) for p in first["loc"]) or (named if named.isidentifier() else "row")
     value = first.get("input")
     shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
     return f"{file_name}, row {row_number}, field '{where}': {first['msg']}{shown}."

@@ -15,9 +15,9 @@ import functools
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from planner.catalog.loading import DATA_DIR
+from planner.catalog.loading import DATA_DIR, read_records
 from planner.catalog.records import OptStr, PositiveInt, Record
 from planner.errors import CatalogError, LookupFailed
 
@@ -101,22 +101,13 @@ def load_machines(data_dir: Path = DATA_DIR) -> tuple[Machine, ...]:
     gpu_ids = _gpu_ids(Path(data_dir))
     out: list[Machine] = []
     seen: set[str] = set()
-    with open(path, newline="", encoding="utf-8") as handle:
-        for row_number, row in enumerate(csv.DictReader(handle), start=2):
-            if None in row:
-                raise CatalogError(f"{MACHINES_FILE}, row {row_number}: more cells than columns in the header.")
-            try:
-                machine = Machine.model_validate({k: v for k, v in row.items() if v not in ("", None)})
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"]) or "row"
-                raise CatalogError(f"{MACHINES_FILE}, row {row_number}, field '{field}': {first['msg']}") from None
-            if machine.id in seen:
-                raise CatalogError(f"{MACHINES_FILE}, row {row_number}, field 'id': duplicate id '{machine.id}'.")
-            if gpu_ids is not None and machine.gpu not in gpu_ids:
-                raise CatalogError(f"{MACHINES_FILE}, row {row_number}, field 'gpu': unknown gpu id '{machine.gpu}' (not in gpus.csv).")
-            seen.add(machine.id)
-            out.append(machine)
+    for row_number, machine in enumerate(read_records(path, Machine, drop_blank=True), start=2):
+        if machine.id in seen:
+            raise CatalogError(f"{MACHINES_FILE}, row {row_number}, field 'id': duplicate id '{machine.id}'.")
+        if gpu_ids is not None and machine.gpu not in gpu_ids:
+            raise CatalogError(f"{MACHINES_FILE}, row {row_number}, field 'gpu': unknown gpu id '{machine.gpu}' (not in gpus.csv).")
+        seen.add(machine.id)
+        out.append(machine)
     return tuple(out)
 
 

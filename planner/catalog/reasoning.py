@@ -16,14 +16,13 @@ on these benchmarks the answer is a small part. A blank figure means none was pu
 
 from __future__ import annotations
 
-import csv
 import functools
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from planner.catalog.loading import DATA_DIR
+from planner.catalog.loading import DATA_DIR, read_records
 from planner.catalog.records import Flag, OptStr, Record
 from planner.errors import CatalogError, LookupFailed
 
@@ -65,22 +64,6 @@ class ReasoningBilling(Record):
     reasoning_billed_as: Literal["output"]
 
 
-def _rows(path: Path):
-    with open(path, newline="", encoding="utf-8") as handle:
-        yield from enumerate(csv.DictReader(handle), start=2)
-
-
-def _validate(kind, row: dict, file_name: str, row_number: int):
-    if None in row:
-        raise CatalogError(f"{file_name}, row {row_number}: more cells than columns in the header.")
-    try:
-        return kind.model_validate(row)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "row"
-        raise CatalogError(f"{file_name}, row {row_number}, field '{field}': {first['msg']}.") from None
-
-
 @functools.lru_cache(maxsize=4)
 def load_reasoning_modes(data_dir: Path = DATA_DIR) -> dict[str, tuple[ReasoningMode, ...]]:
     """Modes keyed by lower-case model id, in file order; a bad, repeated or second-default row names file and row."""
@@ -88,8 +71,7 @@ def load_reasoning_modes(data_dir: Path = DATA_DIR) -> dict[str, tuple[Reasoning
     if not path.exists():
         return {}
     out: dict[str, list[ReasoningMode]] = {}
-    for row_number, row in _rows(path):
-        record = _validate(ReasoningMode, row, REASONING_FILE, row_number)
+    for row_number, record in enumerate(read_records(path, ReasoningMode), start=2):
         modes = out.setdefault(record.model_id.lower(), [])
         if any(m.mode.lower() == record.mode.lower() for m in modes):
             raise CatalogError(f"{REASONING_FILE}, row {row_number}, field 'mode': a second '{record.mode}' row for {record.model_id}.")
@@ -106,8 +88,7 @@ def load_reasoning_billing(data_dir: Path = DATA_DIR) -> dict[str, ReasoningBill
     if not path.exists():
         return {}
     out: dict[str, ReasoningBilling] = {}
-    for row_number, row in _rows(path):
-        record = _validate(ReasoningBilling, row, BILLING_FILE, row_number)
+    for row_number, record in enumerate(read_records(path, ReasoningBilling), start=2):
         if record.api_id.lower() in out:
             raise CatalogError(f"{BILLING_FILE}, row {row_number}, field 'api_id': a second row for {record.api_id}.")
         out[record.api_id.lower()] = record

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from planner.catalog.checkpoints import QUANTIZED_ON_LOAD, SIXTEEN_BIT, default_checkpoints
+from planner.catalog.checkpoints import SIXTEEN_BIT, default_checkpoints
 from planner.catalog.engine_support import hardware_class_of, image, k8s_gpu_resource
 from planner.catalog.loading import Catalog, load_catalog
 from planner.catalog.repo_id import REPO_ID_RULE, is_repo_id
