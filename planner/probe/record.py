@@ -32,6 +32,8 @@ class RequestRecord:
     client_cpu_s: float = 0.0  # CPU time of the worker thread during this request (threaded transport)
     scheduled_s: float | None = None  # when an open-loop schedule wanted it sent
     server_queue_s: float | None = None  # server-reported time waiting for a slot (Ollama)
+    http_status: int | None = None  # the status of a refused request (>= 300); None when it streamed
+    retry_after_s: float | None = None  # the server's Retry-After on that answer, seconds
     extra: dict = field(default_factory=dict, compare=False)
 
     @property

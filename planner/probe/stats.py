@@ -122,6 +122,7 @@ def summarise_level(
         wall_s=wall_s,
         prompt_tokens=(sum(prompt_counts) / len(prompt_counts)) if prompt_counts else None,
         output_tokens=output_tokens,
+        partial_output_tokens=sum(r.output_tokens for r in records if not r.ok),
         usage_source=(next(iter(sources)) if len(sources) == 1 else "mixed") if sources else None,
         server_prefill_s=percentiles(prefill) if prefill else None,
         server_decode_tokens_per_s=percentiles(server_rates) if server_rates else None,
