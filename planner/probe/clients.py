@@ -1,8 +1,9 @@
 """The shared machinery of a streaming client: send, time, classify, never raise.
 
 Subclasses (OpenAIClient, OllamaClient) say which URL and body to send and
-how to read one line of the stream; `run_request` does the rest and turns
-every failure into a classified `RequestRecord`. This module never imports
+how to read one line of the stream; the transports (planner.probe.async_transport,
+planner.probe.threaded_transport) send, time, and turn every failure into a classified
+`RequestRecord`. This module never imports
 its subclasses: `planner.probe.factory.make_client` picks one, so no probe
 module imports one that imports it back (tests/probe/test_import_graph.py).
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import requests
@@ -28,43 +28,13 @@ from planner.probe.faults import (
     kind_for_status,
 )
 from planner.probe.limits import MAX_JSON_BYTES, LineSplitter, check_chunks, max_chunks, request_wall_s
-from planner.probe.record import RequestRecord, UsageSource
+from planner.probe.record import RequestRecord, StreamState
 from planner.probe.redaction import Redactor, url_secrets
 from planner.probe.streaming import iter_stream_blocks
 
 USER_AGENT = "ow-planner-probe/1"
-# Seconds of grace past the run deadline before a blocked read gives up, so
-# a request that is about to finish still can.
-_DEADLINE_GRACE_S = 0.25
 _ERROR_BODY_CHARS = 300
 _ERROR_BODY_BYTES = 2048
-
-
-@dataclass
-class StreamState:
-    """Mutable per-request scratch space filled by `handle_line`. Instants are perf_counter s."""
-
-    token_times_s: list[float] = field(default_factory=list)
-    done: bool = False  # the protocol's end marker arrived ([DONE] / done: true)
-    done_s: float | None = None
-    finish_reason: str | None = None
-    prompt_tokens: int | None = None
-    output_tokens: int | None = None  # the server's count, when it sent one
-    output_source: UsageSource = "chunks"
-    server_prefill_s: float | None = None
-    server_decode_tokens_per_s: float | None = None
-    server_queue_s: float | None = None  # time the server says the request waited for a slot
-    last_s: float = 0.0  # when a data line last arrived (keep-alive comments do not count): the read timeout
-    timed_out: bool = False
-    overtime: bool = False  # the request's wall-time limit passed (planner.probe.limits)
-
-    def add_text(self, now_s: float) -> None:
-        self.token_times_s.append(now_s)
-
-    def mark_done(self, now_s: float) -> None:
-        if not self.done:
-            self.done = True
-            self.done_s = now_s
 
 
 class StreamingClient:
@@ -190,7 +160,7 @@ class StreamingClient:
                                 self.redact(describe_exception(exc))) from None
         with resp:
             if resp.status_code != 200:
-                raise self._failed(resp)
+                raise self.failed_response(resp)
             raw = bytearray()
             try:
                 for block in iter_stream_blocks(resp):
@@ -209,7 +179,7 @@ class StreamingClient:
             except ValueError:
                 raise RequestFailed(FaultKind.MALFORMED, f"{path} did not answer JSON") from None
 
-    def _failed(self, resp: requests.Response) -> RequestFailed:
+    def failed_response(self, resp: requests.Response) -> RequestFailed:
         """The fault of an error answer; reads at most a little of its body (a stream=True response)."""
         try:
             body = resp.raw.read(_ERROR_BODY_BYTES, decode_content=False).decode("utf-8", errors="replace")
@@ -223,104 +193,15 @@ class StreamingClient:
         msg = f"HTTP {status} {reason or ''}".strip()
         return self.redact(f"{msg}: {body}" if body else msg)
 
-    def run_request(
-        self,
-        session: requests.Session,
-        prompt: str,
-        *,
-        deadline_s: float | None = None,
-        stop_event: threading.Event | None = None,
-        max_tokens: int | None = None,
-    ) -> RequestRecord:
-        """Send one streamed request and time it. Never raises for request failures.
+    def run_request(self, session: requests.Session, prompt: str, *, deadline_s: float | None = None,
+                    stop_event: threading.Event | None = None, max_tokens: int | None = None) -> RequestRecord:
+        """One streamed request over `requests` (planner.probe.threaded_transport.run_request)."""
+        from planner.probe.threaded_transport import run_request
 
-        `deadline_s` (perf_counter seconds) is the run's deadline: reads are
-        bounded by it, and a request it interrupts is `cancelled`, not an error.
-        The request's own bounds (planner.probe.limits) are faults, its tokens kept.
-        """
-        cpu0_s = time.thread_time()
-        state = StreamState()
-        streaming = False
-        cancelled = False
-        error: RequestFailed | None = None
-        error_kind: str | None = None
-        error_message: str | None = None
-        resp: requests.Response | None = None
-        start_s = state.last_s = time.perf_counter()
-        max_tokens = max_tokens or self.max_tokens
-        wall_s = start_s + self.request_wall_s(max_tokens)
-        try:
-            url, body = self.request_url_and_body(prompt, max_tokens=max_tokens)
-            read_timeout_s = self.timeout_s
-            if deadline_s is not None:
-                read_timeout_s = max(0.05, min(read_timeout_s, deadline_s - start_s + _DEADLINE_GRACE_S))
-            resp = session.post(
-                url, json=body, headers=self.headers(), stream=True,
-                timeout=(min(self.connect_timeout_s, read_timeout_s), read_timeout_s),
-                # Redirects are not followed: a benchmark must measure the host it
-                # was given, and the allow-list must not be bypassed by a 3xx.
-                allow_redirects=False,
-            )
-            if resp.status_code != 200:
-                raise self._failed(resp)
-            streaming = True
-            lines = LineSplitter()
-            for data in iter_stream_blocks(resp):
-                now_s = time.perf_counter()
-                if (stop_event is not None and stop_event.is_set()) or (
-                        deadline_s is not None and now_s >= deadline_s and not state.done):
-                    cancelled = True
-                    break
-                if state.done:
-                    if now_s > wall_s:
-                        break  # done, and the server still sends: stop draining
-                    continue  # drain to the end so the connection can be reused
-                self.read_block(data, now_s, state, lines, max_tokens)
-                self._check_time(now_s, state, wall_s)
-            if not cancelled:
-                if not state.done and (rest := lines.rest()):
-                    self.handle_line(rest, time.perf_counter(), state)
-                self.check_complete(state)
-        except RequestFailed as exc:
-            error = exc
-            error_kind, error_message = exc.kind.value, self.redact(exc.message)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a result
-            kind = classify_exception(exc, streaming=streaming)
-            if deadline_s is not None and time.perf_counter() >= deadline_s and kind in (
-                    FaultKind.TIMEOUT, FaultKind.UNREACHABLE):
-                cancelled = True  # the run deadline, not the server, ended this request
-            else:
-                error_kind, error_message = kind.value, self.redact(describe_exception(exc))
-        finally:
-            if resp is not None:
-                resp.close()
-        end_s = time.perf_counter()
-        if state.done and state.done_s is not None:
-            end_s = state.done_s
-        times = tuple(state.token_times_s)
-        if state.output_tokens is not None:
-            output_tokens, source = state.output_tokens, state.output_source
-        else:
-            output_tokens, source = len(times), "chunks"
-        return RequestRecord(
-            start_s=start_s,
-            end_s=end_s,
-            first_token_s=times[0] if times else None,
-            token_times_s=times,
-            prompt_tokens=state.prompt_tokens,
-            output_tokens=output_tokens,
-            usage_source=source,
-            error_kind=None if cancelled else error_kind,
-            error_message=None if cancelled else error_message,
-            cancelled=cancelled,
-            server_prefill_s=state.server_prefill_s,
-            server_decode_tokens_per_s=state.server_decode_tokens_per_s,
-            client_cpu_s=time.thread_time() - cpu0_s,
-            http_status=error.http_status if error is not None else None,
-            retry_after_s=error.retry_after_s if error is not None else None,
-        )
+        return run_request(self, session, prompt, deadline_s=deadline_s, stop_event=stop_event,
+                           max_tokens=max_tokens)
 
-    def _check_time(self, now_s: float, state: StreamState, wall_s: float) -> None:
+    def check_time(self, now_s: float, state: StreamState, wall_s: float) -> None:
         """The threaded transport's bounds between blocks: socket reads time out only on silence."""
         if now_s > wall_s:
             raise RequestFailed(FaultKind.OVERTIME, self.overtime_message())

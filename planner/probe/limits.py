@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from planner.probe.backoff import BACKOFF_CAP_S, RETRY_AFTER_CAP_S
 from planner.probe.faults import FaultKind, RequestFailed
 
 #: Largest line accepted. An OpenAI chunk is a few hundred bytes, a few kB with logprobs.
@@ -46,6 +47,19 @@ def request_wall_s(timeout_s: float, max_tokens: int, explicit_s: float | None =
     if explicit_s is not None:
         return explicit_s
     return timeout_s + max_tokens / SLOWEST_TOKENS_PER_S
+
+
+def limits_settings(max_tokens: int, request_timeout_s: float | None) -> dict[str, object]:
+    """The bounds a run worked within (these and planner.probe.backoff's), for its `settings`."""
+    return {
+        "request_timeout_s": request_timeout_s if request_timeout_s is not None
+        else f"timeout_s + {1 / SLOWEST_TOKENS_PER_S:g} s per output token",
+        "max_text_chunks": max_chunks(max_tokens),
+        "max_line_bytes": MAX_LINE_BYTES,
+        "max_response_bytes": MAX_RESPONSE_BYTES,
+        "retry_after_cap_s": RETRY_AFTER_CAP_S,
+        "backoff_cap_s": BACKOFF_CAP_S,
+    }
 
 
 def check_chunks(chunks: int, max_tokens: int) -> None:

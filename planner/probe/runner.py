@@ -22,14 +22,14 @@ from datetime import datetime, timezone
 import requests
 
 from planner.probe.async_transport import new_session, stream_request
-from planner.probe.backoff import BACKOFF_CAP_S, RETRY_AFTER_CAP_S, SLOW_DOWN_STATUSES, Backoff
+from planner.probe.backoff import SLOW_DOWN_STATUSES, Backoff
 from planner.probe.clients import StreamingClient
 from planner.probe.config import ProbeConfig
 from planner.probe.endpoint import Endpoint, check_host_allowed
 from planner.probe.engine import LoadShape, LoopThread, drive_level
 from planner.probe.factory import client_for
 from planner.probe.faults import FaultKind, RequestFailed
-from planner.probe.limits import MAX_LINE_BYTES, MAX_RESPONSE_BYTES, SLOWEST_TOKENS_PER_S, max_chunks
+from planner.probe.limits import limits_settings
 from planner.probe.openai_client import OpenAIClient
 from planner.probe.prompts import PromptTemplate, build_prompt
 from planner.probe.record import RequestRecord
@@ -53,19 +53,6 @@ ProgressCallback = Callable[[ProgressEvent], None]
 _POLL_S = 0.1
 #: Tries of a warm-up request the server answers 429 or 503 (planner.probe.backoff).
 WARMUP_TRIES = 3
-
-
-def limits_settings(config: ProbeConfig) -> dict[str, object]:
-    """The bounds a run worked within (planner.probe.limits, planner.probe.backoff), for its settings."""
-    return {
-        "request_timeout_s": config.request_timeout_s
-        if config.request_timeout_s is not None else f"timeout_s + {1 / SLOWEST_TOKENS_PER_S:g} s per token",
-        "max_text_chunks": max_chunks(config.max_tokens),
-        "max_line_bytes": MAX_LINE_BYTES,
-        "max_response_bytes": MAX_RESPONSE_BYTES,
-        "retry_after_cap_s": RETRY_AFTER_CAP_S,
-        "backoff_cap_s": BACKOFF_CAP_S,
-    }
 
 
 class _Run:
@@ -382,7 +369,7 @@ def run_probe(
                 "timeout_s": config.timeout_s,
                 "run_timeout_s": config.run_timeout_s,
                 "request_timeout_s": config.request_timeout_s,
-                "limits": limits_settings(config),
+                "limits": limits_settings(config.max_tokens, config.request_timeout_s),
                 "warmup_requests": config.warmup_requests,
                 "temperature": config.temperature,
                 "stream_options_include_usage": getattr(run.client, "include_usage", None),
