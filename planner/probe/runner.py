@@ -234,8 +234,8 @@ class _Run:
         wall_s = (max(r.end_s for r in records) if records else time.perf_counter()) - run.started_s
         level = self._summary(shape, records, wall_s, run.max_in_flight, run.loop_cpu_s,
                               complete=run.stopped is None, keep_log=self.config.keep_request_log,
-                              started_s=run.started_s)
-        return level.model_copy(update={"backoff_waits": run.backoff_waits}), run.stopped
+                              started_s=run.started_s, backoff_waits=run.backoff_waits)
+        return level, run.stopped
 
     def _run_level_in_workers(self, index: int, level_count: int, shape: LoadShape, pairs: list[tuple[int, int]],
                               level_start_s: float) -> tuple[LevelResult, str | None]:
@@ -261,12 +261,13 @@ class _Run:
         self.tokens_received += sum(r.output_tokens for r in records)
         wall_s = (max(r.end_s for r in records) if records else time.perf_counter()) - run.started_s
         level = self._summary(shape, records, wall_s, run.max_in_flight, run.loop_cpu_s,
-                              complete=run.stopped is None, keep_log=self.config.keep_request_log)
-        return level.model_copy(update={"backoff_waits": run.backoff_waits}), run.stopped
+                              complete=run.stopped is None, keep_log=self.config.keep_request_log,
+                              backoff_waits=run.backoff_waits)
+        return level, run.stopped
 
     def _summary(self, shape: LoadShape, records: list[RequestRecord], wall_s: float, max_in_flight: int,
                  cpu_s: float | None, *, complete: bool, keep_log: bool,
-                 started_s: float | None = None) -> LevelResult:
+                 started_s: float | None = None, backoff_waits: int = 0) -> LevelResult:
         arrival = None
         if shape.open_loop:
             arrival = shape.arrival if shape.arrival == "constant" or shape.burstiness == 1 else (
@@ -275,7 +276,8 @@ class _Run:
             shape.concurrency or max_in_flight, shape.requests, records, wall_s=wall_s, run_start_s=self.start_s,
             max_in_flight=max_in_flight, complete=complete, keep_log=keep_log, client_cpu_s=cpu_s,
             rate_rps=shape.rate_rps, arrival=arrival, slo_ttft_s=self.config.slo_ttft_s,
-            slo_tokens_per_s=self.config.slo_tokens_per_s, client_processes=self.config.workers)
+            slo_tokens_per_s=self.config.slo_tokens_per_s, client_processes=self.config.workers,
+            backoff_waits=backoff_waits)
 
     def sweep(self) -> tuple[list[LevelResult], str | None]:
         levels: list[LevelResult] = []

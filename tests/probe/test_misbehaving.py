@@ -164,6 +164,14 @@ def test_retry_after_is_honoured_between_requests(fake_server, mode, status_kind
     assert len(sent) == 3 and all(gap >= 0.9 for gap in gaps), gaps
 
 
+def test_open_loop_waits_out_retry_after_without_blaming_the_client(fake_server):
+    result, _ = _probe(fake_server.url("retry429"), rates=(20.0,), requests_per_level=3)
+    (level,) = result.levels
+    assert level.errors_by_kind == {"rate_limited": 3} and level.backoff_waits == 3
+    assert level.send_lag_s.p90 >= 0.5  # sent late, as the server asked
+    assert not level.client_saturated  # ... which is not the client falling behind
+
+
 def test_a_long_retry_after_is_capped_and_the_run_limit_still_holds(fake_server, monkeypatch):
     monkeypatch.setattr(fake_server, "retry_after_s", 3600.0)
     result, box = _probe(fake_server.url("retry429"), requests_per_level=3, run_timeout_s=1.5)
@@ -255,6 +263,15 @@ def test_url_credentials_and_a_key_are_refused_with_one_line(fake_server, monkey
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.count("\n") == 1 and "PLANNER_PROBE_API_KEY" in proc.stderr
         assert PASSWORD not in proc.stderr + proc.stdout and KEY not in proc.stderr + proc.stdout
+
+
+def test_locust_mode_refuses_the_pair_before_starting_anything(fake_server, monkeypatch):
+    from planner.probe.distributed import run_locust
+
+    monkeypatch.setenv("PLANNER_PROBE_API_KEY", KEY)
+    url = fake_server.url("ok").replace("http://", f"http://alice:{PASSWORD}@")
+    with pytest.raises(ProbeConfigError, match="user:password@"):
+        run_locust(ProbeConfig(url=url, model="fake-model", concurrency=(1,)), workers=1, run_time_s=1)
 
 
 def test_url_credentials_alone_go_as_basic_auth_everywhere(fake_server):
