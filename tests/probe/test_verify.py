@@ -137,7 +137,9 @@ def test_rate_sweep_against_llama_cpp_queues_past_its_capacity(llama_server):
     # Serial service: the last request's first token came after the others' decoding (allow for the
     # first one decoding before the last was even sent, and for reads bunched by a busy machine).
     assert last.first_token_s - last.start_s > 0.5 * decoding_before_s
-    assert high.ttft_s.p90 > low.ttft_s.p90
+    # Medians, not p90s: of 8 requests the p90 is nearly the slowest one, and one request a busy
+    # machine held up can make the unqueued level's slowest outlast the queue (seen once).
+    assert high.ttft_s.p50 > low.ttft_s.p50
     assert low.send_lag_s is not None
 
 
