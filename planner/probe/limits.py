@@ -49,11 +49,11 @@ def request_wall_s(timeout_s: float, max_tokens: int, explicit_s: float | None =
     return timeout_s + max_tokens / SLOWEST_TOKENS_PER_S
 
 
-def limits_settings(max_tokens: int, request_timeout_s: float | None) -> dict[str, object]:
-    """The bounds a run worked within (these and planner.probe.backoff's), for its `settings`."""
+def limits_settings(timeout_s: float, max_tokens: int, request_timeout_s: float | None) -> dict[str, object]:
+    """The bounds a run worked within (these and planner.probe.backoff's), for its `settings`;
+    `request_wall_s` for a request of `max_tokens` (drawn lengths change it per request)."""
     return {
-        "request_timeout_s": request_timeout_s if request_timeout_s is not None
-        else f"timeout_s + {1 / SLOWEST_TOKENS_PER_S:g} s per output token",
+        "request_wall_s": request_wall_s(timeout_s, max_tokens, request_timeout_s),
         "max_text_chunks": max_chunks(max_tokens),
         "max_line_bytes": MAX_LINE_BYTES,
         "max_response_bytes": MAX_RESPONSE_BYTES,

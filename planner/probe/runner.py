@@ -371,7 +371,7 @@ def run_probe(
                 "timeout_s": config.timeout_s,
                 "run_timeout_s": config.run_timeout_s,
                 "request_timeout_s": config.request_timeout_s,
-                "limits": limits_settings(config.max_tokens, config.request_timeout_s),
+                "limits": limits_settings(config.timeout_s, config.max_tokens, config.request_timeout_s),
                 "warmup_requests": config.warmup_requests,
                 "temperature": config.temperature,
                 "stream_options_include_usage": getattr(run.client, "include_usage", None),

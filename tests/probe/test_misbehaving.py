@@ -241,6 +241,7 @@ def test_cli_exit_3_and_the_partial_json_when_the_run_limit_fires(fake_server, s
     assert doc["stopped_reason"] == "run_timeout" and doc["settings"]["run_timeout_s"] == 1
     assert doc["levels"][0]["partial_output_tokens"] >= 3
     assert doc["settings"]["limits"]["max_line_bytes"] == MAX_LINE_BYTES
+    assert doc["settings"]["limits"]["request_wall_s"] == 60 + 200  # the default: --timeout-s + 1 s a token
 
 
 # -- credentials in the URL beside a key ----------------------------------------------------------
