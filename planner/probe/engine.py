@@ -81,7 +81,7 @@ class LevelRun:
     max_in_flight: int = 0
     started_s: float = 0.0
     loop_cpu_s: float = 0.0  # CPU seconds of the event-loop thread during the level
-    backoff_waits: int = 0  # pauses the server asked for (Retry-After) or a refused connection caused
+    backoff_waits: int = 0  # pauses the server asked for (429/503, with or without Retry-After)
 
 
 SendFn = Callable[[int, float | None, Callable[[], bool]], Awaitable[RequestRecord]]
@@ -101,8 +101,8 @@ async def drive_level(
     `should_stop()` is polled; once it names a reason, no new request starts, in-flight ones see
     `stopping()` turn true (and end as cancelled at their next chunk), and those still running
     after `grace_s` are cancelled. `start_at_s` (perf_counter) delays the start to that instant, so
-    worker processes start a level together. After a 429/503 (its Retry-After, capped) or a refused
-    connection, no request starts before the pause is over (planner.probe.backoff): open-loop
+    worker processes start a level together. After a 429 or 503 (its Retry-After, capped, else a
+    doubling pause), no request starts before the pause is over (planner.probe.backoff): open-loop
     requests due meanwhile go late, and their send lag says so. Never raises for request failures
     (they are records).
     """

@@ -100,7 +100,7 @@ def format_table(result: ProbeResult) -> str:
                      "(in the request log, not in the percentiles)")
     waits = sum(level.backoff_waits for level in result.levels)
     if waits:
-        lines.append(f"Backed off {waits} times: the server asked to retry later (429/503) or refused connections")
+        lines.append(f"Backed off {waits} times: the server asked to retry later (429/503, Retry-After)")
     if result.stopped_reason:
         lines.append(f"Stopped early: {result.stopped_reason}")
     if result.fatal_error:

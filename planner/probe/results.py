@@ -82,8 +82,8 @@ class LevelResult(_Frozen):
     server_queue_s: Percentiles | None = Field(None, description="server-reported wait for a slot (Ollama)")
     slo: SloResult | None = None
     max_in_flight: int = 0
-    backoff_waits: int = Field(0, description="pauses before sending: the server's Retry-After (429/503, capped) "
-                                              "or a backoff after a refused connection")
+    backoff_waits: int = Field(0, description="pauses before sending the server asked for: 429/503, its "
+                                              "Retry-After (capped) or a doubling backoff")
     client_cpu_s: float = Field(0.0, description="CPU seconds the probe's client spent (its event-loop thread)")
     client_cpu_s_per_token: float | None = None
     client_busy_cores: float | None = Field(None, description="client CPU seconds per wall second")
