@@ -11,6 +11,7 @@ Python heap during the run (the streams' buffers are Python bytes).
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -275,7 +276,8 @@ def test_locust_mode_refuses_the_pair_before_starting_anything(fake_server, monk
         run_locust(ProbeConfig(url=url, model="fake-model", concurrency=(1,)), workers=1, run_time_s=1)
 
 
-def test_url_credentials_alone_go_as_basic_auth_everywhere(fake_server):
+def test_url_credentials_alone_go_as_basic_auth_everywhere(fake_server, caplog, capsys):
+    caplog.set_level(logging.DEBUG)  # urllib3 logs request lines at DEBUG
     url = fake_server.url("ok").replace("http://", f"http://alice:{PASSWORD}@")
     before = len(fake_server.requests_seen)
     result, _ = _probe(url, model=None, warmup_requests=1)
@@ -283,8 +285,9 @@ def test_url_credentials_alone_go_as_basic_auth_everywhere(fake_server):
     models = _auth_seen(fake_server, before, "/v1/models")
     streams = _auth_seen(fake_server, before, "/v1/chat/completions")
     assert models and streams and all(h.startswith("Basic ") for h in models + streams)
-    text = json.dumps(result.to_dict())
-    assert PASSWORD not in text and models[0].split()[1] not in text
+    captured = capsys.readouterr()
+    for text in (json.dumps(result.to_dict()), caplog.text, captured.out + captured.err):
+        assert PASSWORD not in text and models[0].split()[1] not in text
 
 
 def test_models_and_streams_send_the_key_not_basic_credentials(fake_server, monkeypatch):
