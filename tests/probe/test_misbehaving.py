@@ -25,7 +25,8 @@ from probe_fakes import closed_port
 from planner.probe import Endpoint, ProbeConfig, ProbeConfigError, run_probe
 from planner.probe.backoff import Backoff, parse_retry_after_s
 from planner.probe.factory import make_client
-from planner.probe.limits import MAX_LINE_BYTES, max_chunks, request_wall_s
+from planner.probe.faults import RequestFailed
+from planner.probe.limits import MAX_LINE_BYTES, LineSplitter, max_chunks, request_wall_s
 
 KEY = "sk-misbehaving-0123456789abcdef"
 PASSWORD = "pw-misbehaving-9876543210"
@@ -132,6 +133,19 @@ def test_a_stream_without_newlines_is_cut_at_the_line_cap_in_bounded_memory(fake
 def test_one_line_over_the_cap_is_too_large(fake_server):
     result, _ = _probe(fake_server.url("longline"))
     _only(result, "too_large")
+
+
+def test_line_splitter_caps_a_line_and_a_response():
+    lines = LineSplitter(max_line_bytes=10, max_response_bytes=40)
+    assert lines.feed(b"data: 1\nda") == [b"data: 1"] and lines.feed(b"ta: 2\n") == [b"data: 2"]
+    with pytest.raises(RequestFailed) as line_cap:
+        lines.feed(b"x" * 11)  # no newline, past the line cap
+    assert line_cap.value.kind.value == "too_large"
+    small = LineSplitter(max_line_bytes=10, max_response_bytes=40)
+    for _ in range(5):
+        small.feed(b"ok\n: ka\n")  # 8 bytes of short lines each time
+    with pytest.raises(RequestFailed, match="response passed 40 bytes"):
+        small.feed(b"\n")  # the 41st byte
 
 
 @pytest.mark.parametrize(("mode", "kind", "extra"), [
