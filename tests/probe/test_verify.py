@@ -126,8 +126,8 @@ def test_rate_sweep_finds_goodput_and_the_saturation_point(fake_server, monkeypa
 @requires_llama_cpp
 def test_rate_sweep_against_llama_cpp_queues_past_its_capacity(llama_server):
     """The real server, with assertions a loaded machine keeps: nothing calibrated at run time.
-    Requests 1 s apart rarely meet each other; 8 sent within 8 ms queue behind one another in
-    llama-cpp-python (one at a time), so the last served waited for the others' decoding."""
+    8 requests sent within 8 ms queue behind one another in llama-cpp-python (one at a time), so
+    the last served waited for the others' decoding, however slow this machine is at the time."""
     result = run_probe(ProbeConfig(url=llama_server.url, model=LLAMA_MODEL_ALIAS, rates=(1.0, 1000.0),
                                    arrival="constant", requests_per_level=8, max_tokens=32, prompt_tokens=48,
                                    timeout_s=120, warmup_requests=1))
@@ -141,10 +141,10 @@ def test_rate_sweep_against_llama_cpp_queues_past_its_capacity(llama_server):
     # Serial service: the last request's first token came after the others' decoding (allow for the
     # first one decoding before the last was even sent, and for reads bunched by a busy machine).
     assert last.first_token_s - last.start_s > 0.5 * decoding_before_s
-    # Medians, not p90s: of 8 requests the p90 is nearly the slowest one, and one request a busy
-    # machine held up can make the unqueued level's slowest outlast the queue (seen once).
-    assert high.ttft_s.p50 > low.ttft_s.p50
-    assert low.send_lag_s is not None
+    assert last.first_token_s > log[0].end_s  # served after the first one had finished
+    # Nothing across levels: with two CPU hogs, one request of the 1/s level once took longer than the
+    # whole queue of the next level (the load on this machine changes between levels).
+    assert low.send_lag_s is not None and low.succeeded == 8
 
 
 @pytest.mark.parametrize(("name", "server"), [
