@@ -17,7 +17,8 @@ from collections.abc import Callable
 import aiohttp
 
 from planner.probe.clients import StreamingClient, StreamState
-from planner.probe.faults import RequestFailed, classify_exception, describe_exception, kind_for_status
+from planner.probe.faults import RequestFailed, classify_exception, describe_exception
+from planner.probe.limits import LineSplitter
 from planner.probe.record import RequestRecord
 
 # Seconds of grace past the run deadline before a blocked read gives up (as the threaded client).
@@ -31,15 +32,16 @@ class _Watchdog:
     aiohttp's `sock_read` timeout re-arms a timer on every chunk received; at a thousand streams
     that is tens of thousands of timer moves a second, a seventh of the client's CPU and enough
     to make it fall behind an open-loop schedule (bench/probe_overhead.py). Here a stream only
-    notes when its last bytes came; a stream silent for longer than its timeout is cancelled and
-    recorded as a `timeout`.
+    notes when its last data line came; a stream silent (or sending only keep-alive comments) for
+    longer than its timeout is cancelled and recorded as a `timeout`, and one past its wall-time
+    limit (planner.probe.limits) as `overtime`.
     """
 
     _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
     PERIOD_S = 0.1
 
     def __init__(self) -> None:
-        self.streams: dict[asyncio.Task, tuple[StreamState, float]] = {}
+        self.streams: dict[asyncio.Task, tuple[StreamState, float, float]] = {}
         self.task: asyncio.Task | None = None
 
     @classmethod
@@ -56,9 +58,10 @@ class _Watchdog:
         while self.streams:
             await asyncio.sleep(self.PERIOD_S)
             now_s = time.perf_counter()
-            for task, (state, timeout_s) in list(self.streams.items()):
-                if now_s - state.last_s > timeout_s and not state.timed_out:
+            for task, (state, timeout_s, wall_s) in list(self.streams.items()):
+                if not state.timed_out and (now_s - state.last_s > timeout_s or now_s > wall_s):
                     state.timed_out = True
+                    state.overtime = now_s > wall_s
                     task.cancel()
 
 
@@ -84,10 +87,13 @@ async def stream_request(
 
     `deadline_s` (perf_counter seconds) bounds the reads; a request the deadline, `stop()` or a
     task cancellation ends is `cancelled`, neither a success nor an error. `scheduled_s` is when an
-    open-loop schedule wanted it sent (the gap to the actual send is the client's lag).
+    open-loop schedule wanted it sent (the gap to the actual send is the client's lag). The
+    request's own bounds (planner.probe.limits: tokens, wall time, bytes) are faults; what it
+    received before any of them fired is kept in the record.
     """
     state = StreamState()
     streaming = cancelled = False
+    error: RequestFailed | None = None
     error_kind: str | None = None
     error_message: str | None = None
     start_s = state.last_s = time.perf_counter()
@@ -95,45 +101,46 @@ async def stream_request(
     me = asyncio.current_task()
     try:
         url, body = client.request_url_and_body(prompt, max_tokens=max_tokens)
+        max_tokens = max_tokens or client.max_tokens
         read_timeout_s = client.timeout_s
         if deadline_s is not None:
             read_timeout_s = max(0.05, min(read_timeout_s, deadline_s - start_s + _DEADLINE_GRACE_S))
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(client.connect_timeout_s, read_timeout_s))
-        watchdog.streams[me] = (state, read_timeout_s)  # the read timeout: see _Watchdog
+        # The read timeout and the wall-time limit: see _Watchdog.
+        watchdog.streams[me] = (state, read_timeout_s, start_s + client.request_wall_s(max_tokens))
         # Redirects are not followed: a benchmark must measure the host it was given.
         async with session.post(url, json=body, headers=client.headers(), timeout=timeout,
                                 allow_redirects=False) as resp:
             if resp.status != 200:
                 raw = await resp.content.read(_ERROR_BODY_BYTES)
-                raise RequestFailed(kind_for_status(resp.status),
-                                    client.status_message(resp.status, resp.reason,
-                                                          raw.decode("utf-8", errors="replace")))
+                raise client.failed_status(resp.status, resp.reason, raw.decode("utf-8", errors="replace"),
+                                           resp.headers.get("Retry-After"))
             streaming = True
-            handle = client.handle_line
-            buffer = b""
+            read_block = client.read_block
+            lines = LineSplitter()
             async for data in resp.content.iter_any():
-                now_s = state.last_s = time.perf_counter()
+                now_s = time.perf_counter()
                 if state.done:
                     continue  # drain to the end so the connection is reused
                 if (stop is not None and stop()) or (deadline_s is not None and now_s >= deadline_s):
                     cancelled = True
                     break
-                buffer += data
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    handle(line, now_s, state)
-                    if state.done:
-                        break
+                read_block(data, now_s, state, lines, max_tokens)
             if not cancelled:
-                if buffer and not state.done:
-                    handle(buffer, time.perf_counter(), state)
+                if not state.done and (rest := lines.rest()):
+                    client.handle_line(rest, time.perf_counter(), state)
                 client.check_complete(state)
     except RequestFailed as exc:
+        error = exc
         error_kind, error_message = exc.kind.value, client.redact(exc.message)
     except asyncio.CancelledError:
-        if state.timed_out and not (deadline_s is not None and time.perf_counter() >= deadline_s):
-            error_kind = "timeout"
-            error_message = f"no data from the server for {client.timeout_s:g} s (the read timeout)"
+        if state.done:
+            pass  # the watchdog ended the drain after the end marker: the request is complete
+        elif state.timed_out and not (deadline_s is not None and time.perf_counter() >= deadline_s):
+            if state.overtime:
+                error_kind, error_message = "overtime", client.overtime_message()
+            else:
+                error_kind, error_message = "timeout", client.silence_message()
         else:
             cancelled = True  # the run (or its deadline) stopped this request; what it received is kept
     except Exception as exc:  # noqa: BLE001 - every failure becomes a result
@@ -165,4 +172,6 @@ async def stream_request(
         server_decode_tokens_per_s=state.server_decode_tokens_per_s,
         scheduled_s=scheduled_s,
         server_queue_s=state.server_queue_s,
+        http_status=error.http_status if error is not None else None,
+        retry_after_s=error.retry_after_s if error is not None else None,
     )

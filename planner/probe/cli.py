@@ -1,8 +1,11 @@
 """The `probe` subcommand: `python -m planner probe ...` or `python -m planner.probe ...`.
 
-Exit codes: 0 measured (even with some failed requests: faults are results);
+Exit codes: 0 measured (even with some failed requests: faults are results, and a run the run
+limit stopped early keeps what it measured, `stopped_reason` "run_timeout");
 1 the endpoint could not be used at all (one line on stderr names why);
-2 bad arguments, an unreadable plan, or a host refused by the allow-list.
+2 bad arguments, an unreadable plan, or a host refused by the allow-list;
+3 the run limit (--run-timeout-s) ended the run before any request finished: the result is printed
+all the same, with the tokens received so far (`partial_output_tokens`, the warm-up's `output_tokens`).
 The API key is read from an environment variable only, never from the
 command line, where other users could see it in the process list.
 """
@@ -20,16 +23,23 @@ from pydantic import ValidationError
 from planner.cli_args import non_negative_int, positive_float, positive_int
 from planner.probe.calibration import calibration_entry, save_calibration
 from planner.probe.compare import with_comparison
-from planner.probe.config import DEFAULT_API_KEY_ENV, DEFAULT_CONCURRENCY, MAX_STREAMS, ProbeConfig
+from planner.probe.config import (
+    DEFAULT_API_KEY_ENV,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RUN_TIMEOUT_S,
+    MAX_STREAMS,
+    ProbeConfig,
+)
 from planner.probe.endpoint import Endpoint, check_host_allowed
 from planner.probe.faults import HostNotAllowedError, ProbeConfigError, RequestFailed
 from planner.probe.redaction import Redactor
 from planner.probe.report import ProgressLine, format_table
+from planner.probe.results import ProbeResult
 from planner.probe.runner import build_redactor, run_probe
 from planner.probe.verify import DEFAULT_ATTAINMENT, MULTIPLES, plan_document, verification, verify_config, \
     workload_from_plan
 
-EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 def _concurrency_list(text: str) -> tuple[int, ...]:
@@ -104,9 +114,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=positive_int, default=128,
                         help="output tokens per request (default: 128)")
     parser.add_argument("--timeout-s", type=positive_float, default=60.0,
-                        help="per-request read timeout in seconds (default: 60)")
-    parser.add_argument("--run-timeout-s", type=positive_float, default=None,
-                        help="stop the whole run after this many seconds, keeping partial results")
+                        help="per-request read timeout: seconds without a data line; keep-alive comments do not "
+                             "count (default: 60)")
+    parser.add_argument("--request-timeout-s", type=positive_float, default=None,
+                        help="most seconds one request may last, however the server keeps sending (default: "
+                             "--timeout-s + 1 s per output token asked)")
+    parser.add_argument("--run-timeout-s", type=positive_float, default=DEFAULT_RUN_TIMEOUT_S,
+                        help=f"stop the whole run after this many seconds, keeping partial results "
+                             f"(default: {DEFAULT_RUN_TIMEOUT_S:g})")
     parser.add_argument("--warmup", type=non_negative_int, default=1,
                         help="warm-up requests before measuring (default: 1)")
     parser.add_argument("--api-key-env", default=DEFAULT_API_KEY_ENV,
@@ -150,12 +165,11 @@ def _load_plan(path: Path) -> dict[str, Any]:
 def _list_models(config: ProbeConfig) -> int:
     import requests
 
-    from planner.probe.factory import make_client
+    from planner.probe.factory import client_for
 
     endpoint = Endpoint.parse(config.url, config.api)
     check_host_allowed(endpoint.host)
-    redact = build_redactor(config)
-    client = make_client(endpoint, model=None, api_key=config.resolved_api_key(), redactor=redact)
+    client = client_for(config, model=None, redactor=build_redactor(config), endpoint=endpoint)
     with requests.Session() as session:
         try:
             models = client.list_models(session)
@@ -188,7 +202,8 @@ def run_cli(args: argparse.Namespace) -> int:
             url=args.url, api=args.api, model=args.model, endpoint=args.endpoint,
             concurrency=args.concurrency or DEFAULT_CONCURRENCY, rates=args.rates, requests_per_level=args.requests,
             prompt_tokens=args.prompt_tokens, max_tokens=args.max_tokens, timeout_s=args.timeout_s,
-            run_timeout_s=args.run_timeout_s, warmup_requests=args.warmup, api_key_env=args.api_key_env,
+            run_timeout_s=args.run_timeout_s, request_timeout_s=args.request_timeout_s,
+            warmup_requests=args.warmup, api_key_env=args.api_key_env,
             arrival=args.arrival, burstiness=args.burstiness, level_duration_s=args.level_duration_s,
             max_in_flight=args.max_in_flight, lengths=args.lengths, length_cv=args.length_cv, seed=args.seed,
             slo_ttft_s=args.slo_ttft_s, slo_tokens_per_s=args.slo_tokens_per_s, workers=args.workers,
@@ -246,11 +261,15 @@ def run_cli(args: argparse.Namespace) -> int:
 
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
-    elif result.reached_endpoint:
+    elif result.reached_endpoint or result.stopped_reason == "run_timeout":
         print(format_table(result))
     if calibration_note:
         print(f"probe: {calibration_note}", file=sys.stderr)
 
+    if not result.reached_endpoint and result.stopped_reason == "run_timeout":
+        return _fail(f"the run limit ({config.run_timeout_s:g} s, --run-timeout-s) ended the run before any "
+                     f"request finished; {_tokens_received(result)} output tokens received are in the result",
+                     EXIT_PARTIAL)
     if not result.reached_endpoint:
         err = result.fatal_error
         if err is not None:
@@ -259,6 +278,12 @@ def run_cli(args: argparse.Namespace) -> int:
             reason = result.stopped_reason or "no request succeeded"
         return _fail(f"cannot use {result.url}: {reason}", EXIT_UNREACHABLE)
     return EXIT_UNREACHABLE if calibration_failed else EXIT_OK
+
+
+def _tokens_received(result: ProbeResult) -> int:
+    """Output tokens the run received, failed and cancelled requests and the warm-up included."""
+    warm = result.warmup.output_tokens if result.warmup is not None else 0
+    return warm + sum(level.output_tokens + level.partial_output_tokens for level in result.levels)
 
 
 def _run_import(args: argparse.Namespace, plan: dict[str, Any] | None, attainment: float) -> int:

@@ -1,8 +1,9 @@
 """The shared machinery of a streaming client: send, time, classify, never raise.
 
 Subclasses (OpenAIClient, OllamaClient) say which URL and body to send and
-how to read one line of the stream; `run_request` does the rest and turns
-every failure into a classified `RequestRecord`. This module never imports
+how to read one line of the stream; the transports (planner.probe.async_transport,
+planner.probe.threaded_transport) send, time, and turn every failure into a classified
+`RequestRecord`. This module never imports
 its subclasses: `planner.probe.factory.make_client` picks one, so no probe
 module imports one that imports it back (tests/probe/test_import_graph.py).
 """
@@ -12,11 +13,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import requests
 
+from planner.probe.backoff import parse_retry_after_s
+from planner.probe.credentials import authorization
 from planner.probe.endpoint import Endpoint
 from planner.probe.faults import (
     FaultKind,
@@ -25,41 +27,14 @@ from planner.probe.faults import (
     describe_exception,
     kind_for_status,
 )
-from planner.probe.record import RequestRecord, UsageSource
-from planner.probe.redaction import Redactor
-from planner.probe.streaming import iter_stream_lines
+from planner.probe.limits import MAX_JSON_BYTES, LineSplitter, check_chunks, max_chunks, request_wall_s
+from planner.probe.record import RequestRecord, StreamState
+from planner.probe.redaction import Redactor, url_secrets
+from planner.probe.streaming import iter_stream_blocks
 
 USER_AGENT = "ow-planner-probe/1"
-# Seconds of grace past the run deadline before a blocked read gives up, so
-# a request that is about to finish still can.
-_DEADLINE_GRACE_S = 0.25
 _ERROR_BODY_CHARS = 300
-
-
-@dataclass
-class StreamState:
-    """Mutable per-request scratch space filled by `handle_line`. Instants are perf_counter s."""
-
-    token_times_s: list[float] = field(default_factory=list)
-    done: bool = False  # the protocol's end marker arrived ([DONE] / done: true)
-    done_s: float | None = None
-    finish_reason: str | None = None
-    prompt_tokens: int | None = None
-    output_tokens: int | None = None  # the server's count, when it sent one
-    output_source: UsageSource = "chunks"
-    server_prefill_s: float | None = None
-    server_decode_tokens_per_s: float | None = None
-    server_queue_s: float | None = None  # time the server says the request waited for a slot
-    last_s: float = 0.0  # when bytes last arrived (the asyncio transport's read timeout)
-    timed_out: bool = False
-
-    def add_text(self, now_s: float) -> None:
-        self.token_times_s.append(now_s)
-
-    def mark_done(self, now_s: float) -> None:
-        if not self.done:
-            self.done = True
-            self.done_s = now_s
+_ERROR_BODY_BYTES = 2048
 
 
 class StreamingClient:
@@ -81,6 +56,8 @@ class StreamingClient:
         redactor: Redactor | None = None,
         timeout_s: float = 60.0,
         connect_timeout_s: float = 10.0,
+        request_timeout_s: float | None = None,
+        api_key_source: str = "the API key",
     ):
         self.endpoint = endpoint
         self.model = model
@@ -88,10 +65,12 @@ class StreamingClient:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.extra_body = dict(extra_body or {})
-        self.__api_key = api_key  # name-mangled and never in repr
-        self.redact = redactor or Redactor([api_key])
+        # Name-mangled and never in repr; ProbeConfigError when the URL's user:password and a key collide.
+        self.__authorization = authorization(endpoint.base_url, api_key, api_key_source)
+        self.redact = redactor or Redactor([api_key, *url_secrets(endpoint.base_url)])
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
+        self.request_timeout_s = request_timeout_s
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.endpoint!r}, model={self.model!r})"
@@ -122,6 +101,32 @@ class StreamingClient:
         return "*/*"
 
     # -- shared --------------------------------------------------------------
+    def request_wall_s(self, max_tokens: int | None = None) -> float:
+        """Most seconds one request asking for `max_tokens` may last (planner.probe.limits)."""
+        return request_wall_s(self.timeout_s, max_tokens or self.max_tokens, self.request_timeout_s)
+
+    def max_chunks(self, max_tokens: int | None = None) -> int:
+        return max_chunks(max_tokens or self.max_tokens)
+
+    def read_block(self, data: bytes, now_s: float, state: StreamState, lines: LineSplitter,
+                   max_tokens: int) -> None:
+        """Read one block of a stream into `state` (both transports): split it into lines within
+        the byte caps, note progress (a data line; blank lines and `:` comments are not), parse,
+        and stop a stream that outgrew `max_tokens`."""
+        for line in lines.feed(data):
+            if line[:1] not in (b"", b":", b"\r"):
+                state.last_s = now_s
+            self.handle_line(line, now_s, state)
+            if state.done:
+                break
+        if len(state.token_times_s) > max_tokens:
+            check_chunks(len(state.token_times_s), max_tokens)
+
+    def failed_status(self, status: int, reason: str | None, body: str, retry_after: str | None) -> RequestFailed:
+        """The fault for an HTTP error answer, with its status and Retry-After (both transports)."""
+        return RequestFailed(kind_for_status(status), self.status_message(status, reason, body), http_status=status,
+                             retry_after_s=parse_retry_after_s(retry_after))
+
     def headers(self) -> dict[str, str]:
         headers = {
             "User-Agent": USER_AGENT,
@@ -129,8 +134,8 @@ class StreamingClient:
             # A compressed stream can be buffered by the decoder, delaying tokens.
             "Accept-Encoding": "identity",
         }
-        if self.__api_key:
-            headers["Authorization"] = f"Bearer {self.__api_key}"
+        if self.__authorization:
+            headers["Authorization"] = self.__authorization
         return headers
 
     def get_json(self, session: requests.Session, path: str, *, timeout_s: float = 10.0) -> Any:
@@ -144,27 +149,43 @@ class StreamingClient:
 
     def _json_call(self, session: requests.Session, method: str, path: str,
                    body: dict[str, Any] | None, timeout_s: float) -> Any:
+        """One JSON call, bounded like a stream: `timeout_s` of silence or in all, MAX_JSON_BYTES."""
+        deadline_s = time.perf_counter() + timeout_s
         try:
             resp = session.request(method, self.endpoint.url_for(path), json=body, headers=self.headers(),
                                    timeout=(min(self.connect_timeout_s, timeout_s), timeout_s),
-                                   allow_redirects=False)
+                                   allow_redirects=False, stream=True)
         except Exception as exc:  # noqa: BLE001 - classified, not swallowed
             raise RequestFailed(classify_exception(exc, streaming=False),
                                 self.redact(describe_exception(exc))) from None
         with resp:
             if resp.status_code != 200:
-                raise RequestFailed(kind_for_status(resp.status_code), self._status_message(resp))
+                raise self.failed_response(resp)
+            raw = bytearray()
             try:
-                return resp.json()
+                for block in iter_stream_blocks(resp):
+                    raw += block
+                    if len(raw) > MAX_JSON_BYTES:
+                        raise RequestFailed(FaultKind.TOO_LARGE, f"{path} answered more than {MAX_JSON_BYTES:,} bytes")
+                    if time.perf_counter() > deadline_s:
+                        raise RequestFailed(FaultKind.OVERTIME, f"{path} took more than {timeout_s:g} s to answer")
+            except RequestFailed:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified, not swallowed
+                raise RequestFailed(classify_exception(exc, streaming=True),
+                                    self.redact(describe_exception(exc))) from None
+            try:
+                return json.loads(bytes(raw).decode("utf-8"))
             except ValueError:
                 raise RequestFailed(FaultKind.MALFORMED, f"{path} did not answer JSON") from None
 
-    def _status_message(self, resp: requests.Response) -> str:
+    def failed_response(self, resp: requests.Response) -> RequestFailed:
+        """The fault of an error answer; reads at most a little of its body (a stream=True response)."""
         try:
-            body = resp.text[:_ERROR_BODY_CHARS]
+            body = resp.raw.read(_ERROR_BODY_BYTES, decode_content=False).decode("utf-8", errors="replace")
         except Exception:  # noqa: BLE001 - the status alone is enough
             body = ""
-        return self.status_message(resp.status_code, resp.reason, body)
+        return self.failed_status(resp.status_code, resp.reason, body, resp.headers.get("Retry-After"))
 
     def status_message(self, status: int, reason: str | None, body: str) -> str:
         """'HTTP 401 Unauthorized: <start of the body>', redacted (shared by both transports)."""
@@ -172,88 +193,29 @@ class StreamingClient:
         msg = f"HTTP {status} {reason or ''}".strip()
         return self.redact(f"{msg}: {body}" if body else msg)
 
-    def run_request(
-        self,
-        session: requests.Session,
-        prompt: str,
-        *,
-        deadline_s: float | None = None,
-        stop_event: threading.Event | None = None,
-    ) -> RequestRecord:
-        """Send one streamed request and time it. Never raises for request failures.
+    def run_request(self, session: requests.Session, prompt: str, *, deadline_s: float | None = None,
+                    stop_event: threading.Event | None = None, max_tokens: int | None = None) -> RequestRecord:
+        """One streamed request over `requests` (planner.probe.threaded_transport.run_request)."""
+        from planner.probe.threaded_transport import run_request
 
-        `deadline_s` (perf_counter seconds) is the run's deadline: reads are
-        bounded by it, and a request it interrupts is `cancelled`, not an error.
-        """
-        cpu0_s = time.thread_time()
-        state = StreamState()
-        streaming = False
-        cancelled = False
-        error_kind: str | None = None
-        error_message: str | None = None
-        resp: requests.Response | None = None
-        start_s = time.perf_counter()
-        try:
-            url, body = self.request_url_and_body(prompt)
-            read_timeout_s = self.timeout_s
-            if deadline_s is not None:
-                read_timeout_s = max(0.05, min(read_timeout_s, deadline_s - start_s + _DEADLINE_GRACE_S))
-            resp = session.post(
-                url, json=body, headers=self.headers(), stream=True,
-                timeout=(min(self.connect_timeout_s, read_timeout_s), read_timeout_s),
-                # Redirects are not followed: a benchmark must measure the host it
-                # was given, and the allow-list must not be bypassed by a 3xx.
-                allow_redirects=False,
-            )
-            if resp.status_code != 200:
-                raise RequestFailed(kind_for_status(resp.status_code), self._status_message(resp))
-            streaming = True
-            for line in iter_stream_lines(resp):
-                now_s = time.perf_counter()
-                if (stop_event is not None and stop_event.is_set()) or (
-                        deadline_s is not None and now_s >= deadline_s and not state.done):
-                    cancelled = True
-                    break
-                if state.done:
-                    continue  # drain to the end so the connection can be reused
-                self.handle_line(line, now_s, state)
-            if not cancelled:
-                self.check_complete(state)
-        except RequestFailed as exc:
-            error_kind, error_message = exc.kind.value, self.redact(exc.message)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a result
-            kind = classify_exception(exc, streaming=streaming)
-            if deadline_s is not None and time.perf_counter() >= deadline_s and kind in (
-                    FaultKind.TIMEOUT, FaultKind.UNREACHABLE):
-                cancelled = True  # the run deadline, not the server, ended this request
-            else:
-                error_kind, error_message = kind.value, self.redact(describe_exception(exc))
-        finally:
-            if resp is not None:
-                resp.close()
-        end_s = time.perf_counter()
-        if state.done and state.done_s is not None:
-            end_s = state.done_s
-        times = tuple(state.token_times_s)
-        if state.output_tokens is not None:
-            output_tokens, source = state.output_tokens, state.output_source
-        else:
-            output_tokens, source = len(times), "chunks"
-        return RequestRecord(
-            start_s=start_s,
-            end_s=end_s,
-            first_token_s=times[0] if times else None,
-            token_times_s=times,
-            prompt_tokens=state.prompt_tokens,
-            output_tokens=output_tokens,
-            usage_source=source,
-            error_kind=None if cancelled else error_kind,
-            error_message=None if cancelled else error_message,
-            cancelled=cancelled,
-            server_prefill_s=state.server_prefill_s,
-            server_decode_tokens_per_s=state.server_decode_tokens_per_s,
-            client_cpu_s=time.thread_time() - cpu0_s,
-        )
+        return run_request(self, session, prompt, deadline_s=deadline_s, stop_event=stop_event,
+                           max_tokens=max_tokens)
+
+    def check_time(self, now_s: float, state: StreamState, wall_s: float) -> None:
+        """The threaded transport's bounds between blocks: socket reads time out only on silence."""
+        if now_s > wall_s:
+            raise RequestFailed(FaultKind.OVERTIME, self.overtime_message())
+        if now_s - state.last_s > self.timeout_s:
+            raise RequestFailed(FaultKind.TIMEOUT, self.silence_message())
+
+    def overtime_message(self) -> str:
+        limit = (f"{self.request_timeout_s:g} s" if self.request_timeout_s is not None
+                 else "the read timeout + 1 s per output token asked")
+        return f"the request ran past its time limit ({limit}) while the server kept sending; the tokens before are kept"
+
+    def silence_message(self) -> str:
+        return (f"no data line from the server for {self.timeout_s:g} s (the read timeout; keep-alive comments "
+                "do not count)")
 
 
 def parse_stream_object(data: bytes, what: str) -> dict:

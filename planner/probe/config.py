@@ -11,6 +11,8 @@ DEFAULT_API_KEY_ENV = "PLANNER_PROBE_API_KEY"
 DEFAULT_CONCURRENCY = (1, 2, 4, 8)
 #: Most streams one level may hold open (the asyncio client; see bench/probe_overhead.py).
 MAX_STREAMS = 8192
+#: Default whole-run limit, seconds: a run that would last longer needs saying so (--run-timeout-s).
+DEFAULT_RUN_TIMEOUT_S = 1800.0
 
 
 class ProbeConfig(BaseModel):
@@ -46,9 +48,14 @@ class ProbeConfig(BaseModel):
                                     description="requests per level (raised to the level's concurrency)")
     prompt_tokens: int = Field(256, ge=1, le=1_000_000, description="target prompt length, tokens")
     max_tokens: int = Field(128, ge=1, le=1_000_000, description="max output tokens per request")
-    timeout_s: float = Field(60.0, gt=0, description="per-request read timeout, seconds")
+    timeout_s: float = Field(60.0, gt=0, description="per-request read timeout: seconds without a data line "
+                                                     "(keep-alive comments do not count)")
     connect_timeout_s: float = Field(10.0, gt=0, description="TCP/TLS connect timeout, seconds")
-    run_timeout_s: float | None = Field(None, gt=0, description="whole-run limit, seconds; None: none")
+    request_timeout_s: float | None = Field(None, gt=0, description="most seconds one request may last; None: "
+                                                                    "timeout_s + 1 s per output token asked")
+    run_timeout_s: float | None = Field(DEFAULT_RUN_TIMEOUT_S, gt=0,
+                                        description="whole-run limit, seconds (partial results are kept); "
+                                                    "None: none")
     warmup_requests: int = Field(1, ge=0, le=100)
     temperature: float | None = Field(0.0, ge=0, description="None: server default")
     api_key: SecretStr | None = Field(None, description="overrides the environment variable")

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from planner.probe.config import ProbeConfig
+from planner.probe.credentials import authorization
 from planner.probe.endpoint import Endpoint, check_host_allowed
 from planner.probe.prompts import build_prompt
 from planner.probe.record import RequestRecord
@@ -41,6 +42,7 @@ def run_locust(config: ProbeConfig, *, workers: int = 2, run_time_s: float = 20.
     """Each of `config.concurrency` as a Locust run with `workers` worker processes on this machine."""
     endpoint = Endpoint.parse(config.url, config.api)
     check_host_allowed(endpoint.host)
+    authorization(config.url, config.resolved_api_key())  # ProbeConfigError now, not in every Locust user
     model = model or config.model
     template = build_prompt(config.prompt_tokens)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

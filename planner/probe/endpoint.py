@@ -109,10 +109,12 @@ class Endpoint:
     def url_for(self, path: str) -> str:
         """Absolute URL of an API path such as `/v1/chat/completions` or `/api/chat`.
 
-        The original query (some gateways need `?api-version=`) is kept.
+        The original query (some gateways need `?api-version=`) is kept; any `user:password@` is
+        not (planner.probe.credentials sends it as a header, so no HTTP library adds its own).
         """
         parts = urlsplit(self.root_url)
-        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + path, self.query, ""))
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + path, self.query, ""))
 
     @classmethod
     def parse(cls, url: str, api: str | None = None) -> Endpoint:

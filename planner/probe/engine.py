@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from planner.probe.backoff import Backoff
 from planner.probe.record import RequestRecord
 
 Arrival = Literal["poisson", "constant"]
@@ -80,6 +81,7 @@ class LevelRun:
     max_in_flight: int = 0
     started_s: float = 0.0
     loop_cpu_s: float = 0.0  # CPU seconds of the event-loop thread during the level
+    backoff_waits: int = 0  # pauses the server asked for (429/503, with or without Retry-After)
 
 
 SendFn = Callable[[int, float | None, Callable[[], bool]], Awaitable[RequestRecord]]
@@ -99,7 +101,10 @@ async def drive_level(
     `should_stop()` is polled; once it names a reason, no new request starts, in-flight ones see
     `stopping()` turn true (and end as cancelled at their next chunk), and those still running
     after `grace_s` are cancelled. `start_at_s` (perf_counter) delays the start to that instant, so
-    worker processes start a level together. Never raises for request failures (they are records).
+    worker processes start a level together. After a 429 or 503 (its Retry-After, capped, else a
+    doubling pause), no request starts before the pause is over (planner.probe.backoff): open-loop
+    requests due meanwhile go late, and their send lag says so. Never raises for request failures
+    (they are records).
     """
     if start_at_s is not None and (delay_s := start_at_s - time.perf_counter()) > 0:
         await asyncio.sleep(delay_s)
@@ -108,6 +113,7 @@ async def drive_level(
     in_flight = 0
     stopping = False
     tasks: set[asyncio.Task] = set()
+    backoff = Backoff(back_off_unreached=False)  # a level's requests are finite: see planner.probe.backoff
 
     def is_stopping() -> bool:
         return stopping
@@ -128,10 +134,19 @@ async def drive_level(
         finally:
             in_flight -= 1
         run.records.append(record)
+        backoff.note_record(record)
         on_record(record)
+
+    async def paused() -> bool:
+        """Wait out a backoff; True when the level is stopping."""
+        while not check_stop() and (delay_s := backoff.delay_s()) > 0:
+            await asyncio.sleep(min(delay_s, _WATCH_S))
+        return stopping
 
     async def closed_worker(counter: itertools.count) -> None:
         while not check_stop():
+            if await paused():
+                return
             index = next(counter)
             if index >= shape.requests:
                 return
@@ -145,7 +160,7 @@ async def drive_level(
                 await asyncio.sleep(min(delay_s, _WATCH_S))
             if gate is not None:
                 await gate.acquire()
-            if check_stop():
+            if await paused() or check_stop():
                 return
             task = asyncio.create_task(one(index, target_s))
             tasks.add(task)
@@ -175,6 +190,7 @@ async def drive_level(
                 task.cancel()
             await asyncio.wait({finished}, timeout=grace_s)
     run.loop_cpu_s = time.thread_time() - cpu0_s
+    run.backoff_waits = backoff.waits
     return run
 
 

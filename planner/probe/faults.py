@@ -36,7 +36,10 @@ class FaultKind(str, Enum):
     HTTP_ERROR = "http_error"  # an unexpected status (e.g. a redirect, which is not followed)
     STREAM_CUT = "stream_cut"  # the connection dropped before the stream finished
     MALFORMED = "malformed"  # a chunk that is not the protocol's JSON
-    TIMEOUT = "timeout"  # the per-request read timeout passed
+    TIMEOUT = "timeout"  # the per-request read timeout passed (no data line; keep-alive comments do not count)
+    TOO_MANY_TOKENS = "too_many_tokens"  # the stream went on past max_tokens plus a margin (planner.probe.limits)
+    OVERTIME = "overtime"  # the request ran past its wall-time limit while the server kept sending
+    TOO_LARGE = "too_large"  # one line, or the whole response, was larger than the byte cap
     OTHER = "other"  # anything not foreseen above (message says what)
 
     def __str__(self) -> str:
@@ -69,10 +72,13 @@ class RequestFailed(Exception):
     bodies that pass through the run's redactor).
     """
 
-    def __init__(self, kind: FaultKind, message: str):
+    def __init__(self, kind: FaultKind, message: str, *, http_status: int | None = None,
+                 retry_after_s: float | None = None):
         super().__init__(f"{kind.value}: {message}")
         self.kind = kind
         self.message = message
+        self.http_status = http_status  # the response's status, when the server answered one
+        self.retry_after_s = retry_after_s  # the server's Retry-After, seconds (planner.probe.backoff)
 
 
 def kind_for_status(status_code: int) -> FaultKind:

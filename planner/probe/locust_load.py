@@ -23,14 +23,13 @@ import time
 from pathlib import Path
 
 import requests
-from locust import User, constant, events, task
+from locust import User, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
+from planner.probe.backoff import Backoff
 from planner.probe.config import ProbeConfig
-from planner.probe.endpoint import Endpoint
-from planner.probe.factory import make_client
+from planner.probe.factory import client_for
 from planner.probe.prompts import PromptTemplate
-from planner.probe.redaction import Redactor, url_secrets
 
 CONFIG_ENV = "PLANNER_LOCUST_CONFIG"
 OUT_ENV = "PLANNER_LOCUST_OUT"
@@ -69,20 +68,19 @@ def _write(environment, **_kwargs) -> None:
 
 
 class ProbeUser(User):
-    """One stream: send, read to the end, send the next (closed loop)."""
+    """One stream: send, read to the end, send the next (closed loop), pausing only when the server
+    said to wait (Retry-After) or could not be reached (planner.probe.backoff)."""
 
-    wait_time = constant(0)
+    def wait_time(self) -> float:
+        backoff = getattr(self, "backoff", None)
+        return backoff.delay_s() if backoff is not None else 0.0
 
     def on_start(self) -> None:
         config = ProbeConfig.model_validate(_settings["config"])
         self.config = config
         self.template = PromptTemplate(**_settings["template"])
-        self.client = make_client(Endpoint.parse(config.url, config.api), model=_settings.get("model"),
-                                  endpoint_kind=config.endpoint, max_tokens=config.max_tokens,
-                                  temperature=config.temperature, extra_body=config.extra_body,
-                                  api_key=config.resolved_api_key(), timeout_s=config.timeout_s,
-                                  redactor=Redactor([config.resolved_api_key(), *url_secrets(config.url)]),
-                                  connect_timeout_s=config.connect_timeout_s)
+        self.backoff = Backoff()
+        self.client = client_for(config, model=_settings.get("model"))
         if _settings.get("include_usage") is False and hasattr(self.client, "include_usage"):
             self.client.include_usage = False
         self.session = requests.Session()
@@ -97,6 +95,7 @@ class ProbeUser(User):
         self.count += 1
         prompt = self.template.render(hash((self.worker, id(self), self.count)) % 1_000_000)
         record = self.client.run_request(self.session, prompt)
+        self.backoff.note_record(record)
         fire = self.environment.events.request.fire
         failure = None if record.ok else RuntimeError(f"{record.error_kind}: {record.error_message}")
         fire(request_type="stream", name=self.config.endpoint, response_time=record.e2e_s * 1000,

@@ -1,4 +1,5 @@
-"""RequestRecord: the raw timeline of one streamed request, as the client saw it."""
+"""RequestRecord: the raw timeline of one streamed request, as the client saw it; StreamState, the
+scratch space a transport fills while the request streams."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class RequestRecord:
     client_cpu_s: float = 0.0  # CPU time of the worker thread during this request (threaded transport)
     scheduled_s: float | None = None  # when an open-loop schedule wanted it sent
     server_queue_s: float | None = None  # server-reported time waiting for a slot (Ollama)
+    http_status: int | None = None  # the status of a refused request (>= 300); None when it streamed
+    retry_after_s: float | None = None  # the server's Retry-After on that answer, seconds
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -86,3 +89,30 @@ class RequestRecord:
             return [b - a for a, b in zip(times, times[1:], strict=False)]
         mean_gap_s = (times[-1] - times[0]) / (self.output_tokens - 1)
         return [mean_gap_s] * (self.output_tokens - 1)
+
+
+@dataclass
+class StreamState:
+    """Mutable per-request scratch space filled by `handle_line`. Instants are perf_counter s."""
+
+    token_times_s: list[float] = field(default_factory=list)
+    done: bool = False  # the protocol's end marker arrived ([DONE] / done: true)
+    done_s: float | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None  # the server's count, when it sent one
+    output_source: UsageSource = "chunks"
+    server_prefill_s: float | None = None
+    server_decode_tokens_per_s: float | None = None
+    server_queue_s: float | None = None  # time the server says the request waited for a slot
+    last_s: float = 0.0  # when a data line last arrived (keep-alive comments do not count): the read timeout
+    timed_out: bool = False
+    overtime: bool = False  # the request's wall-time limit passed (planner.probe.limits)
+
+    def add_text(self, now_s: float) -> None:
+        self.token_times_s.append(now_s)
+
+    def mark_done(self, now_s: float) -> None:
+        if not self.done:
+            self.done = True
+            self.done_s = now_s

@@ -9,10 +9,11 @@ URLs at DEBUG level and a URL can carry `?api_key=...`.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -30,6 +31,10 @@ def url_secrets(url: str) -> list[str]:
     """Secret values embedded in a URL: the userinfo password/user and key-like query values."""
     parts = urlsplit(url)
     found = [v for v in (parts.password, parts.username) if v]
+    if parts.password or parts.username:  # as sent: decoded, and in the Basic header's base64
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        found += [v for v in (user, password) if v]
+        found.append(base64.b64encode(f"{user}:{password}".encode()).decode("ascii"))
     found += [v for k, v in parse_qsl(parts.query, keep_blank_values=False) if _is_secret_name(k) and v]
     return found
 

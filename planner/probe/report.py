@@ -93,6 +93,14 @@ def format_table(result: ProbeResult) -> str:
                          f"({gpu.utilisation_pct.max:.0f}% max), memory {gpu.memory_used_mib.max:,.0f} MiB max")
     else:
         lines.append(f"GPU telemetry: not available ({telemetry.reason})")
+    partial = sum(level.partial_output_tokens for level in result.levels)
+    partial += result.warmup.output_tokens if result.warmup is not None and not result.warmup.succeeded else 0
+    if partial:
+        lines.append(f"Kept: {partial:,} output tokens from requests a fault, a limit or the run timeout ended "
+                     "(in the request log, not in the percentiles)")
+    waits = sum(level.backoff_waits for level in result.levels)
+    if waits:
+        lines.append(f"Backed off {waits} times: the server asked to retry later (429/503, Retry-After)")
     if result.stopped_reason:
         lines.append(f"Stopped early: {result.stopped_reason}")
     if result.fatal_error:

@@ -68,6 +68,9 @@ class LevelResult(_Frozen):
     wall_s: float
     prompt_tokens: float | None = Field(None, description="mean prompt tokens per request (server count)")
     output_tokens: int = Field(0, description="total output tokens of successful requests")
+    partial_output_tokens: int = Field(0, description="output tokens received by requests that failed or were "
+                                                      "cancelled (a limit, a fault, the run timeout): kept, not "
+                                                      "in any percentile")
     usage_source: str | None = Field(None, description="usage | chunks | server | mixed")
     server_prefill_s: Percentiles | None = Field(None, description="server-reported prompt time")
     server_decode_tokens_per_s: Percentiles | None = Field(None, description="server-reported decode rate")
@@ -79,6 +82,8 @@ class LevelResult(_Frozen):
     server_queue_s: Percentiles | None = Field(None, description="server-reported wait for a slot (Ollama)")
     slo: SloResult | None = None
     max_in_flight: int = 0
+    backoff_waits: int = Field(0, description="pauses before sending the server asked for: 429/503, its "
+                                              "Retry-After (capped) or a doubling backoff")
     client_cpu_s: float = Field(0.0, description="CPU seconds the probe's client spent (its event-loop thread)")
     client_cpu_s_per_token: float | None = None
     client_busy_cores: float | None = Field(None, description="client CPU seconds per wall second")
@@ -120,6 +125,8 @@ class WarmupSummary(_Frozen):
     errors_by_kind: dict[str, int] = Field(default_factory=dict)
     ttft_s: float | None = None
     note: str | None = None
+    output_tokens: int = Field(0, description="output tokens received, failed and cancelled requests included")
+    cancelled: int = Field(0, description="stopped by the run timeout or a stop; neither success nor error")
 
 
 class FatalError(_Frozen):

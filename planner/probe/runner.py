@@ -22,12 +22,14 @@ from datetime import datetime, timezone
 import requests
 
 from planner.probe.async_transport import new_session, stream_request
+from planner.probe.backoff import SLOW_DOWN_STATUSES, Backoff
 from planner.probe.clients import StreamingClient
 from planner.probe.config import ProbeConfig
 from planner.probe.endpoint import Endpoint, check_host_allowed
 from planner.probe.engine import LoadShape, LoopThread, drive_level
-from planner.probe.factory import make_client
+from planner.probe.factory import client_for
 from planner.probe.faults import FaultKind, RequestFailed
+from planner.probe.limits import limits_settings
 from planner.probe.openai_client import OpenAIClient
 from planner.probe.prompts import PromptTemplate, build_prompt
 from planner.probe.record import RequestRecord
@@ -49,6 +51,8 @@ ProgressCallback = Callable[[ProgressEvent], None]
 
 # How often the calling thread wakes to notice a finished level, seconds.
 _POLL_S = 0.1
+#: Tries of a warm-up request the server answers 429 or 503 (planner.probe.backoff).
+WARMUP_TRIES = 3
 
 
 class _Run:
@@ -61,6 +65,8 @@ class _Run:
         self.redact = redactor
         self.on_progress = on_progress
         self.external_stop = stop_event
+        # First: ProbeConfigError (a URL's user:password beside a key) before any thread starts.
+        self.client: StreamingClient = client_for(config, model=config.model, redactor=redactor, endpoint=endpoint)
         # JSON one-offs (list models, tokenize) go through requests; streams through aiohttp.
         self.session = requests.Session()
         self.loop = LoopThread()
@@ -74,12 +80,6 @@ class _Run:
                                context_tokens=config.context_tokens, seed=config.seed)
         self.tokens_received = 0  # output tokens of all measured requests, for CPU per token
         self.pool = None  # worker processes, started at the first level when config.workers > 1
-        self.client: StreamingClient = make_client(
-            endpoint, model=config.model, endpoint_kind=config.endpoint, max_tokens=config.max_tokens,
-            temperature=config.temperature, extra_body=config.extra_body,
-            api_key=config.resolved_api_key(), redactor=redactor, timeout_s=config.timeout_s,
-            connect_timeout_s=config.connect_timeout_s,
-        )
 
     # -- helpers -----------------------------------------------------------------
     def elapsed_s(self) -> float:
@@ -131,13 +131,35 @@ class _Run:
             return build_prompt(self.config.prompt_tokens)
         return build_prompt(self.config.prompt_tokens, lambda text: self.client.count_tokens(self.session, text))
 
+    def warm_up_request(self, template: PromptTemplate) -> RequestRecord:
+        """One warm-up request; one the server asks to retry later (429, 503) is retried after its
+        Retry-After or a backoff, up to WARMUP_TRIES times, within the run's deadline."""
+        pause = Backoff()
+        record = self.one_request(template)
+        for _ in range(WARMUP_TRIES - 1):
+            if record.http_status not in SLOW_DOWN_STATUSES:
+                break
+            pause.note_record(record)
+            if not self.sleep_until(time.perf_counter() + pause.delay_s()):
+                break
+            record = self.one_request(template)
+        return record
+
+    def sleep_until(self, when_s: float) -> bool:
+        """Wait until `when_s` (perf_counter); False when the run's deadline or a stop comes first."""
+        while (left_s := when_s - time.perf_counter()) > 0:
+            if self.stop_reason() is not None or (self.deadline_s is not None and when_s >= self.deadline_s):
+                return False
+            time.sleep(min(left_s, _POLL_S))
+        return self.stop_reason() is None
+
     def warm_up(self, template: PromptTemplate) -> tuple[WarmupSummary, FatalError | None]:
         records: list[RequestRecord] = []
         note = None
         for i in range(self.config.warmup_requests):
             if self.past_deadline() or self.stop_requested():
                 break
-            record = self.one_request(template)
+            record = self.warm_up_request(template)
             if (i == 0 and record.error_kind == FaultKind.CLIENT_ERROR.value
                     and isinstance(self.client, OpenAIClient) and self.client.include_usage):
                 # Some servers reject `stream_options`; retry once without it.
@@ -154,7 +176,9 @@ class _Run:
         ok = [r for r in records if r.ok]
         kinds = Counter(r.error_kind for r in records if r.error_kind)
         summary = WarmupSummary(requests=len(records), succeeded=len(ok), errors_by_kind=dict(kinds),
-                                ttft_s=ok[0].ttft_s if ok else None, note=note)
+                                ttft_s=ok[0].ttft_s if ok else None, note=note,
+                                output_tokens=sum(r.output_tokens for r in records),
+                                cancelled=sum(1 for r in records if r.cancelled))
         fatal = None
         if records and not ok:
             failed = [r for r in records if r.error_kind]
@@ -210,7 +234,7 @@ class _Run:
         wall_s = (max(r.end_s for r in records) if records else time.perf_counter()) - run.started_s
         level = self._summary(shape, records, wall_s, run.max_in_flight, run.loop_cpu_s,
                               complete=run.stopped is None, keep_log=self.config.keep_request_log,
-                              started_s=run.started_s)
+                              started_s=run.started_s, backoff_waits=run.backoff_waits)
         return level, run.stopped
 
     def _run_level_in_workers(self, index: int, level_count: int, shape: LoadShape, pairs: list[tuple[int, int]],
@@ -237,12 +261,13 @@ class _Run:
         self.tokens_received += sum(r.output_tokens for r in records)
         wall_s = (max(r.end_s for r in records) if records else time.perf_counter()) - run.started_s
         level = self._summary(shape, records, wall_s, run.max_in_flight, run.loop_cpu_s,
-                              complete=run.stopped is None, keep_log=self.config.keep_request_log)
+                              complete=run.stopped is None, keep_log=self.config.keep_request_log,
+                              backoff_waits=run.backoff_waits)
         return level, run.stopped
 
     def _summary(self, shape: LoadShape, records: list[RequestRecord], wall_s: float, max_in_flight: int,
                  cpu_s: float | None, *, complete: bool, keep_log: bool,
-                 started_s: float | None = None) -> LevelResult:
+                 started_s: float | None = None, backoff_waits: int = 0) -> LevelResult:
         arrival = None
         if shape.open_loop:
             arrival = shape.arrival if shape.arrival == "constant" or shape.burstiness == 1 else (
@@ -251,7 +276,8 @@ class _Run:
             shape.concurrency or max_in_flight, shape.requests, records, wall_s=wall_s, run_start_s=self.start_s,
             max_in_flight=max_in_flight, complete=complete, keep_log=keep_log, client_cpu_s=cpu_s,
             rate_rps=shape.rate_rps, arrival=arrival, slo_ttft_s=self.config.slo_ttft_s,
-            slo_tokens_per_s=self.config.slo_tokens_per_s, client_processes=self.config.workers)
+            slo_tokens_per_s=self.config.slo_tokens_per_s, client_processes=self.config.workers,
+            backoff_waits=backoff_waits)
 
     def sweep(self) -> tuple[list[LevelResult], str | None]:
         levels: list[LevelResult] = []
@@ -318,13 +344,13 @@ def run_probe(
             fatal = run.resolve_model()
             if fatal is None and config.warmup_requests:
                 warmup, fatal = run.warm_up(template)
-            if fatal is None:
+            if fatal is None and (stopped := run.stop_reason()) is None:
                 # Sized after the warm-up, so a dead endpoint fails fast instead of
                 # first timing out on tokenizer calls.
                 template = run.size_prompt()
                 run.template = template
                 levels, stopped = run.sweep()
-            else:
+            elif fatal is not None:
                 stopped = f"endpoint unusable ({fatal.kind})"
         finally:
             sampler.stop()
@@ -344,6 +370,8 @@ def run_probe(
                 "max_tokens": config.max_tokens,
                 "timeout_s": config.timeout_s,
                 "run_timeout_s": config.run_timeout_s,
+                "request_timeout_s": config.request_timeout_s,
+                "limits": limits_settings(config.timeout_s, config.max_tokens, config.request_timeout_s),
                 "warmup_requests": config.warmup_requests,
                 "temperature": config.temperature,
                 "stream_options_include_usage": getattr(run.client, "include_usage", None),

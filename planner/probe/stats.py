@@ -53,6 +53,7 @@ def summarise_level(
     slo_ttft_s: float | None = None,
     slo_tokens_per_s: float | None = None,
     client_processes: int = 1,
+    backoff_waits: int = 0,
 ) -> LevelResult:
     """Aggregate one level. Latency and rate percentiles use successful requests only.
 
@@ -84,7 +85,8 @@ def summarise_level(
     busy = _rate(cpu_s, wall_s)
     lags = [lag for r in records if (lag := r.send_lag_s) is not None]
     queue_waits = [r.server_queue_s for r in ok if r.server_queue_s is not None]
-    lagging = bool(lags) and (percentile(lags, 90) or 0.0) > CLIENT_LAG_S
+    # Sends the server's Retry-After delayed are late by the server's wish, not the client's.
+    lagging = bool(lags) and not backoff_waits and (percentile(lags, 90) or 0.0) > CLIENT_LAG_S
 
     log: list[RequestLogEntry] = []
     if keep_log:
@@ -122,10 +124,12 @@ def summarise_level(
         wall_s=wall_s,
         prompt_tokens=(sum(prompt_counts) / len(prompt_counts)) if prompt_counts else None,
         output_tokens=output_tokens,
+        partial_output_tokens=sum(r.output_tokens for r in records if not r.ok),
         usage_source=(next(iter(sources)) if len(sources) == 1 else "mixed") if sources else None,
         server_prefill_s=percentiles(prefill) if prefill else None,
         server_decode_tokens_per_s=percentiles(server_rates) if server_rates else None,
         max_in_flight=max_in_flight,
+        backoff_waits=backoff_waits,
         client_cpu_s=cpu_s,
         # Per token the client received, failed and cancelled requests included.
         client_cpu_s_per_token=(cpu_s / streamed_tokens) if streamed_tokens else None,

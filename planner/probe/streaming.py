@@ -1,11 +1,12 @@
-"""Read a streamed HTTP response line by line, as soon as each line arrives.
+"""Read a streamed HTTP response (requests) in blocks, as soon as each block arrives, bounded.
 
-`requests`' default `iter_lines()` reads 512-byte blocks and waits until a
-block is full, which would delay token timestamps; with `chunk_size=None`
-it yields each HTTP chunk as it arrives, but only for chunked transfer
-encoding (what vLLM, llama.cpp, Ollama and friends use). A response without
-chunked encoding (HTTP/1.0-style, ended by closing the connection) would be
-read to EOF in one go, so for those we read whatever bytes are available.
+`requests`' `iter_lines()` reads 512-byte blocks and waits until a block is full, which would delay
+token timestamps; with `chunk_size=None` it yields each HTTP chunk as it arrives but reads a whole
+chunk however large the server declares it, and its line splitting keeps an unfinished line in
+memory without limit. So chunked responses (what vLLM, llama.cpp, Ollama and friends send) are read
+with urllib3's `read_chunked(amt)`: each HTTP chunk as it arrives, at most `_READ_SIZE` at a time.
+A response without chunked encoding (HTTP/1.0-style, ended by closing the connection) is read with
+`read1`, whatever bytes are available. Lines are split by `planner.probe.limits.LineSplitter`.
 """
 
 from __future__ import annotations
@@ -17,20 +18,12 @@ import requests
 _READ_SIZE = 64 * 1024
 
 
-def iter_stream_lines(response: requests.Response) -> Iterator[bytes]:
-    """Yield each line (without the newline) of a `stream=True` response as it arrives."""
+def iter_stream_blocks(response: requests.Response) -> Iterator[bytes]:
+    """Yield the bytes of a `stream=True` response as they arrive, at most 64 KiB at a time."""
     raw = response.raw
-    if getattr(raw, "chunked", False):
-        yield from response.iter_lines(chunk_size=None)
+    if getattr(raw, "chunked", False) and raw.supports_chunked_reads():
+        # No decoding: the probe asks for `Accept-Encoding: identity`.
+        yield from raw.read_chunked(_READ_SIZE, decode_content=False)
         return
-    buffer = b""
-    while True:
-        data = raw.read1(_READ_SIZE)  # returns as soon as any bytes are available
-        if not data:
-            break
-        buffer += data
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            yield line.rstrip(b"\r")
-    if buffer:
-        yield buffer.rstrip(b"\r")
+    while data := raw.read1(_READ_SIZE):  # returns as soon as any bytes are available
+        yield data

@@ -55,16 +55,10 @@ def _worker_main(config: ProbeConfig, model: str | None, include_usage: bool | N
                  jobs: Any, out: Any, stop: Any) -> None:
     """A worker process: one event loop and session, running the levels it is sent."""
     from planner.probe.async_transport import new_session, stream_request
-    from planner.probe.endpoint import Endpoint
     from planner.probe.engine import drive_level, new_event_loop
-    from planner.probe.factory import make_client
-    from planner.probe.redaction import Redactor, url_secrets
+    from planner.probe.factory import client_for
 
-    client = make_client(Endpoint.parse(config.url, config.api), model=model, endpoint_kind=config.endpoint,
-                         max_tokens=config.max_tokens, temperature=config.temperature, extra_body=config.extra_body,
-                         api_key=config.resolved_api_key(), timeout_s=config.timeout_s,
-                         redactor=Redactor([config.resolved_api_key(), *url_secrets(config.url)]),
-                         connect_timeout_s=config.connect_timeout_s)
+    client = client_for(config, model=model)
     if include_usage is not None and hasattr(client, "include_usage"):
         client.include_usage = include_usage
     loop = new_event_loop()
@@ -88,7 +82,7 @@ def _worker_main(config: ProbeConfig, model: str | None, include_usage: bool | N
             run = loop.run_until_complete(drive_level(job.shape, send, should_stop=should_stop,
                                                       on_record=lambda r: out.put(("record", r)),
                                                       start_at_s=job.start_at_s))
-            out.put(("done", (run.stopped, run.max_in_flight, run.started_s, run.loop_cpu_s)))
+            out.put(("done", (run.stopped, run.max_in_flight, run.started_s, run.loop_cpu_s, run.backoff_waits)))
     finally:
         from planner.probe.engine import _cancel_others
 
@@ -164,9 +158,10 @@ class WorkerPool:
                 run.records.append(payload)
                 on_record(payload)
             else:
-                stopped, _most, _started, cpu_s = payload
+                stopped, _most, _started, cpu_s, waits = payload
                 run.stopped = run.stopped or stopped
                 run.loop_cpu_s += cpu_s
+                run.backoff_waits += waits
                 pending -= 1
         run.max_in_flight = max_overlap(run.records)
         return run

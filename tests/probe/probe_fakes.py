@@ -4,6 +4,13 @@ One threaded server serves many behaviours, chosen by the first path
 segment: `http://127.0.0.1:PORT/<mode>/v1/...` (OpenAI) or
 `http://127.0.0.1:PORT/<mode>/api/...` (Ollama). It listens on loopback only.
 
+`serial` is a server with a fixed service time: one request at a time (as llama-cpp-python), each
+taking `serial_prefill_s` before its first token and `serial_token_s` per token, all sleeps, so a
+test's verdict on queueing and saturation does not depend on how fast this machine is. The
+misbehaving modes (`endless`, `overrun`, `keepalive`, `emptyforever`, `nonewline`, `longline`,
+`retry429`, `retry503`, `retrydate`) are what tests/probe/test_misbehaving.py bounds; an endless one
+stops when the client hangs up, or after `ENDLESS_CAP_S` should a test fail to.
+
 No Ollama binary can be installed here, so the Ollama mode follows Ollama's
 documented streaming format (docs/api.md): JSON lines with `done: false`,
 then a final `done: true` line carrying prompt_eval_count,
@@ -23,6 +30,8 @@ WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
 OLLAMA_PROMPT_EVAL_NS = 25_000_000  # 25 ms
 OLLAMA_EVAL_NS_PER_TOKEN = 10_000_000  # 10 ms → 100 tokens/s server-side
 OLLAMA_TOKEN_GAP_S = 0.002
+#: Longest an endless mode streams when the client never hangs up (a failing test must end).
+ENDLESS_CAP_S = 120.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -130,6 +139,21 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(self.server.hang_s)
             self._json(200, {})
             return True
+        if mode in ("retry429", "retry503", "retrydate"):
+            status = 503 if mode == "retry503" else 429
+            data = json.dumps({"error": {"message": "slow down", "code": status}}).encode()
+            self.send_response(status)
+            if mode == "retrydate":  # an HTTP date (RFC 9110): now + retry_after_s, whole seconds
+                from email.utils import formatdate
+
+                self.send_header("Retry-After", formatdate(time.time() + self.server.retry_after_s + 1, usegmt=True))
+            else:
+                self.send_header("Retry-After", str(int(self.server.retry_after_s)))
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return True
         if mode == "flaky":
             with self.server.lock:
                 self.server.flaky_count += 1
@@ -155,7 +179,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
+        if mode in ("endless", "keepalive", "emptyforever", "nonewline", "longline"):
+            self._misbehave(mode, chat)
+            return
+        if mode == "serial":
+            self._serial(n_tokens, chat)
+            return
         self._start_stream("text/event-stream")
+        if mode == "overrun":  # ignores max_tokens: three times as many, then a clean end
+            n_tokens *= 3
         delay_s = self.server.slow_token_s if mode == "slow" else 0.0
         if chat:
             self._sse({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
@@ -192,6 +224,56 @@ class _Handler(BaseHTTPRequestHandler):
                                                 "total_tokens": 42 + n_tokens}})
         self._sse(b"[DONE]")
         self._end_stream()
+
+    def _token(self, i: int, chat: bool) -> None:
+        word = WORDS[i % len(WORDS)] + " "
+        choice = ({"index": 0, "delta": {"content": word}, "finish_reason": None} if chat
+                  else {"index": 0, "text": word, "finish_reason": None})
+        self._sse({"object": "chunk", "choices": [choice]})
+
+    def _misbehave(self, mode: str, chat: bool) -> None:
+        """Streams that never end on their own (or break the line format), until the client hangs up."""
+        self._start_stream("text/event-stream")
+        if mode == "longline":  # one event of 2 MiB, then a proper end
+            self._chunk(b"data: " + b"x" * (2 * 1024 * 1024) + b"\n\n")
+            self._sse(b"[DONE]")
+            self._end_stream()
+            return
+        end_s = time.monotonic() + ENDLESS_CAP_S
+        i = 0
+        try:
+            while time.monotonic() < end_s:
+                if mode == "endless":  # tokens forever, whatever max_tokens said
+                    self._token(i, chat)
+                    time.sleep(0.001)
+                elif mode == "keepalive":  # SSE comments only, as some proxies send while waiting
+                    self._chunk(b": keep-alive\n\n")
+                    time.sleep(0.02)
+                elif mode == "emptyforever":  # well-formed chunks that carry no text, forever
+                    self._sse({"object": "chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": None}]})
+                    time.sleep(0.01)
+                else:  # nonewline: bytes as fast as the socket takes them, never a newline
+                    self._chunk(b"data: " + b"y" * 65536)
+                i += 1
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up: what the test wants
+        self.close_connection = True
+
+    def _serial(self, n_tokens: int, chat: bool) -> None:
+        """One request at a time, each a fixed service time (see the module's docstring)."""
+        server = self.server
+        self._start_stream("text/event-stream")
+        with server.serial_lock:
+            time.sleep(server.serial_prefill_s)
+            for i in range(n_tokens):
+                if i:
+                    time.sleep(server.serial_token_s)
+                self._token(i, chat)
+            final = {"index": 0, "finish_reason": "length"}
+            final.update({"delta": {}} if chat else {"text": ""})
+            self._sse({"choices": [final]})
+            self._sse(b"[DONE]")
+            self._end_stream()
 
     # -- Ollama ------------------------------------------------------------------
     def _ollama(self, mode: str, rest: str, body: dict[str, Any]) -> None:
@@ -288,9 +370,15 @@ class FakeLLMServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.lock = threading.Lock()
         self.requests_seen: list[tuple[str, str, dict[str, str], Any]] = []
+        self.request_times_s: list[tuple[str, float]] = []  # (mode, monotonic s) of each request
         self.flaky_count = 0
         self.hang_s = 2.0
         self.slow_token_s = 0.05
+        self.retry_after_s = 1.0
+        # "serial" mode: one request at a time, each this long (sleeps, not work: see the docstring).
+        self.serial_lock = threading.Lock()
+        self.serial_prefill_s = 0.02
+        self.serial_token_s = 0.005
         # "slots" mode: Ollama's OLLAMA_NUM_PARALLEL and OLLAMA_MAX_QUEUE (set_slots changes them).
         self.set_slots(num_parallel=2, max_queue=2, token_s=0.02)
         self._thread: threading.Thread | None = None
@@ -318,6 +406,7 @@ class FakeLLMServer(ThreadingHTTPServer):
     def record(self, handler: _Handler, mode: str, rest: str, body: Any) -> None:
         with self.lock:
             self.requests_seen.append((mode, rest, dict(handler.headers.items()), body))
+            self.request_times_s.append((mode, time.monotonic()))
 
     def start(self) -> FakeLLMServer:
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},

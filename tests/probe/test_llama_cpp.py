@@ -62,8 +62,12 @@ def test_probe_run_measures_every_level(llama_server):
         assert level.output_tokens == 4 * MAX_TOKENS
         assert level.usage_source == "chunks"
         assert level.ttft_s.p50 > 0 and level.ttft_s.p90 >= level.ttft_s.p50
-        assert level.inter_token_s.p50 > 0
-        assert level.output_tokens_per_s_per_stream.p50 > 0
+        # The tiny model's 12 tokens take ~2 ms: a busy machine reads them in one or two bunches, so
+        # most gaps can be 0 and a stream read at once has no decode span (seen with two CPU hogs).
+        # Gaps are measured all the same, never negative; spaced tokens are timed in test_locust.py.
+        assert level.inter_token_s.p50 is not None and 0 <= level.inter_token_s.p50 <= level.inter_token_s.p90
+        per_stream = level.output_tokens_per_s_per_stream.p50
+        assert per_stream is None or per_stream > 0
         assert level.aggregate_output_tokens_per_s > 0 and level.requests_per_s > 0
     # The prompt was sized with the server's tokenizer (/extras/tokenize in llama-cpp-python).
     assert result.prompt["method"] == "tokenizer"
@@ -89,8 +93,11 @@ def test_levels_really_run_concurrently(llama_server):
     assert four.max_in_flight == 4
     assert _max_overlap(four.request_log) == 4  # request intervals really overlapped
     assert four.succeeded == 8
-    # The server queues requests one at a time, so waiting shows up as TTFT.
-    assert four.ttft_s.p90 > single.ttft_s.p90
+    # The server serves one request at a time, so waiting shows up as TTFT: some request sent while
+    # another ran got its first token only after that one had ended. (Within the level: comparing
+    # with the one-stream level would rest on the machine's load staying the same between them.)
+    log = four.request_log
+    assert any(b.start_s < a.end_s < b.first_token_s for a in log for b in log if a is not b)
 
 
 def test_server_killed_mid_run_gives_partial_results(own_llama_server):

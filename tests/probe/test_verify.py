@@ -1,10 +1,14 @@
-"""Verify a plan: its workload replayed at its peak against the REAL llama.cpp test server.
+"""Verify a plan: its workload replayed at its peak, rate sweeps, goodput and saturation.
 
 The plan files in tests/probe/plans/ were made by `python -m planner plan --constraints
 plans/{pass,fail}.constraints.json --json`: same lengths (48 in, 64 out), one with a peak of
-4 requests/s and a 1 s TTFT target (the tiny server, about 14 requests/s at these lengths on a
-2-core runner, meets it), one with 200 requests/s and 0.15 s: 24 requests that arrive within a
-tenth of a second queue behind one another, so it misses on any CPU.
+4 requests/s and a 1 s TTFT target, one with 200 requests/s and 0.15 s: 24 requests that arrive
+within a tenth of a second queue behind one another, so it misses on any CPU.
+
+Verdicts that need a server to keep up (meets, sustained) run on the fake `serial` server, whose
+service time is sleeps (tests/probe/probe_fakes.py): a verdict calibrated on this machine's speed
+moments earlier failed on a busy CI runner. The REAL llama.cpp server keeps integration tests whose
+assertions hold however loaded the machine is (misses; the queue past capacity).
 """
 
 from __future__ import annotations
@@ -89,45 +93,76 @@ def test_not_a_plan_is_one_line_and_exit_2(tmp_path, subprocess_env):
     assert "Traceback" not in proc.stderr
 
 
-def _service_time_s(url: str) -> tuple[float, float]:
-    """One stream's time per request and its TTFT, measured here: the rates below are multiples of
-    this machine's capacity, so the test means the same on a fast CI runner and a slow laptop."""
-    warm = run_probe(ProbeConfig(url=url, model=LLAMA_MODEL_ALIAS, concurrency=(1,), requests_per_level=4,
-                                 max_tokens=64, prompt_tokens=48, timeout_s=30))
-    lv = warm.levels[0]
-    return lv.wall_s / lv.succeeded, lv.ttft_s.p50
-
-
-@requires_llama_cpp
-def test_rate_sweep_finds_goodput_and_the_saturation_point(llama_server):
-    service_s, ttft_s = _service_time_s(llama_server.url)
-    capacity = 1 / service_s  # llama-cpp-python serves one request at a time
-    rates = tuple(round(capacity * m, 2) for m in (0.15, 0.35, 20))
-    # The target: unloaded TTFT plus three requests' worth of queueing. Well below capacity a
-    # Poisson queue rarely holds more than one; far past it the 16th request waits ~15.
-    slo = ttft_s + 3 * service_s
-    result = run_probe(ProbeConfig(url=llama_server.url, model=LLAMA_MODEL_ALIAS, rates=rates, requests_per_level=16,
-                                   max_tokens=64, prompt_tokens=48, slo_ttft_s=slo, timeout_s=60))
+def test_rate_sweep_finds_goodput_and_the_saturation_point(fake_server, monkeypatch):
+    """On the fake `serial` server: one request at a time, each 0.05 s to its first token and 5 × 0.01 s
+    more for the other 5 (0.1 s), all sleeps, so the verdict does not rest on this machine's speed (a
+    loaded machine only makes the saturated level miss by more). Constant arrivals 0.5 s and 0.25 s
+    apart never queue behind a 0.1 s request, and a 0.5 s target leaves 0.45 s for a busy machine's
+    stalls; at 400/s the 12 arrive within 0.03 s and the k-th waits (k − 1) × 0.1 s, so at most the
+    first 5 meet the target (42%, under the 90% needed)."""
+    monkeypatch.setattr(fake_server, "serial_prefill_s", 0.05)
+    monkeypatch.setattr(fake_server, "serial_token_s", 0.01)
+    rates = (2.0, 4.0, 400.0)
+    result = run_probe(ProbeConfig(url=fake_server.url("serial"), model="fake-model", rates=rates, arrival="constant",
+                                   requests_per_level=12, max_tokens=6, prompt_tokens=16, slo_ttft_s=0.5,
+                                   timeout_s=30, use_tokenizer=False))
     assert result.mode == "rate" and result.stopped_reason is None
     low, mid, high = result.levels
     assert tuple(lv.request_rate_rps for lv in result.levels) == rates
-    assert all(lv.errors == 0 and lv.succeeded == 16 for lv in result.levels)
-    # Well below capacity every request meets the target and goodput follows the offered rate.
-    assert low.slo.attainment >= 0.9 and mid.slo.attainment >= 0.9
-    assert mid.slo.goodput_rps > low.slo.goodput_rps
+    assert all(lv.errors == 0 and lv.succeeded == 12 for lv in result.levels)
+    # Below capacity the requests meet the target (one held up by a stall of this machine would still
+    # leave 92%) and goodput follows the offered rate.
+    assert low.slo.attainment >= 11 / 12 and mid.slo.attainment >= 11 / 12
+    assert mid.slo.goodput_rps > 1.5 * low.slo.goodput_rps
     # Far past it requests queue: TTFT grows and attainment falls, so the sweep saturates at the
     # last rate and sustained the one before.
-    assert high.ttft_s.p90 > slo and high.slo.attainment < 0.9
+    assert high.ttft_s.p90 > 0.5 and high.slo.attainment <= 5 / 12
     sat = saturation(result.levels)
     assert sat["saturated_rps"] == rates[2] and sat["sustained_rps"] == rates[1]
-    assert high.max_in_flight > 1 and low.max_in_flight >= 1
+    assert high.max_in_flight > 1
     assert low.send_lag_s is not None  # open-loop levels say how late the client sent
 
 
 @requires_llama_cpp
-@pytest.mark.parametrize("name", ["pass", "fail"])
-def test_verify_this_plan_gives_the_right_verdict(name, llama_server, subprocess_env):
-    proc = _cli(["--url", llama_server.url, "--model", LLAMA_MODEL_ALIAS, "--plan", str(PLANS / f"{name}.plan.json"),
+def test_rate_sweep_against_llama_cpp_queues_past_its_capacity(llama_server):
+    """The real server, with assertions a loaded machine keeps: nothing calibrated at run time.
+    8 requests sent within 8 ms queue behind one another in llama-cpp-python (one at a time), so
+    the last served waited for the others' decoding, however slow this machine is at the time."""
+    result = run_probe(ProbeConfig(url=llama_server.url, model=LLAMA_MODEL_ALIAS, rates=(1.0, 1000.0),
+                                   arrival="constant", requests_per_level=8, max_tokens=32, prompt_tokens=48,
+                                   timeout_s=120, warmup_requests=1))
+    low, high = result.levels
+    assert result.stopped_reason is None
+    assert all(lv.errors == 0 and lv.succeeded == 8 for lv in result.levels)
+    assert high.max_in_flight > 1
+    log = sorted(high.request_log, key=lambda e: e.first_token_s)
+    last = log[-1]
+    decoding_before_s = sum(e.end_s - e.first_token_s for e in log[:-1])
+    # Serial service: the last request's first token came after the others' decoding (allow for the
+    # first one decoding before the last was even sent, and for reads bunched by a busy machine).
+    assert last.first_token_s - last.start_s > 0.5 * decoding_before_s
+    assert last.first_token_s > log[0].end_s  # served after the first one had finished
+    # Nothing across levels: with two CPU hogs, one request of the 1/s level once took longer than the
+    # whole queue of the next level (the load on this machine changes between levels).
+    assert low.send_lag_s is not None and low.succeeded == 8
+
+
+@pytest.mark.parametrize(("name", "server"), [
+    # "pass" needs a server that keeps up with 4 requests/s: the fake `serial` one, 0.01 s + 63 × 1 ms a
+    # request (~14/s, as the tiny llama.cpp model on a quiet machine), whatever else this machine runs.
+    ("pass", "fake"),
+    # "fail" misses on any machine, the busier the more: the real server.
+    pytest.param("fail", "llama", marks=requires_llama_cpp),
+])
+def test_verify_this_plan_gives_the_right_verdict(name, server, request, subprocess_env, monkeypatch):
+    if server == "fake":
+        fake = request.getfixturevalue("fake_server")
+        monkeypatch.setattr(fake, "serial_prefill_s", 0.01)
+        monkeypatch.setattr(fake, "serial_token_s", 0.001)
+        url, model = fake.url("serial"), "fake-model"
+    else:
+        url, model = request.getfixturevalue("llama_server").url, LLAMA_MODEL_ALIAS
+    proc = _cli(["--url", url, "--model", model, "--plan", str(PLANS / f"{name}.plan.json"),
                  "--requests", "24", "--multiples", "0.5,1,2", "--json"], subprocess_env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
