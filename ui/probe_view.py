@@ -72,6 +72,9 @@ FAULT_HINTS = {
     "stream_cut": "The connection dropped before the stream finished.",
     "malformed": "The answer was not the expected streaming format (wrong API type, or a proxy's login page?).",
     "timeout": "No answer within the per-request timeout.",
+    "too_many_tokens": "The server kept streaming past the tokens asked for (max_tokens plus a margin); the probe stopped it.",
+    "overtime": "The request ran past its time limit (the silence timeout plus one second per token asked for).",
+    "too_large": "One line or one answer was larger than the probe accepts (1 MiB a line, 64 MiB an answer).",
     "other": "An unexpected failure; the message says what.",
 }
 
