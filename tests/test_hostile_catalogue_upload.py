@@ -29,7 +29,7 @@ def test_hostile_uploads_are_refused_in_place_naming_the_field():
         at.file_uploader(key="hf_config").set_value(("acme__hostile.json", content, "application/json"))
         at.button(key="hf_add").click().run()
         assert not at.exception, [e.value for e in at.exception]
-        errors = [e.value for e in at.error]
+        errors = [e.value.replace("\\", "") for e in at.error]  # the page escapes Markdown in what it shows
         assert len(errors) == 1 and needle in errors[0], (needle, errors)
         assert "\n" not in errors[0] and ".py" not in errors[0] and "Traceback" not in errors[0], errors[0]
     models_after = len(at.session_state["custom_models"]) if "custom_models" in at.session_state else 0

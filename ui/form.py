@@ -109,6 +109,20 @@ def constraints_form(catalog: Catalog, error: ConstraintError | None = None, whe
         with st.expander("Advanced"):
             _models(catalog, values, slots)
             _select("kv_cache_dtype", "KV-cache precision", values, slots, ("auto", "fp16", "fp8", "q8_0"), KV_LABELS)
+            cols = st.columns(2)
+            with cols[0]:
+                _number("max_input_tokens", "Longest prompt (tokens)", values, slots, step=1, placeholder="4× average",
+                        help="The longest request the service must accept; empty: 4× the average prompt.")
+            with cols[1]:
+                _number("max_output_tokens", "Longest answer (tokens)", values, slots, step=1, placeholder="4× average",
+                        help="Empty: 4× the average answer.")
+            _number("expected_reasoning_tokens", "Hidden reasoning tokens per request", values, slots, step=100,
+                    placeholder="published figure per model",
+                    help="For models run in a reasoning mode; empty: each model's published figure (data/reasoning_tokens.csv).")
+            state.seed_widget("allow_self_quantization", values.get("allow_self_quantization", False))
+            st.toggle("We quantize checkpoints ourselves", key="allow_self_quantization",
+                      help="Off: only formats somebody published (or an engine makes on load) are planned.")
+            slots["allow_self_quantization"] = st.empty()
             st.caption("GPU price, utilisation, amortisation and power price are set on the What-if page.")
     if error is not None:
         show_error(error, slots)

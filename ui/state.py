@@ -49,13 +49,15 @@ SIMPLE_FIELDS = ("name", "privacy", "requests_per_day", "input_tokens", "output_
                  "fine_tuning_epochs", "commercial_use",
                  "models", "kv_cache_dtype", "gpu_usd_per_hour", "gpu_price_for", "utilisation", "amortisation_months",
                  "power_usd_per_kwh", "priority", "min_capability", "max_capability_gap", "needs_max_capability",
-                 "rapid_development", "embedded_in_product", "deployment", "min_replicas")
+                 "rapid_development", "embedded_in_product", "deployment", "min_replicas", "max_input_tokens",
+                 "max_output_tokens", "expected_reasoning_tokens", "allow_self_quantization")
 AUTO = "auto"  # a select box's "let the planner decide", stored as None (a None option reads 'Choose an option')
 HARDWARE_MODE = "hardware_mode"  # "rent" or "own"
 GPUS_OWNED = "gpus_owned"  # catalogue ids
 GPU_COUNT_PREFIX = "gpu_count__"
-INT_FIELDS = {"input_tokens", "output_tokens", "context_tokens", "min_replicas"}
-BOOL_FIELDS = {"commercial_use", "needs_max_capability", "rapid_development", "embedded_in_product"}
+INT_FIELDS = {"input_tokens", "output_tokens", "context_tokens", "min_replicas", "max_input_tokens", "max_output_tokens",
+              "expected_reasoning_tokens"}
+BOOL_FIELDS = {"commercial_use", "needs_max_capability", "rapid_development", "embedded_in_product", "allow_self_quantization"}
 FLOAT_FIELDS = {"fine_tuning_tokens", "fine_tuning_epochs", "requests_per_day", "peak_to_average", "max_ttft_s", "min_tokens_per_s", "budget_usd_per_month",
                 "gpu_usd_per_hour", "utilisation", "amortisation_months", "power_usd_per_kwh", "min_capability",
                 "max_capability_gap"}

@@ -10,7 +10,6 @@ from dataclasses import replace
 import numpy as np
 
 from planner.catalog.checkpoints import default_checkpoints
-from planner.catalog.engine_support import lifecycle
 from planner.catalog.loading import Catalog, load_catalog
 from planner.catalog.records import ModelSpec
 from planner.catalog.task_scores import load_task_scores
@@ -26,8 +25,8 @@ from planner.plan.candidate import build_candidate
 from planner.plan.capability import CapabilityTable
 from planner.plan.constraints import Constraints
 from planner.plan.decision import decision_points, idle_hardware, why_not
+from planner.plan.explain import engine_lifecycle_findings, nearest_miss, second_replica, unsupported_reason
 from planner.plan.grid import Grid, build_grid
-from planner.plan.grid_support import why_unsupported
 from planner.plan.reasoning_plan import reasoning_plan, ttft_holds_on_answer
 from planner.plan.model import ApiOption, Candidate, Plan, RuledOut
 from planner.plan.objective import QUALITY_LOSS_POINTS, UNSCORED, Choice, rank
@@ -85,7 +84,7 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         findings.append(Finding(rule="hardware.dominated", effect="info", subject=worse,
                                 message=f"{catalog.gpus[worse].name} was not considered: {catalog.gpus[better].name} costs no more "
                                         "and has at least as much memory, bandwidth and compute."))
-    findings += _engine_lifecycle_findings(catalog)
+    findings += engine_lifecycle_findings(catalog)
     table = CapabilityTable(load_task_scores(), catalog.models, catalog.apis, c.task)
     codes, below = _apply_min_capability(grid, codes, table, c.min_capability)
     ruled_out += _ruled_out_models(grid, codes, w, f, below, table)
@@ -99,11 +98,11 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     findings += guide_findings + _objective_findings(catalog, c, f, table, top)
     if top and single_replica:  # the specific sentence replaces the generic one-replica warning
         findings = [x for x in findings if not (x.rule == "redundancy.replicas" and x.message.startswith("One replica"))]
-        findings.append(_second_replica(catalog, top))
+        findings.append(second_replica(catalog, top))
     if top:
         findings += top.findings
     else:
-        findings.append(_nearest_miss(ruled_out, table))
+        findings.append(nearest_miss(ruled_out, table))
     points = decision_points(grid, feasible, choice, table)
     owned = {catalog.gpu(g.gpu).id: g.count for g in c.gpus_available or ()}
     idle = idle_hardware(owned, {k: catalog.gpus[k].name for k in owned}, top, points)
@@ -142,47 +141,6 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
         decision=decision,
         oldest_price=oldest,
     )
-
-
-def _engine_lifecycle_findings(catalog: Catalog) -> list[Finding]:
-    """Engines in maintenance or archived are not planned: one sentence each, with its date and source."""
-    out = []
-    for engine_id in catalog.engines:
-        life = lifecycle(engine_id)
-        if life.status in {"maintenance", "archived"}:
-            out.append(Finding(rule="engine.lifecycle", effect="excluded", subject=engine_id,
-                               message=f"{life.reason or life.name + ' is ' + life.status} ({life.source}); not planned."))
-    return out
-
-
-RELAX = {"latency.targets": "relax max_ttft_s or min_tokens_per_s, or allow faster hardware",
-         "memory.fits": "give it more GPU memory (more or larger GPUs) or choose a smaller model",
-         "budget.monthly": "raise budget_usd_per_month", "hardware.owned": "add GPUs (gpus_available)",
-         "capability.minimum": "lower min_capability", "engine.fits-workload": "allow a serving engine's hardware",
-         "engine.support": "allow other hardware (no engine serves it on the hardware considered)",
-         "context.fits": "shorten the context", "licence.commercial": "allow non-commercial licences",
-         "reasoning.not-needed": "name the model in models"}
-
-
-def _nearest_miss(ruled_out: list[RuledOut], table: CapabilityTable) -> Finding:
-    """Nothing fits: the most capable model's closest attempt, and which constraint to relax for it."""
-    order = sorted(ruled_out, key=lambda r: -(table.of(r.model).score if table.of(r.model).score is not None else -1e9))
-    near = next((r for r in order if r.rule in {"latency.targets", "memory.fits", "budget.monthly", "hardware.owned"}),
-                order[0] if order else None)
-    if near is None:
-        return Finding(rule="plan.none", effect="warning", message="No self-hosted configuration meets every hard rule.")
-    return Finding(rule="plan.none", effect="warning", subject=near.model, message=(
-        f"No self-hosted configuration meets every hard rule. Nearest: {near.model_name} — {near.reason} "
-        f"To plan it: {RELAX.get(near.rule, 'relax that constraint')}."))
-
-
-def _second_replica(catalog: Catalog, top: Candidate) -> Finding:
-    """Owned GPUs too few for the default two replicas: the plan runs one, and says what a second needs."""
-    price = catalog.purchase_price(top.gpu)
-    cost = f" (about ${price.usd * top.gpus:,.0f} to buy at {price.provider}'s listing of {price.as_of})" if price else ""
-    return Finding(rule="redundancy.replicas", effect="warning", subject=top.model, message=(
-        f"The GPUs you own host one replica, not the two a production service keeps: no redundancy, so a failed GPU or an "
-        f"upgrade stops the service. A second replica needs {top.gpus} more × {top.gpu_name}{cost}."))
 
 
 def _check_owned_gpus(catalog: Catalog, c: Constraints) -> None:
@@ -240,7 +198,7 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters, be
             continue
         rows = np.nonzero(grid.m == mi)[0]
         if len(rows) == 0:
-            out.append(RuledOut(model=model.id, model_name=model.name, rule="engine.support", reason=_unsupported_reason(grid, model)))
+            out.append(RuledOut(model=model.id, model_name=model.name, rule="engine.support", reason=unsupported_reason(grid, model)))
             continue
         worst = codes[rows].max()
         near = rows[codes[rows] == worst]
@@ -260,20 +218,6 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters, be
             reason = explain_exclusion(int(worst), model, quant.id, engine.id, hw.gpu.name, hw.count, row, w, f)
         out.append(RuledOut(model=model.id, model_name=model.name, rule=CODE_RULE[int(worst)], reason=reason))
     return out
-
-
-def _unsupported_reason(grid: Grid, model: ModelSpec) -> str:
-    """Why no (format, engine, device) of a model was built: the support matrix's reasons, most frequent first."""
-    counts: dict[str, int] = {}
-    for quant, engine in grid.pairs:
-        for gpu in {hw.gpu.id: hw.gpu for hw in grid.hardware}.values():
-            answer = why_unsupported(model, quant, engine, gpu)
-            if answer.status != "supported":
-                counts[answer.reason] = counts.get(answer.reason, 0) + 1
-    reasons = sorted(counts, key=lambda r: -counts[r])[:2]
-    if not reasons:
-        return f"No published format of {model.name} runs on the hardware considered."
-    return f"No engine serves {model.name} on the hardware considered: " + "; ".join(reasons) + "."
 
 
 def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, table: CapabilityTable,

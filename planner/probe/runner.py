@@ -1,11 +1,9 @@
 """run_probe: warm up, then sweep levels of load, and return a ProbeResult.
 
-A level is either closed-loop (c streams, each sending its next request when the last ends:
-today's concurrency sweep) or open-loop (requests sent at a rate, Poisson or constant, whatever the
-server does: a plan's peak). Requests stream on one asyncio event loop in a worker thread
-(planner.probe.engine, planner.probe.async_transport); results, progress callbacks and stop
-decisions happen in the calling thread (a dashboard's callbacks must run in its own thread, and a
-slow one must not delay the timing of the streams).
+A level is closed-loop (c streams, each sending its next request when the last ends) or open-loop (requests
+sent at a rate, Poisson or constant: a plan's peak). Requests stream on one asyncio event loop in a worker thread
+(planner.probe.engine, async_transport); results, progress callbacks and stop decisions happen in the calling
+thread (a dashboard's callbacks run in its own thread, and a slow one must not delay the streams' timing).
 """
 
 from __future__ import annotations

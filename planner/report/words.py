@@ -42,6 +42,11 @@ RULE_TITLES = {
     "guide.closed-api": "When an API wins",
     "objective": "Objective",
     "plan.none": "Nothing fits",
+    "engine.support": "Engine supports the model and hardware",
+    "engine.lifecycle": "Engine maintained",
+    "reasoning.not-needed": "Reasoning not needed",
+    "reasoning.tokens": "Hidden reasoning tokens",
+    "hardware.as-sold": "Hardware as sold",
     "finetune.fits": "Fine-tuning fits",
     "finetune.time": "Fine-tuning time",
     "finetune.serving": "Serving the fine-tuned model",
@@ -64,6 +69,8 @@ FIELD_LABELS = {
     "priority": "Priority", "min_capability": "Min capability", "max_capability_gap": "Max capability gap",
     "needs_max_capability": "Maximum capability needed", "rapid_development": "Rapid development",
     "embedded_in_product": "Model ships in our product", "deployment": "Deployment", "min_replicas": "Min replicas",
+    "max_input_tokens": "Longest prompt", "max_output_tokens": "Longest answer",
+    "expected_reasoning_tokens": "Hidden reasoning tokens per request", "allow_self_quantization": "We quantize checkpoints ourselves",
 }
 
 
