@@ -237,6 +237,9 @@ def _describe(row_number: int, exc: ValidationError) -> str:
 # quantization (docs/features/quantization/bnb.md); SGLang's `--quantization fp8` (its server arguments).
 QUANTIZED_ON_LOAD = {"vllm": {"fp8": "fp8", "bnb-nf4": "bitsandbytes"}, "sglang": {"fp8": "fp8"}, "tensorrt-llm": {}}
 SIXTEEN_BIT = {"bf16", "fp16"}  # engines cast one to the other on load (--dtype)
+GGUF_ENGINES = {"llama.cpp", "ollama"}
+# convert_hf_to_gguf.py --outtype writes these from a 16-bit checkpoint directly (llama.cpp's converter)
+GGUF_FROM_16_BIT = {"bf16", "fp16", "q8_0"}
 
 
 @functools.cache
@@ -248,13 +251,22 @@ def default_checkpoints() -> PublishedCheckpoints:
 
 
 def deployable_formats(published: PublishedCheckpoints, model_id: str, engine_id: str) -> set[str] | None:
-    """The weight formats `engine_id` can serve the model in without anybody quantizing it: the published ones,
-    the 16-bit twin of a 16-bit release, and the formats the engine makes on load from a 16-bit checkpoint.
-    None for a model the catalogue has no checkpoint rows for (the user's own: its config describes the
-    checkpoint they hold, taken as 16-bit)."""
-    formats = published.published_formats(model_id)
-    if not formats:
+    """The weight formats `engine_id` can serve the model in without anybody quantizing it.
+
+    GPU engines (vLLM, SGLang, TensorRT-LLM) load safetensors repos: the published ones, the other 16-bit type of a
+    16-bit release (a cast on load) and the formats the engine makes on load from it (QUANTIZED_ON_LOAD).
+    llama.cpp and Ollama load GGUF files: the published ones, and from a 16-bit release the files llama.cpp's own
+    converter writes in one step (GGUF_FROM_16_BIT: no calibration data, no quantization tool).
+    None for a model the catalogue has no checkpoint rows for (the user's own: its config describes the checkpoint
+    they hold, taken as 16-bit)."""
+    rows = published.checkpoints_for(model_id)
+    if not rows:
         return None
-    if formats & SIXTEEN_BIT:
-        formats = formats | SIXTEEN_BIT | set(QUANTIZED_ON_LOAD.get(engine_id, {}))
+    gguf_engine = engine_id in GGUF_ENGINES
+    sixteen = any(r.format in SIXTEEN_BIT and not r.file for r in rows)  # a 16-bit safetensors release
+    if gguf_engine:
+        return {r.format for r in rows if r.file} | (GGUF_FROM_16_BIT if sixteen else set())
+    formats = {r.format for r in rows if not r.file}
+    if sixteen:
+        formats |= SIXTEEN_BIT | set(QUANTIZED_ON_LOAD.get(engine_id, {}))
     return formats

@@ -221,14 +221,22 @@ def _user_calibrations() -> list[dict]:
 
 def _deployment_lines(plan) -> list[str]:
     """What an architect reads before signing: the checkpoint, the image, what the month pays for, hidden tokens."""
-    from planner.deploy.layout import DeploymentError, layout
+    from planner.deploy.layout import DeploymentError, layout, needs_prequantized
 
     top = plan.recommendation
     out = []
     try:
         lay = layout(plan)
         file = f" ({lay.checkpoint_file})" if lay.checkpoint_file and lay.is_gguf else ""
-        out.append(f"  checkpoint: {lay.checkpoint_repo + file if lay.checkpoint_repo else 'none published: you quantize ' + lay.model}")
+        if lay.checkpoint_repo:
+            where = lay.checkpoint_repo + file
+        elif lay.is_gguf:
+            where = f"{lay.model}, converted to GGUF by llama.cpp's convert_hf_to_gguf.py (prepare-gguf.sh)"
+        elif needs_prequantized(lay):
+            where = f"none published in {lay.quant}: you quantize {lay.model}"
+        else:
+            where = f"{lay.model} ({lay.quant} made by the engine on load)"
+        out.append(f"  checkpoint: {where}")
         out.append(f"  image: {lay.image or 'none: ' + (lay.image_note or 'install natively')}")
     except DeploymentError:
         pass

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from planner.catalog.checkpoints import SIXTEEN_BIT, default_checkpoints
+from planner.catalog.checkpoints import GGUF_ENGINES, SIXTEEN_BIT, default_checkpoints
 from planner.catalog.engine_support import hardware_class_of, image, k8s_gpu_resource
 from planner.catalog.loading import Catalog, load_catalog
 from planner.catalog.repo_id import REPO_ID_RULE, is_repo_id
@@ -180,9 +180,11 @@ def _from_data(top, quant_format: str, catalog: Catalog) -> dict:
         hw_class = hardware_class_of(gpu.kind, gpu.vendor)
     except LookupFailed:
         hw_class = "nvidia"
-    found = default_checkpoints().checkpoints_for(top.model, top.quant)
-    if not found and top.quant in SIXTEEN_BIT:  # engines cast one 16-bit type to the other on load
-        found = [c for c in default_checkpoints().checkpoints_for(top.model) if c.format in SIXTEEN_BIT]
+    gguf = top.engine in GGUF_ENGINES  # llama.cpp and Ollama load GGUF files, the GPU engines safetensors repos
+    rows = [c for c in default_checkpoints().checkpoints_for(top.model) if bool(c.file) == gguf]
+    found = [c for c in rows if c.format == top.quant]
+    if not found and top.quant in SIXTEEN_BIT and not gguf:  # engines cast one 16-bit type to the other on load
+        found = [c for c in rows if c.format in SIXTEEN_BIT]
     ckpt = found[0] if found else None
     img = image(top.engine, hw_class)
     return {"checkpoint_repo": ckpt.repo if ckpt else None, "checkpoint_file": ckpt.file if ckpt else None,
@@ -214,8 +216,8 @@ def gguf_path(lay: Layout) -> str:
 
 
 def gguf_file(lay: Layout) -> str:
-    if lay.checkpoint_file and lay.checkpoint_file.endswith(".gguf") and "/" not in lay.checkpoint_file:
-        return lay.checkpoint_file  # the published file's own name (the first shard of a split one)
+    if lay.checkpoint_file and re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)?\.gguf", lay.checkpoint_file) and ".." not in lay.checkpoint_file:
+        return lay.checkpoint_file  # the published file's path in its repo (the first shard of a split one)
     return f"{short_name(lay.model)}-{GGUF_TYPES.get(lay.quant, lay.quant.upper())}.gguf"
 
 

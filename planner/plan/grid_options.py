@@ -9,7 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.catalog.checkpoints import QUANTIZED_ON_LOAD, SIXTEEN_BIT, default_checkpoints, deployable_formats
+from planner.catalog.checkpoints import (
+    GGUF_ENGINES,
+    GGUF_FROM_16_BIT,
+    QUANTIZED_ON_LOAD,
+    SIXTEEN_BIT,
+    default_checkpoints,
+    deployable_formats,
+)
 from planner.catalog.loading import Catalog
 from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
 from planner.estimate.cost import CostAssumptions, owned_cost, rented_cost
@@ -225,6 +232,11 @@ def model_pair_ok(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]], se
     return ok & _published(tuple(m.id for m in models), tuple((q.id, e.id) for q, e in pairs))
 
 
+def _user_model_formats(engine: str) -> set[str]:
+    """A model the user added from its config: the 16-bit checkpoint they hold, and what an engine makes from it."""
+    return (GGUF_FROM_16_BIT if engine in GGUF_ENGINES else SIXTEEN_BIT | set(QUANTIZED_ON_LOAD.get(engine, {})))
+
+
 @functools.lru_cache(maxsize=32)
 def _published(model_ids: tuple[str, ...], pairs: tuple[tuple[str, str], ...]) -> np.ndarray:
     """(model, pair) -> a checkpoint of that format exists or the engine makes it on load (read-only, cached)."""
@@ -235,7 +247,7 @@ def _published(model_ids: tuple[str, ...], pairs: tuple[tuple[str, str], ...]) -
         by_engine = {e: deployable_formats(published, model_id, e) for e in engines}
         for j, (quant, engine) in enumerate(pairs):
             formats = by_engine[engine]
-            exists[i, j] = quant in (formats if formats is not None else SIXTEEN_BIT | set(QUANTIZED_ON_LOAD.get(engine, {})))
+            exists[i, j] = quant in (formats if formats is not None else _user_model_formats(engine))
     exists.setflags(write=False)
     return exists
 
