@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-DEBIAN_PACKAGES := chromium poppler-utils fonts-noto-core fonts-noto-cjk prometheus
+DEBIAN_PACKAGES := chromium poppler-utils fonts-noto-core fonts-noto-cjk prometheus shellcheck
 PORT ?= 8501
 
 .PHONY: run test install install-dev system-deps bench clean
@@ -16,8 +16,10 @@ $(VENV)/.installed: requirements.txt
 	$(PIP) install -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+# The engines' argument parsers go in without their dependencies (CUDA builds); see requirements-engines.txt.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-engines.txt
 	$(PIP) install -r requirements-dev.txt
+	$(PIP) install --no-deps -r requirements-engines.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -25,7 +27,8 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # Debian packages the tests need: a browser for Playwright, poppler for reading PDFs back,
-# fonts with wide script coverage for the PDF, Prometheus (server and promtool) for the monitor's tests. Skipped when they are all present.
+# fonts with wide script coverage for the PDF, Prometheus (server and promtool) for the monitor's tests,
+# shellcheck for the generated launch scripts. Skipped when they are all present.
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
