@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planner.deploy.files import layout_files
+from planner.deploy.files import deployment_files, layout, layout_files
 from planner.deploy.layout import Layout
+from planner.plan.constraints import Constraints
+from planner.plan.recommend import recommend
 
 from .parsers_support import (
     after,
@@ -147,39 +149,73 @@ KNOWN_REJECTIONS = {
 }
 
 
+def engine_complaints(name: str, lay: Layout, files: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    calls = engine_calls(lay, files, tmp_path)
+    places = {where.split()[0] for where, _ in calls}
+    assert places == {LAUNCH_SCRIPTS[lay.engine], "compose", "kubernetes"}, f"{name}: engine started in {places} only"
+    rejected = {where: PARSER[lay.engine](args) for where, args in calls}
+    return {where: why for where, why in rejected.items() if why}
+
+
+def script_complaints(name: str, files: dict[str, str]) -> dict[str, str]:
+    scripts = {n: t for n, t in files.items() if n.endswith(".sh")}
+    assert scripts, name
+    complaints = {n: shell_complaints(t) for n, t in scripts.items()}
+    complaints |= {where: shell_complaints(line, "sh") for where, line, _ in shell_lines(files)}
+    return {n: c for n, c in complaints.items() if c}
+
+
+def manifest_complaints(lay: Layout, files: dict[str, str]) -> list[str]:
+    complaints, kinds = kubernetes_complaints(files["kubernetes.yaml"])
+    assert "Service" in kinds
+    assert ("PodTemplate" in kinds) == lay.multi_node and ("Deployment" in kinds) != lay.multi_node
+    return complaints
+
+
 def test_the_engine_accepts_every_command(scenario, tmp_path, request):
     name, lay, files = scenario
     if name in KNOWN_REJECTIONS:
         request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_REJECTIONS[name]))
     if lay.engine in NO_PARSER:
         pytest.skip(f"{lay.engine}: {NO_PARSER[lay.engine]}")
-    calls = engine_calls(lay, files, tmp_path)
-    places = {where.split()[0] for where, _ in calls}
-    assert places == {LAUNCH_SCRIPTS[lay.engine], "compose", "kubernetes"}, f"{name}: engine started in {places} only"
-    rejected = {where: PARSER[lay.engine](args) for where, args in calls}
-    assert {where: why for where, why in rejected.items() if why} == {}, f"{name}: {calls}"
+    assert engine_complaints(name, lay, files, tmp_path) == {}, name
 
 
 def test_shell_scripts_pass_bash_n_and_shellcheck(scenario):
     name, _, files = scenario
-    scripts = {n: t for n, t in files.items() if n.endswith(".sh")}
-    assert scripts, name
-    complaints = {n: shell_complaints(t) for n, t in scripts.items()}
-    complaints |= {where: shell_complaints(line, "sh") for where, line, _ in shell_lines(files)}
-    assert {n: c for n, c in complaints.items() if c} == {}
+    assert script_complaints(name, files) == {}
 
 
 def test_kubernetes_manifests_validate(scenario):
     name, lay, files = scenario
-    complaints, kinds = kubernetes_complaints(files["kubernetes.yaml"])
-    assert complaints == [], name
-    assert "Service" in kinds
-    assert ("PodTemplate" in kinds) == lay.multi_node and ("Deployment" in kinds) != lay.multi_node
+    assert manifest_complaints(lay, files) == [], name
 
 
 def test_compose_file_matches_the_compose_spec(scenario):
     name, _, files = scenario
     assert compose_complaints(files["docker-compose.yaml"]) == [], name
+
+
+# What the recommender itself picks for a few hardware classes, through deployment_files(plan).
+PLANNED = {
+    "8b-on-h100": Constraints(models=["llama3.1:8b"], gpus_available=[{"gpu": "h100-sxm", "count": 8}]),
+    "8b-on-mi300x": Constraints(models=["llama3.1:8b"], gpus_available=[{"gpu": "mi300x", "count": 8}]),
+    "8b-on-one-rtx-4090-on-prem": Constraints(models=["llama3.1:8b"], gpus_available=[{"gpu": "rtx-4090", "count": 1}],
+                                              privacy="on-prem"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANNED))
+def test_planned_deployment_files_pass_every_check(name, tmp_path):
+    plan = recommend(PLANNED[name])
+    assert plan.recommendation is not None, name
+    lay = layout(plan)
+    files = deployment_files(plan)
+    assert script_complaints(name, files) == {}
+    assert manifest_complaints(lay, files) == []
+    assert compose_complaints(files["docker-compose.yaml"]) == []
+    if lay.engine in PARSER:
+        assert engine_complaints(name, lay, files, tmp_path) == {}
 
 
 # --- the checkers catch what they are there to catch ------------------------------------------------
