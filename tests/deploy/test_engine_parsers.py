@@ -240,6 +240,14 @@ def test_sglang_parser_rejects_unknown_flags_and_bad_values():
     assert "invalid int value: '$NODE_RANK'" in sglang_rejection([*good, "--node-rank", "$NODE_RANK"])
 
 
+def test_llama_server_rejects_unknown_flags_and_bad_values():
+    good = ["-m", "/models/missing.gguf", "-c", "4096", "-np", "4", "-fa", "on", "-ctk", "q8_0", "-ctv", "q8_0"]
+    assert llama_server_rejection(good) == ""  # the parser accepts; loading the missing file is not its business
+    assert llama_server_rejection([*good, "--max-num-seqs", "4"]) == "error: invalid argument: --max-num-seqs"
+    assert "unknown value for --flash-attn: 'maybe'" in llama_server_rejection([*good, "-fa", "maybe"])
+    assert "Unsupported cache type: q9_9" in llama_server_rejection([*good, "-ctk", "q9_9"])
+
+
 def test_schema_checks_reject_unknown_fields():
     compose = "services:\n  s:\n    image: x\n    gpus_count: 2\n"
     assert any("gpus_count" in c for c in compose_complaints(compose))
