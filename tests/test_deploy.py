@@ -226,7 +226,7 @@ def test_vllm_plan_files_match_the_plan(vllm_plan):
     assert deployment["spec"]["replicas"] == top.replicas
 
 
-@pytest.mark.parametrize(("quant", "flag"), [("fp8", "fp8"), ("bnb-nf4", "bitsandbytes"), ("awq-int4", "awq_marlin"),
+@pytest.mark.parametrize(("quant", "flag"), [("fp8", "fp8"), ("awq-int4", "awq_marlin"),
                                              ("gptq-int4", "gptq_marlin"), ("bf16", None)])
 def test_vllm_quantization_flag(vllm_plan, quant, flag):
     plan = edited(vllm_plan, engine="vllm", quant=quant)

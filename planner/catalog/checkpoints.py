@@ -233,9 +233,9 @@ def _describe(row_number: int, exc: ValidationError) -> str:
 
 
 # Formats an engine makes on load from a 16-bit checkpoint, so no quantized checkpoint need be published:
-# vLLM's dynamic FP8 (`--quantization fp8`, docs/features/quantization/fp8.md) and bitsandbytes in-flight
-# quantization (docs/features/quantization/bnb.md); SGLang's `--quantization fp8` (its server arguments).
-QUANTIZED_ON_LOAD = {"vllm": {"fp8": "fp8", "bnb-nf4": "bitsandbytes"}, "sglang": {"fp8": "fp8"}, "tensorrt-llm": {}}
+# vLLM's dynamic FP8 (`--quantization fp8`, docs/features/quantization/fp8.md; vLLM 0.33 dropped bitsandbytes:
+# data/engine_support.csv); SGLang's `--quantization fp8` and bitsandbytes (--load-format bitsandbytes).
+QUANTIZED_ON_LOAD = {"vllm": {"fp8": "fp8"}, "sglang": {"fp8": "fp8", "bnb-nf4": "bitsandbytes"}, "tensorrt-llm": {}}
 SIXTEEN_BIT = {"bf16", "fp16"}  # engines cast one to the other on load (--dtype)
 GGUF_ENGINES = {"llama.cpp", "ollama"}
 # convert_hf_to_gguf.py --outtype writes these from a 16-bit checkpoint directly (llama.cpp's converter)

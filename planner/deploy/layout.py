@@ -29,7 +29,7 @@ GGUF_REPOS = {"openai/gpt-oss-20b": "ggml-org/gpt-oss-20b-GGUF", "openai/gpt-oss
 OLLAMA_DEFAULT_QUANT = "q4_k_m"
 # Formats a GPU engine quantizes on load from the 16-bit checkpoint; the rest need a pre-quantized one.
 QUANTIZE_ON_LOAD = {
-    "vllm": {"fp8": "fp8", "bnb-nf4": "bitsandbytes"},
+    "vllm": {"fp8": "fp8"},  # bitsandbytes: gone from vLLM 0.33 (data/engine_support.csv)
     "sglang": {"fp8": "fp8"},
     "tgi": {"fp8": "fp8", "bnb-nf4": "bitsandbytes-nf4"},
     "tensorrt-llm": {},

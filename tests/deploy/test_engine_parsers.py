@@ -49,7 +49,6 @@ SCENARIOS: dict[str, Layout] = {
     "vllm-nvidia-2-nodes": two_node_layout(),
     "vllm-amd-gptq-tp2": make_layout(**AMD, quant="gptq-int4", gpus=2, tensor_parallel=2),
     "vllm-nvidia-gguf": make_layout(**GGUF),
-    "vllm-nvidia-bnb": make_layout(quant="bnb-nf4"),
     "sglang-nvidia-tp2-fp8": make_layout(engine="sglang", gpus=2, tensor_parallel=2, quant="fp8", kv_cache_dtype="fp8"),
     "sglang-nvidia-bnb": make_layout(engine="sglang", quant="bnb-nf4"),
     "sglang-nvidia-2-nodes": two_node_layout(engine="sglang", tensor_parallel=16, pipeline_parallel=1),
@@ -146,7 +145,6 @@ def engine_calls(lay: Layout, files: dict[str, str], tmp_path: Path) -> list[tup
 # Commands the engine's parser rejects today, reported to the owner of planner/deploy (strict: a fix makes
 # the test say so). vLLM 0.33.0 has no "bitsandbytes" in QUANTIZATION_METHODS, nor as a load format.
 KNOWN_REJECTIONS = {
-    "vllm-nvidia-bnb": "vLLM 0.33.0: Unknown quantization method: bitsandbytes (planner/deploy/layout.py QUANTIZE_ON_LOAD)",
 }
 
 

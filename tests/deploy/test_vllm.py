@@ -21,7 +21,7 @@ def test_arguments_survive_shell_quoting():
 
 
 @pytest.mark.parametrize(("quant", "gpu", "vendor", "flag"), [
-    ("fp8", "h100-sxm", "nvidia", "fp8"), ("bnb-nf4", "h100-sxm", "nvidia", "bitsandbytes"),
+    ("fp8", "h100-sxm", "nvidia", "fp8"),
     ("awq-int4", "h100-sxm", "nvidia", "awq_marlin"), ("gptq-int4", "a100-80gb", "nvidia", "gptq_marlin"),
     ("awq-int4", "t4", "nvidia", "awq"), ("gptq-int4", "mi300x", "amd", "gptq"), ("bf16", "h100-sxm", "nvidia", None),
     ("int8", "h100-sxm", "nvidia", None),
