@@ -19,7 +19,7 @@ import aiohttp
 from planner.probe.clients import StreamingClient, StreamState
 from planner.probe.faults import RequestFailed, classify_exception, describe_exception
 from planner.probe.limits import LineSplitter
-from planner.probe.record import RequestRecord
+from planner.probe.record import RequestRecord, finished_record
 
 # Seconds of grace past the run deadline before a blocked read gives up (as the threaded client).
 _DEADLINE_GRACE_S = 0.25
@@ -152,26 +152,5 @@ async def stream_request(
     finally:
         watchdog.streams.pop(me, None)
     end_s = state.done_s if state.done and state.done_s is not None else time.perf_counter()
-    times = tuple(state.token_times_s)
-    if state.output_tokens is not None:
-        output_tokens, source = state.output_tokens, state.output_source
-    else:
-        output_tokens, source = len(times), "chunks"
-    return RequestRecord(
-        start_s=start_s,
-        end_s=end_s,
-        first_token_s=times[0] if times else None,
-        token_times_s=times,
-        prompt_tokens=state.prompt_tokens,
-        output_tokens=output_tokens,
-        usage_source=source,
-        error_kind=None if cancelled else error_kind,
-        error_message=None if cancelled else error_message,
-        cancelled=cancelled,
-        server_prefill_s=state.server_prefill_s,
-        server_decode_tokens_per_s=state.server_decode_tokens_per_s,
-        scheduled_s=scheduled_s,
-        server_queue_s=state.server_queue_s,
-        http_status=error.http_status if error is not None else None,
-        retry_after_s=error.retry_after_s if error is not None else None,
-    )
+    return finished_record(state, start_s, end_s, cancelled, error_kind, error_message, error,
+                           scheduled_s=scheduled_s, server_queue_s=state.server_queue_s)

@@ -116,3 +116,23 @@ class StreamState:
         if not self.done:
             self.done = True
             self.done_s = now_s
+
+
+def finished_record(state, start_s: float, end_s: float, cancelled: bool, error_kind: str | None,
+                    error_message: str | None, error=None, **extra) -> RequestRecord:
+    """The RequestRecord of one streamed request from its stream state (planner.probe.clients.StreamState), for
+    either transport: token counts from the server's usage when it sent them, else the chunks counted; an error
+    is dropped when the run's deadline, not the server, ended the request. `extra`: transport-specific fields."""
+    times = tuple(state.token_times_s)
+    if state.output_tokens is not None:
+        output_tokens, source = state.output_tokens, state.output_source
+    else:
+        output_tokens, source = len(times), "chunks"
+    return RequestRecord(
+        start_s=start_s, end_s=end_s, first_token_s=times[0] if times else None, token_times_s=times,
+        prompt_tokens=state.prompt_tokens, output_tokens=output_tokens, usage_source=source,
+        error_kind=None if cancelled else error_kind, error_message=None if cancelled else error_message,
+        cancelled=cancelled, server_prefill_s=state.server_prefill_s,
+        server_decode_tokens_per_s=state.server_decode_tokens_per_s,
+        http_status=error.http_status if error is not None else None,
+        retry_after_s=error.retry_after_s if error is not None else None, **extra)

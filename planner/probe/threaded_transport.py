@@ -17,7 +17,7 @@ import requests
 
 from planner.probe.faults import FaultKind, RequestFailed, classify_exception, describe_exception
 from planner.probe.limits import LineSplitter
-from planner.probe.record import RequestRecord, StreamState
+from planner.probe.record import RequestRecord, finished_record, StreamState
 from planner.probe.streaming import iter_stream_blocks
 
 # Seconds of grace past the run deadline before a blocked read gives up, so
@@ -99,25 +99,5 @@ def run_request(
     end_s = time.perf_counter()
     if state.done and state.done_s is not None:
         end_s = state.done_s
-    times = tuple(state.token_times_s)
-    if state.output_tokens is not None:
-        output_tokens, source = state.output_tokens, state.output_source
-    else:
-        output_tokens, source = len(times), "chunks"
-    return RequestRecord(
-        start_s=start_s,
-        end_s=end_s,
-        first_token_s=times[0] if times else None,
-        token_times_s=times,
-        prompt_tokens=state.prompt_tokens,
-        output_tokens=output_tokens,
-        usage_source=source,
-        error_kind=None if cancelled else error_kind,
-        error_message=None if cancelled else error_message,
-        cancelled=cancelled,
-        server_prefill_s=state.server_prefill_s,
-        server_decode_tokens_per_s=state.server_decode_tokens_per_s,
-        client_cpu_s=time.thread_time() - cpu0_s,
-        http_status=error.http_status if error is not None else None,
-        retry_after_s=error.retry_after_s if error is not None else None,
-    )
+    return finished_record(state, start_s, end_s, cancelled, error_kind, error_message, error,
+                           client_cpu_s=time.thread_time() - cpu0_s)

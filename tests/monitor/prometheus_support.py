@@ -12,6 +12,8 @@ import pytest
 import requests
 import yaml
 
+from tests.process_support import stop_process
+
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
 
@@ -98,11 +100,4 @@ class Prometheus:
         raise AssertionError(f"alert {name} stayed active for {timeout_s} s")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
+        stop_process(self.proc, self._log)

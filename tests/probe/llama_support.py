@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.process_support import stop_process
+
 try:
     import llama_cpp  # noqa: F401
 
@@ -71,13 +73,6 @@ class LlamaServer:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
+        stop_process(self.proc, self._log)
 
 
