@@ -162,7 +162,9 @@ def test_user_text_cannot_break_the_layout(plan, tmp_path, name):
     path = tmp_path / "hostile.pdf"
     path.write_bytes(plan_pdf(_renamed(plan, name), probe={"model": name, "levels": [], "comparison": [
         {"target": "ttft_s", "predicted": 1.0, "measured": 1.1, "sentence": name}]}))
-    assert 2 <= page_count(path) <= 8
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(plan_pdf(plan))
+    assert 2 <= page_count(path) <= page_count(plain) + 1  # a long or odd name adds at most a page of wrapping
     # every page renders without content-stream errors (e.g. text shown with no font selected)
     render = subprocess.run(["pdftoppm", "-png", "-r", "20", str(path), str(tmp_path / "p")], capture_output=True, text=True)
     assert render.returncode == 0 and "Error" not in render.stderr, render.stderr
