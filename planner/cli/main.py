@@ -237,7 +237,8 @@ def _deployment_lines(plan) -> list[str]:
         else:
             where = f"{lay.model} ({lay.quant} made by the engine on load)"
         out.append(f"  checkpoint: {where}")
-        out.append(f"  image: {lay.image or 'none: ' + (lay.image_note or 'install natively')}")
+        note = (lay.image_note or "install the engine natively").removeprefix("no container: ")
+        out.append(f"  image: {lay.image or 'none (no container): ' + note}")
     except DeploymentError:
         pass
     cost = top.cost
