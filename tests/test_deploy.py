@@ -209,7 +209,10 @@ def test_vllm_plan_files_match_the_plan(vllm_plan):
     assert option(args, "--max-num-seqs") == str(top.memory.sequences)
     assert option(args, "--kv-cache-dtype") == ("fp8" if top.memory.kv_cache_dtype == "fp8" else "auto")
     expected_quant = {"fp8": "fp8", "bnb-nf4": "bitsandbytes", "awq-int4": "awq_marlin", "gptq-int4": "gptq_marlin"}.get(top.quant)
-    if expected_quant:
+    lay = layout(vllm_plan)
+    if lay.checkpoint_repo and top.quant == "fp8":  # a published FP8 checkpoint is served as published, config and all
+        assert args[2] == lay.checkpoint_repo and "--quantization" not in args
+    elif expected_quant:
         assert option(args, "--quantization") == expected_quant
     else:
         assert "--quantization" not in args
@@ -233,8 +236,11 @@ def test_vllm_quantization_flag(vllm_plan, quant, flag):
     files = deployment_files(plan)
     check_all_parse(files)
     args = command_args(files["vllm.sh"], "vllm")
+    lay = layout(plan)
     if flag is None:
-        assert "--quantization" not in args and args[2] == plan.recommendation.model
+        assert "--quantization" not in args and args[2] == (lay.checkpoint_repo or plan.recommendation.model)
+    elif quant == "fp8" and lay.checkpoint_repo:  # published: served as is, vLLM reads its quantization config
+        assert "--quantization" not in args and args[2] == lay.checkpoint_repo
     else:
         assert option(args, "--quantization") == flag
     if quant in {"awq-int4", "gptq-int4"}:  # pre-quantized weights: the published checkpoint, served under the plan's id
@@ -273,11 +279,11 @@ def test_multi_node_plan_is_a_leaderworkerset_with_ray(multi_node_plan):
     assert "multi-node-serving.sh leader --ray_cluster_size=$(LWS_GROUP_SIZE)" in leader_script.replace("$S", "multi-node-serving.sh")
     assert "worker --ray_address=$(LWS_LEADER_ADDRESS)" in worker["command"][2]
     vllm_args = shlex.split(leader_script.split("; ")[-1])
-    assert vllm_args[:3] == ["vllm", "serve", top.model]
+    assert vllm_args[:3] == ["vllm", "serve", layout(multi_node_plan).checkpoint_repo or top.model]
     assert option(vllm_args, "--tensor-parallel-size") == "8"
     assert option(vllm_args, "--pipeline-parallel-size") == "2"
     assert option(vllm_args, "--distributed-executor-backend") == "ray"
-    assert option(vllm_args, "--quantization") == "fp8"
+    assert ("--quantization" in vllm_args) == (layout(multi_node_plan).checkpoint_repo is None)  # the published FP8 repo carries its config
     assert option(vllm_args, "--max-model-len") == str(layout(multi_node_plan).request_limit)
     service = next(m for m in manifests if m["kind"] == "Service")
     assert service["spec"]["selector"] == {"leaderworkerset.sigs.k8s.io/name": lws["metadata"]["name"], "role": "leader"}
@@ -311,10 +317,11 @@ def test_sglang_command(vllm_plan):
     compose, manifests = check_all_parse(files)
     args = command_args(files["sglang.sh"], "python3")
     assert args[:3] == ["python3", "-m", "sglang.launch_server"]
-    assert option(args, "--model-path") == top.model
+    assert option(args, "--model-path") == (layout(plan).checkpoint_repo or top.model)
     assert option(args, "--tp") == str(top.gpus)
     assert option(args, "--context-length") == str(layout(plan).request_limit)
-    assert option(args, "--quantization") == "fp8" and option(args, "--kv-cache-dtype") == "fp8_e4m3"
+    assert ("--quantization" in args) == (layout(plan).checkpoint_repo is None)  # fp8 made on load only if unpublished
+    assert option(args, "--kv-cache-dtype") == "fp8_e4m3"
     deployment = next(m for m in manifests if m["kind"] == "Deployment")
     assert containers(deployment)[0]["command"] == args
 
@@ -413,3 +420,14 @@ def test_the_deployment_accepts_the_longest_request_not_the_average(vllm_plan):
     llama = edited(vllm_plan, engine="llama.cpp", quant="q4_k_m")
     args = command_args(deployment_files(llama)["llama-server.sh"], "llama-server")
     assert "--kv-unified" in args and int(option(args, "-c", "--ctx-size")) >= layout(llama).request_limit
+
+
+def test_a_published_fp8_checkpoint_is_served_not_quantized_again(vllm_plan):
+    """The files serve the checkpoint the plan names; --quantization fp8 (quantize on load) only where none is published."""
+    from planner.catalog.checkpoints import default_checkpoints
+
+    published = default_checkpoints().checkpoints_for("Qwen/Qwen3.5-397B-A17B", "fp8")
+    assert published  # Qwen publishes its FP8 repo
+    plan = edited(vllm_plan, model="Qwen/Qwen3.5-397B-A17B", model_name="Qwen3.5-397B-A17B", engine="vllm", quant="fp8")
+    args = command_args(deployment_files(plan)["vllm.sh"], "vllm")
+    assert args[2] == published[0].repo and "--quantization" not in args

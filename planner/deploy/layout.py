@@ -197,13 +197,18 @@ def served_path(lay: Layout) -> str:
     16-bit release, or a format the engine makes on load), or a checkpoint the user quantized themselves."""
     if lay.quant_format == "gguf":
         return gguf_path(lay)
-    if lay.quant in QUANTIZE_ON_LOAD.get(lay.engine, {}) or lay.quant in {"bf16", "fp16", "mxfp4"}:
-        return lay.checkpoint_repo if lay.checkpoint_repo and lay.quant not in QUANTIZE_ON_LOAD.get(lay.engine, {}) else lay.model
-    if lay.checkpoint_repo:
+    if lay.checkpoint_repo:  # a published checkpoint in the planned format: served as published, never re-quantized
         return lay.checkpoint_repo
+    if quantized_on_load(lay) or lay.quant in {"bf16", "fp16", "mxfp4"}:
+        return lay.model
     if lay.quant in PRE_QUANTIZED_SUFFIX:
         return f"/models/{short_name(lay.model)}-{PRE_QUANTIZED_SUFFIX[lay.quant]}"
     return lay.model
+
+
+def quantized_on_load(lay: Layout) -> bool:
+    """The engine makes the format from the 16-bit release as it loads (no published checkpoint of it)."""
+    return lay.quant in QUANTIZE_ON_LOAD.get(lay.engine, {}) and not lay.checkpoint_repo
 
 
 def needs_prequantized(lay: Layout) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from planner.deploy.layout import Layout, describe, served_path
+from planner.deploy.layout import Layout, describe, quantized_on_load, served_path
 from planner.deploy.render import comment, join_rendered, prequantized_note, shell_script
 
 
@@ -13,7 +13,7 @@ def sglang_args(lay: Layout, node_rank: int | None = None, dist_init_addr: str |
             "--host", "0.0.0.0", "--port", str(lay.port), "--tp", str(lay.tensor_parallel),
             "--context-length", str(lay.request_limit), "--mem-fraction-static", f"{lay.gpu_memory_utilization:g}",
             "--max-running-requests", str(lay.sequences)]
-    if lay.quant == "fp8":
+    if lay.quant == "fp8" and quantized_on_load(lay):  # a published FP8 checkpoint carries its own config
         args += ["--quantization", "fp8"]
     elif lay.quant == "bnb-nf4":
         args += ["--load-format", "bitsandbytes"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from planner.deploy.flags import DOCS
-from planner.deploy.layout import PRE_AMPERE, QUANTIZE_ON_LOAD, Layout, describe, served_path
+from planner.deploy.layout import PRE_AMPERE, QUANTIZE_ON_LOAD, Layout, describe, quantized_on_load, served_path
 from planner.deploy.render import comment, join, prequantized_note, shell_script
 
 
@@ -33,9 +33,10 @@ def _vllm_quantization(lay: Layout) -> str | None:
     Naming plain `awq`/`gptq` forces the slower non-Marlin kernels, so Marlin variants are named
     where the GPU supports them (vLLM logs this advice when `awq` is forced).
     """
-    on_load = QUANTIZE_ON_LOAD["vllm"].get(lay.quant)
-    if on_load:
-        return on_load
+    if quantized_on_load(lay):
+        return QUANTIZE_ON_LOAD["vllm"][lay.quant]
+    if lay.quant == "fp8":
+        return None  # a published FP8 checkpoint: vLLM reads its quantization config
     marlin = lay.vendor == "nvidia" and lay.gpu not in PRE_AMPERE
     if lay.quant == "awq-int4":
         return "awq_marlin" if marlin else "awq"
