@@ -206,3 +206,9 @@ def test_an_unscored_model_never_beats_a_scored_one_on_capability():
         scored = [x for x in p.decision["points"] if x["capability"] is not None]
         if scored:
             assert p.recommendation.capability_score is not None
+
+
+def test_an_owned_card_keeps_the_model_in_gpu_memory_rather_than_spill_a_bigger_format():
+    p = plan(task="summarization", requests_per_day=300, gpus_available=[{"gpu": "rtx-5090", "count": 1}])
+    top = p.recommendation
+    assert top.memory.cpu_offload_gib == 0  # Q8_0 of a 35B would spill to the CPU; a lossless-enough 4-bit file fits

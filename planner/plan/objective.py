@@ -57,7 +57,7 @@ class Choice:
 
 def rank(priority: str, capability: np.ndarray, penalty: np.ndarray, usd: np.ndarray, replicas: np.ndarray,
          simplicity: np.ndarray, owned: bool, groups: np.ndarray | None = None, budget_usd_per_month: float | None = None,
-         benchmark: str | None = None) -> Choice:
+         benchmark: str | None = None, offload: np.ndarray | None = None) -> Choice:
     """Order feasible candidates by the objective (arrays are per feasible candidate).
 
     With `groups` (a small non-negative id per row, e.g. its model, format and device), only each group's
@@ -75,9 +75,11 @@ def rank(priority: str, capability: np.ndarray, penalty: np.ndarray, usd: np.nda
     elif owned:
         # sunk cost: capability, then the format that loses least (lossless on idle GPUs beats lossy on few), then
         # redundancy and headroom, then the running cost
+        # a format without measurable loss that fits in GPU memory beats one that spills layers to the CPU
         loss = np.round(penalty / OWNED_PENALTY_STEP)
+        spill = np.zeros(len(usd)) if offload is None else offload.astype(float)
         rows = every if groups is None else group_leaders(groups, (-replicas, usd, simplicity))
-        order = rows[np.lexsort((simplicity[rows], usd[rows], -replicas[rows], loss[rows], -cap[rows]))]
+        order = rows[np.lexsort((simplicity[rows], usd[rows], -replicas[rows], loss[rows], spill[rows], lossy[rows], -cap[rows]))]
         rule = (f"{priority}: your GPUs are sunk cost, so the most capable model they can serve, in the format that loses "
                 "least quality, then the most replicas (redundancy, headroom) and the lowest running cost")
     elif priority == "quality" or budget_usd_per_month is not None:

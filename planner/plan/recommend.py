@@ -236,7 +236,8 @@ def _ranked(catalog: Catalog, grid: Grid, codes: np.ndarray, c: Constraints, tab
         v["per_gpu_gib"][feasible] > 0.9 * v["capacity_gib"][feasible], 1.0, 0.0)
     groups = _pick_groups(grid, feasible)
     args = (capability, penalty, v["usd_per_month"][feasible], v["replicas"][feasible], simplicity, owned, groups)
-    choice = rank(c.priority, *args, budget_usd_per_month=c.budget_usd_per_month, benchmark=table.benchmark)
+    choice = rank(c.priority, *args, budget_usd_per_month=c.budget_usd_per_month, benchmark=table.benchmark,
+                  offload=v["offload"][feasible])
     scores = np.where(np.isnan(capability), 0.0, capability)
     # the first choice of each objective, side by side (the same keys as objective.rank, first row only)
     cap = np.where(np.isnan(capability), UNSCORED, capability)
