@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner.catalog.loading import load_catalog  # noqa: E402
+from planner.catalog.loading import DATA_DIR, load_catalog  # noqa: E402
 from planner.estimate.backtest import (  # noqa: E402
     not_predicted_reason,
     predict,
@@ -25,7 +25,7 @@ from planner.estimate.backtest import (  # noqa: E402
 )
 from planner.estimate.fit import leave_one_source_out  # noqa: E402
 
-METRICS = ("weights_gib", "memory_gib", "kv_cache_tokens", "decode_tokens_per_s", "prefill_tokens_per_s", "ttft_s", "throughput_tokens_per_s",
+METRICS = ("weights_gib", "memory_gib", "kv_cache_tokens", "decode_tokens_per_s", "prefill_tokens_per_s", "ttft_s", "itl_s", "throughput_tokens_per_s",
            "decode_throughput_tokens_per_s")
 
 
@@ -39,7 +39,7 @@ def describe(values: list[float], sources: set[str] | None = None) -> str:
 
 
 def main() -> None:
-    catalog = load_catalog()
+    catalog = load_catalog(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA_DIR)
     rows = usable_rows(catalog)
     in_sample: dict[str, list[float]] = defaultdict(list)
     for row in rows:

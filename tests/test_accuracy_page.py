@@ -288,8 +288,8 @@ def test_rows_kept_but_not_predicted_are_listed_with_their_reason(catalog):
     frame = ac.not_predicted_frame(catalog)
     assert list(frame.columns) == ["reason", "source_family", "rows"]
     by = {(r.reason, r.source_family): r.rows for r in frame.itertuples()}
-    assert by[(VARIED_DRAIN, "github.com/gpustack/gpustack")] >= 30  # 1,000 ShareGPT prompts sent at once
-    assert by[(SHORT_OUTPUT, "github.com/gpustack/gpustack")] >= 10  # 128 in / 4 out
+    assert by[(VARIED_DRAIN, "github.com/gpustack")] >= 30  # 1,000 ShareGPT prompts sent at once
+    assert by[(SHORT_OUTPUT, "github.com/gpustack")] >= 10  # 128 in / 4 out
     # none of them is among the predictions
     predicted = set(ac.prediction_frame(catalog, ac.IN_SAMPLE)["id"])
     drains = {r.id for r in catalog.benchmarks if r.lengths == "varied" and r.requests == r.concurrency}

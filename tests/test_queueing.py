@@ -1,6 +1,7 @@
 """Latency under load (planner.estimate.queueing), on hand-computed cases, and the plan's latency rule
 (planner.plan.grid) using the same function as the single estimate."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -24,17 +25,26 @@ TERMS = QueueTerms(prefill_s=0.1, prompt_token_s=1e-4, reads0=0.010, reads1=1e-4
 
 
 def test_a_trickle_of_requests_sees_the_unloaded_replica():
-    """At a rate near zero: TTFT = overhead + prefill + one step of one sequence = 0.02 + 0.1 + 0.0121; the
-    100 later tokens come one step apart."""
+    """At a rate near zero: TTFT = overhead + the prefill step, which samples the first token: the prompt's
+    0.1 s of compute (it outlasts the 10.1 ms of reads it overlaps) + the step's 2 ms fixed cost = 0.02 + 0.1 +
+    0.002; the 100 later tokens come one step apart."""
     step_1 = 0.010 + 1e-4 + 0.002
     low = loaded_latency(TERMS, request_rate=1e-9)
     assert low.stable
-    assert low.ttft_p50_s == pytest.approx(0.02 + 0.1 + step_1, rel=1e-6)
+    assert low.ttft_p50_s == pytest.approx(0.02 + 0.1 + 0.002, rel=1e-6)
     assert low.ttft_p90_s == pytest.approx(low.ttft_p50_s, rel=1e-6)
     assert low.itl_s == pytest.approx(step_1, rel=1e-6)
-    assert low.e2e_p50_s == pytest.approx(0.02 + 0.1 + step_1 + 100 * step_1, rel=1e-6)
+    assert low.e2e_p50_s == pytest.approx(0.02 + 0.1 + 0.002 + 100 * step_1, rel=1e-6)
     one = loaded_latency(TERMS, concurrency=1)  # one client: nobody to wait behind
-    assert one.ttft_mean_s == pytest.approx(0.02 + 0.1 + step_1, rel=1e-3)
+    assert one.ttft_mean_s == pytest.approx(0.02 + 0.1 + 0.002, rel=1e-3)
+
+
+def test_a_short_prompt_costs_the_weight_reads_not_a_step_more():
+    """A prompt whose compute (0.5 ms for 5 tokens) is shorter than the step's reads (10.1 ms) waits for the
+    reads, once: TTFT = 0.02 + 0.0101 + 0.002, not the prompt plus a whole decode step on top."""
+    short = dataclasses.replace(TERMS, prefill_s=0.0101, input_tokens=5)
+    low = loaded_latency(short, request_rate=1e-9)
+    assert low.ttft_mean_s == pytest.approx(0.02 + 0.0101 + 0.002, rel=1e-6)
 
 
 def test_two_requests_a_second_by_hand():
@@ -53,10 +63,13 @@ def test_two_requests_a_second_by_hand():
     assert got.running_sequences == pytest.approx(b, rel=1e-9)
     assert got.itl_s == pytest.approx(itl, rel=1e-9)
     assert got.prefill_utilisation == pytest.approx(rho, rel=1e-9)
-    assert got.ttft_mean_s == pytest.approx(0.02 + 0.1 + step_b + wait, rel=1e-9)
+    # its own prefill rides on one step of b decodes: the prompt's compute outlasts the step's reads, then the fixed cost
+    service = max(0.1, 0.010 + 1e-4 * b) + 0.002
+    assert got.ttft_mean_s == pytest.approx(0.02 + service + wait, rel=1e-9)
     # the wait is 0 with probability 1 - rho (p50 here) and exponential beyond: p90 = W / rho x ln(rho / 0.1)
-    assert got.ttft_p50_s == pytest.approx(0.02 + 0.1 + step_b, rel=1e-9)
-    assert got.ttft_p90_s == pytest.approx(0.02 + 0.1 + step_b + wait / rho * math.log(rho / 0.1), rel=1e-9)
+    assert got.ttft_p50_s == pytest.approx(0.02 + service, rel=1e-9)
+    assert got.ttft_p90_s == pytest.approx(0.02 + service + wait / rho * math.log(rho / 0.1), rel=1e-9)
+    assert got.ttft_p99_s == pytest.approx(0.02 + service + wait / rho * math.log(rho / 0.01), rel=1e-9)
     assert got.e2e_p90_s == pytest.approx(got.ttft_p90_s + 100 * itl, rel=1e-9)
 
 

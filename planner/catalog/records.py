@@ -15,7 +15,9 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from planner.catalog.repo_id import REPO_ID_RULE, is_repo_id
 
+from planner.catalog.engine_args import EngineArgs, parse_engine_args
 from planner.catalog.plausible import architecture_fault
+from planner.errors import PlannerError
 
 
 def _split_list(value: object) -> object:
@@ -310,6 +312,13 @@ class Benchmark(Record):
     # How the GPUs split the model: blank = tensor parallel (or one GPU); "dp-attention" = attention data
     # parallel across the GPUs (SGLang --enable-dp-attention), "expert-parallel" = experts spread over GPUs.
     parallel: Annotated[Literal["dp-attention", "expert-parallel"] | None, BeforeValidator(_blank_to_none)] = None
+    # Open loop: requests/s arriving (Poisson, as vLLM's and SGLang's benchmark_serving send them); blank for a
+    # closed loop at `concurrency`. "inf": every request sent at once (`requests` of them).
+    request_rate: Annotated[Positive | None, BeforeValidator(_blank_to_none)] = None
+    # Which statistic a latency row reports over the run's requests (blank: the mean).
+    statistic: Annotated[Literal["mean", "median", "p90", "p99"] | None, BeforeValidator(_blank_to_none)] = None
+    # Engine settings that differ from its defaults, `key=value;key=value` (planner.catalog.engine_args).
+    engine_args: OptStr = None
     metric: Literal[
         "decode_tokens_per_s",
         "prefill_tokens_per_s",
@@ -317,11 +326,26 @@ class Benchmark(Record):
         "decode_throughput_tokens_per_s",  # aggregate decode tokens/s with prefill time excluded
         "total_tokens_per_s",
         "ttft_s",
+        "itl_s",  # inter-token latency (TPOT) of a serving run, seconds
         "kv_cache_tokens",  # the KV cache an engine logs at start-up, in tokens (input_tokens: its tokens per request)
         "weights_gib",
         "memory_gib",
     ]
     value: Positive
+
+    @field_validator("engine_args")
+    @classmethod
+    def _engine_args_parse(cls, value: str | None) -> str | None:
+        try:
+            parse_engine_args(value)
+        except PlannerError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def args(self) -> EngineArgs:
+        """The run's engine settings (planner.catalog.engine_args)."""
+        return parse_engine_args(self.engine_args)
 
 
 class EfficiencyFactor(Record):

@@ -38,11 +38,12 @@ METRIC_LABELS = {
     "prefill_tokens_per_s": "Prefill (tokens/s)",
     "throughput_tokens_per_s": "Aggregate throughput (tokens/s)",
     "decode_throughput_tokens_per_s": "Batched decode, prefill excluded (tokens/s)",
-    "ttft_s": "Time to first token at the run's concurrency (s)",
+    "ttft_s": "Time to first token at the run's load (s)",
+    "itl_s": "Inter-token latency at the run's load (s)",
 }
 METRIC_COLOURS = {"decode_tokens_per_s": "#4C78A8", "prefill_tokens_per_s": "#F58518", "throughput_tokens_per_s": "#54A24B",
-                  "decode_throughput_tokens_per_s": "#B279A2", "ttft_s": "#E45756"}
-TIME_METRICS = ("ttft_s",)  # in seconds, drawn on their own axes (planner.estimate.queueing)
+                  "decode_throughput_tokens_per_s": "#B279A2", "ttft_s": "#E45756", "itl_s": "#72B7B2"}
+TIME_METRICS = ("ttft_s", "itl_s")  # in seconds, drawn on their own axes (planner.estimate.queueing)
 FACTOR_MEANINGS = {
     "decode_bandwidth": "fraction of the memory bandwidth the device sustains (its measured stream rate, data/gpus.csv) one decoding stream reaches",
     "prefill_compute": "fraction of the dense FLOP/s the device sustains (its measured GEMM rate, data/gpus.csv) reached while prefilling a prompt",

@@ -8,6 +8,7 @@ The factors themselves are fitted in planner.estimate.fit, which also holds `lea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -29,20 +30,21 @@ from planner.estimate.speed import (
     queue_terms,
     running_cap,
 )
-from planner.estimate.queueing import loaded_latency
+from planner.estimate.queueing import LoadedLatency, loaded_latency
 from planner.units import GIB
 
-SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s", "ttft_s")
+SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s", "ttft_s", "itl_s")
 AGGREGATE_METRICS = ("throughput_tokens_per_s", "decode_throughput_tokens_per_s")
 MIN_OUTPUT_TOKENS = 16  # aggregate runs with fewer output tokens a request measure the API server, not the GPU
 
 
 def source_family(url: str) -> str:
-    """The independent source a row comes from: host plus owner/repository for code hosts."""
+    """The independent source a row comes from: the host, or for code hosts the owner (an organisation's
+    repositories are one source: vllm-project's recipes and its engine, sgl-project's cookbook and its engine)."""
     parsed = urlparse(url.split()[0])
     parts = [p for p in parsed.path.split("/") if p]
-    if parsed.netloc in {"github.com", "huggingface.co"} and len(parts) >= 2:
-        return f"{parsed.netloc}/{parts[0]}/{parts[1]}".lower()
+    if parsed.netloc in {"github.com", "huggingface.co"} and parts:
+        return f"{parsed.netloc}/{parts[0]}".lower()
     return parsed.netloc.lower() or url
 
 
@@ -69,8 +71,13 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
         return _total_memory_gib(model, quant, gpu, engine, r)
     if r.metric == "ttft_s":
         return loaded_ttft_s(catalog, r)
+    if r.metric == "itl_s":
+        return loaded_itl_s(catalog, r)
     if r.metric == "kv_cache_tokens":
-        return float(kv_capacity(model, quant, gpu, engine, r.gpus, r.input_tokens or 4096, row_kv_dtype(r)).tokens)
+        args = r.args
+        return float(kv_capacity(model, quant, gpu, engine, r.gpus, args.max_model_len or r.input_tokens or 4096, row_kv_dtype(r),
+                                 memory_fraction=args.memory_fraction, max_num_seqs=args.max_num_seqs,
+                                 max_num_batched_tokens=args.max_num_batched_tokens, cuda_graphs=not args.enforce_eager).tokens)
     if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not workload_stated(r)):
         return None
     concurrency = running_batch(catalog, r) if r.metric in AGGREGATE_METRICS else 1
@@ -86,18 +93,50 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
 
 
 def loaded_ttft_s(catalog: Catalog, r: Benchmark) -> float | None:
-    """Mean time to first token of a serving run at its stated concurrency (closed loop,
-    planner.estimate.queueing), or None for a row that splits GPUs otherwise than tensor parallel."""
+    """Time to first token of a serving run at its stated load, the statistic the row reports (mean,
+    median, p90, p99): closed loop at `concurrency` or open loop at `request_rate`
+    (planner.estimate.queueing). None for a row that splits GPUs otherwise than tensor parallel."""
+    if r.statistic == "p99":  # a run's slowest few: warm-up, preemption, compilation, outside a queue model
+        return None
+    loaded = row_loaded_latency(catalog, r)
+    if loaded is None or not loaded.stable:
+        return None
+    return {"median": loaded.ttft_p50_s, "p90": loaded.ttft_p90_s}.get(r.statistic or "mean", loaded.ttft_mean_s)
+
+
+def loaded_itl_s(catalog: Catalog, r: Benchmark) -> float | None:
+    """Mean inter-token latency of a serving run at its load (its mean and median are the same figure here:
+    a steady state's step time; a p90/p99 row is not predicted, prefill stalls set those)."""
+    if r.statistic in {"p90", "p99"}:
+        return None
+    loaded = row_loaded_latency(catalog, r)
+    return loaded.itl_s if loaded is not None and loaded.stable else None
+
+
+def row_loaded_latency(catalog: Catalog, r: Benchmark) -> LoadedLatency | None:
+    """planner.estimate.queueing.loaded_latency for a row's configuration, settings and load."""
     if r.parallel is not None or not r.input_tokens:
         return None
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     if r.gpus > 1 and not engine.tensor_parallel:
         return None
+    args = r.args
     inp, out = max(r.input_tokens, 1), max(r.output_tokens or 1, 1)
     cap = running_cap(model, quant, gpu, engine, r.gpus, inp + out, row_kv_dtype(r))
-    terms = queue_terms(catalog, model, quant, gpu, engine, r.gpus, inp, out, cap, kv_cache_dtype=row_kv_dtype(r),
-                        batch_hint=min(r.concurrency or 1, cap))
-    return loaded_latency(terms, concurrency=r.concurrency or 1).ttft_mean_s
+    if args.max_num_seqs:
+        cap = min(cap, args.max_num_seqs)
+    hint = min(r.concurrency or r.requests or 1, cap)
+    terms = queue_terms(catalog, model, quant, gpu, engine, r.gpus, inp, out, cap, kv_cache_dtype=row_kv_dtype(r), batch_hint=hint)
+    if args.max_num_batched_tokens:
+        terms = dataclasses.replace(terms, token_budget=args.max_num_batched_tokens)
+    if args.server is False:  # timed in-process: no API server's cost per request
+        terms = dataclasses.replace(terms, request_overhead_s=0.0)
+    if r.request_rate is not None and math.isinf(r.request_rate):  # every request at once: a closed loop of that many
+        clients = r.concurrency or r.requests or 1
+        return loaded_latency(terms, concurrency=clients, requests=r.requests or clients)
+    if r.request_rate is not None:
+        return loaded_latency(terms, request_rate=r.request_rate)
+    return loaded_latency(terms, concurrency=r.concurrency or 1, requests=r.requests)
 
 
 def running_batch(catalog: Catalog, r: Benchmark) -> int:

@@ -42,6 +42,9 @@ from planner.estimate.speed import (
 
 MIN_ROWS = 3  # a group needs this many rows to get its own factor
 MIN_SOURCES = 2  # ... from at least this many independent sources
+# The batch factor is one number fitted through every run's closed loop: a group of a few runs can pin it anywhere
+# (7 vLLM runs on datacenter GPUs without GPUStack's gave 0.05, against 0.36 with them), so it needs more.
+MIN_BATCH_ROWS = 10
 
 
 def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, as_of=None) -> list[EfficiencyFactor]:
@@ -73,15 +76,20 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     with_batch = dataclasses.replace(base, efficiency=tuple(factors))
     factors += _moe_fit(with_batch, [r for r in rows if r.metric == "throughput_tokens_per_s" and _is_moe(catalog, r)], as_of)
     with_moe = dataclasses.replace(base, efficiency=tuple(factors))
-    factors += _request_overhead_fit(with_moe, [r for r in rows if r.metric == "ttft_s"], as_of)
+    served = [r for r in rows if r.metric == "ttft_s" and r.args.server is not False and catalog.gpus[r.gpu].fp16_tflops_dense]
+    factors += _request_overhead_fit(with_moe, [r for r in served if r.request_rate is None and (r.concurrency or 0) <= LONE_CLIENTS], as_of)
     return factors
+
+
+LONE_CLIENTS = 1  # the cost per request is read where nothing queues: runs of one client
 
 
 def _request_overhead_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
     """A serving engine's fixed time per request before its first token (tokenising, scheduling, the HTTP
     round trip, detokenising the first token): the median of measured - predicted time to first token
-    over its runs (predicted under load, planner.estimate.queueing, with no such cost), at least 0, per
-    engine and over all engines. A median, so runs whose prefill is mispredicted do not set it."""
+    over its runs of one client (LONE_CLIENTS: under load, a queue the model misjudges would pass for the
+    cost), at least 0, per engine and over all engines. A median, so runs whose prefill is mispredicted do
+    not set it."""
     groups: dict[tuple[str, str], list[tuple[Benchmark, float]]] = defaultdict(list)
     for r in rows:
         predicted = predict(catalog, r)
@@ -93,8 +101,7 @@ def _request_overhead_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> lis
     for (engine, family), members in sorted(groups.items()):
         if not _enough(engine, family, [r for r, _ in members], always_global=False):
             continue
-        residuals = [v for _, v in members]
-        value = max(0.0, statistics.median(residuals))
+        value = max(0.0, _median_of_sources(members))
         out.append(EfficiencyFactor(
             factor="request_overhead_s", engine=engine, hardware_family=family, value=round(value, 5), n_rows=len(members),
             median_abs_error_pct=round(statistics.median(abs(v - value) / r.value * 100 for r, v in members), 1),
@@ -102,6 +109,15 @@ def _request_overhead_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> lis
                    f"{';'.join(r.id for r, _ in members)}",
             as_of=as_of or max(r.as_of for r, _ in members)))
     return out
+
+
+def _median_of_sources(members: list[tuple[Benchmark, float]]) -> float:
+    """The median over independent sources of each source's median: one vote per source, so a source with many
+    rows of one configuration does not become an engine's factor."""
+    by_source: dict[str, list[float]] = defaultdict(list)
+    for r, v in members:
+        by_source[source_family(r.source)].append(v)
+    return statistics.median(statistics.median(v) for v in by_source.values())
 
 
 def _is_moe(catalog: Catalog, r: Benchmark) -> bool:
@@ -343,7 +359,7 @@ def _batch_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[Efficienc
             groups[key].append(terms)
     out = []
     for (engine, family), members in sorted(groups.items()):
-        if not _enough(engine, family, [t.row for t in members]):
+        if not _enough(engine, family, [t.row for t in members]) or (len(members) < MIN_BATCH_ROWS and (engine, family) != ("*", "*")):
             continue
         measured = np.array([t.row.value for t in members])
         log_errors = np.array([np.abs(np.log(t.predicted(_BATCH_GRID) / v)) for t, v in zip(members, measured, strict=True)])

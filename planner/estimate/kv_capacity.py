@@ -85,15 +85,16 @@ def vllm_non_torch_gib(gpu: Gpu, tp: int) -> float:
     return 0.25
 
 
-def vllm_activation_peak_gib(model: ModelSpec, gpu: Gpu, tp: int) -> float:
+def vllm_activation_peak_gib(model: ModelSpec, gpu: Gpu, tp: int, max_num_seqs: int | None = None,
+                             max_num_batched_tokens: int | None = None) -> float:
     """The activation peak of vLLM's profiling run: the step's token budget through the MLP's gate and up
     projections (split by TP) and four hidden-state copies in BF16, plus FP32 logits for its sequence limit.
     For Llama 3 8B on an H100 this gives 1.09 GiB against the 1.26 GiB PR #10511 logged."""
-    budget = token_budget_per_step("vllm", gpu)
+    budget = max_num_batched_tokens or token_budget_per_step("vllm", gpu)
     width = 2 * (model.intermediate_size or 4 * model.hidden_size) / max(tp, 1) + 4 * model.hidden_size
     if model.is_moe and model.experts_active:
         width = 2 * (model.intermediate_size or 0) * model.experts_active / max(tp, 1) + 4 * model.hidden_size
-    seqs = max_running_sequences("vllm", gpu) or 256
+    seqs = max_num_seqs or max_running_sequences("vllm", gpu) or 256
     return (budget * width * 2 + seqs * model.vocab_size * 4) / GIB
 
 
@@ -113,18 +114,21 @@ def request_token_layers(model: ModelSpec, tokens: int, budget: int) -> float:
 
 
 def kv_capacity(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1, tokens_per_request: int = 4096,
-                kv_cache_dtype: str = "auto", memory_fraction: float | None = None, slots: int = 1) -> KvCapacity:
+                kv_cache_dtype: str = "auto", memory_fraction: float | None = None, slots: int = 1,
+                max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None, cuda_graphs: bool = True) -> KvCapacity:
     """The KV cache an engine sets up for this replica, and how many requests of `tokens_per_request` it holds.
 
     `memory_fraction`: vLLM's --gpu-memory-utilization, SGLang's --mem-fraction-static, TensorRT-LLM's
-    free_gpu_memory_fraction (default: the engine's). llama.cpp: `tokens_per_request` is -c per slot."""
+    free_gpu_memory_fraction (default: the engine's). llama.cpp: `tokens_per_request` is -c per slot.
+    `max_num_seqs`, `max_num_batched_tokens`: vLLM's limits where they are not its defaults; `cuda_graphs`
+    False for --enforce-eager."""
     kv_dtype = resolve_kv_dtype(kv_cache_dtype, engine)
     tp = gpus > 1 and engine.tensor_parallel
     tp_size = min(gpus, gpu.scale_up_gpus) if tp else 1
     weights_gib = model_weight_bytes(model, quant, engine.id)[0] / gpus / GIB
     per_token = kv_bytes_per_token_per_gpu(model, gpus, tp, kv_dtype, gpu.scale_up_gpus)
     layers = max(attention_layers(model), 1)
-    budget = token_budget_per_step(engine.id, gpu)
+    budget = max_num_batched_tokens or token_budget_per_step(engine.id, gpu)
     need_per_request = request_token_layers(model, tokens_per_request, budget) / layers * per_token  # bytes on one GPU
     fraction = memory_fraction if memory_fraction is not None else (engine.default_gpu_memory_utilization or DEFAULT_FRACTION.get(engine.id, 1.0))
     basis: dict[str, float] = {"total_gib": gpu.memory_gib, "memory_fraction": fraction, "weights_gib": weights_gib}
@@ -134,7 +138,8 @@ def kv_capacity(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: 
         return KvCapacity(engine=engine.id, kv_cache_gib_per_gpu=kv_gib, tokens=tokens, tokens_per_request=tokens_per_request,
                           max_concurrency=float(slots), basis={**basis, "slots": slots})
     if engine.id == "vllm":
-        activation, non_torch = vllm_activation_peak_gib(model, gpu, tp_size), vllm_non_torch_gib(gpu, tp_size)
+        activation = vllm_activation_peak_gib(model, gpu, tp_size, max_num_seqs, max_num_batched_tokens)
+        non_torch = vllm_non_torch_gib(gpu, tp_size)
         total = visible_memory_gib(gpu)
         kv_gib = vllm_available_kv_gib(total, fraction, weights_gib, activation, non_torch)
         basis.update(total_gib=total, activation_peak_gib=activation, non_torch_gib=non_torch)

@@ -16,7 +16,10 @@ seconds-per-prompt-token of the replica's time spent on prompts, ITL = step(runn
 The running batch itself follows from Little's law, b = rate x (output - 1) x ITL, with the step linear
 in b on each side of its roofline (planner.estimate.speed.DecodeStep), so b has a closed form.
 
-At a rate near zero everything reduces to the unloaded figure: TTFT = overhead + prefill + one step.
+At a rate near zero everything reduces to the unloaded figure (unloaded_ttft_s): TTFT = overhead + the prefill
+step, which samples the first token: the prompt's compute or the step's reads, whichever binds, and the step's
+fixed cost. (Adding a whole decode step after the prefill counted the weight reads twice: 2x too slow on short
+prompts, against TensorRT-LLM's 128-token first-token latencies.)
 Percentiles: the M/D/1 wait is zero with probability 1 - rho and roughly exponential beyond (the
 heavy-traffic form, Kingman 1961), so its q-quantile is (W / rho) ln(rho / (1 - q)) when q > 1 - rho.
 
@@ -76,6 +79,13 @@ def token_budget_per_step(engine_id: str, gpu: Gpu) -> int:
     return {"tensorrt-llm": 8192, "tgi": 4096, "llama.cpp": 2048, "ollama": 512}.get(engine_id, 2048)
 
 
+def unloaded_ttft_s(prefill_s, step_reads_s, step_compute_s, step_fixed_s, request_overhead_s=0.0):
+    """Time to first token of a lone request: the engine's cost per request, then the prefill step (the prompt's
+    compute beside one sequence's, or the step's reads of weights and cache, whichever binds) and the step's
+    fixed cost. Numbers or arrays (planner.estimate.speed and the candidate grid call it alike)."""
+    return request_overhead_s + np.maximum(prefill_s + step_compute_s, step_reads_s) + step_fixed_s
+
+
 @dataclass(frozen=True)
 class QueueTerms:
     """What a replica's latency under load is made of (seconds; arrays or numbers).
@@ -121,6 +131,7 @@ class LoadedLatency(BaseModel):
     e2e_p50_s: float
     e2e_p90_s: float
     reason: str = ""
+    ttft_p99_s: float = float("nan")
 
 
 def _running_batch(t: QueueTerms, rate, busy):
@@ -156,13 +167,17 @@ def _parts(t: QueueTerms, rate):
     chunks = np.ceil(prompt / chunk)
     per_prompt = prompt * (step_b / chunk + t.prompt_token_s)  # the prompt stream's time for one prompt (steps shared by chunks)
     rho = rate * per_prompt
-    service = t.prefill_s + chunks * step_b  # its own prefill: the unloaded prefill and the steps its chunks ride on
+    # Its own prefill: the steps its chunks ride on, each as long as the prompt's compute beside the running decodes
+    # or the weight and cache reads, whichever binds (the prefill already reads the weights once), plus each
+    # step's fixed cost.
+    body = np.maximum(t.prefill_s + chunks * t.compute1 * b_step, chunks * (t.reads0 + t.reads1 * b_step))
+    service = body + chunks * (t.fixed + t.extra1 * b_step)
     return busy, b, itl, rho, per_prompt, service
 
 
 def open_loop(t: QueueTerms, rate):
     """Latency at `rate` requests/s (Poisson arrivals): arrays of (stable, ttft mean, p50, p90, itl, e2e p50,
-    e2e p90, running batch, rho). Unstable rows carry inf times."""
+    e2e p90, running batch, rho, ttft p99). Unstable rows carry inf times."""
     busy, b, itl, rho, per_prompt, service = _parts(t, rate)
     rate = np.asarray(rate, dtype=float)
     n_after = np.maximum(np.asarray(t.output_tokens, dtype=float) - 1, 0)
@@ -175,20 +190,24 @@ def open_loop(t: QueueTerms, rate):
     for value in (base + wait, base + _wait_quantile(wait, rho, 0.5), base + _wait_quantile(wait, rho, 0.9)):
         out.append(np.where(stable, value, np.inf))
     out.append(np.where(stable, itl, np.inf))
-    out += [np.where(stable, out[2] + n_after * itl, np.inf), np.where(stable, out[3] + n_after * itl, np.inf), b, rho]
+    out += [np.where(stable, out[2] + n_after * itl, np.inf), np.where(stable, out[3] + n_after * itl, np.inf), b, rho,
+            np.where(stable, base + _wait_quantile(wait, rho, 0.99), np.inf)]
     return out
 
 
-def loaded_latency(t: QueueTerms, request_rate: float | None = None, concurrency: float | None = None) -> LoadedLatency:
+def loaded_latency(t: QueueTerms, request_rate: float | None = None, concurrency: float | None = None,
+                   requests: float | None = None) -> LoadedLatency:
     """One replica's latency at a request rate (open loop) or at `concurrency` requests kept in flight
-    (closed loop: each client sends its next request when the last one ends)."""
+    (closed loop: each client sends its next request when the last one ends; with `requests`, a run of that many
+    that opens with every client sending at once)."""
     if request_rate is not None:
-        stable, mean, p50, p90, itl, e2e50, e2e90, b, rho = (float(x) for x in open_loop(t, request_rate))
+        stable, mean, p50, p90, itl, e2e50, e2e90, b, rho, p99 = (float(x) for x in open_loop(t, request_rate))
         reason = "" if stable else _instability(t, request_rate)
         return LoadedLatency(load="rate", requests_per_s=float(request_rate), concurrency=float(request_rate) * e2e50 if stable else float("inf"),
                              stable=bool(stable), running_sequences=b if stable else float("inf"), prefill_utilisation=rho,
-                             ttft_mean_s=mean, ttft_p50_s=p50, ttft_p90_s=p90, itl_s=itl, e2e_p50_s=e2e50, e2e_p90_s=e2e90, reason=reason)
-    return closed_loop(t, float(concurrency or 1))
+                             ttft_mean_s=mean, ttft_p50_s=p50, ttft_p90_s=p90, itl_s=itl, e2e_p50_s=e2e50, e2e_p90_s=e2e90, reason=reason,
+                             ttft_p99_s=p99)
+    return closed_loop(t, float(concurrency or 1), requests)
 
 
 def _instability(t: QueueTerms, rate: float) -> str:
@@ -202,10 +221,13 @@ def _instability(t: QueueTerms, rate: float) -> str:
     return f"more sequences than the {float(t.max_running):,.0f} the engine runs at once (KV cache, sequence limit)"
 
 
-def closed_loop(t: QueueTerms, concurrency: float) -> LoadedLatency:
+def closed_loop(t: QueueTerms, concurrency: float, requests: float | None = None) -> LoadedLatency:
     """Closed loop: `concurrency` clients. Up to max_running of them hold a slot; the throughput X solves
     X x (wait + service + (N-1) ITL) = slots held (Little's law), the prompt wait capped at the others in
-    slots; the rest wait for a slot, (concurrency - slots) / X on average."""
+    slots; the rest wait for a slot, (concurrency - slots) / X on average.
+
+    With `requests` (the run's total), the run starts with every client sending at once (burst_start), and its
+    statistics are over the burst and the steady state that follows, weighted by their requests."""
     slots = float(min(concurrency, float(t.max_running)))
     slots = max(slots, 1.0)
     n_after = max(float(t.output_tokens) - 1, 0.0)
@@ -233,9 +255,38 @@ def closed_loop(t: QueueTerms, concurrency: float) -> LoadedLatency:
     base = float(t.request_overhead_s) + service + slot_wait
     p50 = base + min(float(_wait_quantile(wait, min(rho, 0.999), 0.5)), cap)
     p90 = base + min(float(_wait_quantile(wait, min(rho, 0.999), 0.9)), cap)
+    p99 = base + min(float(_wait_quantile(wait, min(rho, 0.999), 0.99)), cap)
+    mean = base + wait
+    if requests is not None and requests >= 1:
+        burst = burst_start(t, min(concurrency, slots, requests))
+        steady = base + np.minimum(_wait_quantile(wait, min(rho, 0.999), (np.arange(_MIX_POINTS) + 0.5) / _MIX_POINTS), cap)
+        share = min(concurrency, slots, requests) / requests  # of the run's requests, those sent in the opening burst
+        k = int(round(share * _MIX_POINTS))
+        mixed = np.sort(np.concatenate([np.quantile(burst, (np.arange(k) + 0.5) / max(k, 1)) if k else np.empty(0),
+                                        np.quantile(steady, (np.arange(_MIX_POINTS - k) + 0.5) / max(_MIX_POINTS - k, 1)) if k < _MIX_POINTS else np.empty(0)]))
+        mean = share * float(burst.mean()) + (1 - share) * mean
+        p50, p90, p99 = (float(np.quantile(mixed, q)) for q in (0.5, 0.9, 0.99))
     return LoadedLatency(load="concurrency", requests_per_s=rate, concurrency=concurrency, stable=True, running_sequences=b,
-                         prefill_utilisation=rho, ttft_mean_s=base + wait, ttft_p50_s=p50, ttft_p90_s=p90, itl_s=itl,
-                         e2e_p50_s=p50 + n_after * itl, e2e_p90_s=p90 + n_after * itl)
+                         prefill_utilisation=rho, ttft_mean_s=mean, ttft_p50_s=p50, ttft_p90_s=p90, itl_s=itl,
+                         e2e_p50_s=p50 + n_after * itl, e2e_p90_s=p90 + n_after * itl, ttft_p99_s=p99)
+
+
+_MIX_POINTS = 400  # points of the run's TTFT distribution when a burst and a steady state mix
+
+
+def burst_start(t: QueueTerms, clients: float) -> np.ndarray:
+    """Times to first token of `clients` requests sent at once to an idle replica (the start of a closed-loop run,
+    or a run that sends everything at once): prompts are prefilled first come, first served, a step's token budget
+    at a time, so the k-th waits for k prompts' worth of steps. A step of prompt tokens alone takes the longer of
+    their compute and the weight reads, plus the step's fixed cost; the first token comes with the prompt's last
+    chunk."""
+    m = max(int(round(float(clients))), 1)
+    prompt = float(t.input_tokens)
+    budget = float(t.token_budget)
+    per_token = max(float(t.prompt_token_s), float(t.reads0) / budget) + float(t.fixed) / budget
+    k = np.arange(1, m + 1, dtype=float)
+    alone = float(t.prefill_s) + float(t.fixed)  # the first prompt: its own prefill step
+    return float(t.request_overhead_s) + np.maximum(alone, k * prompt * per_token)
 
 
 def ttft_p90_open_loop(t: QueueTerms, rate):

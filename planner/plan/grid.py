@@ -30,7 +30,7 @@ from planner.plan.grid_options import (
     severe_loss_quants,
 )
 from planner.catalog.engine_support import image
-from planner.estimate.queueing import QueueTerms
+from planner.estimate.queueing import QueueTerms, unloaded_ttft_s
 from planner.plan.grid_support import support_mask
 from planner.plan.grid_step import StepTerms, comm_tables, engine_queue_tables, moe_batch, replica_capacity_requests_per_s, replicas_for_ttft
 from planner.plan.grid_tables import (
@@ -248,6 +248,9 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
                        reads0=read_b * f / bw_eff, reads1=m1, compute1=c1, fixed=step_overhead + read_b * (1 - f) / host, extra1=h1,
                        input_tokens=w.input_tokens, output_tokens=out_tokens, max_running=batch_cap,
                        token_budget=take(budget, ph), request_overhead_s=take(per_request, ph))
+    # a lone request (planner.estimate.queueing.unloaded_ttft_s): the step of one sequence, its own weights read
+    ttft_1 = unloaded_ttft_s(prefill, weights_active * f / bw_eff + m1, c1, step_overhead + weights_active * (1 - f) / host + h1,
+                             queue.request_overhead_s)
     held = latency_ok & (batch_by_memory >= 1) if ttft_target else np.zeros(len(m), dtype=bool)
     replicas, ttft_capacity, ttft_at_peak = replicas_for_ttft(queue, peak, replicas, ttft_target or np.inf, held)
     latency_ok = latency_ok & ~(held & (ttft_capacity <= 0))
@@ -270,8 +273,8 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
         "latency_ok": latency_ok,
         "engine_ok": engine_ok,
         "decode_tokens_per_s": 1.0 / step_1,
-        "ttft_s": queue.request_overhead_s + prefill + step_1,
-        "first_answer_token_s": queue.request_overhead_s + prefill + step_1 * (1 + hidden),
+        "ttft_s": ttft_1,
+        "first_answer_token_s": ttft_1 + step_1 * hidden,
         "ttft_at_peak_s": ttft_at_peak,  # 90th percentile under load at the peak per replica (planner.estimate.queueing)
         "batch": batch,
         "in_flight": in_flight,
