@@ -21,6 +21,10 @@ from planner.estimate.speed import (
 )
 
 PREFILL_DOMINATED = 10  # prompt / answer length from which a kept-full run's time is mostly prefill
+# A served run's time to first token also holds the API server's cost per request (tens of milliseconds,
+# planner.estimate.fit's request_overhead_s, fitted after this factor): only prompts whose compute at the
+# device's sustained rate takes this long say something about prefill compute (the cost then under ~20%).
+SERVED_PROMPT_S = 0.15
 
 
 def prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
@@ -45,6 +49,8 @@ def ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     comm, comm_per_token = replica_comm(model, gpu, r.gpus, r.gpus > 1)  # the prompt's all-reduces (planner.estimate.interconnect)
     prefill = r.value - 1 / speed.decode_tokens_per_s - comm - comm_per_token * (r.input_tokens or 1)
     if compute_at_rate < 2 * weights_read or prefill <= 0:
+        return None
+    if r.args.server is not False and compute_at_rate < SERVED_PROMPT_S:  # the server's own cost would pass for prefill
         return None
     return compute_at_rate / prefill
 

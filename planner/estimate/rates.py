@@ -1,7 +1,7 @@
 """The rates a device computes and reads at: datasheet peaks for rooflines, and the shares of them the device
 sustains in published GEMM and stream benchmarks (planner.catalog.loading.Catalog.sustained_share,
 bandwidth_share) for estimates. Devices with no published peak use the effective TFLOPS fitted to their
-measured prefill (data/efficiency.csv)."""
+measured prefill (data/efficiency.csv), else their family's FLOPs per byte of bandwidth."""
 
 from __future__ import annotations
 
@@ -22,7 +22,22 @@ def peak_flops(gpu: Gpu, compute_dtype: str, catalog: Catalog | None = None) -> 
     if gpu.fp16_tflops_dense:
         return gpu.fp16_tflops_dense * 1e12
     fitted = _fitted_tflops(gpu, catalog)
+    if fitted is None:
+        fitted = _family_ratio_tflops(gpu, catalog)
     return (fitted if fitted is not None else CPU_FALLBACK_TFLOPS) * 1e12
+
+
+def _family_ratio_tflops(gpu: Gpu, catalog: Catalog | None) -> float | None:
+    """A GPU of a family whose other members publish their peaks, but with none of its own and no measured prefill
+    (NVIDIA publishes no datasheet for AWS's A10G): its bandwidth times the family's median FP16 FLOPs per byte of
+    bandwidth. An estimate from its siblings, for accelerators only (a CPU keeps its own fallback)."""
+    if catalog is None or gpu.kind in {"cpu", "apple"}:
+        return None
+    ratios = sorted(other.fp16_tflops_dense / other.memory_bandwidth_gb_s for other in catalog.gpus.values()
+                    if other.family == gpu.family and other.vendor == gpu.vendor and other.fp16_tflops_dense and other.memory_bandwidth_gb_s)
+    if len(ratios) < 3:
+        return None
+    return ratios[len(ratios) // 2] * gpu.memory_bandwidth_gb_s
 
 
 def _fitted_tflops(gpu: Gpu, catalog: Catalog | None) -> float | None:
