@@ -66,7 +66,7 @@ def main() -> None:
         if (reason := not_predicted_reason(row)) is not None:
             skipped[reason] += 1
     for reason, count in sorted(skipped.items()):
-        print(f"  kept, not predicted: {count:3d} throughput rows, {reason}")
+        print(f"  kept, not predicted: {count:3d} rows, {reason}")
     print("leave-one-source-out error by engine and device family")
     for (metric, group), errors in sorted(by_group.items()):
         print(f"  {metric:26s} {group:32s} {describe(errors)}")

@@ -27,6 +27,10 @@ def test_efficiencies_stay_under_the_roofline():
     for f in load_catalog().efficiency:
         if f.factor in {"decode_overhead_s", "request_overhead_s"}:  # fixed times (seconds), not fractions
             assert 0 <= f.value < 1
+        elif f.factor == "vllm_non_torch_gib":  # GiB a GPU, at most the smallest card's worth
+            assert 0 <= f.value <= 4
+        elif f.factor == "vllm_sampler_copies":  # FP32 copies of the logits the sampler holds at once
+            assert 0 <= f.value <= 16
         elif f.factor != "effective_tflops":
             assert 0 < f.value <= 1
 

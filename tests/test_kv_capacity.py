@@ -8,6 +8,7 @@ from planner.estimate.kv_capacity import (
     kv_capacity,
     visible_memory_gib,
     vllm_available_kv_gib,
+    vllm_profile_terms,
     vllm_tokens,
 )
 from planner.units import GIB
@@ -18,13 +19,24 @@ CATALOG = load_catalog()
 def test_vllm_accounting_reproduces_a_logged_start_up():
     """vllm PR #10511 (github.com/vllm-project/vllm/pull/10511), `vllm serve meta-llama/Meta-Llama-3-8B` on an H100:
     total_gpu_memory 79.22 GiB x gpu_memory_utilization 0.90 = 71.29 GiB; weights 14.96 GiB; non_torch_memory
-    1.79 GiB; PyTorch activation peak 1.26 GiB; available_kv_cache_memory 53.29 GiB."""
+    1.79 GiB; PyTorch activation peak 1.26 GiB; available_kv_cache_memory 53.29 GiB (the arithmetic of the log)."""
     assert vllm_available_kv_gib(79.22, 0.90, 14.96, 1.26, 1.79) == pytest.approx(53.29, abs=0.01)
-    # the estimator's own components for that start-up (total CUDA sees, weights, estimated peak and non-torch memory)
-    model, gpu = CATALOG.model("meta-llama/Meta-Llama-3-8B-Instruct"), CATALOG.gpus["h100-sxm"]
-    assert visible_memory_gib(gpu) == pytest.approx(79.22)
-    kv = kv_capacity(model, CATALOG.quants["bf16"], gpu, CATALOG.engines["vllm"], 1, 8192)
-    assert kv.kv_cache_gib_per_gpu == pytest.approx(53.29, rel=0.01)
+    assert visible_memory_gib(CATALOG.gpus["h100-sxm"]) == pytest.approx(79.22)
+
+
+def test_the_estimators_components_reproduce_a_v1_start_up():
+    """vLLM 0.11.2 (V1) serving meta-llama/Meta-Llama-3-8B-Instruct alone on an H200 at the defaults, max_model_len 1024
+    (github.com/faradawn/bench3, logs/vllm_server.log): 'Model loading took 14.9596 GiB memory', 'Available KV cache
+    memory: 105.97 GiB', 'GPU KV cache size: 868,080 tokens'. The estimator: 0.9 x the memory CUDA reports, less its
+    weights, the sampler's dummy run over 1,024 sequences of a 128,256-token vocabulary (the fitted FP32 copies) and
+    the fitted non-torch memory."""
+    model, gpu = CATALOG.model("meta-llama/Meta-Llama-3-8B-Instruct"), CATALOG.gpus["h200"]
+    terms = vllm_profile_terms(CATALOG)
+    assert set(terms) == {"non_torch_gib", "sampler_copies"}  # fitted in data/efficiency.csv
+    kv = kv_capacity(model, CATALOG.quants["bf16"], gpu, CATALOG.engines["vllm"], 1, 1024, **terms)
+    assert kv.basis["weights_gib"] == pytest.approx(14.96, rel=0.01)
+    assert kv.kv_cache_gib_per_gpu == pytest.approx(105.97, rel=0.01)
+    assert kv.tokens == pytest.approx(868_080, rel=0.01)
     # 32 layers x 8 KV heads x 128 x 2 (K and V) x 2 bytes = 128 KiB a token; whole blocks of 16 tokens
     assert kv.tokens == vllm_tokens(kv.kv_cache_gib_per_gpu * GIB, 131072) and kv.tokens % 16 == 0
 

@@ -34,6 +34,9 @@ class EngineArgs(BaseModel):
     enable_dp_attention: bool | None = None  # SGLang (the row's `parallel` column says it too)
     pipeline_parallel_size: int | None = Field(default=None, gt=0)
     nnodes: int | None = Field(default=None, gt=0)
+    enable_expert_parallel: bool | None = None
+    enable_lora: bool | None = None  # LoRA buffers take memory from the KV cache
+    kv_cache_free_gpu_mem_fraction: float | None = Field(default=None, gt=0, le=1)  # TensorRT-LLM (trtllm-serve)
     disable_cuda_graph: bool | None = None  # SGLang's --enforce-eager
     kv_cache_dtype: str | None = None  # also the row's own column
     max_input_length: int | None = Field(default=None, gt=0)  # Text Generation Inference
@@ -53,7 +56,8 @@ class EngineArgs(BaseModel):
     @property
     def memory_fraction(self) -> float | None:
         """The share of GPU memory the engine may use, whichever engine's name it has."""
-        return self.gpu_memory_utilization or self.mem_fraction_static or self.free_gpu_memory_fraction
+        return (self.gpu_memory_utilization or self.mem_fraction_static or self.free_gpu_memory_fraction
+                or self.kv_cache_free_gpu_mem_fraction)
 
 
 _ALIASES = {"max_running_requests": "max_num_seqs", "chunked_prefill_size": "max_num_batched_tokens",

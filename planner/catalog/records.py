@@ -352,20 +352,21 @@ class EfficiencyFactor(Record):
     """A fitted fraction of the physical roofline an engine reaches on a hardware family."""
 
     factor: Literal["decode_bandwidth", "decode_overhead_s", "prefill_compute", "batch_compute", "tensor_parallel",
-                    "effective_tflops", "moe_kernels", "request_overhead_s"]
+                    "effective_tflops", "moe_kernels", "request_overhead_s", "vllm_non_torch_gib", "vllm_sampler_copies"]
     engine: str  # an engine id, or "*" for any
     hardware_family: str  # a Gpu.family, or "*" for any
     # A fraction of the roofline (above 0, at most 1), except effective_tflops: the measured prefill
     # compute, in TFLOPS, of devices whose vendor publishes no peak figure (Apple, CPUs); and
     # decode_overhead_s: a fixed time per decode step (kernel launches, sampling), in seconds;
-    # request_overhead_s: a serving engine's fixed time per request before its first token, in seconds.
+    # request_overhead_s: a serving engine's fixed time per request before its first token, in seconds;
+    # vllm_non_torch_gib (GiB) and vllm_sampler_copies (FP32 logits copies): what vLLM's start-up profiling counts.
     value: Annotated[float, Field(ge=0)]
     n_rows: Annotated[int, Field(ge=0)]
     median_abs_error_pct: OptFloat = None
 
     @model_validator(mode="after")
     def _within_roofline(self) -> EfficiencyFactor:
-        if self.factor not in {"effective_tflops", "decode_overhead_s", "request_overhead_s"} and not 0 < self.value <= 1:
+        if self.factor not in {"effective_tflops", "decode_overhead_s", "request_overhead_s", "vllm_non_torch_gib", "vllm_sampler_copies"} and not 0 < self.value <= 1:
             raise ValueError("an efficiency must be above 0 and at most 1 (above 1 would exceed the physical roofline)")
         return self
 

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from planner.catalog.loading import Catalog
 from planner.catalog.records import AccuracyBand, Benchmark
 from planner.errors import PlannerError
-from planner.estimate.kv_capacity import kv_capacity
+from planner.estimate.kv_capacity import kv_capacity, vllm_profile_terms
 from planner.estimate.memory import (
     estimate_memory,
     model_weight_bytes,
@@ -74,10 +74,9 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
     if r.metric == "itl_s":
         return loaded_itl_s(catalog, r)
     if r.metric == "kv_cache_tokens":
-        args = r.args
-        return float(kv_capacity(model, quant, gpu, engine, r.gpus, args.max_model_len or r.input_tokens or 4096, row_kv_dtype(r),
-                                 memory_fraction=args.memory_fraction, max_num_seqs=args.max_num_seqs,
-                                 max_num_batched_tokens=args.max_num_batched_tokens, cuda_graphs=not args.enforce_eager).tokens)
+        if r.engine == "vllm" and r.args.vllm_use_v1 is False:  # V0's start-up counted what V1 does not (kv_capacity)
+            return None
+        return kv_cache_tokens(catalog, r, vllm_profile_terms(catalog))
     if r.metric not in SPEED_METRICS or (r.metric in AGGREGATE_METRICS and not workload_stated(r)):
         return None
     concurrency = running_batch(catalog, r) if r.metric in AGGREGATE_METRICS else 1
@@ -90,6 +89,16 @@ def predict(catalog: Catalog, r: Benchmark) -> float | None:
     if r.metric == "decode_throughput_tokens_per_s":
         return speed.decode_throughput_tokens_per_s
     return float(closed_loop_tokens_per_s(concurrency, max(r.output_tokens, 1), speed.prefill_share_s, 1 / speed.decode_tokens_per_s_at_concurrency))
+
+
+def kv_cache_tokens(catalog: Catalog, r: Benchmark, profile_terms: dict[str, float]) -> float:
+    """The KV cache a start-up row's engine logs, with its settings and vLLM's profiling terms."""
+    model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
+    args = r.args
+    return float(kv_capacity(model, quant, gpu, engine, r.gpus, args.max_model_len or r.input_tokens or 4096, row_kv_dtype(r),
+                             memory_fraction=args.memory_fraction, max_num_seqs=args.max_num_seqs,
+                             max_num_batched_tokens=args.max_num_batched_tokens, cuda_graphs=not args.enforce_eager,
+                             **profile_terms).tokens)
 
 
 def loaded_ttft_s(catalog: Catalog, r: Benchmark) -> float | None:
@@ -163,6 +172,10 @@ VARIED_DRAIN = "all requests sent at once, lengths varied (lasts as long as the 
 OTHER_LAYOUT = "GPUs split otherwise than tensor parallel (data-parallel attention, expert parallel)"
 
 
+SLOWEST_FEW = "a 99th percentile of a run's latencies: its slowest few requests (warm-up, preemption, compilation)"
+V0_START_UP = "vLLM V0 start-up (its profiling counted the CUDA context and graphs; V0 left vLLM in 0.11)"
+
+
 def not_predicted_reason(r: Benchmark) -> str | None:
     """Why an aggregate figure cannot be predicted from its workload, or None when it can.
 
@@ -177,6 +190,10 @@ def not_predicted_reason(r: Benchmark) -> str | None:
     - Its GPUs must split the model the way the estimator does (tensor parallel): data-parallel
       attention or expert parallelism moves different bytes per GPU.
     """
+    if r.metric == "kv_cache_tokens" and r.engine == "vllm" and r.args.vllm_use_v1 is False:
+        return V0_START_UP
+    if r.metric in {"ttft_s", "itl_s"} and r.statistic == "p99":
+        return SLOWEST_FEW
     if r.metric not in AGGREGATE_METRICS:
         return None
     if not (r.concurrency and r.output_tokens and r.input_tokens is not None):

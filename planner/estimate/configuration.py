@@ -5,7 +5,7 @@ from __future__ import annotations
 from planner.catalog.loading import Catalog
 from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
 from planner.errors import ConstraintError
-from planner.estimate.kv_capacity import kv_capacity
+from planner.estimate.kv_capacity import kv_capacity, vllm_profile_terms
 from planner.estimate.memory import estimate_memory
 from planner.estimate.queueing import loaded_latency
 from planner.estimate.speed import estimate_speed, queue_terms, running_cap
@@ -51,7 +51,8 @@ def estimate(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
         "speed": speed.model_dump(mode="json"),
         "load": {**load.model_dump(mode="json"), "max_running_sequences": cap},
         "kv_capacity": kv_capacity(model, quant, gpu, engine, gpus, context, memory.kv_cache_dtype,
-                                   slots=concurrency if engine.id in {"llama.cpp", "ollama"} else 1).model_dump(mode="json"),
+                                   slots=concurrency if engine.id in {"llama.cpp", "ollama"} else 1,
+                                   **vllm_profile_terms(catalog)).model_dump(mode="json"),
         "basis": {
             "model": model.source,
             "gpu": gpu.source,

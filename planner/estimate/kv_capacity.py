@@ -14,10 +14,10 @@
   the weights and the runtime's buffers.
 - llama.cpp: exactly -c tokens per slot times the slots (--parallel), whatever the memory.
 
-What vLLM profiles is estimated where no log gives it: non-torch memory from PR #10511's logs (1.79 GiB on an
-H100 at TP 1, 3.58 GiB per GPU at TP 2) and #13061's (0.25 GiB on RTX 4090s at TP 2); the activation peak as
-the step's token budget through the widest layer (the MLP's gate and up projections, split by TP, and the
-hidden state a few times) plus the sampler's logits for the engine's sequence limit in FP32.
+What vLLM profiles is estimated where no log gives it, for its V1 engine (the only one since 0.11): the non-torch
+memory that grows during profiling (vllm_non_torch_gib) and the PyTorch peak, the larger of the forward pass at
+the step's token budget and the sampler's dummy run over the sequence limit (vllm_activation_peak_gib). V0
+start-ups (before 0.8; "# GPU blocks" logs) counted the CUDA context and graphs too, and are not predicted.
 """
 
 from __future__ import annotations
@@ -77,25 +77,41 @@ def visible_memory_gib(gpu: Gpu) -> float:
     return gpu.memory_gib * (15 / 16 if gddr_ecc else share)
 
 
-def vllm_non_torch_gib(gpu: Gpu, tp: int) -> float:
-    """Non-torch memory vLLM profiles per GPU: logged 1.79 GiB on an H100 alone and 3.58 GiB each at TP 2
-    (vllm PR #10511), 0.25 GiB on RTX 4090s at TP 2 (vllm issue #13061)."""
-    if gpu.kind == "datacenter":
-        return 1.79 * (2 if tp > 1 else 1)
-    return 0.25
+# What vLLM's V1 profiling counts beyond the weights and the forward pass, fitted to the logged start-ups of
+# data/benchmarks.csv by planner.estimate.fit (factors vllm_non_torch_gib, vllm_sampler_copies in data/efficiency.csv);
+# these defaults are for a catalogue without them.
+# - Non-torch memory: what grew outside PyTorch's allocator during profiling (the CUDA context and NCCL's set-up come
+#   before its baseline), per GPU.
+# - The sampler's dummy run over `max_num_seqs` rows of the vocabulary holds several FP32 copies at its peak (logits,
+#   temperature-scaled, sorted values with int64 indices for top-k/top-p, probabilities).
+NON_TORCH_GIB = 0.5
+SAMPLER_LOGITS_COPIES = 8.0
+
+
+def vllm_non_torch_gib(gpu: Gpu, tp: int, base_gib: float = NON_TORCH_GIB) -> float:
+    """Non-torch memory the V1 engine counts per GPU: the fitted base, and NCCL's buffers under tensor parallelism
+    (0.13 GiB more at TP 2 than alone on the same A100s, vLLM 0.10.1 logs in data/benchmarks.csv)."""
+    return base_gib + (0.13 if tp > 1 else 0.0)
 
 
 def vllm_activation_peak_gib(model: ModelSpec, gpu: Gpu, tp: int, max_num_seqs: int | None = None,
-                             max_num_batched_tokens: int | None = None) -> float:
-    """The activation peak of vLLM's profiling run: the step's token budget through the MLP's gate and up
-    projections (split by TP) and four hidden-state copies in BF16, plus FP32 logits for its sequence limit.
-    For Llama 3 8B on an H100 this gives 1.09 GiB against the 1.26 GiB PR #10511 logged."""
+                             max_num_batched_tokens: int | None = None, sampler_copies: float = SAMPLER_LOGITS_COPIES) -> float:
+    """The PyTorch peak of vLLM's profiling run: the larger of the forward pass (the step's token budget through the
+    MLP's gate and up projections, split by TP, and four hidden-state copies in BF16) and the sampler's dummy run
+    (`sampler_copies` FP32 copies of the logits of its sequence limit); the forward's memory is freed first."""
+    forward_gib, logits_gib = vllm_profile_parts(model, gpu, tp, max_num_seqs, max_num_batched_tokens)
+    return max(forward_gib, sampler_copies * logits_gib)
+
+
+def vllm_profile_parts(model: ModelSpec, gpu: Gpu, tp: int, max_num_seqs: int | None = None,
+                       max_num_batched_tokens: int | None = None) -> tuple[float, float]:
+    """(the forward pass's peak, one FP32 logits tensor of the sequence limit), GiB, for vllm_activation_peak_gib."""
     budget = max_num_batched_tokens or token_budget_per_step("vllm", gpu)
     width = 2 * (model.intermediate_size or 4 * model.hidden_size) / max(tp, 1) + 4 * model.hidden_size
     if model.is_moe and model.experts_active:
         width = 2 * (model.intermediate_size or 0) * model.experts_active / max(tp, 1) + 4 * model.hidden_size
     seqs = max_num_seqs or max_running_sequences("vllm", gpu) or 256
-    return (budget * width * 2 + seqs * model.vocab_size * 4) / GIB
+    return budget * width * 2 / GIB, seqs * model.vocab_size * 4 / GIB
 
 
 def kv_bytes_per_token_per_gpu(model: ModelSpec, gpus: int, tensor_parallel: bool, kv_dtype: str, domain: int) -> float:
@@ -115,13 +131,14 @@ def request_token_layers(model: ModelSpec, tokens: int, budget: int) -> float:
 
 def kv_capacity(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1, tokens_per_request: int = 4096,
                 kv_cache_dtype: str = "auto", memory_fraction: float | None = None, slots: int = 1,
-                max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None, cuda_graphs: bool = True) -> KvCapacity:
+                max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None, cuda_graphs: bool = True,
+                non_torch_gib: float = NON_TORCH_GIB, sampler_copies: float = SAMPLER_LOGITS_COPIES) -> KvCapacity:
     """The KV cache an engine sets up for this replica, and how many requests of `tokens_per_request` it holds.
 
     `memory_fraction`: vLLM's --gpu-memory-utilization, SGLang's --mem-fraction-static, TensorRT-LLM's
     free_gpu_memory_fraction (default: the engine's). llama.cpp: `tokens_per_request` is -c per slot.
     `max_num_seqs`, `max_num_batched_tokens`: vLLM's limits where they are not its defaults; `cuda_graphs`
-    False for --enforce-eager."""
+    False for --enforce-eager. `non_torch_gib`, `sampler_copies`: vLLM's fitted profiling terms (vllm_profile_terms)."""
     kv_dtype = resolve_kv_dtype(kv_cache_dtype, engine)
     tp = gpus > 1 and engine.tensor_parallel
     tp_size = min(gpus, gpu.scale_up_gpus) if tp else 1
@@ -138,8 +155,8 @@ def kv_capacity(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: 
         return KvCapacity(engine=engine.id, kv_cache_gib_per_gpu=kv_gib, tokens=tokens, tokens_per_request=tokens_per_request,
                           max_concurrency=float(slots), basis={**basis, "slots": slots})
     if engine.id == "vllm":
-        activation = vllm_activation_peak_gib(model, gpu, tp_size, max_num_seqs, max_num_batched_tokens)
-        non_torch = vllm_non_torch_gib(gpu, tp_size)
+        activation = vllm_activation_peak_gib(model, gpu, tp_size, max_num_seqs, max_num_batched_tokens, sampler_copies)
+        non_torch = vllm_non_torch_gib(gpu, tp_size, non_torch_gib)
         total = visible_memory_gib(gpu)
         kv_gib = vllm_available_kv_gib(total, fraction, weights_gib, activation, non_torch)
         basis.update(total_gib=total, activation_peak_gib=activation, non_torch_gib=non_torch)
@@ -155,3 +172,15 @@ def kv_capacity(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: 
     concurrency = max(kv_gib, 0) * GIB / need_per_request if need_per_request > 0 else math.inf
     return KvCapacity(engine=engine.id, kv_cache_gib_per_gpu=max(kv_gib, 0.0), tokens=tokens, tokens_per_request=tokens_per_request,
                       max_concurrency=concurrency, basis=basis)
+
+
+def vllm_profile_terms(catalog) -> dict[str, float]:
+    """The fitted vLLM profiling terms of data/efficiency.csv as kv_capacity's keyword arguments (defaults where the
+    catalogue has none)."""
+    index = catalog.efficiency_index
+    out = {}
+    for factor, name in (("vllm_non_torch_gib", "non_torch_gib"), ("vllm_sampler_copies", "sampler_copies")):
+        row = index.get((factor, "vllm", "*"))
+        if row is not None:
+            out[name] = row.value
+    return out
