@@ -12,7 +12,7 @@ from planner.catalog.loading import load_catalog
 from planner.catalog.records import Benchmark
 from planner.errors import PlannerError
 from planner.estimate.backtest import kv_cache_tokens, not_predicted_reason, predict, row_loaded_latency
-from planner.estimate.fit import _vllm_profile_fit
+from planner.estimate.fit_serving import vllm_profile_fit
 from planner.estimate.queueing import QueueTerms, burst_start, loaded_latency
 from planner.estimate.rates import CPU_FALLBACK_TFLOPS, peak_flops
 
@@ -119,7 +119,7 @@ def test_the_profiling_terms_fit_recovers_the_terms_that_made_the_logs():
         row = _row(id=f"k{i}", model=model, gpu=gpu, gpus=gpus, input_tokens=8192, output_tokens=None, metric="kv_cache_tokens",
                    value=1.0, engine_args=args or None, source=f"https://logs{i % 3}.example.org/start-up")
         rows.append(row.model_copy(update={"value": kv_cache_tokens(CATALOG, row, made)}))
-    fitted = {f.factor: f.value for f in _vllm_profile_fit(CATALOG, rows, None)}
+    fitted = {f.factor: f.value for f in vllm_profile_fit(CATALOG, rows, None)}
     assert fitted["vllm_non_torch_gib"] == pytest.approx(0.3, abs=0.051)
     assert fitted["vllm_sampler_copies"] == pytest.approx(6.0, abs=0.51)
 

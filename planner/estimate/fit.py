@@ -23,7 +23,6 @@ from planner.catalog.loading import Catalog
 from planner.catalog.records import Benchmark, EfficiencyFactor
 from planner.estimate.backtest import (
     AGGREGATE_METRICS,
-    kv_cache_tokens,
     predict,
     row_kv_dtype,
     running_batch,
@@ -31,7 +30,8 @@ from planner.estimate.backtest import (
     usable_rows,
     workload_stated,
 )
-from planner.estimate.kv_capacity import vllm_profile_parts
+from planner.estimate.fit_rules import enough
+from planner.estimate.fit_serving import LONE_CLIENTS, request_overhead_fit, vllm_profile_fit
 from planner.estimate.memory import prefill_attention_flops_per_token
 from planner.estimate.prefill_fit import prefill_ratio, throughput_prefill_ratio, ttft_prefill_ratio
 from planner.estimate.speed import (
@@ -42,8 +42,6 @@ from planner.estimate.speed import (
     prefill_flops_per_token,
 )
 
-MIN_ROWS = 3  # a group needs this many rows to get its own factor
-MIN_SOURCES = 2  # ... from at least this many independent sources
 # The batch factor is one number fitted through every run's closed loop: a group of a few runs can pin it anywhere
 # (7 vLLM runs on datacenter GPUs without GPUStack's gave 0.05, against 0.36 with them), so it needs more.
 MIN_BATCH_ROWS = 10
@@ -79,90 +77,10 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     factors += _moe_fit(with_batch, [r for r in rows if r.metric == "throughput_tokens_per_s" and _is_moe(catalog, r)], as_of)
     with_moe = dataclasses.replace(base, efficiency=tuple(factors))
     served = [r for r in rows if r.metric == "ttft_s" and r.args.server is not False and catalog.gpus[r.gpu].fp16_tflops_dense]
-    factors += _request_overhead_fit(with_moe, [r for r in served if r.request_rate is None and (r.concurrency or 0) <= LONE_CLIENTS], as_of)
-    factors += _vllm_profile_fit(base, [r for r in rows if r.metric == "kv_cache_tokens" and r.engine == "vllm"
+    factors += request_overhead_fit(with_moe, [r for r in served if r.request_rate is None and (r.concurrency or 0) <= LONE_CLIENTS], as_of)
+    factors += vllm_profile_fit(base, [r for r in rows if r.metric == "kv_cache_tokens" and r.engine == "vllm"
                                         and r.args.vllm_use_v1 is not False], as_of)
     return factors
-
-
-# Candidate values of vLLM's profiling terms (planner.estimate.kv_capacity): non-torch GiB per GPU, FP32 logits copies.
-_NON_TORCH_GRID = np.round(np.arange(0.0, 2.01, 0.05), 2)
-_SAMPLER_GRID = np.arange(0.0, 16.01, 0.5)
-
-
-def _vllm_profile_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
-    """vLLM V1's non-torch memory and its sampler's logits copies (planner.estimate.kv_capacity): the pair whose KV
-    cache sizes, predicted for the logged start-ups, have the least total absolute log error. Needs MIN_ROWS rows
-    from MIN_SOURCES sources; without them kv_capacity keeps its defaults.
-
-    Each row's cache is linear in the two terms: kv = room - max(forward, copies x logits) - non_torch, read off
-    kv_cache_tokens at three settings, so the whole grid is evaluated at once."""
-    if len(rows) < MIN_ROWS or len({source_family(r.source) for r in rows}) < MIN_SOURCES:
-        return []
-    room, forward, logits, per_gib = [], [], [], []
-    for r in rows:
-        model, gpu, engine = catalog.model(r.model), catalog.gpus[r.gpu], catalog.engines[r.engine]
-        tp = min(r.gpus, gpu.scale_up_gpus) if r.gpus > 1 and engine.tensor_parallel else 1
-        fwd, one_logits = vllm_profile_parts(model, gpu, tp, r.args.max_num_seqs, r.args.max_num_batched_tokens)
-        t0, t1 = (kv_cache_tokens(catalog, r, {"non_torch_gib": nt, "sampler_copies": 0.0}) for nt in (0.0, 1.0))
-        tokens_per_gib = max(t0 - t1, 1e-9)
-        room.append(t0 / tokens_per_gib + fwd)  # GiB before any activation or non-torch memory
-        forward.append(fwd)
-        logits.append(one_logits)
-        per_gib.append(tokens_per_gib)
-    column = lambda v: np.array(v)[:, None, None]  # noqa: E731
-    nt, copies = _NON_TORCH_GRID[None, :, None], _SAMPLER_GRID[None, None, :]
-    kv_gib = column(room) - nt - np.maximum(column(forward), copies * column(logits))
-    predicted = np.maximum(kv_gib * column(per_gib), 1.0)
-    error = np.abs(np.log(predicted / column([r.value for r in rows]))).sum(axis=0)
-    i, j = np.unravel_index(int(np.argmin(error)), error.shape)
-    best = (float(_NON_TORCH_GRID[i]), float(_SAMPLER_GRID[j]))
-    errors = [abs(kv_cache_tokens(catalog, r, {"non_torch_gib": best[0], "sampler_copies": best[1]}) / r.value - 1) * 100 for r in rows]
-    common = dict(engine="vllm", hardware_family="*", n_rows=len(rows), median_abs_error_pct=round(statistics.median(errors), 1),
-                  source=f"bench/calibrate.py: least absolute log error of the KV cache tokens of the vLLM V1 start-ups in "
-                         f"data/benchmarks.csv rows {';'.join(r.id for r in rows)}",
-                  as_of=as_of or max(r.as_of for r in rows))
-    return [EfficiencyFactor(factor="vllm_non_torch_gib", value=best[0], **common),
-            EfficiencyFactor(factor="vllm_sampler_copies", value=best[1], **common)]
-
-
-LONE_CLIENTS = 1  # the cost per request is read where nothing queues: runs of one client
-
-
-def _request_overhead_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
-    """A serving engine's fixed time per request before its first token (tokenising, scheduling, the HTTP
-    round trip, detokenising the first token): the median of measured - predicted time to first token
-    over its runs of one client (LONE_CLIENTS: under load, a queue the model misjudges would pass for the
-    cost), at least 0, per engine and over all engines. A median, so runs whose prefill is mispredicted do
-    not set it."""
-    groups: dict[tuple[str, str], list[tuple[Benchmark, float]]] = defaultdict(list)
-    for r in rows:
-        predicted = predict(catalog, r)
-        if predicted is None:
-            continue
-        for key in ((r.engine, "*"), ("*", "*")):
-            groups[key].append((r, r.value - predicted))
-    out = []
-    for (engine, family), members in sorted(groups.items()):
-        if not _enough(engine, family, [r for r, _ in members], always_global=False):
-            continue
-        value = max(0.0, _median_of_sources(members))
-        out.append(EfficiencyFactor(
-            factor="request_overhead_s", engine=engine, hardware_family=family, value=round(value, 5), n_rows=len(members),
-            median_abs_error_pct=round(statistics.median(abs(v - value) / r.value * 100 for r, v in members), 1),
-            source=f"bench/calibrate.py: median measured - predicted time to first token over data/benchmarks.csv rows "
-                   f"{';'.join(r.id for r, _ in members)}",
-            as_of=as_of or max(r.as_of for r, _ in members)))
-    return out
-
-
-def _median_of_sources(members: list[tuple[Benchmark, float]]) -> float:
-    """The median over independent sources of each source's median: one vote per source, so a source with many
-    rows of one configuration does not become an engine's factor."""
-    by_source: dict[str, list[float]] = defaultdict(list)
-    for r, v in members:
-        by_source[source_family(r.source)].append(v)
-    return statistics.median(statistics.median(v) for v in by_source.values())
 
 
 def _is_moe(catalog: Catalog, r: Benchmark) -> bool:
@@ -185,7 +103,7 @@ def _moe_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyF
             groups[key].append((r, r.value / predicted))
     out = []
     for (engine, family), members in sorted(groups.items()):
-        if not _enough(engine, family, [r for r, _ in members], always_global=False):
+        if not enough(engine, family, [r for r, _ in members], always_global=False):
             continue
         values = [v for _, v in members]
         speed = min(1.0, statistics.median(values))
@@ -195,15 +113,6 @@ def _moe_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyF
             source=f"bench/calibrate.py: median measured / predicted over data/benchmarks.csv rows {';'.join(r.id for r, _ in members)}",
             as_of=as_of or max(r.as_of for r, _ in members)))
     return out
-
-
-def _enough(engine: str, family: str, rows: list[Benchmark], always_global: bool = True) -> bool:
-    """A group gets its own factor with MIN_ROWS rows from at least MIN_SOURCES independent sources
-    (one source's settings must not become an engine's or a family's factor); the global group
-    always gets one where `always_global`."""
-    if always_global and (engine, family) == ("*", "*"):
-        return True
-    return len(rows) >= MIN_ROWS and len({source_family(r.source) for r in rows}) >= MIN_SOURCES
 
 
 def _ratios(catalog: Catalog, rows: list[Benchmark], ratio_fn) -> list[tuple[Benchmark, str, float]]:
@@ -226,7 +135,7 @@ def _grouped(factor: str, ratios: list[tuple[Benchmark, str, float]], as_of, by_
             groups[("*", family)].append((r, value))
     out = []
     for (engine, family), members in sorted(groups.items()):
-        if not _enough(engine, family, [r for r, _ in members]):
+        if not enough(engine, family, [r for r, _ in members]):
             continue
         values = [v for _, v in members]
         median = min(1.0, statistics.median(values))
@@ -258,7 +167,7 @@ def _decode_fit(points: list[tuple[Benchmark, str, float]], as_of) -> list[Effic
             groups[key].append((r, roofline_s, 1.0 / r.value))
     out = []
     for (engine, family), members in sorted(groups.items()):
-        if not _enough(engine, family, [r for r, _, _ in members], always_global=False):
+        if not enough(engine, family, [r for r, _, _ in members], always_global=False):
             continue
         inverse_eff, overhead = _line_fit([(x, y) for _, x, y in members])
         errors = [abs((inverse_eff * x + overhead) / y - 1) * 100 for _, x, y in members]
@@ -404,7 +313,7 @@ def _batch_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[Efficienc
             groups[key].append(terms)
     out = []
     for (engine, family), members in sorted(groups.items()):
-        if not _enough(engine, family, [t.row for t in members]) or (len(members) < MIN_BATCH_ROWS and (engine, family) != ("*", "*")):
+        if not enough(engine, family, [t.row for t in members]) or (len(members) < MIN_BATCH_ROWS and (engine, family) != ("*", "*")):
             continue
         measured = np.array([t.row.value for t in members])
         log_errors = np.array([np.abs(np.log(t.predicted(_BATCH_GRID) / v)) for t, v in zip(members, measured, strict=True)])

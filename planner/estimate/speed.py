@@ -370,9 +370,7 @@ def estimate_speed(
         shared_prefill *= 1 / max(gpu_layer_fraction, 1e-6) if gpu_layer_fraction < 0.5 else 2
     busy = min(0.95, arrival_rate_per_s * prefill)  # share of time the replica spends prefilling
     step_1, step_c = step(1), step(concurrency)
-    # The engine's fixed cost per request, then the prefill step, which samples the first token: the prompt's compute
-    # or the reads, whichever binds, and the step's fixed cost (planner.estimate.queueing at a rate near zero).
-    reads0, reads1, compute1, fixed, extra1 = r.line
+    reads0, reads1, compute1, fixed, extra1 = r.line  # a lone request: planner.estimate.queueing.unloaded_ttft_s
     ttft = float(unloaded_ttft_s(prefill, reads0 + reads1, compute1, fixed + extra1, request_overhead_s(catalog, engine.id, gpu)))
     if arrival_rate_per_s > 0:
         cap = running_cap(model, quant, gpu, engine, gpus, input_tokens + output_tokens, kv_cache_dtype)
