@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import statistics
 import sys
+
+import numpy as np
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,8 +34,7 @@ METRICS = ("weights_gib", "memory_gib", "kv_cache_tokens", "decode_tokens_per_s"
 def describe(values: list[float], sources: set[str] | None = None) -> str:
     if not values:
         return "no rows"
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = float(np.quantile(values, 0.9))  # linear interpolation, as the Accuracy page and data/accuracy.csv
     where = f", {len(sources)} independent sources" if sources is not None else ""
     return f"median {statistics.median(values):5.1f}%  p90 {p90:6.1f}%  (n={len(values)}{where})"
 

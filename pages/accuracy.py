@@ -48,10 +48,12 @@ st.caption("Time to first token of serving runs at their stated concurrency, pre
 st.subheader("Absolute percentage error per metric")
 comparison = ac.method_comparison(_predictions(ac.IN_SAMPLE), held_out)
 st.dataframe(comparison.assign(metric=comparison["metric"].map(ac.METRIC_LABELS)), hide_index=True, key="accuracy_overall",
-             column_config={"metric": "Metric", "n": "Rows", "in_sample_median_pct": st.column_config.NumberColumn("In-sample median", format="%.0f%%"),
-                            "in_sample_p90_pct": st.column_config.NumberColumn("In-sample p90", format="%.0f%%"),
-                            "held_out_median_pct": st.column_config.NumberColumn("Leave-one-source-out median", format="%.0f%%"),
-                            "held_out_p90_pct": st.column_config.NumberColumn("Leave-one-source-out p90", format="%.0f%%")})
+             column_config={"metric": "Metric", "n": "Rows", "sources": "Independent sources",
+                            "in_sample_median_pct": st.column_config.NumberColumn("In-sample median", format="%.1f%%"),
+                            "in_sample_p90_pct": st.column_config.NumberColumn("In-sample p90", format="%.1f%%"),
+                            "held_out_median_pct": st.column_config.NumberColumn("Leave-one-source-out median", format="%.1f%%"),
+                            "held_out_p90_pct": st.column_config.NumberColumn("Leave-one-source-out p90", format="%.1f%%")})
+st.caption("The same figures as `bench/accuracy.py` and the README's Accuracy section.")
 
 st.header("Error by engine and GPU family")
 errors = ac.error_by_group(predictions)

@@ -45,11 +45,11 @@ def _entry(**changes):
 # ---------------------------------------------------------------- frames
 
 def test_prediction_frames_cover_the_usable_speed_rows(catalog, held_out, in_sample):
-    speed_rows = [r for r in usable_rows(catalog) if r.metric in SPEED_METRICS]
+    speed_rows = [r for r in usable_rows(catalog) if r.metric in ac.TABLE_METRICS]
     assert list(held_out.columns) == ac.PREDICTION_COLUMNS
     assert 0 < len(held_out) <= len(speed_rows)
     assert len(in_sample) <= len(speed_rows)
-    assert set(held_out["metric"]) <= set(SPEED_METRICS)
+    assert set(held_out["metric"]) <= set(ac.TABLE_METRICS) and "kv_cache_tokens" in set(held_out["metric"])
     assert (held_out["predicted"] > 0).all()
     np.testing.assert_allclose(held_out["ratio"], held_out["measured"] / held_out["predicted"])
     np.testing.assert_allclose(held_out["abs_error_pct"], (held_out["predicted"] - held_out["measured"]).abs() / held_out["measured"] * 100)
@@ -63,7 +63,7 @@ def test_error_by_group_counts_every_row_once(held_out):
     assert errors["n"].sum() == len(held_out)
     assert (errors["p90_abs_error_pct"] >= errors["median_abs_error_pct"]).all()
     # Ordered decode, prefill, throughput, as the page reads top-down.
-    order = [SPEED_METRICS.index(m) for m in errors["metric"]]
+    order = [ac.TABLE_METRICS.index(m) for m in errors["metric"]]
     assert order == sorted(order)
 
 
@@ -79,8 +79,11 @@ def test_held_out_error_matches_the_bands_plans_use(catalog, held_out):
 
 def test_method_comparison_has_both_methods(in_sample, held_out):
     table = ac.method_comparison(in_sample, held_out)
-    assert list(table["metric"]) == [m for m in SPEED_METRICS if m in set(held_out["metric"])]
+    assert list(table["metric"]) == [m for m in ac.TABLE_METRICS if m in set(held_out["metric"])]
     assert table[["in_sample_median_pct", "held_out_median_pct"]].notna().all().all()
+    # the independent sources of each metric's held-out rows, as bench/accuracy.py counts them
+    for row in table.itertuples():
+        assert row.sources == held_out.loc[held_out["metric"] == row.metric, "source_family"].nunique() >= 1
 
 
 def test_band_sentence_reads_the_band(catalog):
@@ -250,7 +253,7 @@ def test_page_renders_every_table_and_says_no_probes_yet(tmp_path, monkeypatch):
     assert headers == ["Predicted against measured", "Error by engine and GPU family", "The 80% ranges in plans",
                        "Fitted efficiency factors", "Sources", "Your probe calibrations"]
     assert len(_table(at, "engine", "gpu_family", "median_abs_error_pct", "p90_abs_error_pct", "n")) > 0
-    assert len(_table(at, "in_sample_median_pct", "held_out_median_pct")) == len(SPEED_METRICS)
+    assert len(_table(at, "in_sample_median_pct", "held_out_median_pct")) == len(ac.TABLE_METRICS)
     assert len(_table(at, "factor", "n_rows", "sources")) > 0
     rates = _table(at, "gpu", "fp16_share", "bandwidth_share", "compute_basis")
     assert "measured by" in rates.iloc[0]["compute_basis"] + rates.iloc[0]["bandwidth_basis"]  # measured devices first

@@ -40,7 +40,10 @@ METRIC_LABELS = {
     "decode_throughput_tokens_per_s": "Batched decode, prefill excluded (tokens/s)",
     "ttft_s": "Time to first token at the run's load (s)",
     "itl_s": "Inter-token latency at the run's load (s)",
+    "kv_cache_tokens": "KV cache at start-up (tokens)",
 }
+# The metrics of the error tables: the speeds and times, and the KV cache an engine logs at start-up.
+TABLE_METRICS = (*SPEED_METRICS, "kv_cache_tokens")
 METRIC_COLOURS = {"decode_tokens_per_s": "#4C78A8", "prefill_tokens_per_s": "#F58518", "throughput_tokens_per_s": "#54A24B",
                   "decode_throughput_tokens_per_s": "#B279A2", "ttft_s": "#E45756", "itl_s": "#72B7B2"}
 TIME_METRICS = ("ttft_s", "itl_s")  # in seconds, drawn on their own axes (planner.estimate.queueing)
@@ -77,10 +80,10 @@ def prediction_frame(catalog: Catalog, method: str = LEAVE_ONE_SOURCE_OUT) -> pd
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     rows = usable_rows(catalog)  # every row, so the held-out fits see what calibrate.py's do (times to first token too)
     if method == IN_SAMPLE:
-        pairs = [(r, predict(catalog, r)) for r in rows if r.metric in SPEED_METRICS]
+        pairs = [(r, predict(catalog, r)) for r in rows if r.metric in TABLE_METRICS]
     else:
         pairs = leave_one_source_out(catalog, rows)
-    records = [_prediction_record(catalog, r, p) for r, p in pairs if r.metric in SPEED_METRICS and p is not None and p > 0]
+    records = [_prediction_record(catalog, r, p) for r, p in pairs if r.metric in TABLE_METRICS and p is not None and p > 0]
     return pd.DataFrame(records, columns=PREDICTION_COLUMNS)
 
 
@@ -107,7 +110,7 @@ def error_summary(predictions: pd.DataFrame, by: Iterable[str] = ("metric",)) ->
     grouped = predictions.groupby(by, sort=False)["abs_error_pct"]
     out = grouped.agg(n="size", median_abs_error_pct="median",
                       p90_abs_error_pct=lambda s: float(np.quantile(s, 0.9))).reset_index()
-    out["metric_order"] = out["metric"].map({m: i for i, m in enumerate(SPEED_METRICS)}) if "metric" in by else 0
+    out["metric_order"] = out["metric"].map({m: i for i, m in enumerate(TABLE_METRICS)}) if "metric" in by else 0
     out = out.sort_values(["metric_order", *by]).drop(columns="metric_order")
     return out[columns].reset_index(drop=True)
 
@@ -118,12 +121,14 @@ def error_by_group(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def method_comparison(in_sample: pd.DataFrame, held_out: pd.DataFrame) -> pd.DataFrame:
-    """Per metric, in-sample against leave-one-source-out error: a gap between them is over-fitting."""
+    """Per metric, in-sample against leave-one-source-out error (a gap between them is over-fitting), with the
+    independent sources of the held-out rows: the figures bench/accuracy.py prints."""
     a = error_summary(in_sample).set_index("metric")
     b = error_summary(held_out).set_index("metric")
-    metrics = [m for m in SPEED_METRICS if m in a.index or m in b.index]
+    sources = held_out.groupby("metric")["source_family"].nunique() if not held_out.empty else pd.Series(dtype=int)
+    metrics = [m for m in TABLE_METRICS if m in a.index or m in b.index]
     return pd.DataFrame([{
-        "metric": m, "n": int(b["n"].get(m, a["n"].get(m, 0))),
+        "metric": m, "n": int(b["n"].get(m, a["n"].get(m, 0))), "sources": int(sources.get(m, 0)),
         "in_sample_median_pct": a["median_abs_error_pct"].get(m), "in_sample_p90_pct": a["p90_abs_error_pct"].get(m),
         "held_out_median_pct": b["median_abs_error_pct"].get(m), "held_out_p90_pct": b["p90_abs_error_pct"].get(m),
     } for m in metrics])
