@@ -51,9 +51,10 @@ st.dataframe(comparison.assign(metric=comparison["metric"].map(ac.METRIC_LABELS)
              column_config={"metric": "Metric", "n": "Rows", "sources": "Independent sources",
                             "in_sample_median_pct": st.column_config.NumberColumn("In-sample median", format="%.1f%%"),
                             "in_sample_p90_pct": st.column_config.NumberColumn("In-sample p90", format="%.1f%%"),
-                            "held_out_median_pct": st.column_config.NumberColumn("Leave-one-source-out median", format="%.1f%%"),
-                            "held_out_p90_pct": st.column_config.NumberColumn("Leave-one-source-out p90", format="%.1f%%")})
-st.caption("The same figures as `bench/accuracy.py` and the README's Accuracy section.")
+                            "held_out_median_pct": st.column_config.NumberColumn("Held-out median", format="%.1f%%"),
+                            "held_out_p90_pct": st.column_config.NumberColumn("Held-out p90", format="%.1f%%")})
+st.caption("Held out: each source's rows predicted by factors fitted without that source (leave-one-source-out). "
+           "The same figures as `bench/accuracy.py` and the README's Accuracy section.")
 
 st.header("Error by engine and GPU family")
 errors = ac.error_by_group(predictions)
