@@ -13,6 +13,7 @@ import pytest
 
 from planner.catalog.loading import DATA_DIR, load_catalog
 from planner.catalog.reasoning import (
+    chat_template_kwargs,
     BILLING_FILE,
     REASONING_FILE,
     expected_reasoning_tokens,
@@ -159,6 +160,32 @@ def test_without_a_default_the_largest_published_figure_is_planned_for(tmp_path)
     assert expected_reasoning_tokens("M/X", data_dir=data) == (4000, "https://a.b/high")
     assert expected_reasoning_tokens("m/x", "low", data_dir=data) == (300, "https://a.b/low")
     assert non_thinking_mode("m/x", data_dir=data) == "off"
+
+
+SWITCH_HEADER = "model_id,mode,default,reasons,typical_reasoning_tokens,benchmark,can_disable,chat_template_kwargs,source,as_of,notes\n"
+
+
+def test_a_mode_names_the_chat_template_arguments_that_select_it(tmp_path):
+    data = _write(tmp_path, SWITCH_HEADER + "m/x,thinking,yes,yes,,,enable_thinking=False,,https://a.b/c,2025-01-01,\n"
+                                            'm/x,non-thinking,no,no,,,is it,"{""enable_thinking"": false}",https://a.b/c,2025-01-01,\n')
+    assert chat_template_kwargs("m/x", "non-thinking", data_dir=data) == {"enable_thinking": False}
+    assert chat_template_kwargs("m/x", "thinking", data_dir=data) is None  # the template's default needs nothing
+    assert chat_template_kwargs("m/x", None, data_dir=data) is None
+
+
+@pytest.mark.parametrize("cell", ['"{""enable_thinking"": fals}"', '"[1, 2]"'])
+def test_a_switch_that_is_not_a_json_object_is_named(tmp_path, cell):
+    data = _write(tmp_path, SWITCH_HEADER + f"m/x,non-thinking,no,no,,,is it,{cell},https://a.b/c,2025-01-01,\n")
+    with pytest.raises(CatalogError, match=f"{REASONING_FILE}, row 2, field 'chat_template_kwargs'"):
+        load_reasoning_modes(data)
+
+
+def test_every_hybrid_with_a_template_switch_in_its_source_has_it_as_data():
+    """Where a hybrid's switch text names a chat-template argument, its quiet mode carries it machine-readably."""
+    for modes in load_reasoning_modes().values():
+        text = " ".join(m.can_disable or "" for m in modes if m.reasons)
+        if re.search(r"'(enable_)?thinking': False|enable_thinking=False", text):
+            assert any(m.chat_template_kwargs for m in modes if not m.reasons), modes[0].model_id
 
 
 # --- data/reasoning_billing.csv ---------------------------------------------------------------------------------

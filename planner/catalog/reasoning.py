@@ -17,10 +17,11 @@ on these benchmarks the answer is a small part. A blank figure means none was pu
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from planner.catalog.loading import DATA_DIR, read_records
 from planner.catalog.records import Flag, OptStr, Record
@@ -28,6 +29,18 @@ from planner.errors import CatalogError, LookupFailed
 
 REASONING_FILE = "reasoning_tokens.csv"
 BILLING_FILE = "reasoning_billing.csv"
+
+
+def _json_object(value: object) -> object:
+    """A CSV cell holding a JSON object; a cell that is not one is refused with what was found."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a JSON object ({exc.msg})") from None
+        if not isinstance(value, dict):
+            raise ValueError("a JSON object like {\"enable_thinking\": false} is expected")
+    return value
 
 
 class ReasoningMode(Record):
@@ -40,6 +53,9 @@ class ReasoningMode(Record):
     typical_reasoning_tokens: Annotated[int | None, Field(gt=0, le=1_000_000)] = None
     benchmark: OptStr = None  # what the figure was measured on
     can_disable: OptStr = None  # the switch to a non-reasoning mode, or why there is none
+    # The chat-template arguments that select this mode where it is not the template's default, as the source names
+    # them (Qwen3: {"enable_thinking": false}); the deployment files make them the server's default.
+    chat_template_kwargs: Annotated[dict[str, bool | int | float | str] | None, BeforeValidator(_json_object)] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -147,3 +163,10 @@ def _figure(mode: ReasoningMode) -> tuple[int, str] | None:
     if mode.typical_reasoning_tokens is None:
         return None
     return mode.typical_reasoning_tokens, mode.source
+
+
+def chat_template_kwargs(model_id: str, mode: str | None, data_dir: Path = DATA_DIR) -> dict | None:
+    """The chat-template arguments that select `mode` of the model (None where the template's default is that mode,
+    or where the source names no such argument)."""
+    found = next((m for m in reasoning_modes(model_id, data_dir) if mode and m.mode.lower() == mode.lower()), None)
+    return dict(found.chat_template_kwargs) if found and found.chat_template_kwargs else None

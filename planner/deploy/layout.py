@@ -3,6 +3,7 @@ helpers every deployment file shares: images, ports, GGUF names, where the weigh
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from planner.catalog.checkpoints import GGUF_ENGINES, SIXTEEN_BIT, default_checkpoints
 from planner.catalog.engine_support import hardware_class_of, image, k8s_gpu_resource
 from planner.catalog.loading import Catalog, load_catalog
+from planner.catalog.reasoning import chat_template_kwargs
 from planner.catalog.repo_id import REPO_ID_RULE, is_repo_id
 from planner.errors import LookupFailed, PlannerError
 from planner.plan.model import Plan
@@ -80,6 +82,10 @@ class Layout:
     image: str | None = None  # the container image that serves (None: the data's image for the engine and class)
     image_note: str | None = None  # why there is no container, or what the image needs
     max_request_tokens: int | None = None  # the longest request the service accepts (input + output)
+    # The planned reasoning mode's chat-template switch (planner.catalog.reasoning), made the server's default so
+    # requests get the mode the plan counted (a hybrid thinks by default: thousands of hidden tokens a request)
+    chat_template_kwargs: dict | None = None
+    reasoning_mode: str | None = None
 
     @property
     def hw_class(self) -> str:
@@ -153,6 +159,7 @@ def layout(plan: Plan, catalog: Catalog | None = None) -> Layout:
         name=_dns_name(top.model),
         **_from_data(top, quant_format, catalog),
         max_request_tokens=_longest_request(c, layers_model_max(catalog, top.model)),
+        reasoning_mode=top.reasoning.get("mode"), chat_template_kwargs=chat_template_kwargs(top.model, top.reasoning.get("mode")),
     )
 
 
@@ -190,6 +197,11 @@ def _from_data(top, quant_format: str, catalog: Catalog) -> dict:
     return {"checkpoint_repo": ckpt.repo if ckpt else None, "checkpoint_file": ckpt.file if ckpt else None,
             "hardware_class": hw_class, "image": img.image if img.kind == "container" else None,
             "image_note": img.reason or img.notes}
+
+
+def template_kwargs_json(lay: Layout) -> str:
+    """The planned mode's chat-template arguments as the engines' flags take them (compact JSON)."""
+    return json.dumps(lay.chat_template_kwargs, separators=(",", ":"))
 
 
 def served_path(lay: Layout) -> str:

@@ -6,7 +6,7 @@ import re
 import shlex
 
 from planner.deploy.flags import DOCS
-from planner.deploy.layout import GGUF_REPOS, GGUF_TYPES, PORTS, Layout, gguf_file, gguf_path, short_name
+from planner.deploy.layout import GGUF_REPOS, GGUF_TYPES, PORTS, Layout, gguf_file, gguf_path, short_name, template_kwargs_json
 from planner.deploy.render import comment, shell_script
 
 
@@ -22,6 +22,8 @@ def llama_server_args(lay: Layout, program: str = "llama-server") -> list[str]:
         args += ["-sm", "layer"]
     if lay.kv_cache_dtype == "q8_0":
         args += ["-fa", "on", "-ctk", "q8_0", "-ctv", "q8_0"]  # a quantized V cache needs flash attention
+    if lay.chat_template_kwargs:  # the planned reasoning mode, for requests that name none
+        args += ["--chat-template-kwargs", template_kwargs_json(lay)]
     return args
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from planner.deploy.flags import DOCS, VERIFIED_FLAGS
-from planner.deploy.layout import GGUF_REPOS, Layout, describe, gguf_path, needs_prequantized, served_path
+from planner.deploy.layout import GGUF_REPOS, Layout, describe, gguf_path, needs_prequantized, served_path, template_kwargs_json
 from planner.plan.model import Plan
 
 
@@ -32,6 +32,12 @@ def readme(plan: Plan, lay: Layout, names: list[str]) -> str:
         how = ("fetches it from the published repo" if lay.checkpoint_repo and lay.checkpoint_file
                else "makes it from the Hugging Face checkpoint")
         lines.append(f"- llama.cpp and Ollama serve `{gguf_path(lay)}`; `prepare-gguf.sh` {how}.")
+    if lay.chat_template_kwargs:
+        where = ("the server's default for requests that name none" if lay.engine in {"vllm", "llama.cpp"}
+                 else f"not settable as a default on {lay.engine}: every request must send it (`chat_template_kwargs`)")
+        lines.append(f"- Reasoning: the plan runs {lay.model_name} in its {lay.reasoning_mode} mode, selected by the chat-template "
+                     f"arguments `{template_kwargs_json(lay)}`: {where}. Without them the model writes hidden reasoning tokens "
+                     "the plan did not count.")
     if not lay.image:
         lines.append(f"- No container: {lay.image_note or 'install the engine natively'}; run the launch script on the machine itself.")
     if lay.replicas > 1:

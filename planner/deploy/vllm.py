@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from planner.deploy.flags import DOCS
-from planner.deploy.layout import PRE_AMPERE, QUANTIZE_ON_LOAD, Layout, describe, quantized_on_load, served_path
+from planner.deploy.layout import PRE_AMPERE, QUANTIZE_ON_LOAD, Layout, describe, quantized_on_load, served_path, template_kwargs_json
 from planner.deploy.render import comment, join, prequantized_note, shell_script
 
 
@@ -22,6 +22,8 @@ def vllm_args(lay: Layout, program: tuple[str, ...] = ("vllm", "serve")) -> list
              "--gpu-memory-utilization", f"{lay.gpu_memory_utilization:g}", "--max-num-seqs", str(lay.sequences)]
     if lay.cpu_offload_gib > 0:
         args += ["--cpu-offload-gb", str(math.ceil(lay.cpu_offload_gib))]
+    if lay.chat_template_kwargs:  # the planned reasoning mode, for requests that name none
+        args += ["--default-chat-template-kwargs", template_kwargs_json(lay)]
     if lay.multi_node:
         args += ["--distributed-executor-backend", "ray"]
     return args

@@ -59,6 +59,10 @@ SCENARIOS: dict[str, Layout] = {
     "llama.cpp-cpu": make_layout(engine="llama.cpp", **GGUF, **CPU),
     "ollama-nvidia": make_layout(engine="ollama", **GGUF),
     "ollama-amd": make_layout(engine="ollama", **GGUF, **AMD),
+    # a hybrid model run in its non-thinking mode: the chat-template switch as the server's default
+    "vllm-nvidia-non-thinking": make_layout(reasoning_mode="non-thinking", chat_template_kwargs={"enable_thinking": False}),
+    "llama.cpp-nvidia-non-thinking": make_layout(engine="llama.cpp", **GGUF, reasoning_mode="non-thinking",
+                                                 chat_template_kwargs={"enable_thinking": False}),
 }
 
 # The words that start each engine's server, and where a container leaves them to the image's entrypoint.
@@ -199,6 +203,11 @@ def test_compose_file_matches_the_compose_spec(scenario):
 PLANNED = {
     "8b-on-h100": Constraints(models=["llama3.1:8b"], gpus_available=[{"gpu": "h100-sxm", "count": 8}]),
     "8b-on-mi300x": Constraints(models=["llama3.1:8b"], gpus_available=[{"gpu": "mi300x", "count": 8}]),
+    # a hybrid (thinking by default) planned non-thinking for summaries, on vLLM and on llama.cpp
+    "qwen3.5-summaries-on-h100": Constraints(models=["Qwen/Qwen3.5-35B-A3B"], task="summarization",
+                                             gpus_available=[{"gpu": "h100-sxm", "count": 8}]),
+    "qwen3.5-summaries-on-one-rtx-5090": Constraints(task="summarization", requests_per_day=300,
+                                                     gpus_available=[{"gpu": "rtx-5090", "count": 1}]),
     "8b-on-one-rtx-4090-on-prem": Constraints(models=["llama3.1:8b"], gpus_available=[{"gpu": "rtx-4090", "count": 1}],
                                               privacy="on-prem"),
 }
@@ -256,3 +265,22 @@ def test_schema_checks_reject_unknown_fields():
     assert any("spec.replicas" in c for c in complaints)
     assert "SC2164" in shell_complaints('#!/usr/bin/env bash\ncd "$1"\nrm -r -- ./*\n')  # cd without || exit
     assert shell_complaints("#!/usr/bin/env bash\nif true; then\n").startswith("bash -n:")
+
+
+def test_a_hybrid_planned_without_reasoning_is_launched_without_it():
+    """The plan counts no hidden tokens for a hybrid model on a summary task; the launch must make that the
+    server's default, or the model thinks (its template's default) and every number in the plan is wrong. A
+    reasoning task keeps the template's default (thinking)."""
+    summaries = recommend(PLANNED["qwen3.5-summaries-on-one-rtx-5090"])
+    assert summaries.recommendation.reasoning["mode"] == "non-thinking"
+    lay = layout(summaries)
+    assert lay.chat_template_kwargs == {"enable_thinking": False}
+    files = deployment_files(summaries)
+    assert "--chat-template-kwargs '{\"enable_thinking\":false}'" in files[LAUNCH_SCRIPTS[lay.engine]]
+    assert "non-thinking mode" in files["README.md"]
+    on_vllm = deployment_files(recommend(PLANNED["qwen3.5-summaries-on-h100"]))
+    assert "--default-chat-template-kwargs '{\"enable_thinking\":false}'" in on_vllm["vllm.sh"]
+    thinking = recommend(PLANNED["qwen3.5-summaries-on-h100"].model_copy(update={"task": "reasoning"}))
+    assert thinking.recommendation.reasoning["mode"] == "thinking"
+    assert layout(thinking).chat_template_kwargs is None
+    assert not any("chat-template-kwargs" in text or "chat_template_kwargs" in text for text in deployment_files(thinking).values())
