@@ -41,6 +41,7 @@ from planner.plan.rules import (
     model_exclusion,
     quant_penalty,
 )
+from planner.estimate.bands import pessimistic_decode_share, pessimistic_prefill_share
 from planner.plan.verdict import DEFAULT_GAP, DEFAULT_GAP_POINTS, capability_gap_allowed, verdict
 from planner.plan.workload import Filters, filters_from, training_ask_from, workload_from
 
@@ -87,7 +88,8 @@ def recommend(c: Constraints, catalog: Catalog | None = None, calibrations: list
     findings += engine_lifecycle_findings(catalog)
     table = CapabilityTable(load_task_scores(), catalog.models, catalog.apis, c.task)
     codes, below = _apply_min_capability(grid, codes, table, c.min_capability)
-    ruled_out += _ruled_out_models(grid, codes, w, f, below, table)
+    ruled_out += _ruled_out_models(grid, codes, w, f, below, table,
+                                   {"ttft": pessimistic_prefill_share(catalog), "decode": pessimistic_decode_share(catalog, 1, False)})
     chosen, choice, feasible, options = _ranked(catalog, grid, codes, c, table, f.owned is not None)
     candidates = [build_candidate(catalog, grid, i, score, c, w, f, a, load, calibrations, table, reasoning[grid.models[grid.m[i]].id])
                   for i, score in chosen]
@@ -185,8 +187,9 @@ def _eligible_models(catalog: Catalog, c: Constraints, w: Workload, f: Filters) 
 
 
 def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters, below: set[int],
-                      table: CapabilityTable) -> list[RuledOut]:
-    """For each model with no workable configuration, the reason from its closest attempt."""
+                      table: CapabilityTable, slow_end: dict[str, float]) -> list[RuledOut]:
+    """For each model with no workable configuration, the reason from its closest attempt (`slow_end`: the shares
+    of the estimate the latency targets are held at, planner.plan.rules.explain_exclusion)."""
     out = []
     if not grid.hardware:
         return [RuledOut(model=m.id, model_name=m.name, rule="hardware.none", reason="No hardware option is available for these constraints.")
@@ -211,11 +214,12 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters, be
             i = int(near[np.argmin(v["usd_per_month"][near])])
         quant, engine = grid.pairs[grid.p[i]]
         hw = grid.hardware[grid.h[i]]
-        row = {k: float(v[k][i]) for k in ("weights_gib", "capacity_gib", "decode_tokens_per_s", "ttft_s", "total_gpus", "replicas", "usd_per_month")}
+        row = {k: float(v[k][i]) for k in ("weights_gib", "capacity_gib", "decode_tokens_per_s", "ttft_s", "total_gpus", "replicas", "usd_per_month",
+                                           "first_answer_token_s", "ttft_at_peak_s")}
         if worst == BELOW_CAPABILITY:
             reason = f"{model.name} scores {table.of(model.id).words()}, below the min_capability asked for."
         else:
-            reason = explain_exclusion(int(worst), model, quant.id, engine.id, hw.gpu.name, hw.count, row, w, f)
+            reason = explain_exclusion(int(worst), model, quant.id, engine.id, hw.gpu.name, hw.count, row, w, f, slow_end)
         out.append(RuledOut(model=model.id, model_name=model.name, rule=CODE_RULE[int(worst)], reason=reason))
     return out
 

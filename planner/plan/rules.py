@@ -98,8 +98,9 @@ def candidate_codes(v: dict[str, np.ndarray], f: Filters) -> np.ndarray:
 
 
 def explain_exclusion(code: int, model: ModelSpec, quant_id: str, engine_id: str, gpu_name: str, count: int,
-                      row: dict[str, float], w: Workload, f: Filters) -> str:
-    """Why the closest configuration of a model failed, in plain words."""
+                      row: dict[str, float], w: Workload, f: Filters, slow_end: dict[str, float] | None = None) -> str:
+    """Why the closest configuration of a model failed, in plain words. `slow_end`: the shares of the estimate the
+    targets are held at (planner.estimate.bands: `ttft` divides the time to first token, `decode` multiplies tokens/s)."""
     setup = f"{quant_id} on {count}× {gpu_name} with {engine_id}"
     if code == NO_MEMORY:
         return (f"Does not fit even at its smallest setting: {model.name} needs {row['weights_gib']:.1f} GiB of weights "
@@ -110,6 +111,7 @@ def explain_exclusion(code: int, model: ModelSpec, quant_id: str, engine_id: str
             parts.append(f"{row['decode_tokens_per_s']:.0f} tokens/s per stream (target {w.min_tokens_per_s:g})")
         if w.max_ttft_s and row["ttft_s"] > w.max_ttft_s:
             parts.append(f"{row['ttft_s']:.2f} s to first token (target {w.max_ttft_s:g} s)")
+        parts = parts or _at_the_slow_end(row, w, slow_end or {})
         return f"Too slow at best ({setup}): " + (" and ".join(parts) or "the latency targets are not met") + "."
     if code == ENGINE_UNFIT:
         return (f"Only llama.cpp/Ollama setups were left ({setup}): a service with more than {SMALL_TEAM_CONCURRENCY} requests in flight "
@@ -119,6 +121,26 @@ def explain_exclusion(code: int, model: ModelSpec, quant_id: str, engine_id: str
     if code == OVER_BUDGET:
         return f"Cheapest workable setup ({setup}, {int(row['replicas'])} replicas) costs ${row['usd_per_month']:,.0f}/month; the budget is ${f.budget_usd_per_month:,.0f}."
     return "Excluded."
+
+
+def _at_the_slow_end(row: dict[str, float], w: Workload, slow_end: dict[str, float]) -> list[str]:
+    """What misses when the estimate itself meets the targets: the first answer token after hidden reasoning, the end
+    of the estimate's 80% band the plan must hold, or the 90th percentile under load at the peak."""
+    ttft_share, decode_share = slow_end.get("ttft", 1.0), slow_end.get("decode", 1.0)
+    parts = []
+    first = row.get("first_answer_token_s", row["ttft_s"])
+    if w.max_ttft_s and first > row["ttft_s"] * 1.01 and first / ttft_share > w.max_ttft_s:
+        parts.append(f"its first answer token comes after its hidden reasoning, {first:.1f} s (target {w.max_ttft_s:g} s)")
+    elif w.max_ttft_s and row["ttft_s"] / ttft_share > w.max_ttft_s:
+        parts.append(f"{row['ttft_s']:.2f} s to first token as estimated, {row['ttft_s'] / ttft_share:.2f} s at the slow end of "
+                     f"its 80% band, which the plan must hold (target {w.max_ttft_s:g} s)")
+    if w.min_tokens_per_s and row["decode_tokens_per_s"] * decode_share < w.min_tokens_per_s:
+        parts.append(f"{row['decode_tokens_per_s']:.0f} tokens/s per stream as estimated, {row['decode_tokens_per_s'] * decode_share:.0f} "
+                     f"at the slow end of its band (target {w.min_tokens_per_s:g})")
+    if not parts and w.max_ttft_s and row.get("ttft_at_peak_s", 0) > w.max_ttft_s * ttft_share:
+        parts.append(f"{row['ttft_at_peak_s']:.2f} s to first token at the peak load (90th percentile; target {w.max_ttft_s:g} s at "
+                     "the slow end of its band)")
+    return parts
 
 
 def quant_penalty(quant: Quant, catalog_quants: dict[str, Quant] | None = None) -> float:
