@@ -226,3 +226,15 @@ def test_a_model_ruled_out_as_too_slow_says_what_misses():
     gpt_oss = next(r for r in rented.ruled_out if r.model == "openai/gpt-oss-20b")
     assert "after its hidden reasoning" in gpt_oss.reason
     assert not any("the latency targets are not met" in r.reason for r in office.ruled_out + rented.ruled_out)
+
+
+def test_a_budget_holds_at_the_top_of_a_published_price_range():
+    """B300 rent is an index's range ($5.00-7.25/GPU-hour, data/gpu_prices.csv usd_high), not an offer: a $15,000
+    budget must hold at $7.25. 2x B300 x 2 replicas costs $14,610 at the low end but $21,170 at the top, so it is no
+    longer the pick; the plan states its own cost at the top, and a finding says to get a quote."""
+    rented = recommend(load_constraints(str(Path(__file__).resolve().parent.parent / "examples" / "rented-chat-service.json")))
+    top = rented.recommendation
+    assert top.cost.usd_per_month_high is not None and top.cost.usd_per_month_high <= 15_000
+    assert top.cost.usd_per_month_high == pytest.approx(top.cost.usd_per_month * 7.25 / 5.00)
+    assert any(f.rule == "cost.price-range" for f in top.findings)
+    assert not (top.gpu == "b300" and top.total_gpus * 7.25 * 730 > 15_000)

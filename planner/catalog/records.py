@@ -226,6 +226,9 @@ class GpuPrice(Record):
     price_kind: Literal["rent_per_gpu_hour", "purchase"]
     usd: Positive
     provider: str
+    # The top of the range when the source gives one (an index or a market survey, not one provider's offer): `usd` is
+    # then the range's low end, and a plan states what it costs at the top.
+    usd_high: Annotated[Positive | None, BeforeValidator(_blank_to_none)] = None
 
 
 class Quant(Record):

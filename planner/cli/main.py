@@ -252,7 +252,8 @@ def _deployment_lines(plan) -> list[str]:
             out.append(f"  cost: ${cost.usd_per_month:,.0f}/month = purchase of {cost.gpu_count} GPU(s) ${cost.capital_usd_per_month:,.0f} "
                        f"over {plan.assumptions.amortisation_months:g} months + {parts}")
     else:
-        out.append(f"  cost: ${cost.usd_per_month:,.0f}/month = {cost.gpu_count} GPU(s) × ${cost.usd_per_gpu_hour:,.2f}/hour ({cost.price_source})")
+        out.append(f"  cost: ${cost.usd_per_month:,.0f}/month = {cost.gpu_count} GPU(s) × ${cost.usd_per_gpu_hour:,.2f}/hour ({cost.price_source})"
+                   + (f"; ${cost.usd_per_month_high:,.0f}/month at the top of that price range" if cost.usd_per_month_high else ""))
     hidden = top.reasoning.get("reasoning_tokens_per_request") if top.reasoning else 0
     if hidden:
         out.append(f"  reasoning: ~{hidden:,} hidden tokens per request in its {top.reasoning['mode']} mode; first answer token "

@@ -30,6 +30,7 @@ class HostingCost(BaseModel):
     price_kind: str | None = None
     price_provider: str | None = None
     price_as_of: dt.date | None = None
+    usd_per_month_high: float | None = None  # at the top of the price row's range, where the source gives one
     capital_usd_per_month: float = 0.0
     power_usd_per_month: float = 0.0
     operations_usd_per_month: float = 0.0
@@ -86,8 +87,9 @@ def rented_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions) 
         rate = row.usd
         source = f"{row.provider} at ${rate:.2f}/GPU-hour ({row.as_of.isoformat()})"
     monthly = rate * gpu_count * HOURS_PER_MONTH * a.utilisation
+    high = row.usd_high * gpu_count * HOURS_PER_MONTH * a.utilisation if row is not None and row.usd_high else None
     return HostingCost(mode="rent", usd_per_month=monthly, gpu_count=gpu_count, usd_per_gpu_hour=rate, price_source=source,
-                       **_price_row(row))
+                       usd_per_month_high=high, **_price_row(row))
 
 
 def _price_row(row: GpuPrice | None) -> dict:

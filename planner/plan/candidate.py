@@ -67,6 +67,13 @@ def build_candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Const
     cost = cost.model_copy(update={"usd_per_mtok": cost.usd_per_month / tokens * MILLION if tokens else None})
     capability = table.of(model.id)
     findings = _candidate_findings(model, quant, engine.id, hw, memory, speed, c, w, catalog.quants, capability)
+    if cost.usd_per_month_high:
+        over = c.budget_usd_per_month is not None and cost.usd_per_month_high > c.budget_usd_per_month
+        findings.append(Finding(rule="cost.price-range", effect="warning" if over else "info", subject=model.id, message=(
+            f"{hw.gpu.name}'s rental price is the low end of a published range (${cost.usd_per_gpu_hour:.2f}–"
+            f"${cost.usd_per_month_high / cost.usd_per_month * cost.usd_per_gpu_hour:.2f}/GPU-hour, {cost.price_provider}), "
+            f"not one provider's offer: at the top this plan costs ${cost.usd_per_month_high:,.0f}/month"
+            + (f", over your ${c.budget_usd_per_month:,.0f} budget" if over else "") + ". Get a quote before you commit.")))
     if bought > total_gpus:
         findings.append(Finding(rule="hardware.as-sold", effect="info", subject=model.id, message=(
             f"{hw.gpu.name} is sold {unit} to a server or rack, not singly: the plan buys {bought // unit} unit(s) of {unit} "

@@ -281,8 +281,9 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
         "replicas": replicas,
         "total_gpus": total_gpus,
         # a datacenter part bought comes in whole baseboards (or racks): the plan pays for every GPU of them
-        "usd_per_month": (np.ceil(total_gpus / H["bought_in"][h]) * H["bought_in"][h] if filters.buy else total_gpus)
+        "usd_per_month": (paid := np.ceil(total_gpus / H["bought_in"][h]) * H["bought_in"][h] if filters.buy else total_gpus)
                          * H["usd_per_gpu_month"][h],
+        "usd_per_month_high": paid * H["usd_per_gpu_month_high"][h],  # at the top of a price range (the budget rule)
         "owned_ok": np.where(owned_limit > 0, total_gpus <= owned_limit, True),
         "replica_tokens_per_month": requests_per_s_per_replica * (w.input_tokens + w.output_tokens) * 86_400 * 30.4375,
     }

@@ -46,6 +46,7 @@ class Hardware:
     usd_per_gpu_month: float
     price_basis: str
     owned_limit: int | None  # GPUs of this kind the user owns, None when renting
+    usd_per_gpu_month_high: float | None = None  # at the top of the price's published range (a budget must hold there)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def hardware_options(catalog: Catalog, f: Filters, a: CostAssumptions) -> list[H
         if one is None:
             continue
         for count in _counts(gpu, max(MAX_GPUS_PER_REPLICA, gpu.scale_up_gpus)):
-            options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, None))
+            options.append(Hardware(gpu, count, one.usd_per_month, one.price_source, None, one.usd_per_month_high))
     return options
 
 

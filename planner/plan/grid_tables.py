@@ -220,6 +220,7 @@ def hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None) 
         "flops_int8": np.array([sustained_flops(x.gpu, "int8", catalog) for x in hw]),
         "published_peak": np.array([bool(x.gpu.fp16_tflops_dense) for x in hw]),
         "usd_per_gpu_month": np.array([x.usd_per_gpu_month for x in hw]),
+        "usd_per_gpu_month_high": np.array([x.usd_per_gpu_month_high or x.usd_per_gpu_month for x in hw]),
         "host_ram": np.array([host_ram_bytes_per_gpu(x.gpu) * x.count for x in hw]),  # room for offloaded layers
         "bought_in": np.array([bought_in(x.gpu) if x.owned_limit is None else 1 for x in hw], dtype=float),
         "owned_limit": np.array([x.owned_limit or 0 for x in hw], dtype=float),

@@ -215,7 +215,7 @@ def _ruled_out_models(grid: Grid, codes: np.ndarray, w: Workload, f: Filters, be
         quant, engine = grid.pairs[grid.p[i]]
         hw = grid.hardware[grid.h[i]]
         row = {k: float(v[k][i]) for k in ("weights_gib", "capacity_gib", "decode_tokens_per_s", "ttft_s", "total_gpus", "replicas", "usd_per_month",
-                                           "first_answer_token_s", "ttft_at_peak_s")}
+                                           "usd_per_month_high", "first_answer_token_s", "ttft_at_peak_s")}
         if worst == BELOW_CAPABILITY:
             reason = f"{model.name} scores {table.of(model.id).words()}, below the min_capability asked for."
         else:

@@ -90,7 +90,8 @@ def candidate_codes(v: dict[str, np.ndarray], f: Filters) -> np.ndarray:
         (TOO_SLOW, ~v["latency_ok"]),
         (ENGINE_UNFIT, ~v["engine_ok"]),
         (TOO_MANY_GPUS, ~v["owned_ok"]),
-        (OVER_BUDGET, v["usd_per_month"] > f.budget_usd_per_month if f.budget_usd_per_month is not None else np.zeros_like(v["fits"])),
+        # a budget holds at the top of a published price range, not at its low end (data/gpu_prices.csv usd_high)
+        (OVER_BUDGET, v["usd_per_month_high"] > f.budget_usd_per_month if f.budget_usd_per_month is not None else np.zeros_like(v["fits"])),
     ]
     for code, mask in reversed(failing):
         codes = np.where(mask, code, codes)
@@ -119,7 +120,10 @@ def explain_exclusion(code: int, model: ModelSpec, quant_id: str, engine_id: str
     if code == TOO_MANY_GPUS:
         return f"Needs {int(row['total_gpus'])} GPUs ({int(row['replicas'])} replicas of {setup}) to serve the peak; you have fewer."
     if code == OVER_BUDGET:
-        return f"Cheapest workable setup ({setup}, {int(row['replicas'])} replicas) costs ${row['usd_per_month']:,.0f}/month; the budget is ${f.budget_usd_per_month:,.0f}."
+        high = row.get("usd_per_month_high", row["usd_per_month"])
+        at_top = f" (${high:,.0f} at the top of its published price range)" if high > row["usd_per_month"] + 0.5 else ""
+        return (f"Cheapest workable setup ({setup}, {int(row['replicas'])} replicas) costs ${row['usd_per_month']:,.0f}/month{at_top}; "
+                f"the budget is ${f.budget_usd_per_month:,.0f}.")
     return "Excluded."
 
 
