@@ -177,8 +177,10 @@ V0_START_UP = "vLLM V0 start-up (its profiling counted the CUDA context and grap
 
 
 def not_predicted_reason(r: Benchmark) -> str | None:
-    """Why an aggregate figure cannot be predicted from its workload, or None when it can.
+    """Why a row is kept but not predicted, or None when it is predicted.
 
+    - A vLLM V0 start-up (V0_START_UP) and a 99th-percentile latency (SLOWEST_FEW) are not predicted.
+    For an aggregate figure:
     - Its concurrency and request lengths must be stated.
     - It needs enough output per request to time the GPU: a run of a few output tokens a request
       times the API server's own work per request (tokenising, scheduling, HTTP), which the estimator

@@ -55,8 +55,9 @@ def vllm_profile_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[Eff
     cache sizes, predicted for the logged start-ups, have the least total absolute log error. Needs MIN_ROWS rows
     from MIN_SOURCES sources; without them kv_capacity keeps its defaults.
 
-    Each row's cache is linear in the two terms: kv = room - max(forward, copies x logits) - non_torch, read off
-    kv_cache_tokens at three settings, so the whole grid is evaluated at once."""
+    Each row's cache is kv = room - max(forward, copies x logits) - non_torch: the room and the tokens per GiB are read
+    off kv_cache_tokens at two non-torch settings, the forward and logits sizes from kv_capacity.vllm_profile_parts,
+    so the whole grid is evaluated at once."""
     if len(rows) < MIN_ROWS or len({source_family(r.source) for r in rows}) < MIN_SOURCES:
         return []
     room, forward, logits, per_gib = [], [], [], []
