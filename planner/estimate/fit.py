@@ -74,13 +74,18 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     # slowness is moe_kernels', fitted last, and must not leak into every dense estimate of its engine.
     factors += _batch_fit(with_prefill, [r for r in rows if r.metric in AGGREGATE_METRICS and not _is_moe(catalog, r)], as_of)
     with_batch = dataclasses.replace(base, efficiency=tuple(factors))
-    factors += _moe_fit(with_batch, [r for r in rows if r.metric == "throughput_tokens_per_s" and _is_moe(catalog, r)], as_of)
+    factors += _moe_fit(with_batch, [r for r in rows if r.metric in MOE_STEP_METRICS and _is_moe(catalog, r)], as_of)
     with_moe = dataclasses.replace(base, efficiency=tuple(factors))
     served = [r for r in rows if r.metric == "ttft_s" and r.args.server is not False and catalog.gpus[r.gpu].fp16_tflops_dense]
     factors += request_overhead_fit(with_moe, [r for r in served if r.request_rate is None and (r.concurrency or 0) <= LONE_CLIENTS], as_of)
     factors += vllm_profile_fit(base, [r for r in rows if r.metric == "kv_cache_tokens" and r.engine == "vllm"
                                         and r.args.vllm_use_v1 is not False], as_of)
     return factors
+
+
+# A mixture's rows that time its decode steps: what moe_kernels is fitted on. Inter-token latency times one step
+# directly; without it the factor of SGLang rested on one source's early-2025 builds (dstack's DeepSeek-R1 runs).
+MOE_STEP_METRICS = ("throughput_tokens_per_s", "itl_s")
 
 
 def _is_moe(catalog: Catalog, r: Benchmark) -> bool:
@@ -90,7 +95,8 @@ def _is_moe(catalog: Catalog, r: Benchmark) -> bool:
 
 def _moe_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyFactor]:
     """Speed a serving engine keeps on a mixture of experts, against what its other factors predict:
-    the median of measured / predicted over its mixture-of-experts throughput runs, per (engine,
+    the median of measured / predicted speed over its mixture-of-experts runs that time decode steps
+    (MOE_STEP_METRICS: aggregate throughput, and inter-token latency, the step itself), per (engine,
     family) and per engine (an engine without such runs keeps 1; the factor is at most 1, so no
     estimate passes the roofline). Expert kernels (many small GEMMs, routing) are slower per byte and
     per FLOP than the dense kernels most rows measure."""
@@ -99,8 +105,9 @@ def _moe_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list[EfficiencyF
         predicted = predict(catalog, r)
         if predicted is None:
             continue
+        speed = predicted / r.value if r.metric == "itl_s" else r.value / predicted  # measured speed / predicted
         for key in ((r.engine, catalog.gpus[r.gpu].family), (r.engine, "*")):
-            groups[key].append((r, r.value / predicted))
+            groups[key].append((r, speed))
     out = []
     for (engine, family), members in sorted(groups.items()):
         if not enough(engine, family, [r for r, _ in members], always_global=False):
