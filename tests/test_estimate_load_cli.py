@@ -44,3 +44,21 @@ def test_a_bad_rate_is_refused_in_one_line():
         out = _run("--request-rate", bad)
         assert out.returncode == 2, bad
         assert "--request-rate" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_configuration_no_plan_would_recommend_says_why():
+    """`estimate` answers for any configuration, but where the engine support matrix does not call it supported
+    (an engine in maintenance, bitsandbytes served by SGLang) it says that no plan recommends it, and why."""
+    def estimate(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "planner", "estimate", "--model", "meta-llama/Llama-3.1-8B-Instruct",
+                               "--gpu", "l40s", *args], cwd=ROOT, capture_output=True, text=True)
+
+    bnb = estimate("--quant", "bnb-nf4", "--engine", "sglang", "--concurrency", "8")
+    assert bnb.returncode == 0, bnb.stderr
+    line = next(x for x in bnb.stdout.splitlines() if x.startswith("not planned"))
+    assert "dequantizing them to 16 bits" in line and "bitsandbytes-foundation/bitsandbytes" in line
+    tgi = estimate("--quant", "bf16", "--engine", "tgi")
+    assert "not planned (unsupported" in tgi.stdout and "maintenance" in tgi.stdout
+    served = estimate("--quant", "fp8", "--engine", "vllm", "--json")
+    answer = json.loads(served.stdout)["support"]
+    assert answer["status"] == "supported" and "not planned" not in estimate("--quant", "fp8").stdout

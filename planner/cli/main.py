@@ -164,6 +164,9 @@ def _estimate(args: argparse.Namespace) -> int:
     print(f"KV cache as {engine.id} sizes it: {kv['tokens']:,} tokens ({kv['kv_cache_gib_per_gpu']:.2f} GiB per GPU); "
           f"maximum concurrency at {kv['tokens_per_request']:,} tokens per request: {kv['max_concurrency']:.2f}x")
     print(_load_line(result["load"]))
+    if result["support"]["status"] != "supported":
+        answer = result["support"]
+        print(f"not planned ({answer['status']} in data/engine_support.csv): {answer['reason']} ({answer['source']})")
     print("(ranges: 80% bands from the estimator's leave-one-source-out error, data/accuracy.csv)")
     return 0
 

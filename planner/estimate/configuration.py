@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from planner.catalog.engine_support import default_support, hardware_class_of
 from planner.catalog.loading import Catalog
 from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
 from planner.errors import ConstraintError
@@ -24,10 +25,13 @@ def default_engine(catalog: Catalog, quant: Quant, gpu: Gpu) -> Engine:
 def estimate(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1,
              context_tokens: int | None = None, concurrency: int = 1, input_tokens: int = 1000, output_tokens: int = 300,
              kv_cache_dtype: str = "auto", calibrations: list[dict] | None = None, request_rate: float | None = None) -> dict:
-    """`{"memory": {...}, "speed": {...}, "load": {...}, "basis": {...}}` for one configuration (GiB, tokens/s, seconds).
+    """`{"memory": {...}, "speed": {...}, "load": {...}, "support": {...}, "basis": {...}}` for one configuration (GiB,
+    tokens/s, seconds).
 
     "load" is the replica under load (planner.estimate.queueing): at `request_rate` requests/s when given
-    (open loop), else with `concurrency` requests kept in flight (closed loop)."""
+    (open loop), else with `concurrency` requests kept in flight (closed loop). "support" is the engine support
+    matrix's answer (planner.catalog.engine_support): a configuration it does not call supported is estimated
+    all the same, but no plan recommends it, and the answer says why."""
     if quant.id not in engine.quants:
         raise ConstraintError(f"Field 'engine': {engine.id} does not run {quant.id}; it runs {', '.join(engine.quants)}.", field="engine")
     if gpus > 1 and not (engine.tensor_parallel or engine.pipeline_parallel):
@@ -53,6 +57,8 @@ def estimate(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
         "kv_capacity": kv_capacity(model, quant, gpu, engine, gpus, context, memory.kv_cache_dtype,
                                    slots=concurrency if engine.id in {"llama.cpp", "ollama"} else 1,
                                    **vllm_profile_terms(catalog)).model_dump(mode="json"),
+        "support": default_support().support(engine.id, model.hf_architecture, hardware_class_of(gpu.kind, gpu.vendor), quant.id,
+                                             compute_capability=gpu.compute_capability, device=gpu.name).model_dump(mode="json"),
         "basis": {
             "model": model.source,
             "gpu": gpu.source,
