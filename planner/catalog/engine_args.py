@@ -52,6 +52,7 @@ class EngineArgs(BaseModel):
     vllm_version: str | None = None
     sglang_version: str | None = None
     trtllm_version: str | None = None
+    tgi_version: str | None = None
 
     @property
     def memory_fraction(self) -> float | None:
@@ -61,7 +62,7 @@ class EngineArgs(BaseModel):
 
 
 _ALIASES = {"max_running_requests": "max_num_seqs", "chunked_prefill_size": "max_num_batched_tokens",
-            "tensor_parallel_size": "tp", "version": "vllm_version"}
+            "tensor_parallel_size": "tp", "version": "vllm_version", "tensorrt_llm_version": "trtllm_version"}
 
 
 def parse_engine_args(text: str | None) -> EngineArgs:

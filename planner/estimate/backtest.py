@@ -148,13 +148,25 @@ def row_loaded_latency(catalog: Catalog, r: Benchmark) -> LoadedLatency | None:
     return loaded_latency(terms, concurrency=r.concurrency or 1, requests=r.requests)
 
 
+def clients(r: Benchmark) -> int | None:
+    """Requests a closed-loop row keeps in flight: its concurrency, or, for a run that sent every request at
+    once (request_rate inf), all of them (the engine then runs as many as it can hold, as a closed loop)."""
+    if r.concurrency:
+        return r.concurrency
+    if r.request_rate is not None and math.isinf(r.request_rate):
+        return r.requests
+    return None
+
+
 def running_batch(catalog: Catalog, r: Benchmark) -> int:
-    """Sequences decoding together in a row's run: its concurrency, unless the KV cache holds fewer
+    """Sequences decoding together in a row's run: its clients, unless the KV cache holds fewer
     (then the rest wait their turn, as the engine's scheduler makes them)."""
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
     fit = sequences_that_fit(model, quant, gpu, engine, r.gpus, (r.input_tokens or 0) + (r.output_tokens or 0), row_kv_dtype(r))
     cap = max_running_sequences(engine.id, gpu) or fit
-    return max(1, min(r.concurrency or 1, fit, cap))
+    if r.args.max_num_seqs:
+        cap = min(cap, r.args.max_num_seqs)
+    return max(1, min(clients(r) or 1, fit, cap))
 
 
 def row_kv_dtype(r: Benchmark) -> str:
@@ -198,11 +210,11 @@ def not_predicted_reason(r: Benchmark) -> str | None:
         return SLOWEST_FEW
     if r.metric not in AGGREGATE_METRICS:
         return None
-    if not (r.concurrency and r.output_tokens and r.input_tokens is not None):
+    if not (clients(r) and r.output_tokens and r.input_tokens is not None):
         return NO_WORKLOAD
     if r.output_tokens < MIN_OUTPUT_TOKENS:
         return SHORT_OUTPUT
-    if r.lengths == "varied" and (r.requests is None or r.requests <= r.concurrency):
+    if r.lengths == "varied" and (r.requests is None or r.requests <= clients(r)):
         return VARIED_DRAIN
     if r.parallel is not None:
         return OTHER_LAYOUT
