@@ -287,3 +287,47 @@ def test_a_plan_says_when_its_mixture_of_experts_runs_slower_than_the_dense_fit(
         assert (cand in mixtures and share < 1) == bool(lines), (cand.model, cand.engine, share)
         if lines:
             assert f"{share:.0%}" in lines[0] and "fitted to" in lines[0]
+
+
+def test_a_run_that_sends_every_request_at_once_is_a_closed_loop_of_all_of_them():
+    """A row with request_rate inf and no concurrency (trtllm-bench and vLLM's offline benchmark_throughput queue
+    every prompt at once) keeps all of its requests in flight: the engine runs as many as it holds. Fixed lengths
+    make that a run of equal waves and it is predicted; varied lengths make it a drain and it is not."""
+    from planner.estimate.backtest import VARIED_DRAIN, clients, not_predicted_reason, predict, running_batch
+
+    catalog = load_catalog()
+    base = {r.id: r for r in catalog.benchmarks}["b429"]  # vLLM, fixed lengths, a stated concurrency
+    offline = base.model_copy(update={"concurrency": None, "request_rate": float("inf"), "requests": 3000})
+    assert clients(offline) == 3000 and not_predicted_reason(offline) is None and predict(catalog, offline) > 0
+    assert running_batch(catalog, offline) <= 1024  # capped by the KV cache and vLLM's sequence limit, not 3000
+    assert not_predicted_reason(offline.model_copy(update={"lengths": "varied"})) == VARIED_DRAIN
+    assert clients(base.model_copy(update={"concurrency": None, "request_rate": 4.0})) is None  # an open loop has no clients
+
+
+def test_runs_that_cross_pcie_fit_the_pcie_share_and_nothing_else(tmp_path):
+    """Speed rows whose tensor-parallel all-reduces cross PCIe set pcie_allreduce_share alone (else their slow
+    all-reduces would pass for slow prefill, batches or expert kernels). With the rows gathered for it
+    (data/pending/benchmarks_pcie_round.csv: TensorRT-LLM on 4-8 L40S, vLLM and TGI on 4 A10G, vLLM on 4 RTX PRO
+    6000) the share comes out well under the link's datasheet figure, from several sources, and every other
+    factor is the one the same data gives without those rows."""
+    import shutil
+
+    from planner.estimate.backtest import SPEED_METRICS
+    from planner.estimate.fit_comm import crosses_pcie
+    from planner.catalog.loading import DATA_DIR
+
+    shutil.copytree(DATA_DIR, tmp_path / "data")
+    pending = (DATA_DIR / "pending" / "benchmarks_pcie_round.csv").read_text().splitlines()[1:]
+    with open(tmp_path / "data" / "benchmarks.csv", "a") as f:
+        f.write("\n".join(pending) + "\n")
+    catalog = load_catalog(tmp_path / "data")
+    rows = usable_rows(catalog)
+    over_pcie = [r for r in rows if r.metric in SPEED_METRICS and crosses_pcie(catalog, r)]
+    assert len({source_family(r.source) for r in over_pcie}) >= 3
+    fitted = fit_efficiencies(catalog, rows)
+    share = next(f for f in fitted if f.factor == "pcie_allreduce_share")
+    assert 0.2 < share.value < 0.8 and share.n_rows >= 100
+    without = fit_efficiencies(catalog, [r for r in rows if r not in over_pcie])
+    others = {(f.factor, f.engine, f.hardware_family): f.value for f in fitted if f.factor != "pcie_allreduce_share"}
+    assert others == {(f.factor, f.engine, f.hardware_family): f.value for f in without}
+    assert not any(f.factor == "pcie_allreduce_share" for f in without)

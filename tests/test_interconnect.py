@@ -48,3 +48,17 @@ def test_a_pcie_board_loses_to_nvlink_as_the_batch_grows():
     assert batched < one_stream - 0.05
     assert slow.ttft_s > 1.5 * fast.ttft_s
     assert replica_comm(model, nvlink, 1, True) == (0.0, 0.0)
+
+
+def test_the_fitted_pcie_share_slows_only_the_bandwidth_of_pcie_links():
+    """pcie_allreduce_share (fitted on published PCIe tensor-parallel runs, planner.estimate.fit_comm) divides a
+    PCIe link's bandwidth: at 0.5 an L40S ring moves its activations at 15.75 GB/s, so the per-token part of a
+    step's all-reduces doubles while their latency part stays; an NVLink board is untouched."""
+    l40s, h100 = CATALOG.gpus["l40s"], CATALOG.gpus["h100-sxm"]
+    assert scale_up_bytes_s(l40s, 0.5) == pytest.approx(15.75e9) and scale_up_bytes_s(h100, 0.5) == 450e9
+    model = CATALOG.model("meta-llama/Llama-3.1-70B-Instruct")
+    full, half = replica_comm(model, l40s, 8, True), replica_comm(model, l40s, 8, True, 0.5)
+    assert half[0] == pytest.approx(full[0]) and half[1] == pytest.approx(2 * full[1])
+    # 80 layers x 2 all-reduces x 2(8-1)/8 x 8192 x 2 bytes per token over 15.75 GB/s
+    assert half[1] == pytest.approx(80 * 2 * 1.75 * 8192 * 2 / 15.75e9)
+    assert replica_comm(model, h100, 8, True, 0.5) == replica_comm(model, h100, 8, True)

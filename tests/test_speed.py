@@ -167,3 +167,32 @@ def test_prefill_attention_counts_latent_attentions_up_projected_dims():
     assert gpt_oss.sliding_window_layers  # windowed layers, counted in full
     assert prefill_attention_flops_per_token(gpt_oss, 8000) == pytest.approx(
         2 * 2 * gpt_oss.layers * gpt_oss.attention_heads * gpt_oss.head_dim * 8000 / 2)
+
+
+def test_the_planning_grid_takes_the_fitted_pcie_share_as_the_estimator_does():
+    """With a fitted pcie_allreduce_share the grid's all-reduces (planner.plan.grid_step.comm_tables) and
+    estimate_speed's still agree on 8 PCIe L40S, and both are slower to the first token than at the link's
+    datasheet figure."""
+    import dataclasses
+
+    from planner.catalog.records import EfficiencyFactor
+
+    share = EfficiencyFactor(factor="pcie_allreduce_share", engine="*", hardware_family="*", value=0.3, n_rows=0, source="test",
+                             as_of="2026-12-07")
+    catalog = dataclasses.replace(CATALOG, efficiency=CATALOG.efficiency + (share,))
+    c = Constraints(models=[LLAMA_70B], gpus_available=[{"gpu": "l40s", "count": 8}], input_tokens=8000, output_tokens=500)
+    a = resolve_assumptions(catalog, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
+    grid = build_grid(catalog, workload_from(c), filters_from(c), [catalog.model(LLAMA_70B)], a)
+    checked = 0
+    for i in range(len(grid.m)):
+        quant, engine = grid.pairs[grid.p[i]]
+        hw = grid.hardware[grid.h[i]]
+        if grid.values["offload"][i] or hw.count < 2 or not engine.tensor_parallel:
+            continue
+        slow = estimate_speed(catalog, grid.models[grid.m[i]], quant, hw.gpu, engine, hw.count, c.input_tokens, c.output_tokens, 1)
+        fast = estimate_speed(CATALOG, grid.models[grid.m[i]], quant, hw.gpu, engine, hw.count, c.input_tokens, c.output_tokens, 1)
+        assert grid.values["ttft_s"][i] == pytest.approx(slow.ttft_s, rel=1e-9)
+        assert grid.values["decode_tokens_per_s"][i] == pytest.approx(slow.decode_tokens_per_s, rel=1e-9)
+        assert slow.ttft_s > fast.ttft_s
+        checked += 1
+    assert checked

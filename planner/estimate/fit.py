@@ -23,6 +23,7 @@ from planner.catalog.loading import Catalog
 from planner.catalog.records import Benchmark, EfficiencyFactor
 from planner.estimate.backtest import (
     AGGREGATE_METRICS,
+    SPEED_METRICS,
     predict,
     row_kv_dtype,
     running_batch,
@@ -31,6 +32,7 @@ from planner.estimate.backtest import (
     workload_stated,
 )
 from planner.estimate.fit_rules import enough
+from planner.estimate.fit_comm import crosses_pcie, pcie_allreduce_fit
 from planner.estimate.fit_serving import LONE_CLIENTS, request_overhead_fit, vllm_profile_fit
 from planner.estimate.memory import prefill_attention_flops_per_token
 from planner.estimate.prefill_fit import prefill_ratio, throughput_prefill_ratio, ttft_prefill_ratio
@@ -50,6 +52,9 @@ MIN_BATCH_ROWS = 10
 def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, as_of=None) -> list[EfficiencyFactor]:
     """Efficiency factors fitted to `rows` (default: every usable benchmark row)."""
     rows = usable_rows(catalog, rows)
+    # Speed rows whose all-reduces cross PCIe fit the PCIe share alone, last (planner.estimate.fit_comm).
+    over_pcie = [r for r in rows if r.metric in SPEED_METRICS and crosses_pcie(catalog, r)]
+    rows = [r for r in rows if not (r.metric in SPEED_METRICS and crosses_pcie(catalog, r))]
     base = dataclasses.replace(catalog, efficiency=())
     factors: list[EfficiencyFactor] = []
     decode = _ratios(base, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus == 1], _roofline_step_s)
@@ -80,6 +85,7 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     factors += request_overhead_fit(with_moe, [r for r in served if r.request_rate is None and (r.concurrency or 0) <= LONE_CLIENTS], as_of)
     factors += vllm_profile_fit(base, [r for r in rows if r.metric == "kv_cache_tokens" and r.engine == "vllm"
                                         and r.args.vllm_use_v1 is not False], as_of)
+    factors += pcie_allreduce_fit(dataclasses.replace(base, efficiency=tuple(factors)), over_pcie, as_of)
     return factors
 
 

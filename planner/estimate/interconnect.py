@@ -37,9 +37,12 @@ def link_class(gpu: Gpu) -> str:
     return "pcie" if not link or link.startswith("pcie") else "nvlink"
 
 
-def scale_up_bytes_s(gpu: Gpu) -> float:
-    """Bytes/s each way per GPU on the device's scale-up link (PCIe 4.0 x16 where none is recorded)."""
-    return (gpu.scale_up_bandwidth_gb_s or 31.5) * 1e9
+def scale_up_bytes_s(gpu: Gpu, pcie_share: float = 1.0) -> float:
+    """Bytes/s each way per GPU that a tensor-parallel all-reduce gets on the device's scale-up link (PCIe 4.0
+    x16 where none is recorded): the link's figure, times `pcie_share` on PCIe, the share of it the all-reduces
+    of published PCIe tensor-parallel runs reached (pcie_allreduce_share in data/efficiency.csv, fitted by
+    planner.estimate.fit_comm: no NVLink means NCCL's rings go through the host's PCIe switches or memory)."""
+    return (gpu.scale_up_bandwidth_gb_s or 31.5) * 1e9 * (pcie_share if link_class(gpu) == "pcie" else 1.0)
 
 
 def allreduce_s(message_bytes, gpus, bandwidth_bytes_s, hop_latency_s):
@@ -69,13 +72,14 @@ def pipeline_comm(hidden_size, stages, scale_out_bytes_s):
     return fixed, per_token
 
 
-def replica_comm(model: ModelSpec, gpu: Gpu, gpus: int, tensor_parallel: bool) -> tuple[float, float]:
+def replica_comm(model: ModelSpec, gpu: Gpu, gpus: int, tensor_parallel: bool, pcie_share: float = 1.0) -> tuple[float, float]:
     """(seconds per step, seconds per token in the step) of one replica's communication: tensor-parallel
-    all-reduces inside its NVLink domain, pipeline hops between domains."""
+    all-reduces inside its NVLink domain (on PCIe at `pcie_share` of the link), pipeline hops between domains."""
     if gpus <= 1 or not tensor_parallel:
         return 0.0, 0.0
     tp = min(gpus, gpu.scale_up_gpus)
-    fixed, per_token = tensor_parallel_comm(model.layers, model.hidden_size, tp, scale_up_bytes_s(gpu), HOP_LATENCY_S[link_class(gpu)])
+    fixed, per_token = tensor_parallel_comm(model.layers, model.hidden_size, tp, scale_up_bytes_s(gpu, pcie_share),
+                                            HOP_LATENCY_S[link_class(gpu)])
     stages = -(-gpus // tp)
     pf, pt = pipeline_comm(model.hidden_size, stages, (gpu.scale_out_bandwidth_gb_s or FALLBACK_SCALE_OUT_GB_S) * 1e9)
     return float(fixed + pf), float(per_token + pt)

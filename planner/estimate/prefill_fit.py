@@ -14,6 +14,7 @@ from planner.estimate.speed import (
     decode_step,
     efficiencies,
     estimate_speed,
+    pcie_allreduce_share,
     prefill_flops_per_token,
     sustained_bandwidth,
     sustained_flops,
@@ -46,7 +47,7 @@ def ttft_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     flops = prefill_flops_per_token(model.params_active_b * 1e9, prefill_attention_flops_per_token(model, r.input_tokens or 1))
     compute_at_rate = (r.input_tokens or 1) * float(flops) / (sustained_flops(gpu, quant.compute_dtype, catalog) * ideal)
     weights_read = model_weight_bytes(model, quant, engine.id)[0] / (sustained_bandwidth(gpu, catalog) * scale)
-    comm, comm_per_token = replica_comm(model, gpu, r.gpus, r.gpus > 1)  # the prompt's all-reduces (planner.estimate.interconnect)
+    comm, comm_per_token = replica_comm(model, gpu, r.gpus, r.gpus > 1, pcie_allreduce_share(catalog))  # the prompt's all-reduces (planner.estimate.interconnect)
     prefill = r.value - 1 / speed.decode_tokens_per_s - comm - comm_per_token * (r.input_tokens or 1)
     if compute_at_rate < 2 * weights_read or prefill <= 0:
         return None
@@ -71,7 +72,7 @@ def throughput_prefill_ratio(catalog: Catalog, r: Benchmark) -> float | None:
     if prefill < 2 * decode_share:
         return None
     ideal = float(tensor_parallel_scale(r.gpus, r.gpus > 1, 1.0, gpu.scale_up_gpus))  # prefill's GEMMs scale ideally
-    comm, comm_per_token = replica_comm(model, gpu, r.gpus, r.gpus > 1)
+    comm, comm_per_token = replica_comm(model, gpu, r.gpus, r.gpus > 1, pcie_allreduce_share(catalog))
     prefill -= comm / batch + comm_per_token * r.input_tokens
     if prefill <= 0:
         return None

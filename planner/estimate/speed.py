@@ -138,6 +138,11 @@ def _fitted(catalog: Catalog, factor: str, engine_id: str, family: str, default:
     return default, f"no fitted factor in data/efficiency.csv; {default:g} assumed"
 
 
+def pcie_allreduce_share(catalog: Catalog) -> float:
+    """The share of a PCIe link's bandwidth tensor-parallel all-reduces reach (data/efficiency.csv; 1 where none)."""
+    return _fitted(catalog, "pcie_allreduce_share", "*", "*", default=1.0)[0]
+
+
 def decode_bytes_per_step(weight_bytes_active, weight_bytes_total, experts_total, experts_active, batch):
     """Weight bytes read per decode step. A mixture of experts reads only the experts routed to.
 
@@ -259,7 +264,7 @@ def _decoder(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
     state = state_token_layers(model)
     kv_seq = float(kv_cache_bytes(kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[kv_cache_dtype]), full, windowed, window,
                                   mean_context, 1, state))
-    comm, comm_per_token = replica_comm(model, gpu, gpus, tp)
+    comm, comm_per_token = replica_comm(model, gpu, gpus, tp, pcie_allreduce_share(catalog))
     return _Decoder(
         eff=eff, bandwidth=sustained_bandwidth(gpu, catalog) * scale, flops=flops, prefill_flops=prefill_flops,
         decode_flops=flops if gpu.fp16_tflops_dense else math.inf,

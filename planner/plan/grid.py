@@ -16,7 +16,7 @@ from planner.estimate.cost import CostAssumptions
 from planner.estimate.load import Workload
 from planner.estimate.memory import GPUS_PER_NODE
 from planner.estimate.bands import pessimistic_decode_share, pessimistic_prefill_share
-from planner.estimate.speed import decode_bytes_per_step, prefill_s
+from planner.estimate.speed import decode_bytes_per_step, pcie_allreduce_share, prefill_s
 from planner.plan.grid_options import (
     MIN_COMPUTE_CAPABILITY,
     Grid,
@@ -174,7 +174,7 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     bw_eff, host = take(T["bw_eff"], ph) * moe_speed, take(T["host"], ph) * moe_speed
     f = np.where(offload, gpu_fraction, 1.0)
     # tensor-parallel all-reduces and pipeline hops (planner.estimate.interconnect), per step and per token in it
-    comm_fixed, comm_token = comm_tables(g.models, g.hardware)
+    comm_fixed, comm_token = comm_tables(g.models, g.hardware, pcie_allreduce_share(catalog))
     tp_row = take(T["tp"], ph)
     comm0, comm1 = take(comm_fixed, mh) * tp_row, take(comm_token, mh) * tp_row
     step_overhead = take(T["step_overhead_s"], ph) * f + comm0  # the engine's fixed time per step (planner.estimate.speed.DecodeStep)

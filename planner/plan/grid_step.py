@@ -115,14 +115,14 @@ def replicas_for_ttft(q: QueueTerms, peak_requests_per_s: float, replicas, ttft_
     return replicas, capacity, ttft_p90
 
 
-def comm_tables(models, hardware) -> tuple[np.ndarray, np.ndarray]:
+def comm_tables(models, hardware, pcie_share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(seconds per step, seconds per token) of a tensor-parallel replica's communication, (model, hardware
     option) tables: planner.estimate.interconnect.replica_comm over arrays (where the pair runs tensor parallel)."""
     layers = np.array([m.layers for m in models], dtype=float)[:, None]
     hidden = np.array([m.hidden_size for m in models], dtype=float)[:, None]
     count = np.array([x.count for x in hardware], dtype=float)
     tp = np.minimum(count, [x.gpu.scale_up_gpus for x in hardware])
-    bandwidth = np.array([scale_up_bytes_s(x.gpu) for x in hardware])
+    bandwidth = np.array([scale_up_bytes_s(x.gpu, pcie_share) for x in hardware])
     hop = np.array([HOP_LATENCY_S[link_class(x.gpu)] for x in hardware])
     out = np.array([(x.gpu.scale_out_bandwidth_gb_s or FALLBACK_SCALE_OUT_GB_S) * 1e9 for x in hardware])
     fixed, per_token = tensor_parallel_comm(layers, hidden, tp[None, :], bandwidth[None, :], hop[None, :])
