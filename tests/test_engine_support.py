@@ -224,3 +224,13 @@ def test_sglang_is_not_planned_in_bitsandbytes():
         answer = support("sglang", arch, "nvidia", "bnb-nf4")
         assert answer.status == "unsupported" and "dequantizing them to 16 bits" in answer.reason, arch
         assert support("sglang", arch, "nvidia", "awq-int4").status == "supported", arch
+
+
+def test_tensorrt_llm_runs_deepseek_on_hopper_and_blackwell_only():
+    """TensorRT-LLM's DeepSeek guide: 'Ampere architecture (SM80 & SM86) is not supported' (V3.2 shares the code
+    path), so no plan puts DeepSeek V3/R1/V3.2 on A100s with it; an H100 or a B200 keeps it."""
+    for arch in ("DeepseekV3ForCausalLM", "DeepseekV32ForCausalLM"):
+        a100 = support("tensorrt-llm", arch, "nvidia", "awq-int4", compute_capability=8.0, device="A100")
+        assert a100.status == "unsupported" and "Ampere" in a100.reason and a100.reason.endswith("A100 is 8.0")
+        assert support("tensorrt-llm", arch, "nvidia", "fp8", compute_capability=9.0).status == "supported"
+        assert support("tensorrt-llm", arch, "nvidia", "fp8", compute_capability=10.0).status == "supported"
