@@ -64,15 +64,9 @@ def test_planning_grid_decodes_at_the_estimators_speed(model_id, gpu_id, owned):
     on one GPU and split over several, for latent, replicated-GQA, dense and experts-only-MXFP4 models at a
     long prompt; and prefill at the same rate, INT8 on a device with FP8 but no INT8 figure (L40S) included; hybrid
     linear-attention and Mamba-2 models, and tensor parallelism across an NVL72 rack's NVLink domain."""
-    c = Constraints(models=[model_id], gpus_available=[{"gpu": gpu_id, "count": owned}], input_tokens=8000, output_tokens=500)
-    a = resolve_assumptions(CATALOG, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
-    grid = build_grid(CATALOG, workload_from(c), filters_from(c), [CATALOG.model(model_id)], a)
+    c, grid = _grid(CATALOG, model_id, gpu_id, owned)
     checked = 0
-    for i in range(len(grid.m)):
-        quant, engine = grid.pairs[grid.p[i]]
-        hw = grid.hardware[grid.h[i]]
-        if grid.values["offload"][i]:
-            continue
+    for i, quant, engine, hw in _on_gpus(grid):
         speed = estimate_speed(CATALOG, grid.models[grid.m[i]], quant, hw.gpu, engine, hw.count, c.input_tokens, c.output_tokens, 1,
                                kv_cache_dtype="fp16")
         assert grid.values["decode_tokens_per_s"][i] == pytest.approx(speed.decode_tokens_per_s, rel=1e-9)
@@ -180,14 +174,10 @@ def test_the_planning_grid_takes_the_fitted_pcie_share_as_the_estimator_does():
     share = EfficiencyFactor(factor="pcie_allreduce_share", engine="*", hardware_family="*", value=0.3, n_rows=0, source="test",
                              as_of="2026-12-07")
     catalog = dataclasses.replace(CATALOG, efficiency=CATALOG.efficiency + (share,))
-    c = Constraints(models=[LLAMA_70B], gpus_available=[{"gpu": "l40s", "count": 8}], input_tokens=8000, output_tokens=500)
-    a = resolve_assumptions(catalog, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
-    grid = build_grid(catalog, workload_from(c), filters_from(c), [catalog.model(LLAMA_70B)], a)
+    c, grid = _grid(catalog, LLAMA_70B, "l40s", 8)
     checked = 0
-    for i in range(len(grid.m)):
-        quant, engine = grid.pairs[grid.p[i]]
-        hw = grid.hardware[grid.h[i]]
-        if grid.values["offload"][i] or hw.count < 2 or not engine.tensor_parallel:
+    for i, quant, engine, hw in _on_gpus(grid):
+        if hw.count < 2 or not engine.tensor_parallel:
             continue
         slow = estimate_speed(catalog, grid.models[grid.m[i]], quant, hw.gpu, engine, hw.count, c.input_tokens, c.output_tokens, 1)
         fast = estimate_speed(CATALOG, grid.models[grid.m[i]], quant, hw.gpu, engine, hw.count, c.input_tokens, c.output_tokens, 1)
@@ -196,3 +186,18 @@ def test_the_planning_grid_takes_the_fitted_pcie_share_as_the_estimator_does():
         assert slow.ttft_s > fast.ttft_s
         checked += 1
     assert checked
+
+
+def _grid(catalog, model_id: str, gpu_id: str, owned: int):
+    """(constraints, planning grid) for one model on `owned` GPUs of one kind, at an 8,000-token prompt."""
+    c = Constraints(models=[model_id], gpus_available=[{"gpu": gpu_id, "count": owned}], input_tokens=8000, output_tokens=500)
+    a = resolve_assumptions(catalog, c.utilisation, c.amortisation_months, c.power_usd_per_kwh, c.gpu_usd_per_hour, c.gpu_price_for)
+    return c, build_grid(catalog, workload_from(c), filters_from(c), [catalog.model(model_id)], a)
+
+
+def _on_gpus(grid):
+    """(row, quant, engine, hardware) of the grid's rows that keep every layer on the GPUs."""
+    for i in range(len(grid.m)):
+        if not grid.values["offload"][i]:
+            quant, engine = grid.pairs[grid.p[i]]
+            yield i, quant, engine, grid.hardware[grid.h[i]]
