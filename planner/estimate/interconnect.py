@@ -72,6 +72,13 @@ def pipeline_comm(hidden_size, stages, scale_out_bytes_s):
     return fixed, per_token
 
 
+def pcie_allreduce_share(catalog) -> float:
+    """The share of a PCIe link's bandwidth tensor-parallel all-reduces reach: pcie_allreduce_share in
+    data/efficiency.csv (planner.estimate.fit_comm), 1 where none is fitted."""
+    row = catalog.efficiency_index.get(("pcie_allreduce_share", "*", "*"))
+    return row.value if row is not None else 1.0
+
+
 def replica_comm(model: ModelSpec, gpu: Gpu, gpus: int, tensor_parallel: bool, pcie_share: float = 1.0) -> tuple[float, float]:
     """(seconds per step, seconds per token in the step) of one replica's communication: tensor-parallel
     all-reduces inside its NVLink domain (on PCIe at `pcie_share` of the link), pipeline hops between domains."""

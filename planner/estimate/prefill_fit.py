@@ -8,13 +8,12 @@ from __future__ import annotations
 from planner.catalog.loading import Catalog
 from planner.catalog.records import Benchmark
 from planner.estimate.backtest import row_kv_dtype, running_batch
-from planner.estimate.interconnect import replica_comm
+from planner.estimate.interconnect import pcie_allreduce_share, replica_comm
 from planner.estimate.memory import model_weight_bytes, prefill_attention_flops_per_token
 from planner.estimate.speed import (
     decode_step,
     efficiencies,
     estimate_speed,
-    pcie_allreduce_share,
     prefill_flops_per_token,
     sustained_bandwidth,
     sustained_flops,

@@ -34,7 +34,7 @@ from planner.estimate.memory import (
     prefill_attention_flops_per_token,
     state_token_layers,
 )
-from planner.estimate.interconnect import replica_comm
+from planner.estimate.interconnect import pcie_allreduce_share, replica_comm
 from planner.estimate.rates import (  # noqa: F401  CPU_FALLBACK_TFLOPS and compute_is_placeholder re-exported for planner.plan
     CPU_FALLBACK_TFLOPS,
     compute_is_placeholder,
@@ -136,11 +136,6 @@ def _fitted(catalog: Catalog, factor: str, engine_id: str, family: str, default:
         if row is not None:
             return row.value, f"fitted to {row.n_rows} measurements ({row.engine}, {row.hardware_family}) in data/efficiency.csv"
     return default, f"no fitted factor in data/efficiency.csv; {default:g} assumed"
-
-
-def pcie_allreduce_share(catalog: Catalog) -> float:
-    """The share of a PCIe link's bandwidth tensor-parallel all-reduces reach (data/efficiency.csv; 1 where none)."""
-    return _fitted(catalog, "pcie_allreduce_share", "*", "*", default=1.0)[0]
 
 
 def decode_bytes_per_step(weight_bytes_active, weight_bytes_total, experts_total, experts_active, batch):

@@ -16,7 +16,8 @@ from planner.estimate.cost import CostAssumptions
 from planner.estimate.load import Workload
 from planner.estimate.memory import GPUS_PER_NODE
 from planner.estimate.bands import pessimistic_decode_share, pessimistic_prefill_share
-from planner.estimate.speed import decode_bytes_per_step, pcie_allreduce_share, prefill_s
+from planner.estimate.interconnect import pcie_allreduce_share
+from planner.estimate.speed import decode_bytes_per_step, prefill_s
 from planner.plan.grid_options import (
     MIN_COMPUTE_CAPABILITY,
     Grid,
