@@ -234,3 +234,11 @@ def test_tensorrt_llm_runs_deepseek_on_hopper_and_blackwell_only():
         assert a100.status == "unsupported" and "Ampere" in a100.reason and a100.reason.endswith("A100 is 8.0")
         assert support("tensorrt-llm", arch, "nvidia", "fp8", compute_capability=9.0).status == "supported"
         assert support("tensorrt-llm", arch, "nvidia", "fp8", compute_capability=10.0).status == "supported"
+
+
+def test_sglang_needs_turing_or_newer():
+    """SGLang raises 'SGLang only supports sm75 and above.' when it loads a model on a compute capability 7.0
+    device (cited in the row): no plan puts it on V100s; a T4 (7.5) keeps it."""
+    v100 = support("sglang", "LlamaForCausalLM", "nvidia", "fp16", compute_capability=7.0, device="V100")
+    assert v100.status == "unsupported" and "7.5" in v100.reason and v100.reason.endswith("V100 is 7.0")
+    assert support("sglang", "LlamaForCausalLM", "nvidia", "fp16", compute_capability=7.5).status == "supported"
