@@ -262,3 +262,31 @@ def test_a_device_without_a_compute_figure_says_its_ttft_rests_on_a_placeholder(
     assert p.recommendation is not None and p.recommendation.engine in {"vllm", "tgi"}
     owned = plan(privacy="on-prem", requests_per_day=2000, gpus_available=[{"gpu": "h100-sxm", "count": 1}])
     assert not any(f.rule == "data.no-compute-figure" for f in owned.findings)
+
+
+def test_owned_gpus_keep_the_model_whole_in_memory_and_the_objective_says_so():
+    """One owned RTX 5090 (32 GB), summaries: Qwen3.5-35B-A3B in Q8_0 would leave layers on the CPU, Q4_K_M fits
+    whole; the pick is Q4_K_M and the objective's sentence names that rule, so the Q8_0 alternative below it is
+    not a contradiction of 'the format that loses least quality'."""
+    p = plan(requests_per_day=300, task="summarization", privacy="no-third-party-api",
+             gpus_available=[{"gpu": "rtx-5090", "count": 1}])
+    top = p.recommendation
+    assert top.memory.gpu_layers == CATALOG.model(top.model).layers
+    spilling = [c for c in p.alternatives if c.model == top.model and c.memory.gpu_layers < CATALOG.model(c.model).layers]
+    assert spilling and all(c.quant != top.quant for c in spilling)
+    assert "whole in GPU memory" in p.objective["rule"]
+
+
+def test_a_replica_split_over_pcie_says_its_all_reduces_are_not_measured():
+    """The rented chat plan's 8x A40 tensor-parallel alternative runs its all-reduces over PCIe: with no fitted
+    PCIe share in the shipped data, the candidate carries a warning that names the link and what to check; an
+    NVLink board and a single GPU carry none."""
+    p = plan(requests_per_day=50_000, task="chat", privacy="no-third-party-api", budget_usd_per_month=15_000)
+    for c in [p.recommendation, *p.alternatives]:
+        rules = {f.rule: f for f in c.findings}
+        gpu = CATALOG.gpu(c.gpu)
+        if c.gpus > 1 and (gpu.scale_up_link or "").startswith("pcie"):
+            assert rules["interconnect.pcie"].effect == "warning" and "nvidia-smi topo -p2p r" in rules["interconnect.pcie"].message
+        else:
+            assert "interconnect.pcie" not in rules
+    assert any(c.gpu == "a40" and c.gpus == 8 for c in p.alternatives)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from planner.catalog.loading import Catalog
 from planner.catalog.records import ModelSpec, Quant
 from planner.estimate.cost import CostAssumptions, owned_cost, rented_cost
+from planner.estimate.interconnect import link_class, pcie_allreduce_share, scale_up_bytes_s
 from planner.estimate.load import Load, Workload
 from planner.estimate.memory import estimate_memory, experts_only_other_bits, expert_params
 from planner.estimate.speed import estimate_speed
@@ -74,6 +75,9 @@ def build_candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Const
             f"${cost.usd_per_month_high / cost.usd_per_month * cost.usd_per_gpu_hour:.2f}/GPU-hour, {cost.price_provider}), "
             f"not one provider's offer: at the top this plan costs ${cost.usd_per_month_high:,.0f}/month"
             + (f", over your ${c.budget_usd_per_month:,.0f} budget" if over else "") + ". Get a quote before you commit.")))
+    pcie = _pcie_tensor_parallel(catalog, model, engine, hw)
+    if pcie is not None:
+        findings.append(pcie)
     if bought > total_gpus:
         findings.append(Finding(rule="hardware.as-sold", effect="info", subject=model.id, message=(
             f"{hw.gpu.name} is sold {unit} to a server or rack, not singly: the plan buys {bought // unit} unit(s) of {unit} "
@@ -112,6 +116,26 @@ def build_candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Const
         findings=findings, basis=basis, equivalent_engines=(grid.twins or {}).get(engine.id, []),
         replica_tokens_per_month=float(v["replica_tokens_per_month"][i]) / w.peak_to_average,
     )
+
+
+def _pcie_tensor_parallel(catalog: Catalog, model: ModelSpec, engine, hw) -> Finding | None:
+    """A replica split tensor-parallel over GPUs joined by PCIe: its all-reduces are estimated at the fitted share of
+    the link (planner.estimate.interconnect), or, where the data fit none, at the link's datasheet figure, which
+    the PCIe runs gathered so far do not bear out (README, Interconnect)."""
+    if hw.count < 2 or not engine.tensor_parallel or link_class(hw.gpu) != "pcie":
+        return None
+    share = pcie_allreduce_share(catalog)
+    link = f"PCIe ({scale_up_bytes_s(hw.gpu) / 1e9:g} GB/s each way), not NVLink"
+    if catalog.efficiency_index.get(("pcie_allreduce_share", "*", "*")) is not None:
+        return Finding(rule="interconnect.pcie", effect="info", subject=model.id, message=(
+            f"{hw.count}x {hw.gpu.name} run tensor parallel over {link}: the estimate's all-reduces move at "
+            f"{share:.0%} of that, as measured PCIe tensor-parallel runs did (data/efficiency.csv)."))
+    return Finding(rule="interconnect.pcie", effect="warning", subject=model.id, message=(
+        f"{hw.count}x {hw.gpu.name} run tensor parallel over {link}, and data/benchmarks.csv has too few "
+        "independent PCIe tensor-parallel runs to fit what its all-reduces reach: the estimate takes the datasheet figure. Runs gathered "
+        "but not yet merged (data/pending/benchmarks_pcie_round.csv) ran at 0.6-0.9 of such estimates on L40S, and took "
+        "3.5x longer to a first token on AWS A10Gs, whose GPUs cannot reach each other's memory. Check that this box's "
+        "GPUs can (nvidia-smi topo -p2p r) and load-test it with the probe before you commit."))
 
 
 def _candidate_findings(model, quant, engine_id, hw, memory, speed, c: Constraints, w: Workload, catalog_quants,

@@ -80,8 +80,9 @@ def rank(priority: str, capability: np.ndarray, penalty: np.ndarray, usd: np.nda
         spill = np.zeros(len(usd)) if offload is None else offload.astype(float)
         rows = every if groups is None else group_leaders(groups, (-replicas, usd, simplicity))
         order = rows[np.lexsort((simplicity[rows], usd[rows], -replicas[rows], loss[rows], spill[rows], lossy[rows], -cap[rows]))]
-        rule = (f"{priority}: your GPUs are sunk cost, so the most capable model they can serve, in the format that loses "
-                "least quality, then the most replicas (redundancy, headroom) and the lowest running cost")
+        rule = (f"{priority}: your GPUs are sunk cost, so the most capable model they can serve, whole in GPU memory where a "
+                "format without measurable loss fits, in the format that loses least quality, then the most replicas (redundancy, "
+                "headroom) and the lowest running cost")
     elif priority == "quality" or budget_usd_per_month is not None:
         rows = every if groups is None else group_leaders(groups, (usd, simplicity))
         order = rows[np.lexsort((simplicity[rows], usd[rows], lossy[rows], -cap[rows]))]
