@@ -131,11 +131,10 @@ def _pcie_tensor_parallel(catalog: Catalog, model: ModelSpec, engine, hw) -> Fin
             f"{hw.count}x {hw.gpu.name} run tensor parallel over {link}: the estimate's all-reduces move at "
             f"{share:.0%} of that, as measured PCIe tensor-parallel runs did (data/efficiency.csv)."))
     return Finding(rule="interconnect.pcie", effect="warning", subject=model.id, message=(
-        f"{hw.count}x {hw.gpu.name} run tensor parallel over {link}, and data/benchmarks.csv has too few "
-        "independent PCIe tensor-parallel runs to fit what its all-reduces reach: the estimate takes the datasheet figure. Runs gathered "
-        "but not yet merged (data/pending/benchmarks_pcie_round.csv) ran at 0.6-0.9 of such estimates on L40S, and took "
-        "3.5x longer to a first token on AWS A10Gs, whose GPUs cannot reach each other's memory. Check that this box's "
-        "GPUs can (nvidia-smi topo -p2p r) and load-test it with the probe before you commit."))
+        f"{hw.count}x {hw.gpu.name} run tensor parallel over {link}: too few PCIe runs in the data to fit its all-reduces, "
+        "so the estimate takes the datasheet link; PCIe runs gathered (data/pending) came in at 0.6-0.9x such estimates "
+        "(L40S) and 3.5x slower to a first token on A10Gs without peer-to-peer. Check peer-to-peer (nvidia-smi topo -p2p r) "
+        "and load-test the box before you commit."))
 
 
 def _candidate_findings(model, quant, engine_id, hw, memory, speed, c: Constraints, w: Workload, catalog_quants,
