@@ -327,7 +327,8 @@ def test_runs_that_cross_pcie_fit_the_pcie_share_and_nothing_else(tmp_path):
     fitted = fit_efficiencies(catalog, rows)
     share = next(f for f in fitted if f.factor == "pcie_allreduce_share")
     assert 0.2 < share.value < 0.8 and share.n_rows >= 100
-    without = fit_efficiencies(catalog, [r for r in rows if r not in over_pcie])
+    pcie_ids = {r.id for r in over_pcie}
+    without = fit_efficiencies(catalog, [r for r in rows if r.id not in pcie_ids])
     others = {(f.factor, f.engine, f.hardware_family): f.value for f in fitted if f.factor != "pcie_allreduce_share"}
     assert others == {(f.factor, f.engine, f.hardware_family): f.value for f in without}
     assert not any(f.factor == "pcie_allreduce_share" for f in without)

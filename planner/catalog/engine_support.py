@@ -339,6 +339,13 @@ def default_support() -> EngineSupport:
     return load_engine_support()
 
 
+def combination_support(model, quant, engine, gpu, matrix: EngineSupport | None = None) -> SupportAnswer:
+    """The matrix's answer for one (model, format, engine, device), its reason naming what is missing: what the
+    planning grid's mask says row by row (planner.plan.grid_support) and what `estimate` reports."""
+    return (matrix or default_support()).support(engine.id, model.hf_architecture or None, hardware_class_of(gpu.kind, gpu.vendor),
+                                                 quant.id, compute_capability=gpu.compute_capability or None, device=gpu.name)
+
+
 def support(engine: str, architecture: str | None, hardware_class: str, fmt: str, **checks) -> SupportAnswer:
     return default_support().support(engine, architecture, hardware_class, fmt, **checks)
 

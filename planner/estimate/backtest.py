@@ -141,8 +141,8 @@ def row_loaded_latency(catalog: Catalog, r: Benchmark) -> LoadedLatency | None:
     if args.server is False:  # timed in-process: no API server's cost per request
         terms = dataclasses.replace(terms, request_overhead_s=0.0)
     if r.request_rate is not None and math.isinf(r.request_rate):  # every request at once: a closed loop of that many
-        clients = r.concurrency or r.requests or 1
-        return loaded_latency(terms, concurrency=clients, requests=r.requests or clients)
+        in_flight = clients(r) or 1
+        return loaded_latency(terms, concurrency=in_flight, requests=r.requests or in_flight)
     if r.request_rate is not None:
         return loaded_latency(terms, request_rate=r.request_rate)
     return loaded_latency(terms, concurrency=r.concurrency or 1, requests=r.requests)

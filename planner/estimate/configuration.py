@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.catalog.engine_support import default_support, hardware_class_of
+from planner.catalog.engine_support import combination_support
 from planner.catalog.loading import Catalog
 from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
 from planner.errors import ConstraintError
@@ -57,8 +57,7 @@ def estimate(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
         "kv_capacity": kv_capacity(model, quant, gpu, engine, gpus, context, memory.kv_cache_dtype,
                                    slots=concurrency if engine.id in {"llama.cpp", "ollama"} else 1,
                                    **vllm_profile_terms(catalog)).model_dump(mode="json"),
-        "support": default_support().support(engine.id, model.hf_architecture, hardware_class_of(gpu.kind, gpu.vendor), quant.id,
-                                             compute_capability=gpu.compute_capability, device=gpu.name).model_dump(mode="json"),
+        "support": combination_support(model, quant, engine, gpu).model_dump(mode="json"),
         "basis": {
             "model": model.source,
             "gpu": gpu.source,

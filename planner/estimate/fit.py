@@ -53,8 +53,9 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     """Efficiency factors fitted to `rows` (default: every usable benchmark row)."""
     rows = usable_rows(catalog, rows)
     # Speed rows whose all-reduces cross PCIe fit the PCIe share alone, last (planner.estimate.fit_comm).
-    over_pcie = [r for r in rows if r.metric in SPEED_METRICS and crosses_pcie(catalog, r)]
-    rows = [r for r in rows if not (r.metric in SPEED_METRICS and crosses_pcie(catalog, r))]
+    split = [r.metric in SPEED_METRICS and crosses_pcie(catalog, r) for r in rows]
+    over_pcie = [r for r, pcie in zip(rows, split, strict=True) if pcie]
+    rows = [r for r, pcie in zip(rows, split, strict=True) if not pcie]
     base = dataclasses.replace(catalog, efficiency=())
     factors: list[EfficiencyFactor] = []
     decode = _ratios(base, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus == 1], _roofline_step_s)

@@ -9,7 +9,7 @@ from planner.catalog.records import ModelSpec
 from planner.findings import Finding
 from planner.plan.capability import CapabilityTable
 from planner.plan.grid import Grid
-from planner.plan.grid_support import why_unsupported
+from planner.catalog.engine_support import combination_support
 from planner.plan.model import Candidate, RuledOut
 
 
@@ -18,7 +18,7 @@ def unsupported_reason(grid: Grid, model: ModelSpec) -> str:
     counts: dict[str, int] = {}
     for quant, engine in grid.pairs:
         for gpu in {hw.gpu.id: hw.gpu for hw in grid.hardware}.values():
-            answer = why_unsupported(model, quant, engine, gpu)
+            answer = combination_support(model, quant, engine, gpu)
             if answer.status != "supported":
                 counts[answer.reason] = counts.get(answer.reason, 0) + 1
     reasons = sorted(counts, key=lambda r: -counts[r])[:2]

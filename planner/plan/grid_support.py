@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.catalog.engine_support import EngineSupport, SupportAnswer, default_support, hardware_class_of
+from planner.catalog.engine_support import EngineSupport, default_support, hardware_class_of
 from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
 
 
@@ -30,12 +30,6 @@ def support_mask(models: list[ModelSpec], pairs: list[tuple[Quant, Engine]], dev
     return table[arch_of][:, :, kind_of]
 
 
-def why_unsupported(model: ModelSpec, quant: Quant, engine: Engine, gpu: Gpu, matrix: EngineSupport | None = None) -> SupportAnswer:
-    """The matrix's answer for one combination (its reason names what is missing)."""
-    cls, cc = _device_key(gpu)
-    return _answer(matrix or default_support(), engine.id, model.hf_architecture or "", cls, quant.id, cc, gpu.name)
-
-
 _TABLES: dict[tuple, np.ndarray] = {}
 
 
@@ -49,6 +43,3 @@ def _table(matrix: EngineSupport, archs: tuple[str, ...], pairs: tuple[tuple[str
     out.setflags(write=False)
     return out
 
-
-def _answer(matrix: EngineSupport, engine: str, arch: str, cls: str, quant: str, cc: float, device: str | None) -> SupportAnswer:
-    return matrix.support(engine, arch or None, cls, quant, compute_capability=cc or None, device=device)
