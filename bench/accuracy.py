@@ -9,6 +9,7 @@ shows as a gap between the two. Also prints the error by engine and by device fa
 
 from __future__ import annotations
 
+import math
 import statistics
 import sys
 
@@ -50,7 +51,9 @@ def main() -> None:
     loso: dict[str, list[float]] = defaultdict(list)
     loso_sources: dict[str, set[str]] = defaultdict(set)
     by_group: dict[tuple[str, str], list[float]] = defaultdict(list)
+    misses: dict[str, int] = defaultdict(int)
     for row, predicted in leave_one_source_out(catalog, rows):
+        misses[row.metric] += math.isinf(predicted)  # predicted unstable where the run measured a figure
         error = abs(predicted - row.value) / row.value * 100
         loso[row.metric].append(error)
         loso_sources[row.metric].add(source_family(row.source))
@@ -62,6 +65,9 @@ def main() -> None:
     for metric in METRICS:
         print(f"  {metric:26s} in-sample {describe(in_sample.get(metric, []))}")
         print(f"  {'':26s} leave-one-source-out {describe(loso.get(metric, []), loso_sources.get(metric, set()))}")
+    for metric, count in sorted(misses.items()):
+        if count:
+            print(f"  counted as misses: {count:3d} {metric} rows the estimator predicts unstable (the run measured a figure)")
     skipped: dict[str, int] = defaultdict(int)
     for row in rows:
         if (reason := not_predicted_reason(row)) is not None:

@@ -58,6 +58,35 @@ def test_a_row_at_a_request_rate_is_predicted_open_loop_with_its_statistic():
     assert predict(CATALOG, at_rate.model_copy(update={"statistic": "mean"})) == pytest.approx(loaded.ttft_mean_s)
 
 
+def test_a_rate_under_a_concurrency_cap_is_a_closed_loop_once_the_cap_binds():
+    """vLLM's serving benchmark holds the requests past --max-concurrency on a semaphore before its clock starts:
+    16,000-token prompts at 1/s with a cap of 1 are one client in a closed loop, not an unstable open loop."""
+    capped = _row(request_rate=1.0, concurrency=1, requests=30, input_tokens=16000)
+    assert not row_loaded_latency(CATALOG, capped.model_copy(update={"concurrency": None, "requests": None})).stable
+    loaded = row_loaded_latency(CATALOG, capped)
+    assert loaded.load == "concurrency" and loaded.concurrency == 1 and loaded.stable
+    assert loaded.ttft_mean_s == pytest.approx(row_loaded_latency(CATALOG, _row(concurrency=1, requests=30, input_tokens=16000)).ttft_mean_s)
+    light = _row(request_rate=0.01, concurrency=4)  # under the cap: an open loop
+    assert row_loaded_latency(CATALOG, light).load == "rate"
+
+
+def test_a_run_predicted_unstable_is_a_miss_held_out_not_a_gap():
+    """A latency row the estimator finds unstable (an open loop past capacity, no request count to end it) gets no
+    figure from predict, but leave_one_source_out counts it as a miss (inf): the median error cannot improve by
+    dropping the rows the estimator gets most wrong. Its accuracy band takes it as a ratio of 0."""
+    from planner.estimate.backtest import accuracy_bands, predicted_unstable
+    from planner.estimate.fit import leave_one_source_out
+    flood = _row(request_rate=500.0, statistic="median")
+    assert predict(CATALOG, flood) is None and predicted_unstable(CATALOG, flood)
+    assert predicted_unstable(CATALOG, _row(request_rate=0.5)) is False
+    [(row, predicted)] = leave_one_source_out(CATALOG, [flood])
+    assert row.id == flood.id and math.isinf(predicted)
+    [band] = accuracy_bands([(flood, predicted), (_row(id="t2", concurrency=1), 0.1)])
+    assert band.ratio_p10 == pytest.approx(0.1) and math.isinf(band.p90_abs_error_pct)
+    finite = _row(request_rate=500.0, requests=1000)  # a run of 1,000 ends: predicted with its backlog
+    assert row_loaded_latency(CATALOG, finite).stable and predict(CATALOG, finite) > 1
+
+
 def test_engine_settings_of_a_row_reach_the_queue():
     """A row run with --max-num-seqs 8 holds at most 8 sequences: 64 clients then wait for a slot."""
     wide = row_loaded_latency(CATALOG, _row(concurrency=64))

@@ -105,6 +105,35 @@ def test_closed_loop_past_the_cache_waits_for_a_slot():
     assert full.requests_per_s * (full.ttft_mean_s + 100 * full.itl_s) == pytest.approx(8, rel=1e-3)
 
 
+def test_a_drain_spreads_the_slot_wait_over_the_run():
+    """24 requests sent at once to 8 slots, nobody sending again: past the slots the k-th waits (k - 8) / X, so the
+    16 waiting ones wait 0 to 16 / X, 8 / X on average - not the steady state's 16 / X each. The first 8 take the
+    burst's times."""
+    terms = QueueTerms(**{**TERMS.__dict__, "max_running": 8})
+    full = loaded_latency(terms, concurrency=8)
+    rate = full.requests_per_s
+    drain = loaded_latency(terms, concurrency=24, requests=24)
+    steady_part = full.ttft_mean_s + 8 / rate  # service and prompt wait of a full replica, then the even slot wait
+    from planner.estimate.queueing import burst_start
+    burst = float(np.mean(burst_start(terms, 8)))
+    assert drain.ttft_mean_s == pytest.approx(8 / 24 * burst + 16 / 24 * steady_part, rel=1e-3)
+    assert drain.ttft_mean_s < loaded_latency(terms, concurrency=24).ttft_mean_s  # the steady state waits 16 / X each
+
+
+def test_a_finite_run_past_capacity_ends_with_a_backlog():
+    """A run of 1,000 requests at 12/s where prompts alone fill the replica at 10/s: the open loop is unstable, but
+    the run ends. The engine runs at its full closed-loop rate X; request k waits k (1/X - 1/12), so the run's
+    median waits half the longest, 999 (1/X - 1/12) / 2, beyond a full replica's own time to first token."""
+    from planner.estimate.queueing import overloaded_run
+    assert not loaded_latency(TERMS, request_rate=12.0).stable
+    full = loaded_latency(TERMS, concurrency=TERMS.max_running)
+    run = overloaded_run(TERMS, 12.0, 1000)
+    longest = 999 * (1 / full.requests_per_s - 1 / 12)
+    assert run.ttft_p50_s == pytest.approx(full.ttft_p50_s + longest / 2, rel=1e-9)
+    assert run.ttft_p90_s == pytest.approx(full.ttft_p90_s + 0.9 * longest, rel=1e-9)
+    assert run.itl_s == pytest.approx(full.itl_s) and "queues for up to" in run.reason
+
+
 def test_largest_rate_meets_the_target_and_no_more():
     rate = float(largest_rate(TERMS, 0.5, iterations=40))
     assert open_loop(TERMS, rate)[3] <= 0.5 + 1e-9

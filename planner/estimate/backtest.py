@@ -30,7 +30,7 @@ from planner.estimate.speed import (
     queue_terms,
     running_cap,
 )
-from planner.estimate.queueing import LoadedLatency, loaded_latency
+from planner.estimate.queueing import LoadedLatency, loaded_latency, overloaded_run
 from planner.units import GIB
 
 SPEED_METRICS = ("decode_tokens_per_s", "prefill_tokens_per_s", "throughput_tokens_per_s", "decode_throughput_tokens_per_s", "ttft_s", "itl_s")
@@ -113,6 +113,15 @@ def loaded_ttft_s(catalog: Catalog, r: Benchmark) -> float | None:
     return {"median": loaded.ttft_p50_s, "p90": loaded.ttft_p90_s}.get(r.statistic or "mean", loaded.ttft_mean_s)
 
 
+def predicted_unstable(catalog: Catalog, r: Benchmark) -> bool:
+    """A latency row the estimator predicts at its load but finds unstable (the queue grows without bound):
+    it gives no figure where the run measured one. leave_one_source_out counts it as a miss."""
+    if r.metric not in {"ttft_s", "itl_s"} or r.statistic == "p99" or (r.metric == "itl_s" and r.statistic == "p90"):
+        return False
+    loaded = row_loaded_latency(catalog, r)
+    return loaded is not None and not loaded.stable
+
+
 def loaded_itl_s(catalog: Catalog, r: Benchmark) -> float | None:
     """Mean inter-token latency of a serving run at its load (its mean and median are the same figure here:
     a steady state's step time; a p90/p99 row is not predicted, prefill stalls set those)."""
@@ -123,7 +132,11 @@ def loaded_itl_s(catalog: Catalog, r: Benchmark) -> float | None:
 
 
 def row_loaded_latency(catalog: Catalog, r: Benchmark) -> LoadedLatency | None:
-    """planner.estimate.queueing.loaded_latency for a row's configuration, settings and load."""
+    """planner.estimate.queueing.loaded_latency for a row's configuration, settings and load. A run with both a
+    request rate and a concurrency cap is an open loop while its requests in flight stay under the cap, else a
+    closed loop at the cap: vLLM's serving benchmark holds the requests past `--max-concurrency` on a semaphore
+    before its clock starts (vllm/benchmarks/serve.py, limited_request_func). A run of a stated number of requests at
+    a rate past capacity is predicted as the finite run it was (queueing.overloaded_run)."""
     if r.parallel is not None or not r.input_tokens:
         return None
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
@@ -144,7 +157,12 @@ def row_loaded_latency(catalog: Catalog, r: Benchmark) -> LoadedLatency | None:
         in_flight = clients(r) or 1
         return loaded_latency(terms, concurrency=in_flight, requests=r.requests or in_flight)
     if r.request_rate is not None:
-        return loaded_latency(terms, request_rate=r.request_rate)
+        arriving = loaded_latency(terms, request_rate=r.request_rate)
+        if r.concurrency and not (arriving.stable and arriving.concurrency <= r.concurrency):
+            return loaded_latency(terms, concurrency=r.concurrency, requests=r.requests)  # the client's cap binds
+        if not arriving.stable and r.requests:  # a finite run past capacity: it ends, with a backlog
+            return overloaded_run(terms, r.request_rate, r.requests)
+        return arriving
     return loaded_latency(terms, concurrency=r.concurrency or 1, requests=r.requests)
 
 
@@ -239,8 +257,8 @@ def accuracy_bands(pairs: list[tuple[Benchmark, float]], as_of=None) -> list[Acc
             by_metric[r.metric].append((r, r.value / predicted))
     out = []
     for metric, members in sorted(by_metric.items()):
-        ratios = sorted(v for _, v in members)
-        errors = sorted(abs(1 / v - 1) * 100 for v in ratios)
+        ratios = sorted(v for _, v in members)  # 0 where the estimator predicted an unstable queue
+        errors = sorted(abs(p - r.value) / r.value * 100 for r, p in pairs if r.metric == metric and p > 0)
         out.append(AccuracyBand(
             metric=metric, method="leave-one-source-out", n_rows=len(ratios),
             ratio_p10=round(_quantile(ratios, 0.1), 4), ratio_p50=round(_quantile(ratios, 0.5), 4), ratio_p90=round(_quantile(ratios, 0.9), 4),
@@ -257,4 +275,6 @@ def _quantile(ordered: list[float], q: float) -> float:
     pos = q * (len(ordered) - 1)
     lo = math.floor(pos)
     hi = min(lo + 1, len(ordered) - 1)
+    if pos == lo or ordered[hi] == ordered[lo]:  # no interpolation (and no inf - inf between two misses)
+        return ordered[lo]
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)

@@ -227,7 +227,10 @@ def closed_loop(t: QueueTerms, concurrency: float, requests: float | None = None
     slots; the rest wait for a slot, (concurrency - slots) / X on average.
 
     With `requests` (the run's total), the run starts with every client sending at once (burst_start), and its
-    statistics are over the burst and the steady state that follows, weighted by their requests."""
+    statistics are over the burst and the steady state that follows, weighted by their requests. A run that sends
+    all its requests at once (concurrency >= requests) is a drain: past the slots, the k-th waits (k - slots) / X,
+    so those waits run evenly from 0 to (requests - slots) / X (not the steady state's (concurrency - slots) / X
+    for every one of them)."""
     slots = float(min(concurrency, float(t.max_running)))
     slots = max(slots, 1.0)
     n_after = max(float(t.output_tokens) - 1, 0.0)
@@ -259,7 +262,12 @@ def closed_loop(t: QueueTerms, concurrency: float, requests: float | None = None
     mean = base + wait
     if requests is not None and requests >= 1:
         burst = burst_start(t, min(concurrency, slots, requests))
-        steady = base + np.minimum(_wait_quantile(wait, min(rho, 0.999), (np.arange(_MIX_POINTS) + 0.5) / _MIX_POINTS), cap)
+        grid = (np.arange(_MIX_POINTS) + 0.5) / _MIX_POINTS
+        steady = base + np.minimum(_wait_quantile(wait, min(rho, 0.999), grid), cap)
+        if concurrency >= requests > slots:  # a drain: nobody sends again, so the k-th past the slots waits (k - slots) / X
+            drained = (requests - slots) / rate if rate > 0 else float("inf")
+            steady = base - slot_wait + min(wait, cap) + grid * drained
+            mean = base - slot_wait + min(wait, cap) + drained / 2
         share = min(concurrency, slots, requests) / requests  # of the run's requests, those sent in the opening burst
         k = int(round(share * _MIX_POINTS))
         mixed = np.sort(np.concatenate([np.quantile(burst, (np.arange(k) + 0.5) / max(k, 1)) if k else np.empty(0),
@@ -272,6 +280,24 @@ def closed_loop(t: QueueTerms, concurrency: float, requests: float | None = None
 
 
 _MIX_POINTS = 400  # points of the run's TTFT distribution when a burst and a steady state mix
+
+
+def overloaded_run(t: QueueTerms, rate: float, requests: float) -> LoadedLatency:
+    """A finite run of `requests` arriving at `rate`, more than the replica sustains (open_loop finds it unstable): a
+    published benchmark still ends and reports a time. The engine runs as many as it holds (closed_loop at max_running:
+    its most requests a second, X); the rest wait for a slot, request k for k (1/X - 1/rate), so the run's backlog wait
+    runs evenly from 0 to (requests - 1)(1/X - 1/rate) and adds to the full replica's own times. Where X keeps up after
+    all (the open loop's fixed point and the full closed loop disagree near capacity) there is no backlog."""
+    full = closed_loop(t, float(t.max_running))
+    longest = max(float(requests) - 1, 0.0) * max(1 / max(full.requests_per_s, 1e-12) - 1 / float(rate), 0.0)
+    n_after = max(float(t.output_tokens) - 1, 0.0)
+    ttft = [full.ttft_mean_s + longest / 2, full.ttft_p50_s + longest / 2, full.ttft_p90_s + 0.9 * longest]
+    return full.model_copy(update={
+        "load": "rate", "concurrency": float(requests), "ttft_mean_s": ttft[0], "ttft_p50_s": ttft[1], "ttft_p90_s": ttft[2],
+        "ttft_p99_s": full.ttft_p99_s + 0.99 * longest, "e2e_p50_s": ttft[1] + n_after * full.itl_s,
+        "e2e_p90_s": ttft[2] + n_after * full.itl_s,
+        "reason": f"{float(rate):g} requests/s is past the {full.requests_per_s:.3g} the replica sustains: a run of "
+                  f"{float(requests):,.0f} queues for up to {longest:,.0f} s"})
 
 
 def burst_start(t: QueueTerms, clients: float) -> np.ndarray:
