@@ -309,7 +309,9 @@ def test_runs_that_cross_pcie_fit_the_pcie_share_and_nothing_else(tmp_path):
     all-reduces would pass for slow prefill, batches or expert kernels). With the rows gathered for it
     (data/pending/benchmarks_pcie_round.csv: TensorRT-LLM on 4-8 L40S, vLLM and TGI on 4 A10G, vLLM on 4 RTX PRO
     6000) the share comes out well under the link's datasheet figure, from several sources, and every other
-    factor is the one the same data gives without those rows."""
+    factor is the one the same data gives without those rows. The A10Gs, without peer-to-peer, are a class of
+    their own (host_allreduce_share): their all-reduces do not set the share of boxes with peer-to-peer, and one
+    source of predictable runs on them is too few to fit theirs."""
     import shutil
 
     from planner.estimate.backtest import SPEED_METRICS
@@ -326,9 +328,11 @@ def test_runs_that_cross_pcie_fit_the_pcie_share_and_nothing_else(tmp_path):
     assert len({source_family(r.source) for r in over_pcie}) >= 3
     fitted = fit_efficiencies(catalog, rows)
     share = next(f for f in fitted if f.factor == "pcie_allreduce_share")
-    assert 0.2 < share.value < 0.8 and share.n_rows >= 100
+    assert 0.2 < share.value < 0.8 and share.n_rows >= 30
+    assert not any(r.gpu == "a10g" for r in rows if r.id in share.source.split("rows ")[1].split(";"))
+    assert not any(f.factor == "host_allreduce_share" for f in fitted)  # the A10G runs that predict: philschmid's only
     pcie_ids = {r.id for r in over_pcie}
     without = fit_efficiencies(catalog, [r for r in rows if r.id not in pcie_ids])
-    others = {(f.factor, f.engine, f.hardware_family): f.value for f in fitted if f.factor != "pcie_allreduce_share"}
+    others = {(f.factor, f.engine, f.hardware_family): f.value for f in fitted if f.factor not in {"pcie_allreduce_share", "host_allreduce_share"}}
     assert others == {(f.factor, f.engine, f.hardware_family): f.value for f in without}
     assert not any(f.factor == "pcie_allreduce_share" for f in without)

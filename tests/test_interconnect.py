@@ -62,3 +62,21 @@ def test_the_fitted_pcie_share_slows_only_the_bandwidth_of_pcie_links():
     # 80 layers x 2 all-reduces x 2(8-1)/8 x 8192 x 2 bytes per token over 15.75 GB/s
     assert half[1] == pytest.approx(80 * 2 * 1.75 * 8192 * 2 / 15.75e9)
     assert replica_comm(model, h100, 8, True, 0.5) == replica_comm(model, h100, 8, True)
+
+
+def test_gpus_without_peer_to_peer_stage_their_all_reduces_through_the_host():
+    """AWS's A10Gs cannot reach each other's memory (a g5.12xlarge's p2pBandwidthLatencyTest: 12.5 us GPU to GPU
+    with P2P disabled): their link is its own class, 12.5 us a hop where PCIe with peer-to-peer takes NCCL's
+    1.0 us. At TP 4 a Llama 2 13B step (40 layers, 2 all-reduces each) spends 80 x (3.6 + 6 x 12.5) us = 6.29 ms
+    on latency alone, against 0.77 ms with peer-to-peer. Each class takes its own fitted share of the link."""
+    a10g = CATALOG.gpus["a10g"]
+    assert (a10g.scale_up_link, link_class(a10g)) == ("pcie4-host", "pcie-host")
+    model = CATALOG.model("meta-llama/Llama-2-13b-chat-hf")
+    host_fixed, _ = replica_comm(model, a10g, 4, True)
+    peer = a10g.model_copy(update={"scale_up_link": "pcie4"})
+    peer_fixed, _ = replica_comm(model, peer, 4, True)
+    assert host_fixed == pytest.approx(80 * (3.6e-6 + 6 * 12.5e-6))
+    assert peer_fixed == pytest.approx(80 * (3.6e-6 + 6 * 1.0e-6))
+    shares = {"pcie": 0.5, "pcie-host": 0.1}
+    assert scale_up_bytes_s(a10g, shares) == pytest.approx(3.15e9) and scale_up_bytes_s(peer, shares) == pytest.approx(15.75e9)
+    assert scale_up_bytes_s(CATALOG.gpus["h100-sxm"], shares) == 450e9

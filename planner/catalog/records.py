@@ -356,7 +356,7 @@ class EfficiencyFactor(Record):
 
     factor: Literal["decode_bandwidth", "decode_overhead_s", "prefill_compute", "batch_compute", "tensor_parallel",
                     "effective_tflops", "moe_kernels", "request_overhead_s", "vllm_non_torch_gib", "vllm_sampler_copies",
-                    "pcie_allreduce_share"]
+                    "pcie_allreduce_share", "host_allreduce_share"]
     engine: str  # an engine id, or "*" for any
     hardware_family: str  # a Gpu.family, or "*" for any
     # A fraction of the roofline (above 0, at most 1), except effective_tflops: the measured prefill

@@ -18,6 +18,8 @@ The functions take numbers or numpy arrays alike (the candidate grid and the sin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from planner.catalog.records import Gpu, ModelSpec
@@ -25,24 +27,37 @@ from planner.catalog.records import Gpu, ModelSpec
 ACTIVATION_BYTES = 2.0  # BF16 activations, whatever the weights' format
 ALLREDUCES_PER_LAYER = 2  # after attention's output projection and after the MLP's down projection
 RING_BASE_LATENCY_S = 3.6e-6  # NCCL tuning.cc baseLat, Ring / LL
-HOP_LATENCY_S = {"nvlink": 0.4e-6, "pcie": 1.0e-6, "net": 0.9e-6}  # NCCL tuning.cc hwLat, Ring / LL
+HOP_LATENCY_S = {"nvlink": 0.4e-6, "pcie": 1.0e-6, "net": 0.9e-6,  # NCCL tuning.cc hwLat, Ring / LL
+                 # GPUs that cannot reach each other's memory (no peer-to-peer) stage every transfer through host
+                 # memory: 12.5 us GPU to GPU on a g5.12xlarge (4x A10G), the median of the off-diagonal of CUDA's
+                 # p2pBandwidthLatencyTest 'P2P=Disabled Latency Matrix' (github.com/ray-project/ray/issues/39471,
+                 # 2024-08-02; its 'P2P=Enabled' writes take 49,207 us: peer-to-peer does not work there)
+                 "pcie-host": 12.5e-6}
+# The fitted share of the link each PCIe class's all-reduces reach (planner.estimate.fit_comm), by link class.
+SHARE_FACTORS = {"pcie": "pcie_allreduce_share", "pcie-host": "host_allreduce_share"}
 # A device with no scale-out figure (desktop cards) is joined to another node by 100 GbE (an assumption).
 FALLBACK_SCALE_OUT_GB_S = 12.5
 
 
 def link_class(gpu: Gpu) -> str:
     """NCCL's hardware class for the device's scale-up link: NVLink-class (NVLink, Infinity Fabric, Gaudi's
-    on-chip RoCE mesh) or PCIe."""
+    on-chip RoCE mesh), PCIe, or PCIe without peer-to-peer ("pcie-host": a link recorded as e.g. "pcie4-host",
+    every transfer staged through host memory, as on AWS's A10G instances)."""
     link = (gpu.scale_up_link or "").lower()
-    return "pcie" if not link or link.startswith("pcie") else "nvlink"
+    if not link or link.startswith("pcie"):
+        return "pcie-host" if link.endswith("-host") else "pcie"
+    return "nvlink"
 
 
-def scale_up_bytes_s(gpu: Gpu, pcie_share: float = 1.0) -> float:
+def scale_up_bytes_s(gpu: Gpu, pcie_share: float | Mapping[str, float] = 1.0) -> float:
     """Bytes/s each way per GPU that a tensor-parallel all-reduce gets on the device's scale-up link (PCIe 4.0
-    x16 where none is recorded): the link's figure, times `pcie_share` on PCIe, the share of it the all-reduces
-    of published PCIe tensor-parallel runs reached (pcie_allreduce_share in data/efficiency.csv, fitted by
-    planner.estimate.fit_comm: no NVLink means NCCL's rings go through the host's PCIe switches or memory)."""
-    return (gpu.scale_up_bandwidth_gb_s or 31.5) * 1e9 * (pcie_share if link_class(gpu) == "pcie" else 1.0)
+    x16 where none is recorded): the link's figure, times the share of it the all-reduces of published
+    tensor-parallel runs over that class of link reached (`pcie_share`: one figure for every PCIe class, or one
+    per class as pcie_allreduce_share returns; fitted by planner.estimate.fit_comm: without NVLink NCCL's rings go
+    through the host's PCIe switches, or through its memory where the GPUs have no peer-to-peer)."""
+    kind = link_class(gpu)
+    share = 1.0 if kind == "nvlink" else pcie_share.get(kind, 1.0) if isinstance(pcie_share, Mapping) else pcie_share
+    return (gpu.scale_up_bandwidth_gb_s or 31.5) * 1e9 * share
 
 
 def allreduce_s(message_bytes, gpus, bandwidth_bytes_s, hop_latency_s):
@@ -72,14 +87,22 @@ def pipeline_comm(hidden_size, stages, scale_out_bytes_s):
     return fixed, per_token
 
 
-def pcie_allreduce_share(catalog) -> float:
-    """The share of a PCIe link's bandwidth tensor-parallel all-reduces reach: pcie_allreduce_share in
-    data/efficiency.csv (planner.estimate.fit_comm), 1 where none is fitted."""
-    row = catalog.efficiency_index.get(("pcie_allreduce_share", "*", "*"))
-    return row.value if row is not None else 1.0
+def pcie_allreduce_share(catalog) -> dict[str, float]:
+    """The share of a PCIe link's bandwidth tensor-parallel all-reduces reach, per PCIe link class (SHARE_FACTORS:
+    pcie_allreduce_share, host_allreduce_share in data/efficiency.csv, planner.estimate.fit_comm), 1 where none is
+    fitted."""
+    return {kind: row.value if (row := catalog.efficiency_index.get((factor, "*", "*"))) is not None else 1.0
+            for kind, factor in SHARE_FACTORS.items()}
 
 
-def replica_comm(model: ModelSpec, gpu: Gpu, gpus: int, tensor_parallel: bool, pcie_share: float = 1.0) -> tuple[float, float]:
+def share_fitted(catalog, gpu: Gpu) -> bool:
+    """Whether the data fit the all-reduce share of this device's PCIe link class."""
+    factor = SHARE_FACTORS.get(link_class(gpu))
+    return factor is not None and catalog.efficiency_index.get((factor, "*", "*")) is not None
+
+
+def replica_comm(model: ModelSpec, gpu: Gpu, gpus: int, tensor_parallel: bool,
+                 pcie_share: float | Mapping[str, float] = 1.0) -> tuple[float, float]:
     """(seconds per step, seconds per token in the step) of one replica's communication: tensor-parallel
     all-reduces inside its NVLink domain (on PCIe at `pcie_share` of the link), pipeline hops between domains."""
     if gpus <= 1 or not tensor_parallel:

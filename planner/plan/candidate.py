@@ -6,7 +6,7 @@ from __future__ import annotations
 from planner.catalog.loading import Catalog
 from planner.catalog.records import ModelSpec, Quant
 from planner.estimate.cost import CostAssumptions, owned_cost, rented_cost
-from planner.estimate.interconnect import link_class, pcie_allreduce_share, scale_up_bytes_s
+from planner.estimate.interconnect import link_class, pcie_allreduce_share, scale_up_bytes_s, share_fitted
 from planner.estimate.load import Load, Workload
 from planner.estimate.memory import estimate_memory, experts_only_other_bits, expert_params
 from planner.estimate.speed import estimate_speed
@@ -120,16 +120,19 @@ def build_candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Const
 
 def _pcie_tensor_parallel(catalog: Catalog, model: ModelSpec, engine, hw) -> Finding | None:
     """A replica split tensor-parallel over GPUs joined by PCIe: its all-reduces are estimated at the fitted share of
-    the link (planner.estimate.interconnect), or, where the data fit none, at the link's datasheet figure, which
-    the PCIe runs gathered so far do not bear out (README, Interconnect)."""
-    if hw.count < 2 or not engine.tensor_parallel or link_class(hw.gpu) != "pcie":
+    the link for its class (with or without peer-to-peer, planner.estimate.interconnect), or, where the data fit
+    none, at the link's datasheet figure, which the PCIe runs gathered so far do not bear out (README, Interconnect)."""
+    kind = link_class(hw.gpu)
+    if hw.count < 2 or not engine.tensor_parallel or kind == "nvlink":
         return None
-    share = pcie_allreduce_share(catalog)
+    share = pcie_allreduce_share(catalog)[kind]
     link = f"PCIe ({scale_up_bytes_s(hw.gpu) / 1e9:g} GB/s each way), not NVLink"
-    if catalog.efficiency_index.get(("pcie_allreduce_share", "*", "*")) is not None:
+    if kind == "pcie-host":
+        link += ", without peer-to-peer (every transfer through host memory)"
+    if share_fitted(catalog, hw.gpu):
         return Finding(rule="interconnect.pcie", effect="info", subject=model.id, message=(
             f"{hw.count}x {hw.gpu.name} run tensor parallel over {link}: the estimate's all-reduces move at "
-            f"{share:.0%} of that, as measured PCIe tensor-parallel runs did (data/efficiency.csv)."))
+            f"{share:.0%} of that, as measured tensor-parallel runs over such links did (data/efficiency.csv)."))
     return Finding(rule="interconnect.pcie", effect="warning", subject=model.id, message=(
         f"{hw.count}x {hw.gpu.name} run tensor parallel over {link}: too few PCIe runs in the data to fit its all-reduces, "
         "so the estimate takes the datasheet link; PCIe runs gathered (data/pending) came in at 0.6-0.9x such estimates "

@@ -115,7 +115,7 @@ def replicas_for_ttft(q: QueueTerms, peak_requests_per_s: float, replicas, ttft_
     return replicas, capacity, ttft_p90
 
 
-def comm_tables(models, hardware, pcie_share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def comm_tables(models, hardware, pcie_share: float | dict[str, float] = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(seconds per step, seconds per token) of a tensor-parallel replica's communication, (model, hardware
     option) tables: planner.estimate.interconnect.replica_comm over arrays (where the pair runs tensor parallel)."""
     layers = np.array([m.layers for m in models], dtype=float)[:, None]
