@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from planner.catalog.loading import load_catalog
 from planner.plan.constraints import Constraints
 from planner.plan.recommend import recommend
+from planner.estimate.interconnect import pcie_allreduce_share, share_fitted
 
 CATALOG = load_catalog()
 SERVING = {"vllm", "sglang", "tensorrt-llm", "tgi"}
@@ -277,16 +278,28 @@ def test_owned_gpus_keep_the_model_whole_in_memory_and_the_objective_says_so():
     assert "whole in GPU memory" in p.objective["rule"]
 
 
-def test_a_replica_split_over_pcie_says_its_all_reduces_are_not_measured():
-    """The rented chat plan's 8x A40 tensor-parallel alternative runs its all-reduces over PCIe: with no fitted
-    PCIe share in the shipped data, the candidate carries a warning that names the link and what to check; an
-    NVLink board and a single GPU carry none."""
+def test_a_replica_split_over_pcie_says_how_its_all_reduces_were_estimated():
+    """The rented chat plan's 8x A40 tensor-parallel replicas run their all-reduces over PCIe: the shipped data fit
+    a PCIe share (TensorRT-LLM on L40S, vLLM on RTX PRO 6000), so the candidate says the share it takes and to check
+    peer-to-peer; on A10Gs, which have none and whose share no two sources fit yet, the candidate warns and says what
+    to check. An NVLink board and a single GPU carry no such finding."""
+    share = pcie_allreduce_share(CATALOG)
+    assert share_fitted(CATALOG, CATALOG.gpus["a40"]) and not share_fitted(CATALOG, CATALOG.gpus["a10g"])
     p = plan(requests_per_day=50_000, task="chat", privacy="no-third-party-api", budget_usd_per_month=15_000)
     for c in [p.recommendation, *p.alternatives]:
         rules = {f.rule: f for f in c.findings}
         gpu = CATALOG.gpu(c.gpu)
         if c.gpus > 1 and (gpu.scale_up_link or "").startswith("pcie"):
-            assert rules["interconnect.pcie"].effect == "warning" and "nvidia-smi topo -p2p r" in rules["interconnect.pcie"].message
+            assert rules["interconnect.pcie"].effect == "info"
+            assert f"{share['pcie']:.0%} of that" in rules["interconnect.pcie"].message and "nvidia-smi topo -p2p r" in rules["interconnect.pcie"].message
         else:
             assert "interconnect.pcie" not in rules
-    assert any(c.gpu == "a40" and c.gpus == 8 for c in p.alternatives)
+    assert any(c.gpu == "a40" and c.gpus == 8 for c in [p.recommendation, *p.alternatives])
+    from planner.plan.candidate import _pcie_tensor_parallel
+    from planner.plan.grid_options import Hardware
+
+    model = CATALOG.model("meta-llama/Llama-3.1-70B-Instruct")
+    g5 = Hardware(gpu=CATALOG.gpus["a10g"], count=4, usd_per_gpu_month=0.0, price_basis="owned", owned_limit=4)
+    finding = _pcie_tensor_parallel(CATALOG, model, CATALOG.engines["vllm"], g5)
+    assert finding.effect == "warning" and "without peer-to-peer" in finding.message and "nvidia-smi topo -p2p r" in finding.message
+    assert _pcie_tensor_parallel(CATALOG, model, CATALOG.engines["llama.cpp"], g5) is None  # a layer split: no all-reduces

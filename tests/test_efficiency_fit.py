@@ -306,9 +306,9 @@ def test_a_run_that_sends_every_request_at_once_is_a_closed_loop_of_all_of_them(
 
 def test_runs_that_cross_pcie_fit_the_pcie_share_and_nothing_else(tmp_path):
     """Speed rows whose tensor-parallel all-reduces cross PCIe set pcie_allreduce_share alone (else their slow
-    all-reduces would pass for slow prefill, batches or expert kernels). With the rows gathered for it
-    (data/pending/benchmarks_pcie_round.csv: TensorRT-LLM on 4-8 L40S, vLLM and TGI on 4 A10G, vLLM on 4 RTX PRO
-    6000) the share comes out well under the link's datasheet figure, from several sources, and every other
+    all-reduces would pass for slow prefill, batches or expert kernels). With the shipped rows (TensorRT-LLM on
+    4-8 L40S, vLLM on 4 RTX PRO 6000) and the A10G rows still pending (data/pending/benchmarks_pcie_round.csv: vLLM
+    and TGI on 4-8 A10Gs) the share comes out well under the link's datasheet figure, from several sources, and every other
     factor is the one the same data gives without those rows. The A10Gs, without peer-to-peer, are a class of
     their own (host_allreduce_share): their all-reduces do not set the share of boxes with peer-to-peer, and one
     source of predictable runs on them is too few to fit theirs."""

@@ -132,7 +132,9 @@ def _pcie_tensor_parallel(catalog: Catalog, model: ModelSpec, engine, hw) -> Fin
     if share_fitted(catalog, hw.gpu):
         return Finding(rule="interconnect.pcie", effect="info", subject=model.id, message=(
             f"{hw.count}x {hw.gpu.name} run tensor parallel over {link}: the estimate's all-reduces move at "
-            f"{share:.0%} of that, as measured tensor-parallel runs over such links did (data/efficiency.csv)."))
+            f"{share:.0%} of that, as measured tensor-parallel runs over such links did (data/efficiency.csv)"
+            + (". Check that the GPUs reach each other (nvidia-smi topo -p2p r): without peer-to-peer every all-reduce "
+               "goes through host memory, several times slower (AWS's A10Gs)." if kind == "pcie" else ".")))
     return Finding(rule="interconnect.pcie", effect="warning", subject=model.id, message=(
         f"{hw.count}x {hw.gpu.name} run tensor parallel over {link}: too few PCIe runs in the data to fit its all-reduces, "
         "so the estimate takes the datasheet link; PCIe runs gathered (data/pending) came in at 0.6-0.9x such estimates "
