@@ -151,7 +151,7 @@ def quant_penalty(quant: Quant, catalog_quants: dict[str, Quant] | None = None) 
     """Points lost for the measured quality cost: 1 point per 1% perplexity increase, or 10 per 0.1 KLD.
 
     A format with no published measurement borrows the penalty of the measured non-GGUF format
-    nearest in bits per weight (NF4 and MXFP4 from the 4-bit AWQ/GPTQ rows, FP8 from INT8), so an
+    nearest in bits per weight (NF4 and MXFP4 from the 4-bit AWQ/GPTQ rows), so an
     unmeasured format never looks lossless.
     """
     measured = _measured_penalty(quant)
