@@ -78,7 +78,8 @@ st.header("Fitted efficiency factors")
 st.markdown("\n".join(f"- `{name}`: {meaning}" for name, meaning in ac.FACTOR_MEANINGS.items()))
 st.caption("The most specific factor wins: (engine, family), then (engine, any), (any, family), (any, any). "
            "Decode is a line fit over its rows, batch compute the value with the least total error over its rows, "
-           "the rest medians; `*` means any. From data/efficiency.csv.")
+           "the PCIe shares the least absolute log error over the runs that cross such a link, vLLM's profiling terms "
+           "the pair that best reproduces its start-up logs, the rest medians; `*` means any. From data/efficiency.csv.")
 st.dataframe(ac.efficiency_frame(catalog), hide_index=True, key="accuracy_factors", column_config={
     "factor": "Factor", "engine": "Engine", "hardware_family": "Hardware family",
     "value": st.column_config.NumberColumn("Value", format="%.4g"), "n_rows": "Rows",

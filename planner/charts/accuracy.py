@@ -55,6 +55,11 @@ FACTOR_MEANINGS = {
     "batch_compute": "fraction of the sustained dense FLOP/s at which each sequence in a decode step is computed (the step takes the longer of this compute and its reads)",
     "moe_kernels": "speed a serving engine keeps on a mixture of experts against its fit to all models (expert kernels, routing)",
     "request_overhead_s": "a serving engine's fixed seconds per request before its first token (tokenising, scheduling, HTTP), from time to first token under load",
+    "decode_overhead_s": "a decode step's fixed seconds whatever its size (kernel launches, sampling), fitted with decode_bandwidth",
+    "vllm_non_torch_gib": "memory outside PyTorch that vLLM's start-up profiling counts per GPU, fitted to its logged KV cache sizes",
+    "vllm_sampler_copies": "FP32 copies of the logits vLLM's sampler holds at its profiling peak, fitted with vllm_non_torch_gib",
+    "pcie_allreduce_share": "share of a PCIe link's bandwidth tensor-parallel all-reduces reach between GPUs with peer-to-peer",
+    "host_allreduce_share": "the same between GPUs without peer-to-peer, whose transfers go through host memory (AWS's A10G)",
 }
 PREDICTION_COLUMNS = ["id", "metric", "engine", "model", "quant", "gpu", "gpu_family", "gpus", "concurrency",
                       "measured", "predicted", "ratio", "abs_error_pct", "source", "source_family", "as_of"]
