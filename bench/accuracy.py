@@ -32,6 +32,9 @@ METRICS = ("weights_gib", "memory_gib", "kv_cache_tokens", "decode_tokens_per_s"
            "decode_throughput_tokens_per_s")
 
 
+SENSITIVITY_METRICS = ("kv_cache_tokens", "decode_tokens_per_s", "ttft_s", "throughput_tokens_per_s")  # issue 25's targets
+
+
 def describe(values: list[float], sources: set[str] | None = None) -> str:
     if not values:
         return "no rows"
@@ -49,6 +52,7 @@ def main() -> None:
         if predicted is not None:
             in_sample[row.metric].append(abs(predicted - row.value) / row.value * 100)
     loso: dict[str, list[float]] = defaultdict(list)
+    loso_by_source: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     loso_sources: dict[str, set[str]] = defaultdict(set)
     by_group: dict[tuple[str, str], list[float]] = defaultdict(list)
     misses: dict[str, int] = defaultdict(int)
@@ -56,6 +60,7 @@ def main() -> None:
         misses[row.metric] += math.isinf(predicted)  # predicted unstable where the run measured a figure
         error = abs(predicted - row.value) / row.value * 100
         loso[row.metric].append(error)
+        loso_by_source[row.metric][source_family(row.source)].append(error)
         loso_sources[row.metric].add(source_family(row.source))
         if row.metric != "weights_gib":
             by_group[(row.metric, f"{row.engine} on {catalog.gpus[row.gpu].family}")].append(error)
@@ -65,6 +70,15 @@ def main() -> None:
     for metric in METRICS:
         print(f"  {metric:26s} in-sample {describe(in_sample.get(metric, []))}")
         print(f"  {'':26s} leave-one-source-out {describe(loso.get(metric, []), loso_sources.get(metric, set()))}")
+    print("how much one source moves each held-out median (the median without that source's rows; the two that move it most)")
+    for metric in SENSITIVITY_METRICS:
+        by_source = loso_by_source.get(metric, {})
+        if len(by_source) < 2:
+            continue
+        without = {src: statistics.median([e for other, errors in by_source.items() if other != src for e in errors]) for src in by_source}
+        low, high = min(without, key=without.get), max(without, key=without.get)
+        print(f"  {metric:26s} {statistics.median(loso[metric]):5.1f}%: {without[low]:5.1f}% without {low} ({len(by_source[low])} rows), "
+              f"{without[high]:5.1f}% without {high} ({len(by_source[high])} rows)")
     for metric, count in sorted(misses.items()):
         if count:
             print(f"  counted as misses: {count:3d} {metric} rows the estimator predicts unstable (the run measured a figure)")
