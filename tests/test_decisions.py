@@ -303,3 +303,16 @@ def test_a_replica_split_over_pcie_says_how_its_all_reduces_were_estimated():
     finding = _pcie_tensor_parallel(CATALOG, model, CATALOG.engines["vllm"], g5)
     assert finding.effect == "warning" and "without peer-to-peer" in finding.message and "nvidia-smi topo -p2p r" in finding.message
     assert _pcie_tensor_parallel(CATALOG, model, CATALOG.engines["llama.cpp"], g5) is None  # a layer split: no all-reduces
+
+
+def test_a_lossy_pick_under_a_budget_is_what_the_objective_says_and_is_flagged():
+    """The rented chat service's most capable model fits the budget only as GPTQ INT4 (a lossy format: +4% perplexity):
+    the objective's sentence allows it ("without a lossy format where one fits") and the pick carries the warning."""
+    p = plan(requests_per_day=50_000, task="chat", privacy="no-third-party-api", budget_usd_per_month=15_000)
+    assert "without a lossy format where one fits" in p.objective["rule"]
+    from planner.plan.rules import quant_penalty
+
+    lossy = [c for c in [p.recommendation, *p.alternatives] if quant_penalty(CATALOG.quants[c.quant]) >= 3]
+    assert lossy
+    for c in lossy:
+        assert any(f.rule == "prefer.quant-quality" and f.effect == "warning" for f in c.findings)

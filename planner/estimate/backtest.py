@@ -105,7 +105,7 @@ def loaded_ttft_s(catalog: Catalog, r: Benchmark) -> float | None:
     """Time to first token of a serving run at its stated load, the statistic the row reports (mean,
     median, p90, p99): closed loop at `concurrency` or open loop at `request_rate`
     (planner.estimate.queueing). None for a row that splits GPUs otherwise than tensor parallel."""
-    if r.statistic == "p99":  # a run's slowest few: warm-up, preemption, compilation, outside a queue model
+    if not _statistic_modelled(r):
         return None
     loaded = row_loaded_latency(catalog, r)
     if loaded is None or not loaded.stable:
@@ -116,16 +116,22 @@ def loaded_ttft_s(catalog: Catalog, r: Benchmark) -> float | None:
 def predicted_unstable(catalog: Catalog, r: Benchmark) -> bool:
     """A latency row the estimator predicts at its load but finds unstable (the queue grows without bound):
     it gives no figure where the run measured one. leave_one_source_out counts it as a miss."""
-    if r.metric not in {"ttft_s", "itl_s"} or r.statistic == "p99" or (r.metric == "itl_s" and r.statistic == "p90"):
+    if r.metric not in {"ttft_s", "itl_s"} or not _statistic_modelled(r):
         return False
     loaded = row_loaded_latency(catalog, r)
     return loaded is not None and not loaded.stable
 
 
+def _statistic_modelled(r: Benchmark) -> bool:
+    """Whether the queue model gives the latency statistic a row reports: not a 99th percentile (a run's slowest
+    few: warm-up, preemption, compilation), and for inter-token latency not a 90th either (prefill stalls set it)."""
+    return r.statistic != "p99" and not (r.metric == "itl_s" and r.statistic == "p90")
+
+
 def loaded_itl_s(catalog: Catalog, r: Benchmark) -> float | None:
     """Mean inter-token latency of a serving run at its load (its mean and median are the same figure here:
     a steady state's step time; a p90/p99 row is not predicted, prefill stalls set those)."""
-    if r.statistic in {"p90", "p99"}:
+    if not _statistic_modelled(r):
         return None
     loaded = row_loaded_latency(catalog, r)
     return loaded.itl_s if loaded is not None and loaded.stable else None
@@ -254,11 +260,11 @@ def accuracy_bands(pairs: list[tuple[Benchmark, float]], as_of=None) -> list[Acc
     by_metric: dict[str, list[tuple[Benchmark, float]]] = defaultdict(list)
     for r, predicted in pairs:
         if r.metric in SPEED_METRICS and predicted > 0:
-            by_metric[r.metric].append((r, r.value / predicted))
+            by_metric[r.metric].append((r, predicted))
     out = []
     for metric, members in sorted(by_metric.items()):
-        ratios = sorted(v for _, v in members)  # 0 where the estimator predicted an unstable queue
-        errors = sorted(abs(p - r.value) / r.value * 100 for r, p in pairs if r.metric == metric and p > 0)
+        ratios = sorted(r.value / p for r, p in members)  # 0 where the estimator predicted an unstable queue
+        errors = sorted(abs(p - r.value) / r.value * 100 for r, p in members)
         out.append(AccuracyBand(
             metric=metric, method="leave-one-source-out", n_rows=len(ratios),
             ratio_p10=round(_quantile(ratios, 0.1), 4), ratio_p50=round(_quantile(ratios, 0.5), 4), ratio_p90=round(_quantile(ratios, 0.9), 4),

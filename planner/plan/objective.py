@@ -86,10 +86,10 @@ def rank(priority: str, capability: np.ndarray, penalty: np.ndarray, usd: np.nda
     elif priority == "quality" or budget_usd_per_month is not None:
         rows = every if groups is None else group_leaders(groups, (usd, simplicity))
         order = rows[np.lexsort((simplicity[rows], usd[rows], lossy[rows], -cap[rows]))]
-        rule = ("quality: the most capable model for the task, then the cheapest configuration of it without a lossy format"
+        rule = ("quality: the most capable model for the task, then its cheapest configuration, without a lossy format where one fits"
                 if budget_usd_per_month is None else
                 f"budget: your budget of ${budget_usd_per_month:,.0f}/month is what you will pay, so the most capable model whose "
-                "plan fits it, then the cheapest configuration of that model without a lossy format")
+                "plan fits it, then its cheapest configuration, without a lossy format where one fits")
     else:
         # a row dearer than its group's cheapest (or as cheap, later) is dominated by it: the front over each
         # group's first cheapest row is the front over every row
