@@ -241,3 +241,23 @@ def test_a_budget_holds_at_the_top_of_a_published_price_range():
         assert any(f.rule == "cost.price-range" for f in c.findings)
     over = [r for r in rented.ruled_out if "at the top of its published price range" in r.reason]
     assert any("2× NVIDIA B300" in r.reason and "$14,610/month ($21,184 at the top" in r.reason for r in over)  # under at $5.00, over at $7.25
+
+
+def test_owned_gpus_without_a_power_figure_say_their_cost_is_a_floor():
+    """Four owned A10Gs: NVIDIA publishes no A10G datasheet, so no power is counted. The plan must not read '$0 a month,
+    cheaper than any API': a warning says the running cost is a floor and what each 100 W would add (at the default
+    $0.15/kWh... as resolved: draw fraction x PUE x hours x utilisation x price, plus colocation by the kW), and the
+    verdict makes no cost case for self-hosting."""
+    from planner.units import HOURS_PER_MONTH
+
+    plan = recommend(Constraints(requests_per_day=3000, gpus_available=[{"gpu": "a10g", "count": 4}], task="chat"), CATALOG)
+    top = plan.recommendation
+    assert top is not None and top.gpu == "a10g" and top.cost.power_usd_per_month == 0
+    warning = next(f for f in top.findings if f.rule == "cost.power-unknown")
+    assert warning.effect == "warning" and "is a floor, not an estimate" in warning.message
+    a = plan.assumptions
+    gpus = top.total_gpus
+    per_100_w = 0.1 * gpus * (a.gpu_power_draw_fraction * a.pue * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
+                              + a.colocation_usd_per_kw_month)
+    assert f"each 100 W of it adds ${per_100_w:,.0f}/month" in warning.message
+    assert not any("self-hosting ($0/month) costs less" in reason for reason in plan.verdict_reasons)

@@ -336,3 +336,36 @@ def test_runs_that_cross_pcie_fit_the_pcie_share_and_nothing_else(tmp_path):
     others = {(f.factor, f.engine, f.hardware_family): f.value for f in fitted if f.factor not in {"pcie_allreduce_share", "host_allreduce_share"}}
     assert others == {(f.factor, f.engine, f.hardware_family): f.value for f in without}
     assert not any(f.factor == "pcie_allreduce_share" for f in without)
+
+
+def test_an_engines_cost_per_request_needs_three_sources_to_outvote_one():
+    """vLLM's runs of one client come from three sources (GPUStack, sariekr, Vultr): its cost per request is their
+    median. Without GPUStack's two are left, whose median would be their mean - Vultr's 0.35 s residual (its Nemotron
+    prefill) would set every vLLM request's cost - so vLLM keeps to the median over every engine's sources."""
+    import dataclasses
+    import statistics
+
+    from planner.estimate.backtest import predict, usable_rows
+    from planner.estimate.fit import fit_efficiencies
+    from planner.estimate.fit_serving import request_overhead_fit
+
+    catalog = load_catalog()
+    fitted = dataclasses.replace(catalog, efficiency=tuple(fitted for fitted in fit_efficiencies(catalog, usable_rows(catalog))
+                                                           if fitted.factor != "request_overhead_s"))
+    lone = [r for r in usable_rows(catalog) if r.metric == "ttft_s" and r.request_rate is None and (r.concurrency or 0) <= 1
+            and r.args.server is not False and catalog.gpus[r.gpu].fp16_tflops_dense and predict(fitted, r) is not None]
+    by_source: dict[str, list[float]] = {}
+    for r in lone:
+        by_source.setdefault(source_family(r.source), []).append(r.value - predict(fitted, r))
+    vllm_sources = {source_family(r.source) for r in lone if r.engine == "vllm"}
+    assert len(vllm_sources) == 3
+    every = {(f.engine, f.hardware_family): f.value for f in request_overhead_fit(fitted, lone, "2026-12-08")}
+    vllm = statistics.median(statistics.median(by_source[s]) for s in vllm_sources)  # each source's own median
+    assert every[("vllm", "*")] == pytest.approx(max(vllm, 0.0), abs=1e-5)
+
+    without = [r for r in lone if source_family(r.source) != "github.com/gpustack"]
+    held = {(f.engine, f.hardware_family): f.value for f in request_overhead_fit(fitted, without, "2026-12-08")}
+    assert ("vllm", "*") not in held
+    pooled = statistics.median(statistics.median(v) for s, v in by_source.items() if s != "github.com/gpustack")
+    assert held[("*", "*")] == pytest.approx(pooled, abs=1e-5)
+    assert held[("*", "*")] < 0.1 < statistics.mean(statistics.median(by_source[s]) for s in vllm_sources - {"github.com/gpustack"})

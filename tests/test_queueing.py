@@ -65,12 +65,31 @@ def test_two_requests_a_second_by_hand():
     assert got.prefill_utilisation == pytest.approx(rho, rel=1e-9)
     # its own prefill rides on one step of b decodes: the prompt's compute outlasts the step's reads, then the fixed cost
     service = max(0.1, 0.010 + 1e-4 * b) + 0.002
-    assert got.ttft_mean_s == pytest.approx(0.02 + service + wait, rel=1e-9)
+    # it arrives during a step with the probability that anyone else is in flight (L = 2/s x its time in the
+    # replica, others Poisson) and waits out half of that step
+    in_flight = 2.0 * (service + 100 * itl)
+    in_progress = (1 - math.exp(-in_flight)) * itl / 2
+    assert 0.005 < in_progress < itl / 2
+    assert got.ttft_mean_s == pytest.approx(0.02 + in_progress + service + wait, rel=1e-9)
     # the wait is 0 with probability 1 - rho (p50 here) and exponential beyond: p90 = W / rho x ln(rho / 0.1)
-    assert got.ttft_p50_s == pytest.approx(0.02 + service, rel=1e-9)
-    assert got.ttft_p90_s == pytest.approx(0.02 + service + wait / rho * math.log(rho / 0.1), rel=1e-9)
-    assert got.ttft_p99_s == pytest.approx(0.02 + service + wait / rho * math.log(rho / 0.01), rel=1e-9)
+    assert got.ttft_p50_s == pytest.approx(0.02 + in_progress + service, rel=1e-9)
+    assert got.ttft_p90_s == pytest.approx(0.02 + in_progress + service + wait / rho * math.log(rho / 0.1), rel=1e-9)
+    assert got.ttft_p99_s == pytest.approx(0.02 + in_progress + service + wait / rho * math.log(rho / 0.01), rel=1e-9)
     assert got.e2e_p90_s == pytest.approx(got.ttft_p90_s + 100 * itl, rel=1e-9)
+
+
+def test_an_arrival_waits_out_the_step_in_progress():
+    """The engine schedules between steps: a client of a closed loop of two arrives while the other decodes and
+    waits half a step on average (inter-token latency / 2); a lone client finds the engine idle."""
+    one = loaded_latency(TERMS, concurrency=1)
+    two = loaded_latency(TERMS, concurrency=2)
+    prompt_wait = two.prefill_utilisation / (2 * (1 - two.prefill_utilisation))  # x per-prompt time, capped at one prompt
+    assert one.ttft_mean_s == pytest.approx(0.02 + 0.1 + 0.002, rel=1e-3)
+    service = max(0.1, 0.010 + 1e-4 * two.running_sequences) + 0.002
+    per_prompt = 1000 * ((0.012 + 1e-4 * two.running_sequences) / (8192 - two.running_sequences) + 1e-4)
+    assert two.ttft_mean_s == pytest.approx(0.02 + two.itl_s / 2 + service + min(prompt_wait, 1.0) * per_prompt, rel=1e-6)
+    # Little's law holds with the wait counted: X x (TTFT + 100 ITL) = 2 clients
+    assert two.requests_per_s * (two.ttft_mean_s + 100 * two.itl_s) == pytest.approx(2, rel=1e-3)
 
 
 def test_prompts_queue_as_m_d_1_when_decode_is_free():

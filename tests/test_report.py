@@ -248,3 +248,16 @@ def test_write_pdf_creates_folders(plan, tmp_path):
     assert target.read_bytes().startswith(b"%PDF-")
 
 # Speed is measured by bench/pdf_speed.py, not asserted here: tests check behaviour on a busy machine.
+
+
+def test_every_rule_a_plan_can_fire_has_a_title_of_its_own():
+    """The PDF's rules table titles each finding; a rule id missing from RULE_TITLES would fall back to a guess."""
+    import re
+    from pathlib import Path
+
+    from planner.report.words import RULE_TITLES
+
+    root = Path(__file__).resolve().parent.parent / "planner"
+    fired = {m for path in root.rglob("*.py") for m in re.findall(r'rule="([a-z._-]+)"', path.read_text())}
+    assert "cost.power-unknown" in fired and "interconnect.pcie" in fired
+    assert fired - set(RULE_TITLES) == set()

@@ -11,15 +11,18 @@ from planner.estimate.backtest import source_family
 
 MIN_ROWS = 3  # a group needs this many rows to get its own factor
 MIN_SOURCES = 2  # ... from at least this many independent sources
+# A median over sources (median_of_sources) resists one wild source only from three sources up: the median of two is
+# their mean. A group with fewer keeps to the pooled figure.
+MIN_SOURCES_FOR_MEDIAN = 3
 
 
-def enough(engine: str, family: str, rows: list[Benchmark], always_global: bool = True) -> bool:
+def enough(engine: str, family: str, rows: list[Benchmark], always_global: bool = True, min_sources: int = MIN_SOURCES) -> bool:
     """A group gets its own factor with MIN_ROWS rows from at least MIN_SOURCES independent sources
     (one source's settings must not become an engine's or a family's factor); the global group
     always gets one where `always_global`."""
     if always_global and (engine, family) == ("*", "*"):
         return True
-    return len(rows) >= MIN_ROWS and len({source_family(r.source) for r in rows}) >= MIN_SOURCES
+    return len(rows) >= MIN_ROWS and len({source_family(r.source) for r in rows}) >= min_sources
 
 
 def median_of_sources(members: list[tuple[Benchmark, float]]) -> float:

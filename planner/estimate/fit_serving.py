@@ -11,7 +11,7 @@ import numpy as np
 from planner.catalog.loading import Catalog
 from planner.catalog.records import Benchmark, EfficiencyFactor
 from planner.estimate.backtest import kv_cache_tokens, predict, source_family
-from planner.estimate.fit_rules import MIN_ROWS, MIN_SOURCES, enough, median_of_sources
+from planner.estimate.fit_rules import MIN_ROWS, MIN_SOURCES, MIN_SOURCES_FOR_MEDIAN, enough, median_of_sources
 from planner.estimate.kv_capacity import vllm_profile_parts
 
 LONE_CLIENTS = 1  # the cost per request is read where nothing queues: runs of one client
@@ -21,8 +21,10 @@ def request_overhead_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list
     """A serving engine's fixed time per request before its first token (tokenising, scheduling, the HTTP
     round trip, detokenising the first token): the median of measured - predicted time to first token
     over its runs of one client (LONE_CLIENTS: under load, a queue the model misjudges would pass for the
-    cost), at least 0, per engine and over all engines. A median, so runs whose prefill is mispredicted do
-    not set it."""
+    cost), at least 0, per engine and over all engines. A median over sources, so runs whose prefill is
+    mispredicted do not set it; an engine gets its own only from MIN_SOURCES_FOR_MEDIAN sources (of two, the
+    median is their mean, and one source's slow prefill - Vultr's Nemotron on B200, 0.35 s over the prediction
+    where the others are 0.01-0.05 s - would become every request's cost). Fewer: the median over all engines."""
     groups: dict[tuple[str, str], list[tuple[Benchmark, float]]] = defaultdict(list)
     for r in rows:
         predicted = predict(catalog, r)
@@ -32,7 +34,7 @@ def request_overhead_fit(catalog: Catalog, rows: list[Benchmark], as_of) -> list
             groups[key].append((r, r.value - predicted))
     out = []
     for (engine, family), members in sorted(groups.items()):
-        if not enough(engine, family, [r for r, _ in members], always_global=False):
+        if not enough(engine, family, [r for r, _ in members], always_global=False, min_sources=MIN_SOURCES_FOR_MEDIAN):
             continue
         value = max(0.0, median_of_sources(members))
         out.append(EfficiencyFactor(

@@ -29,6 +29,7 @@ single estimate (planner.estimate.speed.estimate_speed) call the same ones.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,6 +176,16 @@ def _parts(t: QueueTerms, rate):
     return busy, b, itl, rho, per_prompt, service
 
 
+def step_in_progress_s(itl, others_in_flight):
+    """The mean wait for the step the engine is running when a request arrives: the engine schedules between steps
+    (vLLM's and SGLang's engine loops, TensorRT-LLM's in-flight batching, llama.cpp's slot loop), so an arrival
+    while others decode waits out the rest of the current step, half a step on average (a step's length is the
+    inter-token latency). The engine is busy with the probability that anyone else is in flight: 1 - exp(-L) for
+    L others on average (a Poisson count, as arrivals are); in a closed loop of C clients the C - 1 others always are."""
+    others = np.maximum(np.asarray(others_in_flight, dtype=float), 0.0)
+    return (1 - np.exp(-others)) * np.asarray(itl, dtype=float) / 2
+
+
 def open_loop(t: QueueTerms, rate):
     """Latency at `rate` requests/s (Poisson arrivals): arrays of (stable, ttft mean, p50, p90, itl, e2e p50,
     e2e p90, running batch, rho, ttft p99). Unstable rows carry inf times."""
@@ -185,7 +196,7 @@ def open_loop(t: QueueTerms, rate):
     stable = (busy < 1) & np.isfinite(b) & (rho < 1) & (slots <= t.max_running)
     with np.errstate(divide="ignore", invalid="ignore"):
         wait = np.where(rho < 1, rho / (2 * (1 - rho)) * per_prompt, np.inf)
-    base = t.request_overhead_s + service
+    base = t.request_overhead_s + service + np.where(stable, step_in_progress_s(itl, slots), 0.0)
     out = [stable]
     for value in (base + wait, base + _wait_quantile(wait, rho, 0.5), base + _wait_quantile(wait, rho, 0.9)):
         out.append(np.where(stable, value, np.inf))
@@ -250,12 +261,13 @@ def closed_loop(t: QueueTerms, concurrency: float, requests: float | None = None
     for _ in range(60):  # X (wait + service + (N-1) ITL) grows with X: bisection
         mid = (lo + hi) / 2
         busy, b, itl, rho, wait, cap, service = evaluate(mid)
-        held = mid * (float(t.request_overhead_s) + wait + service + n_after * itl)
+        in_progress = float(step_in_progress_s(itl, math.inf if concurrency >= 2 else 0.0))
+        held = mid * (float(t.request_overhead_s) + wait + in_progress + service + n_after * itl)
         lo, hi = (mid, hi) if held < slots else (lo, mid)
     rate = lo
     busy, b, itl, rho, wait, cap, service = evaluate(rate)
     slot_wait = (concurrency - slots) / rate if concurrency > slots and rate > 0 else 0.0
-    base = float(t.request_overhead_s) + service + slot_wait
+    base = float(t.request_overhead_s) + service + slot_wait + float(step_in_progress_s(itl, math.inf if concurrency >= 2 else 0.0))
     p50 = base + min(float(_wait_quantile(wait, min(rho, 0.999), 0.5)), cap)
     p90 = base + min(float(_wait_quantile(wait, min(rho, 0.999), 0.9)), cap)
     p99 = base + min(float(_wait_quantile(wait, min(rho, 0.999), 0.99)), cap)
@@ -324,7 +336,8 @@ def ttft_p90_open_loop(t: QueueTerms, rate):
     stable &= np.isfinite(b)
     with np.errstate(divide="ignore", invalid="ignore"):
         wait = rho / (2 * (1 - rho)) * per_prompt
-    return np.where(stable, t.request_overhead_s + service + _wait_quantile(wait, rho, 0.9), np.inf)
+        in_progress = step_in_progress_s(itl, np.asarray(rate, dtype=float) * (service + n_after * itl))
+    return np.where(stable, t.request_overhead_s + service + in_progress + _wait_quantile(wait, rho, 0.9), np.inf)
 
 
 def largest_rate(t: QueueTerms, ttft_target_s, high=None, iterations: int = 12):

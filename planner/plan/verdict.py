@@ -37,7 +37,8 @@ def verdict(c: Constraints, top: Candidate | None, best_api: ApiOption | None, b
         to_self.append("the model ships inside your product, which only open weights allow")
     if top is not None and best_api is not None:
         mine, theirs = top.cost.usd_per_month, best_api.usd_per_month
-        if mine < theirs:
+        floor = any(f.rule == "cost.power-unknown" for f in top.findings)  # no power counted: the cost is a floor
+        if mine < theirs and not floor:
             to_self.append(f"high volume: at {tokens_per_month / 1e6:,.0f}M tokens/month self-hosting (${mine:,.0f}/month) costs less than "
                            f"a comparable API ({best_api.id}, ${theirs:,.0f}/month)")
         elif theirs < 0.8 * mine:
