@@ -101,6 +101,18 @@ def test_a_p99_row_is_kept_but_not_predicted():
     assert "99th percentile" in not_predicted_reason(p99)
 
 
+def test_a_latency_without_its_load_is_kept_but_not_predicted():
+    """A latency row must say what load it was measured at: without one (or where the client did not hold the
+    concurrency it was set to, left blank) there is nothing to predict it at - not a single client by default."""
+    for metric in ("ttft_s", "itl_s", "throughput_tokens_per_s"):
+        unloaded = _row(metric=metric)
+        assert predict(CATALOG, unloaded) is None and not_predicted_reason(unloaded) is not None
+    assert predict(CATALOG, _row(concurrency=1)) is not None
+    # Philipp Schmid's llmperf runs at 64 clients held 16-19 in flight (Little's law on their own counts): kept, not predicted
+    fell_short = [r for r in CATALOG.benchmarks if "LOAD NOT HELD" in (r.notes or "")]
+    assert len(fell_short) == 9 and all(r.concurrency is None and predict(CATALOG, r) is None for r in fell_short)
+
+
 def test_an_in_process_run_pays_no_server_cost():
     """TensorRT-LLM's gptSessionBenchmark times the engine with no API server: no per-request cost is added."""
     served = _row(engine="tensorrt-llm", quant="fp8", concurrency=1, output_tokens=1)

@@ -124,8 +124,10 @@ def predicted_unstable(catalog: Catalog, r: Benchmark) -> bool:
 
 def _statistic_modelled(r: Benchmark) -> bool:
     """Whether the queue model gives the latency statistic a row reports: not a 99th percentile (a run's slowest
-    few: warm-up, preemption, compilation), and for inter-token latency not a 90th either (prefill stalls set it)."""
-    return r.statistic != "p99" and not (r.metric == "itl_s" and r.statistic == "p90")
+    few: warm-up, preemption, compilation), for inter-token latency not a 90th either (prefill stalls set it), and
+    only at a stated load (NO_LOAD)."""
+    return (r.statistic != "p99" and not (r.metric == "itl_s" and r.statistic == "p90")
+            and (r.concurrency is not None or r.request_rate is not None))
 
 
 def loaded_itl_s(catalog: Catalog, r: Benchmark) -> float | None:
@@ -208,6 +210,7 @@ VARIED_DRAIN = "all requests sent at once, lengths varied (lasts as long as the 
 OTHER_LAYOUT = "GPUs split otherwise than tensor parallel (data-parallel attention, expert parallel)"
 
 
+NO_LOAD = "a latency without the load it was measured at (not stated, or a client that did not hold its concurrency)"
 SLOWEST_FEW = "a 99th percentile of a run's latencies: its slowest few requests (warm-up, preemption, compilation)"
 V0_START_UP = "vLLM V0 start-up (its profiling counted the CUDA context and graphs; V0 left vLLM in 0.11)"
 
@@ -215,7 +218,8 @@ V0_START_UP = "vLLM V0 start-up (its profiling counted the CUDA context and grap
 def not_predicted_reason(r: Benchmark) -> str | None:
     """Why a row is kept but not predicted, or None when it is predicted.
 
-    - A vLLM V0 start-up (V0_START_UP) and a 99th-percentile latency (SLOWEST_FEW) are not predicted.
+    - A vLLM V0 start-up (V0_START_UP), a 99th-percentile latency (SLOWEST_FEW) and a latency whose load is not
+      stated (NO_LOAD: a concurrency the client did not hold is left blank) are not predicted.
     For an aggregate figure:
     - Its concurrency and request lengths must be stated.
     - It needs enough output per request to time the GPU: a run of a few output tokens a request
@@ -232,6 +236,8 @@ def not_predicted_reason(r: Benchmark) -> str | None:
         return V0_START_UP
     if r.metric in {"ttft_s", "itl_s"} and r.statistic == "p99":
         return SLOWEST_FEW
+    if r.metric in {"ttft_s", "itl_s"} and r.concurrency is None and r.request_rate is None:
+        return NO_LOAD
     if r.metric not in AGGREGATE_METRICS:
         return None
     if not (clients(r) and r.output_tokens and r.input_tokens is not None):
