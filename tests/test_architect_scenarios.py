@@ -261,3 +261,18 @@ def test_owned_gpus_without_a_power_figure_say_their_cost_is_a_floor():
                               + a.colocation_usd_per_kw_month)
     assert f"each 100 W of it adds ${per_100_w:,.0f}/month" in warning.message
     assert not any("self-hosting ($0/month) costs less" in reason for reason in plan.verdict_reasons)
+
+
+def test_owned_gpus_hold_the_pick_whole_rather_than_spill_it_to_save_power():
+    """Two owned RTX 4090s, offline: Qwen3-Next-80B at Q4_K_M (45.6 GiB) fits whole across both, or half on one GPU and
+    half in CPU memory. The one-GPU row is cheaper to run ($38 against $75 of power) and had led its (model, format,
+    device) group, so the whole-in-VRAM row never reached the spill key the objective states: the pick ran at a third
+    of the speed. The group's leader is now its row without spill."""
+    plan = recommend(Constraints(requests_per_day=200, task="chat", privacy="offline", deployment="office",
+                                 gpus_available=[{"gpu": "rtx-4090", "count": 2}]), CATALOG)
+    for c in [plan.recommendation, *plan.alternatives]:
+        same = [o for o in [plan.recommendation, *plan.alternatives] if (o.model, o.quant, o.gpu) == (c.model, c.quant, c.gpu)]
+        assert len(same) == 1
+    top = plan.recommendation
+    assert top.memory.cpu_offload_gib == 0 and top.memory.gpu_layers > 0
+    assert "whole in GPU memory" in plan.objective["rule"]

@@ -78,7 +78,9 @@ def rank(priority: str, capability: np.ndarray, penalty: np.ndarray, usd: np.nda
         # a format without measurable loss that fits in GPU memory beats one that spills layers to the CPU
         loss = np.round(penalty / OWNED_PENALTY_STEP)
         spill = np.zeros(len(usd)) if offload is None else offload.astype(float)
-        rows = every if groups is None else group_leaders(groups, (-replicas, usd, simplicity))
+        # a group (model, format, device) leads with its row whole in GPU memory where it has one: the spill varies with
+        # the GPUs a replica takes, so it must pick the leader, not only order the leaders
+        rows = every if groups is None else group_leaders(groups, (spill, -replicas, usd, simplicity))
         order = rows[np.lexsort((simplicity[rows], usd[rows], -replicas[rows], loss[rows], spill[rows], lossy[rows], -cap[rows]))]
         rule = (f"{priority}: your GPUs are sunk cost, so the most capable model they can serve, whole in GPU memory where a "
                 "format without measurable loss fits, in the format that loses least quality, then the most replicas (redundancy, "

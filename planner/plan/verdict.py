@@ -1,7 +1,9 @@
 """The seed guide's verdict: which way the constraints point, each reason with the numbers behind it.
 
-Open weights: data privacy, high volume (self-hosting costs less than a comparable API at this volume),
-offline use, custom fine-tuning, product embedding. A paid API: low volume (the API costs less),
+Open weights: data privacy, high volume (self-hosting costs less than a comparable API at this volume; said as
+"cheaper to self-host at this volume"),
+offline use, custom fine-tuning, product embedding. A paid API: low volume (the API costs less; "cheaper as an API at
+this volume"),
 rapid development, complex reasoning (the task is reasoning and a closed model leads on its benchmark by
 more than the allowed gap), maximum capability (stated, or implied by priority quality with a closed
 model ahead by more than the gap). Nothing else is added to a plan.
@@ -39,10 +41,10 @@ def verdict(c: Constraints, top: Candidate | None, best_api: ApiOption | None, b
         mine, theirs = top.cost.usd_per_month, best_api.usd_per_month
         floor = any(f.rule == "cost.power-unknown" for f in top.findings)  # no power counted: the cost is a floor
         if mine < theirs and not floor:
-            to_self.append(f"high volume: at {tokens_per_month / 1e6:,.0f}M tokens/month self-hosting (${mine:,.0f}/month) costs less than "
+            to_self.append(f"{_volume(tokens_per_month, 'self')}: at {tokens_per_month / 1e6:,.0f}M tokens/month self-hosting (${mine:,.0f}/month) costs less than "
                            f"a comparable API ({best_api.id}, ${theirs:,.0f}/month)")
         elif theirs < 0.8 * mine:
-            to_api.append(f"low volume: at {tokens_per_month / 1e6:,.0f}M tokens/month a comparable API ({best_api.id}, ${theirs:,.0f}/month) "
+            to_api.append(f"{_volume(tokens_per_month, 'api')}: at {tokens_per_month / 1e6:,.0f}M tokens/month a comparable API ({best_api.id}, ${theirs:,.0f}/month) "
                           f"costs less than self-hosting (${mine:,.0f}/month)")
     if top is None:
         to_api.append("no self-hosted configuration meets the constraints")
@@ -79,3 +81,10 @@ def verdict(c: Constraints, top: Candidate | None, best_api: ApiOption | None, b
     findings += [Finding(rule="guide.closed-api", effect="info", message=f"Points to a paid API: {r}.") for r in to_api]
     findings += reference
     return result, reasons or ["Self-hosting and a paid API are both reasonable here."], findings
+
+
+
+def _volume(tokens_per_month: float, cheaper: str) -> str:
+    """The cost case in words that hold at any volume: the guide's 'high volume' and 'low volume' mean where each side
+    costs less, and an API can be cheaper by the token at billions of tokens a month (a small model's price)."""
+    return "cheaper to self-host at this volume" if cheaper == "self" else "cheaper as an API at this volume"
