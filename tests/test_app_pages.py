@@ -147,6 +147,15 @@ def test_url_parameters_reproduce_a_plan():
     assert "Self-host" in verdict_text(at)
 
 
+def test_owned_gpus_without_a_power_figure_show_a_cost_floor_not_zero():
+    """Four owned A10Gs: no power figure is published, so the monthly cost metric says power is not counted."""
+    at = app({"requests_per_day": "3000", "gpus_available": "a10g:4"})
+    assert_clean(at)
+    cost = next(m for m in at.metric if m.label == "Monthly cost ($/month)")
+    assert cost.value.endswith("+") and "power not counted" in cost.proto.delta
+    assert any("**Power not counted**" in m.value and "is a floor, not an estimate" in shown(m.value) for m in at.markdown)
+
+
 def test_an_invalid_url_parameter_is_named_and_the_rest_of_the_link_applies():
     at = app({"requests_per_day": "lots", "commercial_use": "maybe", "privacy": "offline"})
     assert_clean(at)

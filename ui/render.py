@@ -85,8 +85,12 @@ def top_pick(plan: Plan) -> None:
             f"{'rented' if top.cost.mode == 'rent' else 'owned'})"
         )
         cols = st.columns(5)
-        cols[0].metric("Monthly cost ($/month)", usd(top.cost.usd_per_month),
-                       help=plain(f"{'Rented' if top.cost.mode == 'rent' else 'Owned'}: {top.cost.price_source}"))
+        no_power = any(f.rule == "cost.power-unknown" for f in top.findings)
+        cols[0].metric("Monthly cost ($/month)", usd(top.cost.usd_per_month) + ("+" if no_power else ""),
+                       delta="power not counted" if no_power else None, delta_color="off",
+                       help=plain(f"{'Rented' if top.cost.mode == 'rent' else 'Owned'}: {top.cost.price_source}"
+                                  + ("; no power figure is published for these GPUs, so power and space are not counted"
+                                     if no_power else "")))
         cols[1].metric("Replicas", f"{top.replicas}", help="Copies of the model serving in parallel, sized for the peak.")
         cols[2].metric("Time to first token (s)", f"{top.speed.ttft_s:.2f}", help="At the peak, including queueing for prefill.")
         cols[3].metric("Tokens/s per user", f"{top.speed.decode_tokens_per_s:,.0f}",

@@ -17,16 +17,17 @@ def render(doc: Canvas, data: ReportData) -> None:
         doc.bullets(without_internal_notes(f.message) for f in plan.findings)
         return
     m, s, cost = top.memory, top.speed, top.cost
+    floor = " + power (no figure published)" if any(f.rule == "cost.power-unknown" for f in top.findings) else ""
     rows = [
         ["Model", f"{top.model_name} ({top.model})", "Quantization", top.quant],
         ["Engine", top.engine, "Hardware", f"{top.gpus}× {top.gpu_name} per replica, {top.replicas} replica(s)"],
         ["Memory per GPU", f"{m.per_gpu_gib:.1f} of {m.capacity_gib:.1f} GiB ({m.split})", "Monthly cost",
-         f"{usd_text(cost.usd_per_month)} ({'owned' if cost.mode == 'own' else 'rented'}, {cost.gpu_count} GPU"
+         f"{usd_text(cost.usd_per_month)}{floor} ({'owned' if cost.mode == 'own' else 'rented'}, {cost.gpu_count} GPU"
          f"{'s' if cost.gpu_count != 1 else ''})"],
         ["Time to first token", f"{s.ttft_s:.2f} s at peak", "Decode per user", f"{s.decode_tokens_per_s:,.1f} tokens/s"],
         ["Capability", f"{capability_text(top.capability_score, (top.capability or {}).get('basis', 'published') != 'published')}"
                        f" ({top.capability_benchmark})" if top.capability_score is not None else "no published score",
-         "Cost per million tokens", f"${cost.usd_per_mtok:,.3f}" if cost.usd_per_mtok is not None else "—"],
+         "Cost per million tokens", f"${cost.usd_per_mtok:,.3f}{floor}" if cost.usd_per_mtok is not None else "—"],
     ]
     doc.table(None, rows, (20, 32, 20, 28), size=8, limit=300, bold_first_col=False)
     findings = _unique_findings(list(top.findings) + [f for f in plan.findings if f not in top.findings])
