@@ -76,13 +76,14 @@ def test_closed_loop_throughput_counts_each_prefill_and_shares_the_steps():
 
 def test_a_run_with_more_users_than_the_kv_cache_holds_decodes_only_what_fits():
     from planner.estimate.backtest import running_batch
-    from planner.estimate.memory import sequences_that_fit
+    from planner.estimate.kv_capacity import sequences_that_fit
 
     catalog = load_catalog()
     nim = next(r for r in catalog.benchmarks if r.id == "b076")  # 250 users of 5,000 + 500 tokens, 70B on 2 x H100
     model, quant, gpu, engine = catalog.model(nim.model), catalog.quants[nim.quant], catalog.gpus[nim.gpu], catalog.engines[nim.engine]
     fit = sequences_that_fit(model, quant, gpu, engine, nim.gpus, nim.input_tokens + nim.output_tokens)
-    # 0.9 x 80 GB per GPU, less 3 GiB overhead and half of 70.6 GB of FP8 weights, over 5,500 tokens x 320 KiB
+    # TensorRT-LLM's accounting: 0.9 x (79.2 GiB visible - half of 70.6 GB of FP8 weights - 3 GiB of runtime buffers),
+    # over 5,500 tokens x 320 KiB, the KV heads split over the two GPUs
     assert 30 < fit < 60
     # The row's KV cache is FP8, which holds twice the sequences ...
     assert nim.kv_cache_dtype == "fp8"

@@ -203,3 +203,25 @@ def _on_gpus(grid):
         if not grid.values["offload"][i]:
             quant, engine = grid.pairs[grid.p[i]]
             yield i, quant, engine, grid.hardware[grid.h[i]]
+
+
+@pytest.mark.parametrize(("model_id", "gpu_id", "owned"), [
+    ("openai/gpt-oss-20b", "h100-sxm", 2), ("google/gemma-3-27b-it", "l40s", 4), (LLAMA_70B, "h200", 8),
+    ("Qwen/Qwen3-Next-80B-A3B-Instruct", "h200", 4), (DEEPSEEK, "h200", 8), (QWEN_MOE, "mi300x", 4)])
+def test_the_grid_sizes_each_engines_kv_cache_as_the_estimator_does(model_id, gpu_id, owned):
+    """The running batch the grid allows by memory is planner.estimate.kv_capacity.sequences_that_fit's, engine by engine
+    (vLLM's profiling and its sliding-window pages, SGLang's and TensorRT-LLM's fractions, llama.cpp's overhead), on one
+    GPU and tensor parallel, for sliding-window, hybrid, latent and mixture models."""
+    from planner.estimate.kv_capacity import sequences_that_fit, vllm_profile_terms
+
+    c, grid = _grid(CATALOG, model_id, gpu_id, owned)
+    context = workload_from(c).context_needed
+    engines = set()
+    for i, quant, engine, hw in _on_gpus(grid):
+        batch = grid.values["batch_by_memory"][i]
+        if batch < 1:
+            continue
+        fit = sequences_that_fit(grid.models[grid.m[i]], quant, hw.gpu, engine, hw.count, context, "fp16", vllm_profile_terms(CATALOG))
+        assert batch == fit, (quant.id, engine.id, hw.count)
+        engines.add(engine.id)
+    assert len(engines) >= 2

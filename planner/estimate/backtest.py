@@ -17,19 +17,9 @@ from urllib.parse import urlparse
 from planner.catalog.loading import Catalog
 from planner.catalog.records import AccuracyBand, Benchmark
 from planner.errors import PlannerError
-from planner.estimate.kv_capacity import kv_capacity, vllm_profile_terms
-from planner.estimate.memory import (
-    estimate_memory,
-    model_weight_bytes,
-    sequences_that_fit,
-)
-from planner.estimate.speed import (
-    closed_loop_tokens_per_s,
-    estimate_speed,
-    max_running_sequences,
-    queue_terms,
-    running_cap,
-)
+from planner.estimate.kv_capacity import kv_capacity, running_cap, sequences_that_fit, vllm_profile_terms
+from planner.estimate.memory import estimate_memory, model_weight_bytes
+from planner.estimate.speed import closed_loop_tokens_per_s, estimate_speed, max_running_sequences, queue_terms
 from planner.estimate.queueing import LoadedLatency, loaded_latency, overloaded_run
 from planner.units import GIB
 
@@ -152,7 +142,7 @@ def row_loaded_latency(catalog: Catalog, r: Benchmark) -> LoadedLatency | None:
         return None
     args = r.args
     inp, out = max(r.input_tokens, 1), max(r.output_tokens or 1, 1)
-    cap = running_cap(model, quant, gpu, engine, r.gpus, inp + out, row_kv_dtype(r))
+    cap = running_cap(model, quant, gpu, engine, r.gpus, inp + out, row_kv_dtype(r), vllm_profile_terms(catalog), server_seqs(r, gpu))
     if args.max_num_seqs:
         cap = min(cap, args.max_num_seqs)
     hint = min(r.concurrency or r.requests or 1, cap)
@@ -188,11 +178,18 @@ def running_batch(catalog: Catalog, r: Benchmark) -> int:
     """Sequences decoding together in a row's run: its clients, unless the KV cache holds fewer
     (then the rest wait their turn, as the engine's scheduler makes them)."""
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
-    fit = sequences_that_fit(model, quant, gpu, engine, r.gpus, (r.input_tokens or 0) + (r.output_tokens or 0), row_kv_dtype(r))
+    fit = sequences_that_fit(model, quant, gpu, engine, r.gpus, (r.input_tokens or 0) + (r.output_tokens or 0), row_kv_dtype(r),
+                             vllm_profile_terms(catalog), server_seqs(r, gpu))
     cap = max_running_sequences(engine.id, gpu) or fit
     if r.args.max_num_seqs:
         cap = min(cap, r.args.max_num_seqs)
     return max(1, min(clients(r) or 1, fit, cap))
+
+
+def server_seqs(r: Benchmark, gpu) -> int | None:
+    """The sequence limit a benchmarked server ran with: its --max-num-seqs, else the engine's default (what vLLM's
+    start-up profiling sizes its sampler run by; planner.estimate.kv_capacity.engine_memory_terms)."""
+    return r.args.max_num_seqs or max_running_sequences(r.engine, gpu)
 
 
 def row_kv_dtype(r: Benchmark) -> str:

@@ -9,7 +9,8 @@ from planner.errors import ConstraintError
 from planner.estimate.kv_capacity import kv_capacity, vllm_profile_terms
 from planner.estimate.memory import estimate_memory
 from planner.estimate.queueing import loaded_latency
-from planner.estimate.speed import estimate_speed, queue_terms, running_cap
+from planner.estimate.kv_capacity import engine_memory_terms, running_cap, vllm_profile_terms
+from planner.estimate.speed import estimate_speed, queue_terms
 
 
 def default_engine(catalog: Catalog, quant: Quant, gpu: Gpu) -> Engine:
@@ -37,11 +38,13 @@ def estimate(catalog: Catalog, model: ModelSpec, quant: Quant, gpu: Gpu, engine:
     if gpus > 1 and not (engine.tensor_parallel or engine.pipeline_parallel):
         raise ConstraintError(f"Field 'gpus': {engine.id} cannot spread one model over {gpus} GPUs.", field="gpus")
     context = context_tokens or input_tokens + output_tokens
-    memory = estimate_memory(model, quant, gpu, engine, gpus, context, concurrency, kv_cache_dtype)
+    capacity, overhead = engine_memory_terms(model, gpu, engine, gpus, vllm_profile_terms(catalog), max_num_seqs=concurrency)
+    memory = estimate_memory(model, quant, gpu, engine, gpus, context, concurrency, kv_cache_dtype, capacity_gib=capacity,
+                             overhead_gib=overhead)
     fraction = 1.0 if memory.gpu_layers >= model.layers else memory.gpu_layers / model.layers
     speed = estimate_speed(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, concurrency,
                            fraction, memory.kv_cache_dtype, calibrations)
-    cap = running_cap(model, quant, gpu, engine, gpus, input_tokens + output_tokens, memory.kv_cache_dtype)
+    cap = running_cap(model, quant, gpu, engine, gpus, input_tokens + output_tokens, memory.kv_cache_dtype, vllm_profile_terms(catalog))
     terms = queue_terms(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, cap, fraction, memory.kv_cache_dtype,
                         calibrations, min(concurrency, cap))
     load = loaded_latency(terms, request_rate=request_rate, concurrency=None if request_rate is not None else concurrency)

@@ -58,8 +58,11 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     over_pcie = [r for r, pcie in zip(rows, split, strict=True) if pcie]
     rows = [r for r, pcie in zip(rows, split, strict=True) if not pcie]
     base = dataclasses.replace(catalog, efficiency=())
-    factors: list[EfficiencyFactor] = []
-    decode = _ratios(base, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus == 1], _roofline_step_s)
+    # vLLM's profiling terms first (they need no other factor): every later fit sizes a vLLM cache with them
+    factors: list[EfficiencyFactor] = vllm_profile_fit(base, [r for r in rows if r.metric == "kv_cache_tokens" and r.engine == "vllm"
+                                                              and r.args.vllm_use_v1 is not False], as_of)
+    decode = _ratios(dataclasses.replace(base, efficiency=tuple(factors)),
+                     [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus == 1], _roofline_step_s)
     factors += _decode_fit(decode, as_of)
     with_decode = dataclasses.replace(base, efficiency=tuple(factors))
     tp = _ratios(with_decode, [r for r in rows if r.metric == "decode_tokens_per_s" and r.gpus > 1], _tensor_parallel_ratio)
@@ -85,8 +88,6 @@ def fit_efficiencies(catalog: Catalog, rows: Iterable[Benchmark] | None = None, 
     with_moe = dataclasses.replace(base, efficiency=tuple(factors))
     served = [r for r in rows if r.metric == "ttft_s" and r.args.server is not False and catalog.gpus[r.gpu].fp16_tflops_dense]
     factors += request_overhead_fit(with_moe, [r for r in served if r.request_rate is None and (r.concurrency or 0) <= LONE_CLIENTS], as_of)
-    factors += vllm_profile_fit(base, [r for r in rows if r.metric == "kv_cache_tokens" and r.engine == "vllm"
-                                        and r.args.vllm_use_v1 is not False], as_of)
     factors += pcie_allreduce_fit(dataclasses.replace(base, efficiency=tuple(factors)), over_pcie, as_of)
     return factors
 

@@ -24,18 +24,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
 from planner.estimate.memory import (
     KV_BYTES_PER_ELEMENT,
     attention_layers,
+    estimate_memory,
+    held_tokens,
     kv_bytes_per_token_layer,
     kv_shards,
     layer_split,
     model_weight_bytes,
     resolve_kv_dtype,
     state_token_layers,
+    usable_gib,
 )
 from planner.estimate.queueing import max_running_sequences, token_budget_per_step
 from planner.units import GIB
@@ -88,10 +92,13 @@ NON_TORCH_GIB = 0.5
 SAMPLER_LOGITS_COPIES = 8.0
 
 
-def vllm_non_torch_gib(gpu: Gpu, tp: int, base_gib: float = NON_TORCH_GIB) -> float:
+NCCL_TP_GIB = 0.13  # NCCL's buffers under tensor parallelism: 0.13 GiB more at TP 2 than alone on the same A100s (vLLM 0.10.1 logs)
+
+
+def vllm_non_torch_gib(tp, base_gib: float = NON_TORCH_GIB):
     """Non-torch memory the V1 engine counts per GPU: the fitted base, and NCCL's buffers under tensor parallelism
-    (0.13 GiB more at TP 2 than alone on the same A100s, vLLM 0.10.1 logs in data/benchmarks.csv)."""
-    return base_gib + (0.13 if tp > 1 else 0.0)
+    (NCCL_TP_GIB, from vLLM 0.10.1 logs in data/benchmarks.csv). Numbers or arrays."""
+    return base_gib + np.where(np.asarray(tp) > 1, NCCL_TP_GIB, 0.0)
 
 
 def vllm_activation_peak_gib(model: ModelSpec, gpu: Gpu, tp: int, max_num_seqs: int | None = None,
@@ -100,18 +107,77 @@ def vllm_activation_peak_gib(model: ModelSpec, gpu: Gpu, tp: int, max_num_seqs: 
     MLP's gate and up projections, split by TP, and four hidden-state copies in BF16) and the sampler's dummy run
     (`sampler_copies` FP32 copies of the logits of its sequence limit); the forward's memory is freed first."""
     forward_gib, logits_gib = vllm_profile_parts(model, gpu, tp, max_num_seqs, max_num_batched_tokens)
-    return max(forward_gib, sampler_copies * logits_gib)
+    return float(np.maximum(forward_gib, sampler_copies * logits_gib))
 
 
 def vllm_profile_parts(model: ModelSpec, gpu: Gpu, tp: int, max_num_seqs: int | None = None,
                        max_num_batched_tokens: int | None = None) -> tuple[float, float]:
     """(the forward pass's peak, one FP32 logits tensor of the sequence limit), GiB, for vllm_activation_peak_gib."""
     budget = max_num_batched_tokens or token_budget_per_step("vllm", gpu)
-    width = 2 * (model.intermediate_size or 4 * model.hidden_size) / max(tp, 1) + 4 * model.hidden_size
-    if model.is_moe and model.experts_active:
-        width = 2 * (model.intermediate_size or 0) * model.experts_active / max(tp, 1) + 4 * model.hidden_size
     seqs = max_num_seqs or max_running_sequences("vllm", gpu) or 256
-    return budget * width * 2 / GIB, seqs * model.vocab_size * 4 / GIB
+    forward, logits = vllm_profile_bytes(mlp_gate_up_width(model), model.hidden_size, model.vocab_size, max(tp, 1), budget, seqs)
+    return float(forward) / GIB, float(logits) / GIB
+
+
+def mlp_gate_up_width(model: ModelSpec) -> float:
+    """Columns of the MLP's gate and up projections one token passes through (a mixture's active experts')."""
+    if model.is_moe and model.experts_active:
+        return 2 * (model.intermediate_size or 0) * model.experts_active
+    return 2 * (model.intermediate_size or 4 * model.hidden_size)
+
+
+def vllm_profile_bytes(mlp_width, hidden, vocab, tp, budget, max_seqs):
+    """(forward pass peak, one FP32 logits tensor) in bytes: the step's token budget through the MLP's gate and up
+    projections split by TP and four hidden-state copies in BF16; the sequence limit's logits. Numbers or arrays (the
+    planning grid computes them per model and device)."""
+    width = np.asarray(mlp_width, dtype=float) / np.asarray(tp, dtype=float) + 4 * np.asarray(hidden, dtype=float)
+    return np.asarray(budget, dtype=float) * width * 2, np.asarray(max_seqs, dtype=float) * np.asarray(vocab, dtype=float) * 4
+
+
+def vllm_profiled_parts(mlp_width, hidden, vocab, tp, budget, sampler_copies=SAMPLER_LOGITS_COPIES, non_torch_gib=NON_TORCH_GIB):
+    """What vLLM's start-up profiling takes from the KV cache on one GPU, in bytes, in three parts: the forward pass
+    at the step's token budget, the sampler's `sampler_copies` FP32 logits copies per sequence of its limit
+    (--max-num-seqs), and the non-torch memory (vllm_non_torch_gib). Its PyTorch peak is the larger of the forward
+    pass and the sampler's whole run. Numbers or arrays."""
+    forward, logits = vllm_profile_bytes(mlp_width, hidden, vocab, tp, budget, 1)
+    return forward, sampler_copies * logits, vllm_non_torch_gib(tp, non_torch_gib) * GIB
+
+
+def vllm_batch_that_fits(room_bytes, forward_bytes, sampler_bytes_per_sequence, kv_bytes_per_sequence, shards):
+    """The most sequences b a vLLM replica holds when its --max-num-seqs is b itself (as the plan deploys it):
+    b x KV <= shards x (room - max(forward, b x sampler)), `room` being its capacity less the weights and the non-torch
+    memory. The left side grows with b, so b is the smaller of its two regimes' bounds. Numbers or arrays."""
+    room = np.asarray(room_bytes, dtype=float)
+    by_forward = (room - forward_bytes) * shards / kv_bytes_per_sequence
+    by_sampler = room * shards / (kv_bytes_per_sequence + shards * sampler_bytes_per_sequence)
+    return np.floor(np.maximum(np.minimum(by_forward, by_sampler), 0))
+
+
+def engine_memory_terms(model: ModelSpec, gpu: Gpu, engine: Engine, gpus: int, profile_terms: dict[str, float] | None = None,
+                        max_num_seqs: int | None = None):
+    """(capacity, overhead) of one GPU in GiB as the engine sizes its KV cache, the rest being the weights: vLLM's
+    gpu_memory_utilization of the memory CUDA reports, less what its start-up profiling measures with `max_num_seqs`
+    (vllm_profiled_parts, with the fitted `profile_terms`; default its own limit), its KV cache then exactly vLLM's
+    own accounting; every other engine its memory share (planner.estimate.memory.usable_gib) less its fixed overhead
+    (data/engines.csv). What the planning grid (planner.plan.grid_tables.vllm_profile_tables) and the single estimate
+    (sequences_that_fit, the plan's memory) both size with."""
+    if engine.id != "vllm":
+        return usable_gib(gpu, engine), engine.overhead_gib
+    forward, sampler, non_torch = _vllm_parts(model, gpu, engine, gpus, profile_terms)
+    seqs = max_num_seqs or max_running_sequences("vllm", gpu) or 256
+    return _vllm_capacity_gib(engine, gpu), (max(forward, sampler * seqs) + non_torch) / GIB
+
+
+def _vllm_capacity_gib(engine: Engine, gpu: Gpu) -> float:
+    return (engine.default_gpu_memory_utilization or DEFAULT_FRACTION["vllm"]) * visible_memory_gib(gpu)
+
+
+def _vllm_parts(model: ModelSpec, gpu: Gpu, engine: Engine, gpus: int, profile_terms: dict[str, float] | None) -> tuple[float, float, float]:
+    terms = profile_terms or {}
+    tp = min(gpus, gpu.scale_up_gpus) if gpus > 1 and engine.tensor_parallel else 1
+    return tuple(float(x) for x in vllm_profiled_parts(mlp_gate_up_width(model), model.hidden_size, model.vocab_size, tp,
+                                                       token_budget_per_step("vllm", gpu), terms.get("sampler_copies", SAMPLER_LOGITS_COPIES),
+                                                       terms.get("non_torch_gib", NON_TORCH_GIB)))
 
 
 def kv_bytes_per_token_per_gpu(model: ModelSpec, gpus: int, tensor_parallel: bool, kv_dtype: str, domain: int) -> float:
@@ -125,8 +191,13 @@ def request_token_layers(model: ModelSpec, tokens: int, budget: int) -> float:
     """Token-layers of cache one request of `tokens` needs: every token in full-attention layers, at most
     window - 1 + the step's budget in sliding-window ones (vLLM's SlidingWindowSpec), and a hybrid's fixed state."""
     full, windowed, window = layer_split(model)
-    held_windowed = min(tokens, window - 1 + budget) if math.isfinite(window) else tokens
-    return full * tokens + windowed * held_windowed + state_token_layers(model)
+    return float(held_tokens(full, windowed, vllm_window(window, budget), tokens, state_token_layers(model)))
+
+
+def vllm_window(window, budget):
+    """Tokens vLLM holds for a request in a sliding-window layer: window - 1 + the step's token budget (a chunk of the
+    prompt attends back over the window; vllm/v1/kv_cache_interface.py SlidingWindowSpec.max_memory_usage_bytes)."""
+    return np.asarray(window, dtype=float) - 1 + np.asarray(budget, dtype=float)
 
 
 def kv_capacity(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1, tokens_per_request: int = 4096,
@@ -156,7 +227,7 @@ def kv_capacity(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: 
                           max_concurrency=float(slots), basis={**basis, "slots": slots})
     if engine.id == "vllm":
         activation = vllm_activation_peak_gib(model, gpu, tp_size, max_num_seqs, max_num_batched_tokens, sampler_copies)
-        non_torch = vllm_non_torch_gib(gpu, tp_size, non_torch_gib)
+        non_torch = float(vllm_non_torch_gib(tp_size, non_torch_gib))
         total = visible_memory_gib(gpu)
         kv_gib = vllm_available_kv_gib(total, fraction, weights_gib, activation, non_torch)
         basis.update(total_gib=total, activation_peak_gib=activation, non_torch_gib=non_torch)
@@ -184,3 +255,35 @@ def vllm_profile_terms(catalog) -> dict[str, float]:
         if row is not None:
             out[name] = row.value
     return out
+
+
+def sequences_that_fit(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1, context_tokens: int = 4096,
+                       kv_cache_dtype: str = "auto", profile_terms: dict[str, float] | None = None, max_num_seqs: int | None = None) -> int:
+    """How many sequences of `context_tokens` the KV cache holds, with the capacity and overhead the engine sizes it with
+    (engine_memory_terms) and, for vLLM, its sliding-window pages (vllm_window), as the candidate grid sizes a batch;
+    at least 1, since a lone sequence may spill to the CPU. vLLM's profiling depends on its --max-num-seqs: a server
+    set to `max_num_seqs` (a benchmarked one: its setting or vLLM's default), or, without it, one the plan deploys
+    with --max-num-seqs at the batch it holds (vllm_batch_that_fits)."""
+    capacity, overhead = engine_memory_terms(model, gpu, engine, gpus, profile_terms, max_num_seqs)
+    one = estimate_memory(model, quant, gpu, engine, gpus, context_tokens, 1, kv_cache_dtype, capacity_gib=capacity, overhead_gib=overhead)
+    shards = kv_shards(model, gpus, gpus > 1 and engine.tensor_parallel, gpu.scale_up_gpus)
+    full, windowed, window = layer_split(model)
+    if engine.id == "vllm":  # its pool holds window - 1 + the budget of a sliding-window layer, not the window
+        window = float(vllm_window(window, token_budget_per_step("vllm", gpu)))
+    per_sequence = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[one.kv_cache_dtype]) * float(
+        held_tokens(full, windowed, window, context_tokens, state_token_layers(model)))
+    if engine.id == "vllm" and max_num_seqs is None:
+        forward, sampler, non_torch = _vllm_parts(model, gpu, engine, gpus, profile_terms)
+        room = (capacity - one.weights_gib / gpus) * GIB - non_torch
+        return max(1, int(vllm_batch_that_fits(room, forward, sampler, per_sequence, shards)))
+    room_gib = capacity - overhead - one.weights_gib / gpus
+    return max(1, int(math.floor(max(room_gib, 0) * GIB * shards / per_sequence)))
+
+
+def running_cap(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, context_tokens: int, kv_cache_dtype: str,
+                profile_terms: dict[str, float] | None = None, max_num_seqs: int | None = None) -> int:
+    """Sequences of `context_tokens` the engine runs at once: as many as its KV cache holds (sequences_that_fit), at most
+    its sequence limit (`max_num_seqs` where the server sets one, else planner.estimate.queueing.max_running_sequences)."""
+    fit = sequences_that_fit(model, quant, gpu, engine, gpus, context_tokens, kv_cache_dtype, profile_terms, max_num_seqs)
+    limit = max_num_seqs or max_running_sequences(engine.id, gpu) or fit
+    return max(1, min(fit, limit))

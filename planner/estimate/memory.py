@@ -226,8 +226,12 @@ def estimate_memory(
     context_tokens: int = 4096,
     sequences: int = 1,
     kv_cache_dtype: str = "auto",
+    capacity_gib: float | None = None,
+    overhead_gib: float | None = None,
 ) -> MemoryEstimate:
-    """Memory of one replica serving `sequences` sequences of `context_tokens` tokens."""
+    """Memory of one replica serving `sequences` sequences of `context_tokens` tokens. `capacity_gib` and `overhead_gib`
+    (per GPU) as the engine sizes its cache (planner.estimate.kv_capacity.engine_memory_terms: vLLM's profiled peak),
+    else its memory share and fixed overhead."""
     kv_dtype = resolve_kv_dtype(kv_cache_dtype, engine)
     full, windowed, window = layer_split(model)
     weights = model_weight_bytes(model, quant, engine.id)[0]
@@ -235,9 +239,9 @@ def estimate_memory(
     kv = float(kv_cache_bytes(per_token_layer, full, windowed, window, context_tokens, sequences, state_token_layers(model)))
     tensor_parallel = gpus > 1 and engine.tensor_parallel
     shards = kv_shards(model, gpus, tensor_parallel, gpu.scale_up_gpus)
-    overhead = engine.overhead_gib * GIB
+    overhead = (engine.overhead_gib if overhead_gib is None else overhead_gib) * GIB
     per_gpu = weights / gpus + kv / shards + overhead
-    capacity = usable_gib(gpu, engine) * GIB
+    capacity = (usable_gib(gpu, engine) if capacity_gib is None else capacity_gib) * GIB
     fits, gpu_layers, offload = per_gpu <= capacity, model.layers, 0.0
     if not fits and engine.cpu_offload:
         fraction = gpu_layer_fraction(weights + kv, (capacity - overhead) * gpus)
@@ -263,16 +267,6 @@ def estimate_memory(
         kv_tokens_per_sequence=int(context_tokens),
         sequences=int(sequences),
     )
-
-
-def sequences_that_fit(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int = 1, context_tokens: int = 4096,
-                       kv_cache_dtype: str = "auto") -> int:
-    """How many sequences of `context_tokens` the KV cache holds once weights and overhead are placed
-    (as the candidate grid sizes a batch); at least 1, since a lone sequence may spill to the CPU."""
-    one = estimate_memory(model, quant, gpu, engine, gpus, context_tokens, 1, kv_cache_dtype)
-    shards = kv_shards(model, gpus, gpus > 1 and engine.tensor_parallel, gpu.scale_up_gpus)
-    room_gib = one.capacity_gib - engine.overhead_gib - one.weights_gib / gpus
-    return max(1, int(math.floor(max(room_gib, 0) * shards / one.kv_cache_gib)))
 
 
 def gpu_layer_fraction(layer_bytes, gpu_bytes_for_layers):

@@ -35,8 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
-from planner.estimate.memory import sequences_that_fit
+from planner.catalog.records import Gpu
 
 # Sequences an engine batches at once: vLLM's default --max-num-seqs (docs.vllm.ai engine arguments),
 # used for every engine without a device rule of its own (see max_running_sequences).
@@ -53,13 +52,6 @@ def max_running_sequences(engine_id: str, gpu: Gpu) -> int | None:
     if engine_id == "vllm":
         return 1024 if gpu.memory_gib >= 70 and not gpu.id.startswith("a100") else 256
     return None
-
-
-def running_cap(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, context_tokens: int, kv_cache_dtype: str) -> int:
-    """Sequences of `context_tokens` the engine runs at once: as many as the KV cache holds
-    (planner.estimate.memory.sequences_that_fit), at most its sequence limit (max_running_sequences)."""
-    fit = sequences_that_fit(model, quant, gpu, engine, gpus, context_tokens, kv_cache_dtype)
-    return max(1, min(fit, max_running_sequences(engine.id, gpu) or fit))
 
 
 # Prompt tokens one engine step may carry (the chunked-prefill budget), by engine, where it is documented:

@@ -42,12 +42,12 @@ from planner.estimate.rates import (  # noqa: F401  CPU_FALLBACK_TFLOPS and comp
     sustained_bandwidth,
     sustained_flops,
 )
-from planner.estimate.queueing import (  # noqa: F401  the running cap re-exported, where the speed code kept it
+from planner.estimate.kv_capacity import running_cap, vllm_profile_terms  # noqa: F401  the running cap re-exported, where the speed code kept it
+from planner.estimate.queueing import (  # noqa: F401  re-exported for planner.plan
     DEFAULT_MAX_CONCURRENCY,
     QueueTerms,
     max_running_sequences,
     open_loop,
-    running_cap,
     token_budget_per_step,
     unloaded_ttft_s,
 )
@@ -373,7 +373,7 @@ def estimate_speed(
     reads0, reads1, compute1, fixed, extra1 = r.line  # a lone request: planner.estimate.queueing.unloaded_ttft_s
     ttft = float(unloaded_ttft_s(prefill, reads0 + reads1, compute1, fixed + extra1, request_overhead_s(catalog, engine.id, gpu)))
     if arrival_rate_per_s > 0:
-        cap = running_cap(model, quant, gpu, engine, gpus, input_tokens + output_tokens, kv_cache_dtype)
+        cap = running_cap(model, quant, gpu, engine, gpus, input_tokens + output_tokens, kv_cache_dtype, vllm_profile_terms(catalog))
         terms = queue_terms(catalog, model, quant, gpu, engine, gpus, input_tokens, output_tokens, cap, gpu_layer_fraction, kv_cache_dtype,
                             calibrations, concurrency)
         loaded = open_loop(terms, arrival_rate_per_s)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from planner.catalog.loading import Catalog
 from planner.catalog.records import ModelSpec, Quant
 from planner.estimate.cost import CostAssumptions, owned_cost, rented_cost
+from planner.estimate.kv_capacity import engine_memory_terms, vllm_profile_terms
 from planner.estimate.interconnect import link_class, pcie_allreduce_share, scale_up_bytes_s, share_fitted
 from planner.estimate.load import Load, Workload
 from planner.estimate.memory import estimate_memory, experts_only_other_bits, expert_params
@@ -54,7 +55,10 @@ def build_candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Const
     replicas = int(v["replicas"][i])
     in_flight = int(v["in_flight"][i])
     hidden = reasoning.tokens
-    memory = estimate_memory(model, quant, hw.gpu, engine, hw.count, w.context_needed + hidden, in_flight, w.kv_cache_dtype)
+    # vLLM is deployed with --max-num-seqs at the sequences in flight (planner.deploy.vllm): its profiling sizes by them
+    capacity, overhead = engine_memory_terms(model, hw.gpu, engine, hw.count, vllm_profile_terms(catalog), max_num_seqs=in_flight)
+    memory = estimate_memory(model, quant, hw.gpu, engine, hw.count, w.context_needed + hidden, in_flight, w.kv_cache_dtype,
+                             capacity_gib=capacity, overhead_gib=overhead)
     speed = estimate_speed(catalog, model, quant, hw.gpu, engine, hw.count, w.input_tokens, w.output_tokens + hidden, in_flight,
                            1.0 if memory.gpu_layers >= model.layers else memory.gpu_layers / model.layers,
                            memory.kv_cache_dtype, calibrations, load.peak_requests_per_s / replicas)

@@ -17,6 +17,7 @@ from planner.estimate.load import Workload
 from planner.estimate.memory import GPUS_PER_NODE
 from planner.estimate.bands import pessimistic_decode_share, pessimistic_prefill_share
 from planner.estimate.interconnect import pcie_allreduce_share
+from planner.estimate.kv_capacity import vllm_batch_that_fits
 from planner.estimate.speed import decode_bytes_per_step, prefill_s
 from planner.plan.grid_options import (
     MIN_COMPUTE_CAPABILITY,
@@ -36,6 +37,7 @@ from planner.plan.grid_support import support_mask
 from planner.plan.grid_step import StepTerms, comm_tables, engine_queue_tables, moe_batch, replica_capacity_requests_per_s, replicas_for_ttft
 from planner.plan.grid_tables import (
     MIN_GPU_LAYER_FRACTION,
+    engine_kv_per_sequence,
     hardware_arrays,
     model_arrays,
     pair_arrays,
@@ -155,10 +157,17 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
 
     weights_total, weights_active = take(T["weights_total"], mp), take(T["weights_active"], mp)
     kv_seq_full, kv_seq_read = take(T["kv_seq_full"], mp), take(T["kv_seq_read"], mp)
-    count, capacity, overhead = H["count"][h], take(T["capacity"], ph), P["overhead"][p]
+    # the capacity each engine sizes its cache in (planner.estimate.kv_capacity.engine_memory_terms); vLLM's overhead is
+    # what its profiling takes at the --max-num-seqs the plan deploys, the batch itself (vllm_batch_that_fits)
+    count, capacity = H["count"][h], take(T["capacity"], ph)
+    vllm = P["vllm"][p]
+    forward, sampler, non_torch = (take(T[k], mh) for k in ("vllm_forward", "vllm_sampler", "vllm_non_torch"))
     shards = np.where(take(T["tp"], ph), take(T["shards_tp"], mh), count)
     # memory (as planner.estimate.memory.estimate_memory)
-    batch_by_memory = np.floor(np.maximum((capacity - overhead - weights_total / count) * shards, 0) / kv_seq_full)
+    kv_engine = engine_kv_per_sequence(M, P, H, m, p, h, w, kv_seq_full)
+    batch_by_memory = np.where(vllm, vllm_batch_that_fits(capacity - weights_total / count - non_torch, forward, sampler, kv_engine, shards),
+                               np.floor(np.maximum((capacity - P["overhead"][p] - weights_total / count) * shards, 0) / kv_engine))
+    overhead = P["overhead"][p]  # vLLM's, once the sequences it runs are known (below)
     gpu_fraction = np.clip(take(T["room_all"], ph) / (weights_total + kv_seq_full), 0, 1)
     offload = ((batch_by_memory < 1) & take(T["may_offload"], ph) & (gpu_fraction >= MIN_GPU_LAYER_FRACTION)
                & (weights_total * (1 - gpu_fraction) <= H["host_ram"][h]))  # the layers left over fit in host memory
@@ -265,7 +274,8 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     return {
         "weights_gib": weights_total / GIB,
         "kv_gib": kv_seq_full * in_flight / GIB,
-        "per_gpu_gib": (weights_total * np.where(offload, gpu_fraction, 1) / count + kv_seq_full * in_flight / shards + overhead) / GIB,
+        "per_gpu_gib": (weights_total * np.where(offload, gpu_fraction, 1) / count + kv_seq_full * in_flight / shards
+                        + np.where(vllm, np.maximum(forward, sampler * in_flight) + non_torch, overhead)) / GIB,
         "capacity_gib": capacity / GIB,
         "batch_by_memory": batch_by_memory,
         "fits": batch_by_memory >= 1,

@@ -22,12 +22,22 @@ from planner.estimate.memory import (
     resolve_kv_dtype,
     state_token_layers,
 )
+from planner.estimate.kv_capacity import (
+    NON_TORCH_GIB,
+    SAMPLER_LOGITS_COPIES,
+    mlp_gate_up_width,
+    visible_memory_gib,
+    vllm_profile_terms,
+    vllm_profiled_parts,
+    vllm_window,
+)
 from planner.estimate.speed import (
     DEFAULT_MAX_CONCURRENCY,
     decode_flops_per_token,
     efficiencies,
     max_running_sequences,
     prefill_flops_per_token,
+    token_budget_per_step,
     sustained_bandwidth,
     sustained_flops,
 )
@@ -54,8 +64,9 @@ def tables(catalog: Catalog, w: Workload, M, P, H) -> dict[str, np.ndarray]:
                      np.where(P["int8"][:, None], H["flops_int8"][None, :], H["flops_fp16"][None, :])) * scale
     decode_flops = np.where(H["published_peak"][None, :], flops, np.inf)  # as in planner.estimate.speed.estimate_speed
     bandwidth = H["bandwidth"][None, :] * scale
-    capacity = H["memory"][None, :] * P["mem_util"][:, None]
+    capacity = np.where(P["vllm"][:, None], H["visible"][None, :], H["memory"][None, :]) * P["mem_util"][:, None]
     return {
+        **dict(zip(("vllm_forward", "vllm_sampler", "vllm_non_torch"), vllm_profile_tables(M, H), strict=True)),
         "weights_total": M["weights_total"],
         "weights_active": M["weights_active"],
         "kv_seq_full": M["kv_token_layer"][:, None] * kv_factor * held(ctx)[:, None],
@@ -66,7 +77,7 @@ def tables(catalog: Catalog, w: Workload, M, P, H) -> dict[str, np.ndarray]:
         "shards_tp": np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][:, None])) * np.maximum(1, count // tp_size),
         "kv_copies_tp": tp_size / np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][:, None])),
         "capacity": capacity,
-        "room_all": (capacity - P["overhead"][:, None]) * count,
+        "room_all": (capacity - P["overhead"][:, None]) * count,  # offload (engines without profiling: the overhead is fixed)
         "may_offload": P["cpu_offload"][:, None] & (count == 1),
         "bandwidth": bandwidth,
         "flops": flops,
@@ -106,9 +117,38 @@ def prune(g: Grid, M, P, H, w: Workload, compatible: np.ndarray) -> None:
     g.m, g.p, g.h = np.nonzero(keep)
 
 
+def vllm_profile_tables(M, H) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(model, hardware) tables of what vLLM's start-up profiling takes from each GPU's KV cache: the forward pass, the
+    sampler per sequence of --max-num-seqs, the non-torch memory (planner.estimate.kv_capacity.vllm_profiled_parts,
+    with the catalogue's fitted terms), tensor parallel over the option's GPUs as vLLM runs them."""
+    tp_size = np.minimum(H["count"], H["domain"])[None, :]
+    terms = H["vllm_terms"]
+    forward, sampler, non_torch = vllm_profiled_parts(M["mlp_width"][:, None], M["hidden"][:, None], M["vocab"][:, None], tp_size,
+                                                      H["vllm_budget"][None, :], terms.get("sampler_copies", SAMPLER_LOGITS_COPIES),
+                                                      terms.get("non_torch_gib", NON_TORCH_GIB))
+    shape = np.broadcast(forward, sampler, non_torch).shape
+    return tuple(np.broadcast_to(x, shape) for x in (forward, sampler, non_torch))
+
+
+def engine_kv_per_sequence(M, P, H, m, p, h, w: Workload, kv_seq_full):
+    """Bytes of KV cache one sequence takes as its engine counts it: `kv_seq_full` (the memory module's), except that
+    vLLM holds window - 1 + its token budget in a sliding-window layer (planner.estimate.kv_capacity.vllm_window), as
+    sequences_that_fit counts it."""
+    vllm = P["vllm"][p]
+    sliding = np.isfinite(M["window"][m])
+    if not (vllm & sliding).any():
+        return kv_seq_full
+    ctx = w.context_needed + M["reasoning"][m]
+    dtype = np.asarray(kv_seq_full).dtype  # the small factors in the caller's precision before they broadcast to its rows
+    held = held_tokens(M["full_layers"][m], M["window_layers"][m], vllm_window(M["window"][m], H["vllm_budget"][h]), ctx, M["state_layers"][m])
+    per_model = (M["kv_token_layer"][m] * held).astype(dtype)
+    return np.where(vllm & sliding, per_model * (P["kv_bytes"][p] / 2.0).astype(dtype), kv_seq_full)
+
+
 def _fits(M, P, H, m, p, h, w: Workload) -> np.ndarray:
     """Whether one sequence fits (or can offload), over the cube: the memory test of _evaluate, in
-    float32 and with a 1e-5 margin so it never keeps what the float64 pass would refuse."""
+    float32 and with a 1e-5 margin so it never keeps what the float64 pass would refuse. vLLM's pairs are tested
+    apart, with the capacity, profiled overhead and per-sequence cache its own accounting gives (engine_memory_terms)."""
     f32 = np.float32
     count = H["count"][h].astype(f32)
     weights_total = M["weights_total"][m, p].astype(f32)
@@ -117,21 +157,30 @@ def _fits(M, P, H, m, p, h, w: Workload) -> np.ndarray:
                    * held_tokens(M["full_layers"][m], M["window_layers"][m], M["window"][m], ctx, M["state_layers"][m])).astype(f32)
     tp_size = np.minimum(count, H["domain"][h].astype(f32))
     shards_tp = (np.maximum(1, np.minimum(tp_size, M["kv_heads_eff"][m])) * np.maximum(1, count // tp_size)).astype(f32)
-    room = (H["memory"][h] * P["mem_util"][p] - P["overhead"][p]).astype(f32)
-    room_all = room * count  # (pair, hardware)
-    need = kv_seq_full * f32(1 + 1e-5)
-    # without tensor parallelism the KV cache splits as the weights do: room·count >= weights + KV
-    fits_split = room_all >= weights_total + need
-    fits_tp = (room - weights_total / count) * shards_tp >= need
-    fits = np.where(P["tensor_parallel"][p] & (count > 1), fits_tp, fits_split)
-    offload = P["cpu_offload"][p] & (count == 1) & (room_all >= f32(MIN_GPU_LAYER_FRACTION) * (weights_total + kv_seq_full))
-    return fits | offload
+
+    def test(room, weights, kv, need, pairs):
+        room_all = room * count  # without tensor parallelism the KV cache splits as the weights do: room·count >= weights + KV
+        fits = np.where(P["tensor_parallel"][pairs] & (count > 1), (room - weights / count) * shards_tp >= need, room_all >= weights + need)
+        offload = P["cpu_offload"][pairs] & (count == 1) & (room_all >= f32(MIN_GPU_LAYER_FRACTION) * (weights + kv))
+        return fits | offload
+
+    room = (H["memory"][h] * P["mem_util"][p] - P["overhead"][p]).astype(f32)  # (pair, hardware)
+    fits = test(room, weights_total, kv_seq_full, kv_seq_full * f32(1 + 1e-5), p)
+    vllm = np.flatnonzero(P["vllm"])
+    if len(vllm):
+        pv = vllm[None, :, None]
+        kv = kv_seq_full[:, vllm]
+        forward, sampler, non_torch = (x[m, h] for x in vllm_profile_tables(M, H))  # one sequence: --max-num-seqs 1
+        room_v = (H["visible"][h] * P["mem_util"][pv] - non_torch - np.maximum(forward, sampler)).astype(f32)
+        need = engine_kv_per_sequence(M, P, H, m, pv, h, w, kv) * f32(1 + 1e-5)
+        fits[:, vllm] = test(room_v, weights_total[:, vllm], kv, need, pv)
+    return fits
 
 
 def model_arrays(models: list[ModelSpec], w: Workload, reasoning_tokens: dict[str, int] | None = None) -> dict[str, np.ndarray]:
     cols: dict[str, list] = {k: [] for k in ("params_active", "kv_token_layer", "full_layers", "window_layers",
                                              "window", "state_layers", "kv_heads_eff", "experts_total", "experts_active", "layers", "heads", "head_dim",
-                                             "attention_flops", "prefill_attention")}
+                                             "attention_flops", "prefill_attention", "mlp_width", "hidden", "vocab")}
     for model in models:
         full, windowed, window = layer_split(model)
         cols["params_active"].append(model.params_active_b * 1e9)
@@ -148,6 +197,9 @@ def model_arrays(models: list[ModelSpec], w: Workload, reasoning_tokens: dict[st
         cols["head_dim"].append(model.head_dim)
         cols["attention_flops"].append(attention_flops_per_token_layer(model))
         cols["prefill_attention"].append(prefill_attention_flops_per_token(model, w.input_tokens))
+        cols["mlp_width"].append(mlp_gate_up_width(model))
+        cols["hidden"].append(model.hidden_size)
+        cols["vocab"].append(model.vocab_size)
     arrays = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
     arrays["moe"] = arrays["experts_total"] > arrays["experts_active"]
     arrays["reasoning"] = np.array([float((reasoning_tokens or {}).get(m.id, 0)) for m in models])
@@ -174,6 +226,7 @@ def pair_arrays(pairs: list[tuple[Quant, Engine]], w: Workload) -> dict[str, np.
         "kv_bytes": np.array([KV_BYTES_PER_ELEMENT[resolve_kv_dtype(w.kv_cache_dtype, e)] for _, e in pairs]),
         "overhead": np.array([e.overhead_gib * GIB for _, e in pairs]),
         "mem_util": np.array([e.default_gpu_memory_utilization or 1.0 for _, e in pairs]),
+        "vllm": np.array([e.id == "vllm" for _, e in pairs]),  # sizes its KV cache by its start-up profiling (engine_memory_terms)
         "tensor_parallel": np.array([e.tensor_parallel for _, e in pairs]),
         "gguf_engine": np.array([e.id in GGUF_ENGINES for _, e in pairs]),
         "cpu_offload": np.array([e.cpu_offload for _, e in pairs]),
@@ -212,6 +265,10 @@ def hardware_arrays(catalog: Catalog, g: Grid, calibrations: list[dict] | None) 
         # accelerators a serving engine (vLLM, SGLang, TGI, TensorRT-LLM) runs on, as opposed to Apple, CPUs and edge parts
         "serving_engine_runs": np.array([x.gpu.kind in {"consumer", "workstation", "datacenter"} for x in hw]),
         "memory": np.array([x.gpu.memory_gib * GIB for x in hw]),
+        "visible": np.array([visible_memory_gib(x.gpu) * GIB for x in hw]),  # what CUDA reports, as engines size from it
+        "vllm_budget": np.array([token_budget_per_step("vllm", x.gpu) for x in hw], dtype=float),
+        "vllm_seqs": np.array([max_running_sequences("vllm", x.gpu) or DEFAULT_MAX_CONCURRENCY for x in hw], dtype=float),
+        "vllm_terms": vllm_profile_terms(catalog),
         "bandwidth": np.array([sustained_bandwidth(x.gpu, catalog) for x in hw]),
         # the rates estimates compute at per precision (planner.estimate.speed.sustained_flops: a device without
         # an 8-bit figure runs that precision at its FP16 one)
