@@ -31,7 +31,6 @@ from planner.catalog.records import Engine, Gpu, ModelSpec, Quant
 from planner.estimate.memory import (
     KV_BYTES_PER_ELEMENT,
     attention_layers,
-    estimate_memory,
     held_tokens,
     kv_bytes_per_token_layer,
     kv_shards,
@@ -264,20 +263,20 @@ def sequences_that_fit(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine,
     at least 1, since a lone sequence may spill to the CPU. vLLM's profiling depends on its --max-num-seqs: a server
     set to `max_num_seqs` (a benchmarked one: its setting or vLLM's default), or, without it, one the plan deploys
     with --max-num-seqs at the batch it holds (vllm_batch_that_fits)."""
-    capacity, overhead = engine_memory_terms(model, gpu, engine, gpus, profile_terms, max_num_seqs)
-    one = estimate_memory(model, quant, gpu, engine, gpus, context_tokens, 1, kv_cache_dtype, capacity_gib=capacity, overhead_gib=overhead)
+    weights_per_gpu = model_weight_bytes(model, quant, engine.id)[0] / gpus
     shards = kv_shards(model, gpus, gpus > 1 and engine.tensor_parallel, gpu.scale_up_gpus)
     full, windowed, window = layer_split(model)
     if engine.id == "vllm":  # its pool holds window - 1 + the budget of a sliding-window layer, not the window
         window = float(vllm_window(window, token_budget_per_step("vllm", gpu)))
-    per_sequence = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[one.kv_cache_dtype]) * float(
+    per_sequence = kv_bytes_per_token_layer(model, KV_BYTES_PER_ELEMENT[resolve_kv_dtype(kv_cache_dtype, engine)]) * float(
         held_tokens(full, windowed, window, context_tokens, state_token_layers(model)))
     if engine.id == "vllm" and max_num_seqs is None:
         forward, sampler, non_torch = _vllm_parts(model, gpu, engine, gpus, profile_terms)
-        room = (capacity - one.weights_gib / gpus) * GIB - non_torch
+        room = _vllm_capacity_gib(engine, gpu) * GIB - weights_per_gpu - non_torch
         return max(1, int(vllm_batch_that_fits(room, forward, sampler, per_sequence, shards)))
-    room_gib = capacity - overhead - one.weights_gib / gpus
-    return max(1, int(math.floor(max(room_gib, 0) * GIB * shards / per_sequence)))
+    capacity, overhead = engine_memory_terms(model, gpu, engine, gpus, profile_terms, max_num_seqs)
+    room = (capacity - overhead) * GIB - weights_per_gpu
+    return max(1, int(math.floor(max(room, 0) * shards / per_sequence)))
 
 
 def running_cap(model: ModelSpec, quant: Quant, gpu: Gpu, engine: Engine, gpus: int, context_tokens: int, kv_cache_dtype: str,

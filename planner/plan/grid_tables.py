@@ -164,9 +164,13 @@ def _fits(M, P, H, m, p, h, w: Workload) -> np.ndarray:
         offload = P["cpu_offload"][pairs] & (count == 1) & (room_all >= f32(MIN_GPU_LAYER_FRACTION) * (weights + kv))
         return fits | offload
 
-    room = (H["memory"][h] * P["mem_util"][p] - P["overhead"][p]).astype(f32)  # (pair, hardware)
-    fits = test(room, weights_total, kv_seq_full, kv_seq_full * f32(1 + 1e-5), p)
-    vllm = np.flatnonzero(P["vllm"])
+    fits = np.empty(np.broadcast(weights_total, count).shape, dtype=bool)
+    others, vllm = np.flatnonzero(~P["vllm"]), np.flatnonzero(P["vllm"])
+    if len(others):
+        po = others[None, :, None]
+        room = (H["memory"][h] * P["mem_util"][po] - P["overhead"][po]).astype(f32)  # (pair, hardware)
+        kv = kv_seq_full[:, others]
+        fits[:, others] = test(room, weights_total[:, others], kv, kv * f32(1 + 1e-5), po)
     if len(vllm):
         pv = vllm[None, :, None]
         kv = kv_seq_full[:, vllm]
