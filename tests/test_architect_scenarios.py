@@ -252,7 +252,7 @@ def test_owned_gpus_without_a_power_figure_say_their_cost_is_a_floor():
 
     plan = recommend(Constraints(requests_per_day=3000, gpus_available=[{"gpu": "a10g", "count": 4}], task="chat"), CATALOG)
     top = plan.recommendation
-    assert top is not None and top.gpu == "a10g" and top.cost.power_usd_per_month == 0
+    assert top is not None and top.gpu == "a10g" and top.cost.power_usd_per_month == 0 and not top.cost.power_counted
     warning = next(f for f in top.findings if f.rule == "cost.power-unknown")
     assert warning.effect == "warning" and "is a floor, not an estimate" in warning.message
     a = plan.assumptions

@@ -85,7 +85,7 @@ def top_pick(plan: Plan) -> None:
             f"{'rented' if top.cost.mode == 'rent' else 'owned'})"
         )
         cols = st.columns(5)
-        no_power = any(f.rule == "cost.power-unknown" for f in top.findings)
+        no_power = not top.cost.power_counted
         cols[0].metric("Monthly cost ($/month)", usd(top.cost.usd_per_month) + ("+" if no_power else ""),
                        delta="power not counted" if no_power else None, delta_color="off",
                        help=plain(f"{'Rented' if top.cost.mode == 'rent' else 'Owned'}: {top.cost.price_source}"

@@ -247,7 +247,7 @@ def _deployment_lines(plan) -> list[str]:
     cost = top.cost
     if cost.mode == "own":
         parts = (f"power ${cost.power_usd_per_month:,.0f} + space ${cost.operations_usd_per_month:,.0f}"
-                 if not any(f.rule == "cost.power-unknown" for f in top.findings) else "no power figure published: power and space not counted")
+                 if cost.power_counted else "no power figure published: power and space not counted")
         if cost.capital_sunk:
             value = cost.capital_usd_per_month * plan.assumptions.amortisation_months
             out.append(f"  cost: ${cost.usd_per_month:,.0f}/month to run ({parts}); the hardware is yours, its purchase sunk"

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from planner.catalog.loading import Catalog
 from planner.catalog.records import AccuracyBand, Benchmark
 from planner.errors import PlannerError
-from planner.estimate.kv_capacity import kv_capacity, running_cap, sequences_that_fit, vllm_profile_terms
+from planner.estimate.kv_capacity import kv_capacity, running_cap, vllm_profile_terms
 from planner.estimate.memory import estimate_memory, model_weight_bytes
 from planner.estimate.speed import closed_loop_tokens_per_s, estimate_speed, max_running_sequences, queue_terms
 from planner.estimate.queueing import LoadedLatency, loaded_latency, overloaded_run
@@ -143,8 +143,6 @@ def row_loaded_latency(catalog: Catalog, r: Benchmark) -> LoadedLatency | None:
     args = r.args
     inp, out = max(r.input_tokens, 1), max(r.output_tokens or 1, 1)
     cap = running_cap(model, quant, gpu, engine, r.gpus, inp + out, row_kv_dtype(r), vllm_profile_terms(catalog), server_seqs(r, gpu))
-    if args.max_num_seqs:
-        cap = min(cap, args.max_num_seqs)
     hint = min(r.concurrency or r.requests or 1, cap)
     terms = queue_terms(catalog, model, quant, gpu, engine, r.gpus, inp, out, cap, kv_cache_dtype=row_kv_dtype(r), batch_hint=hint)
     if args.max_num_batched_tokens:
@@ -178,12 +176,9 @@ def running_batch(catalog: Catalog, r: Benchmark) -> int:
     """Sequences decoding together in a row's run: its clients, unless the KV cache holds fewer
     (then the rest wait their turn, as the engine's scheduler makes them)."""
     model, quant, gpu, engine = catalog.model(r.model), catalog.quants[r.quant], catalog.gpus[r.gpu], catalog.engines[r.engine]
-    fit = sequences_that_fit(model, quant, gpu, engine, r.gpus, (r.input_tokens or 0) + (r.output_tokens or 0), row_kv_dtype(r),
-                             vllm_profile_terms(catalog), server_seqs(r, gpu))
-    cap = max_running_sequences(engine.id, gpu) or fit
-    if r.args.max_num_seqs:
-        cap = min(cap, r.args.max_num_seqs)
-    return max(1, min(clients(r) or 1, fit, cap))
+    cap = running_cap(model, quant, gpu, engine, r.gpus, (r.input_tokens or 0) + (r.output_tokens or 0), row_kv_dtype(r),
+                      vllm_profile_terms(catalog), server_seqs(r, gpu))
+    return max(1, min(clients(r) or 1, cap))
 
 
 def server_seqs(r: Benchmark, gpu) -> int | None:

@@ -36,6 +36,7 @@ class HostingCost(BaseModel):
     operations_usd_per_month: float = 0.0
     usd_per_mtok: float | None = None
     capital_sunk: bool = False  # GPUs already owned: usd_per_month is the running cost; capital is shown apart
+    power_counted: bool = True  # False: owned GPUs without a published power figure, so no power or space is counted
 
 
 class CostAssumptions(BaseModel):
@@ -106,9 +107,7 @@ def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions, s
     purchase = catalog.purchase_price(gpu.id)
     capital = purchase.usd * gpu_count / a.amortisation_months if purchase else 0.0
     rated_kw = (gpu.power_w or _wall_power_w(gpu.id) or 0) / 1000 * gpu_count
-    pue = 1.0 if desk else a.pue
-    power = rated_kw * a.gpu_power_draw_fraction * pue * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
-    operations = 0.0 if desk else a.colocation_usd_per_kw_month * rated_kw  # rack space, cooling and network, rented by the kW
+    power, operations = running_usd_per_month(rated_kw, a, desk)
     total = power + operations + (0.0 if sunk else capital)
     where = "office/edge power, no colocation" if desk else "power and colocation"
     if sunk:
@@ -128,7 +127,16 @@ def owned_cost(catalog: Catalog, gpu: Gpu, gpu_count: int, a: CostAssumptions, s
         power_usd_per_month=power,
         operations_usd_per_month=operations,
         capital_sunk=sunk,
+        power_counted=rated_kw > 0,
     )
+
+
+def running_usd_per_month(rated_kw: float, a: CostAssumptions, desk: bool = False) -> tuple[float, float]:
+    """(power, space) a month for GPUs of `rated_kw`: their draw at the assumed share x PUE x the hours used x the power
+    price, and colocation by the kW (rack space, cooling and network); an office or edge box pays its own power at the
+    wall and no colocation."""
+    power = rated_kw * a.gpu_power_draw_fraction * (1.0 if desk else a.pue) * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
+    return power, 0.0 if desk else a.colocation_usd_per_kw_month * rated_kw
 
 
 def _wall_power_w(gpu_id: str) -> float | None:

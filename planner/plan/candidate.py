@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from planner.catalog.loading import Catalog
 from planner.catalog.records import ModelSpec, Quant
-from planner.estimate.cost import CostAssumptions, owned_cost, rented_cost
+from planner.estimate.cost import CostAssumptions, owned_cost, rented_cost, running_usd_per_month
 from planner.estimate.kv_capacity import engine_memory_terms, vllm_profile_terms
 from planner.estimate.interconnect import link_class, pcie_allreduce_share, scale_up_bytes_s, share_fitted
 from planner.estimate.load import Load, Workload
 from planner.estimate.memory import estimate_memory, experts_only_other_bits, expert_params
 from planner.estimate.speed import estimate_speed
 from planner.findings import Finding
-from planner.units import HOURS_PER_MONTH
 from planner.plan.capability import Capability, CapabilityTable
 from planner.plan.constraints import Constraints
 from planner.plan.grid import Grid
@@ -80,12 +79,12 @@ def build_candidate(catalog: Catalog, grid: Grid, i: int, score: float, c: Const
             f"${cost.usd_per_month_high / cost.usd_per_month * cost.usd_per_gpu_hour:.2f}/GPU-hour, {cost.price_provider}), "
             f"not one provider's offer: at the top this plan costs ${cost.usd_per_month_high:,.0f}/month"
             + (f", over your ${c.budget_usd_per_month:,.0f} budget" if over else "") + ". Get a quote before you commit.")))
-    if owning and cost.power_usd_per_month == 0 and not hw.gpu.power_w:
+    if not cost.power_counted:
         findings.append(Finding(rule="cost.power-unknown", effect="warning", subject=model.id, message=(
             f"No published power figure for {hw.gpu.name} (data/gpus.csv power_w is blank; its maker publishes no datasheet), "
             f"so this plan's running cost counts no power and no colocation: ${cost.usd_per_month:,.0f}/month is a floor, not "
             f"an estimate. Read the cards' power limit (nvidia-smi -q -d POWER): each 100 W of it adds "
-            f"${_per_100_watts(bought, a, desk):,.0f}/month at this plan's power price, PUE and utilisation.")))
+            f"${sum(running_usd_per_month(0.1 * bought, a, desk)):,.0f}/month at this plan's power price, PUE and utilisation.")))
     pcie = _pcie_tensor_parallel(catalog, model, engine, hw)
     if pcie is not None:
         findings.append(pcie)
@@ -185,10 +184,3 @@ def _candidate_findings(model, quant, engine_id, hw, memory, speed, c: Constrain
                            message=f"At the peak, queueing for prefill lifts time to first token to {speed.ttft_s:.2f} s (target {w.max_ttft_s:g} s)."))
     return out
 
-
-def _per_100_watts(gpus: int, a: CostAssumptions, desk: bool) -> float:
-    """What 100 W of rated power a GPU adds to a month's running cost: the power owned_cost would charge for it (at the
-    draw fraction, PUE and utilisation assumed) and, in a datacenter, its colocation by the kW."""
-    kw = 0.1 * gpus
-    power = kw * a.gpu_power_draw_fraction * (1.0 if desk else a.pue) * HOURS_PER_MONTH * a.utilisation * a.power_usd_per_kwh
-    return power + (0.0 if desk else a.colocation_usd_per_kw_month * kw)

@@ -39,12 +39,11 @@ def verdict(c: Constraints, top: Candidate | None, best_api: ApiOption | None, b
         to_self.append("the model ships inside your product, which only open weights allow")
     if top is not None and best_api is not None:
         mine, theirs = top.cost.usd_per_month, best_api.usd_per_month
-        floor = any(f.rule == "cost.power-unknown" for f in top.findings)  # no power counted: the cost is a floor
-        if mine < theirs and not floor:
-            to_self.append(f"{_volume(tokens_per_month, 'self')}: at {tokens_per_month / 1e6:,.0f}M tokens/month self-hosting (${mine:,.0f}/month) costs less than "
+        if mine < theirs and top.cost.power_counted:  # without power counted the cost is only a floor
+            to_self.append(f"cheaper to self-host at this volume: at {tokens_per_month / 1e6:,.0f}M tokens/month self-hosting (${mine:,.0f}/month) costs less than "
                            f"a comparable API ({best_api.id}, ${theirs:,.0f}/month)")
         elif theirs < 0.8 * mine:
-            to_api.append(f"{_volume(tokens_per_month, 'api')}: at {tokens_per_month / 1e6:,.0f}M tokens/month a comparable API ({best_api.id}, ${theirs:,.0f}/month) "
+            to_api.append(f"cheaper as an API at this volume: at {tokens_per_month / 1e6:,.0f}M tokens/month a comparable API ({best_api.id}, ${theirs:,.0f}/month) "
                           f"costs less than self-hosting (${mine:,.0f}/month)")
     if top is None:
         to_api.append("no self-hosted configuration meets the constraints")
@@ -81,10 +80,3 @@ def verdict(c: Constraints, top: Candidate | None, best_api: ApiOption | None, b
     findings += [Finding(rule="guide.closed-api", effect="info", message=f"Points to a paid API: {r}.") for r in to_api]
     findings += reference
     return result, reasons or ["Self-hosting and a paid API are both reasonable here."], findings
-
-
-
-def _volume(tokens_per_month: float, cheaper: str) -> str:
-    """The cost case in words that hold at any volume: the guide's 'high volume' and 'low volume' mean where each side
-    costs less, and an API can be cheaper by the token at billions of tokens a month (a small model's price)."""
-    return "cheaper to self-host at this volume" if cheaper == "self" else "cheaper as an API at this volume"

@@ -17,7 +17,7 @@ def render(doc: Canvas, data: ReportData) -> None:
         doc.bullets(without_internal_notes(f.message) for f in plan.findings)
         return
     m, s, cost = top.memory, top.speed, top.cost
-    floor = " + power (no figure published)" if any(f.rule == "cost.power-unknown" for f in top.findings) else ""
+    floor = " + power (no figure published)" if not top.cost.power_counted else ""
     rows = [
         ["Model", f"{top.model_name} ({top.model})", "Quantization", top.quant],
         ["Engine", top.engine, "Hardware", f"{top.gpus}× {top.gpu_name} per replica, {top.replicas} replica(s)"],
