@@ -87,7 +87,7 @@ def top_pick(plan: Plan) -> None:
         cols = st.columns(5)
         no_power = not top.cost.power_counted
         cols[0].metric("Monthly cost ($/month)", usd(top.cost.usd_per_month) + ("+" if no_power else ""),
-                       delta="power not counted" if no_power else None, delta_color="off",
+                       delta="power not counted" if no_power else None, delta_color="off", delta_arrow="off",
                        help=plain(f"{'Rented' if top.cost.mode == 'rent' else 'Owned'}: {top.cost.price_source}"
                                   + ("; no power figure is published for these GPUs, so power and space are not counted"
                                      if no_power else "")))
@@ -97,7 +97,8 @@ def top_pick(plan: Plan) -> None:
                        help="Decode rate of one stream on an otherwise idle replica.")
         cols[4].metric("Memory per GPU (GiB)", f"{top.memory.per_gpu_gib:.1f} / {top.memory.capacity_gib:.0f}",
                        help=f"Used on the busiest GPU / usable on a {top.gpu_name}.")
-        per_mtok = f" · {usd(top.cost.usd_per_mtok)} per million tokens" if top.cost.usd_per_mtok is not None else ""
+        per_mtok = (f" · {usd(top.cost.usd_per_mtok)}{'+ (power not counted)' if no_power else ''} per million tokens"
+                    if top.cost.usd_per_mtok is not None else "")
         estimated = (top.capability or {}).get("basis", "published") != "published"
         st.caption(f"{plan.load.tokens_per_month / 1e6:,.1f} M tokens/month at {plan.load.peak_requests_per_s:.2f} requests/s "
                    f"peak{per_mtok} · capability {capability_text(top.capability_score, estimated)}"
