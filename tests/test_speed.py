@@ -1,5 +1,8 @@
 """Decode physics: what a step reads and computes, and that the planning grid agrees with the estimator."""
 
+import dataclasses
+
+import numpy as np
 import pytest
 
 from planner.catalog.loading import load_catalog
@@ -11,7 +14,7 @@ from planner.estimate.memory import (
     kv_read_copies,
     model_weight_bytes,
 )
-from planner.estimate.speed import estimate_speed
+from planner.estimate.speed import decode_bytes_per_step, estimate_speed
 from planner.plan.constraints import Constraints
 from planner.plan.grid import build_grid
 from planner.plan.workload import filters_from, workload_from
@@ -225,3 +228,33 @@ def test_the_grid_sizes_each_engines_kv_cache_as_the_estimator_does(model_id, gp
         assert batch == fit, (quant.id, engine.id, hw.count)
         engines.add(engine.id)
     assert len(engines) >= 2
+
+
+def test_a_mixtures_batch_is_the_largest_whole_batch_whose_step_meets_the_target():
+    """The grid's batch for a mixture of experts (planner.plan.grid_step.moe_batch) is the largest whole number of
+    sequences whose decode step meets the allowed time, found by bisection past the powers of two: held against a
+    scan of every batch from 1 to 1024. A power-of-two answer made a 1% slower factor halve a replica's batch."""
+    from planner.plan.grid_step import StepTerms, moe_batch
+
+    rows = 6
+    rng = np.random.default_rng(7)
+    gb = 1e9
+    total = rng.uniform(30, 400, rows) * gb
+    active = total * rng.uniform(0.03, 0.2, rows)
+    M = {"experts_total": np.array([128, 256, 64, 512, 128, 32], dtype=float),
+         "experts_active": np.array([8, 8, 4, 10, 8, 2], dtype=float)}
+    bandwidth = 3.35e12 * rng.uniform(0.3, 2.0, rows)
+    terms = StepTerms(f=np.ones(rows), bw_eff=bandwidth, host=np.full(rows, 50e9), m1=rng.uniform(1e-6, 1e-4, rows),
+                      h1=np.zeros(rows), c1=rng.uniform(1e-6, 1e-4, rows), fixed=np.full(rows, 0.003))
+    scan = np.arange(1, 1025, dtype=float)
+    read = decode_bytes_per_step(active[:, None], total[:, None], M["experts_total"][:, None], M["experts_active"][:, None], scan[None, :])
+    column = StepTerms(*(getattr(terms, field.name)[:, None] for field in dataclasses.fields(terms)))
+    steps = column.step(read, scan[None, :])  # (rows, every batch from 1 to 1024)
+    allowed = steps[np.arange(rows), [5, 11, 99, 300, 0, 1023]] * 1.0001  # targets met exactly by 6, 12, 100, 301, 1, 1024 sequences
+    cap = np.array([1024, 1024, 1024, 200, 1024, 5000], dtype=float)
+    expected = np.array([max((b for b in scan if steps[i, int(b) - 1] <= allowed[i] and b <= cap[i]), default=0.0)
+                         for i in range(rows)])
+    assert list(expected) == [6, 12, 100, 200, 1, 1024]  # the scan itself, as the targets were built (the cap binds in row 4)
+    assert list(moe_batch(M, np.arange(rows), active, total, terms, allowed, cap)) == list(expected)
+    # a target shorter than the fixed time of a step: no batch meets it, 0 (the grid then rules the row out)
+    assert list(moe_batch(M, np.arange(rows), active, total, terms, np.full(rows, 0.002), cap)) == [0.0] * rows

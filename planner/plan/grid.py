@@ -177,8 +177,8 @@ def _evaluate(catalog: Catalog, w: Workload, filters: Filters, g: Grid, compatib
     # weights once, then each sequence's KV cache, m0 + m1·b) and its compute (c1·b at the fitted share of
     # the sustained rate), plus the engine's fixed time and, for layers offloaded to the CPU, host-RAM
     # reads (h0 + h1·b). Both sides are linear in b, so the largest batch meeting the latency targets has
-    # a closed form; a mixture of experts reads more experts as b grows, so for those rows the batch
-    # sizes of BATCH_GRID are tried. A mixture of experts runs at the engine's fitted fraction of the
+    # a closed form; a mixture of experts reads more experts as b grows, so for those rows the whole batch
+    # is searched (grid_step.moe_batch). A mixture of experts runs at the engine's fitted fraction of the
     # speed the other factors give: its reads, compute and prefill slow alike; the fixed time does not.
     moe_speed = np.where(M["moe"][m], take(T["eff_moe"], ph), 1.0)
     bw_eff, host = take(T["bw_eff"], ph) * moe_speed, take(T["host"], ph) * moe_speed

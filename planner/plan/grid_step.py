@@ -72,15 +72,30 @@ class StepTerms:
 
 
 def moe_batch(M, m, weights_active, weights_total, terms: StepTerms, allowed, cap):
-    """Largest batch from BATCH_GRID whose step meets `allowed`, for mixture-of-experts rows."""
-    read = decode_bytes_per_step(weights_active[:, None], weights_total[:, None], M["experts_total"][m][:, None],
-                                 M["experts_active"][m][:, None], BATCH_GRID[None, :])  # (rows, batch sizes)
-    column = StepTerms(*(getattr(terms, field.name)[:, None] for field in dataclasses.fields(terms)))
-    step = column.step(read, BATCH_GRID[None, :])
-    ok = (step <= allowed[:, None]) & (BATCH_GRID <= cap[:, None])
+    """Largest whole batch, up to BATCH_GRID's last size, whose step meets `allowed`, for mixture-of-experts rows:
+    BATCH_GRID's sizes bracket it, then bisection between the last usable size and the next (a mixture reads
+    more experts as its batch grows, so there is no closed form). Whole numbers as the dense closed form's
+    floor: without the second search a 1% slower factor halved a replica's batch at a power of two."""
+    experts_total, experts_active = M["experts_total"][m], M["experts_active"][m]
+
+    def usable(batch):  # (rows, sizes) -> does that batch's step meet the targets within the cap
+        read = decode_bytes_per_step(weights_active[:, None], weights_total[:, None], experts_total[:, None],
+                                     experts_active[:, None], batch)
+        column = StepTerms(*(getattr(terms, field.name)[:, None] for field in dataclasses.fields(terms)))
+        return (column.step(read, batch) <= allowed[:, None]) & (batch <= cap[:, None])
+
+    ok = usable(BATCH_GRID[None, :])
     # usable sizes form a prefix (a bigger batch never steps faster): take the last usable one
     last = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
-    return np.where(ok.any(axis=1), BATCH_GRID[last], 0.0)
+    low = np.where(ok.any(axis=1), BATCH_GRID[last], 0.0)  # usable (or 0: not even one sequence)
+    high = np.where((low > 0) & (low < BATCH_GRID[-1]), 2 * low, low)  # unusable, or low itself where nothing is left to search
+    while np.any(high - low > 1):
+        mid = np.floor((low + high) / 2)
+        fits = usable(mid[:, None])[:, 0]
+        searching = high - low > 1
+        low = np.where(searching & fits, mid, low)
+        high = np.where(searching & ~fits, mid, high)
+    return low
 
 
 def engine_queue_tables(catalog, engine_ids, hardware) -> tuple[np.ndarray, np.ndarray]:
