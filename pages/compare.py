@@ -77,7 +77,7 @@ if results:
                 # One line of headline figures: the table below has them all, and a phone stays short.
                 st.markdown(f"**{usd_text(top.cost.usd_per_month)}/month** · capability "
                             f"{capability_text(top.capability_score, estimated)} · "
-                            f"{top.speed.decode_tokens_per_s:,.0f} tokens/s per user · first token in {top.speed.ttft_s:.2f} s · "
+                            f"{top.speed.decode_tokens_per_s_at_concurrency:,.0f} tokens/s per user at peak · first token in {top.speed.ttft_s:.2f} s · "
                             f"{top.memory.per_gpu_gib:.1f} of {top.memory.capacity_gib:.0f} GiB per GPU")
             buttons = st.columns(2)
             if buttons[0].button("Load into form", key=f"scenario_load_{i}", width="stretch"):
@@ -100,11 +100,11 @@ if results:
             usd_text(top.cost.usd_per_month) if top else "—",
             (capability_text(top.capability_score, estimated) + (f" ({top.capability_benchmark})" if top.capability_benchmark else ""))
             if top else "—",
-            f"{top.speed.decode_tokens_per_s:,.0f}" if top else "—", f"{top.speed.ttft_s:.2f}" if top else "—",
+            f"{top.speed.decode_tokens_per_s_at_concurrency:,.0f}" if top else "—", f"{top.speed.ttft_s:.2f}" if top else "—",
             charts.format_tokens(plan.load.tokens_per_month) if plan else "—"]
     st.subheader("Side by side")
     figures = ["Verdict", "Priority", "Model", "Format · engine", "GPUs / replica", "Replicas", "Cost ($/month)",
-               "Capability", "Speed per user (tokens/s)", "Time to first token (s)", "Volume (tokens/month)"]
+               "Capability", "Speed per user at peak (tokens/s)", "Time to first token (s)", "Volume (tokens/month)"]
     st.dataframe(pd.DataFrame(side, index=figures), key="compare_table", width="stretch")
 
     valid = [(s, c) for s, c, _, _ in results if c is not None]

@@ -93,8 +93,9 @@ def top_pick(plan: Plan) -> None:
                                      if no_power else "")))
         cols[1].metric("Replicas", f"{top.replicas}", help="Copies of the model serving in parallel, sized for the peak.")
         cols[2].metric("Time to first token (s)", f"{top.speed.ttft_s:.2f}", help="At the peak, including queueing for prefill.")
-        cols[3].metric("Tokens/s per user", f"{top.speed.decode_tokens_per_s:,.0f}",
-                       help="Decode rate of one stream on an otherwise idle replica.")
+        cols[3].metric("Tokens/s per user at peak", f"{top.speed.decode_tokens_per_s_at_concurrency:,.0f}",
+                       help=f"Decode rate of each of the {top.speed.concurrency} streams a replica runs at the peak; "
+                            f"{top.speed.decode_tokens_per_s:,.0f} tokens/s for one stream on an otherwise idle replica.")
         cols[4].metric("Memory per GPU (GiB)", f"{top.memory.per_gpu_gib:.1f} / {top.memory.capacity_gib:.0f}",
                        help=f"Used on the busiest GPU / usable on a {top.gpu_name}.")
         per_mtok = (f" · {usd(top.cost.usd_per_mtok)}{'+ (power not counted)' if no_power else ''} per million tokens"

@@ -265,6 +265,15 @@ def _deployment_lines(plan) -> list[str]:
     return out
 
 
+def per_user_at_peak(speed) -> str:
+    """Tokens/s each user gets at the peak (the replica's sequences in flight), its band, and one stream's alone:
+    the figure a user sees at the busiest hour first, the idle one beside it."""
+    low, high = (speed.ranges or {}).get("decode_tokens_per_s_at_concurrency", (None, None))
+    band = f"{low:,.0f}–{high:,.0f}; " if low is not None else ""
+    return (f"{speed.decode_tokens_per_s_at_concurrency:,.0f} tokens/s per user at the peak "
+            f"({band}{speed.decode_tokens_per_s:,.0f} alone)")
+
+
 def summary(plan) -> str:
     """A few lines a person reads in a terminal."""
     lines = [f"verdict: {plan.verdict}"] + [f"  {r}" for r in plan.verdict_reasons]
@@ -274,8 +283,7 @@ def summary(plan) -> str:
     if top:
         lines.append(
             f"top pick: {top.model_name} · {top.quant} · {top.engine} · {top.gpus}× {top.gpu_name} × {top.replicas} replica(s) · "
-            f"${top.cost.usd_per_month:,.0f}/month · TTFT {top.speed.ttft_s * 1000:,.0f} ms · {top.speed.decode_tokens_per_s:,.0f} tokens/s per stream"
-            f"{_band(top.speed.model_dump(), 'decode_tokens_per_s')}"
+            f"${top.cost.usd_per_month:,.0f}/month · TTFT {top.speed.ttft_s * 1000:,.0f} ms · {per_user_at_peak(top.speed)}"
         )
         lines += _deployment_lines(plan)
         for alt in plan.alternatives[:5]:

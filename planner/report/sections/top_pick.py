@@ -24,7 +24,8 @@ def render(doc: Canvas, data: ReportData) -> None:
         ["Memory per GPU", f"{m.per_gpu_gib:.1f} of {m.capacity_gib:.1f} GiB ({m.split})", "Monthly cost",
          f"{usd_text(cost.usd_per_month)}{floor} ({'owned' if cost.mode == 'own' else 'rented'}, {cost.gpu_count} GPU"
          f"{'s' if cost.gpu_count != 1 else ''})"],
-        ["Time to first token", f"{s.ttft_s:.2f} s at peak", "Decode per user", f"{s.decode_tokens_per_s:,.1f} tokens/s"],
+        ["Time to first token", f"{s.ttft_s:.2f} s at peak", "Decode per user",
+         f"{s.decode_tokens_per_s_at_concurrency:,.1f} tokens/s at peak ({s.decode_tokens_per_s:,.1f} alone)"],
         ["Capability", f"{capability_text(top.capability_score, (top.capability or {}).get('basis', 'published') != 'published')}"
                        f" ({top.capability_benchmark})" if top.capability_score is not None else "no published score",
          "Cost per million tokens", f"${cost.usd_per_mtok:,.3f}{floor}" if cost.usd_per_mtok is not None else "—"],
